@@ -1,0 +1,149 @@
+#!/bin/sh
+# secure-borg-server: enroll this machine as a backup host.
+#
+#   curl -fsS https://SERVER/enroll.sh | sh -s -- --token TOKEN [--name NAME] [--key FILE]
+#
+# Makes an SSH key for backups (ed25519) if there is none, shows its
+# fingerprint for the admin to compare, sends the public key with the one-time
+# token, waits until the admin approves, then adds the server's SSH host keys
+# to known_hosts and prints the BORG_REPO and BORG_RSH lines to use.
+set -eu
+
+SERVER_URL='@@SERVER_URL@@'
+TOKEN=''
+NAME=''
+KEY_FILE="${HOME}/.ssh/borg_ed25519"
+KNOWN_HOSTS="${HOME}/.ssh/known_hosts"
+ENROLLMENT_ID=''
+POLL_SECONDS=5
+
+usage() {
+  cat >&2 <<USAGE
+usage: enroll.sh --token TOKEN [--name NAME] [--key FILE] [--server URL]
+       enroll.sh --resume ENROLLMENT_ID [--key FILE] [--server URL]
+USAGE
+  exit 2
+}
+
+fail() {
+  printf 'enroll: %s\n' "$*" >&2
+  exit 1
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --token) [ $# -ge 2 ] || usage; TOKEN=$2; shift 2 ;;
+    --name) [ $# -ge 2 ] || usage; NAME=$2; shift 2 ;;
+    --key) [ $# -ge 2 ] || usage; KEY_FILE=$2; shift 2 ;;
+    --server) [ $# -ge 2 ] || usage; SERVER_URL=$2; shift 2 ;;
+    --resume) [ $# -ge 2 ] || usage; ENROLLMENT_ID=$2; shift 2 ;;
+    --known-hosts) [ $# -ge 2 ] || usage; KNOWN_HOSTS=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) printf 'enroll: unknown argument %s\n' "$1" >&2; usage ;;
+  esac
+done
+
+case "$SERVER_URL" in
+  http://*|https://*) ;;
+  *) fail "no server URL: pass --server https://host:port" ;;
+esac
+[ -n "$TOKEN" ] || [ -n "$ENROLLMENT_ID" ] || usage
+command -v curl >/dev/null 2>&1 || fail "curl is needed"
+command -v ssh-keygen >/dev/null 2>&1 || fail "ssh-keygen is needed (openssh-client)"
+
+# Every request: fail on HTTP errors, no redirects to other schemes.
+api() {
+  curl -sS --proto '=https,http' --max-time 30 "$@"
+}
+
+# The value of a string field in the API's compact JSON answers.
+json_field() {
+  sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"
+}
+
+if [ ! -f "$KEY_FILE" ]; then
+  mkdir -p "$(dirname "$KEY_FILE")"
+  chmod 700 "$(dirname "$KEY_FILE")"
+  ssh-keygen -q -t ed25519 -N '' -C "borg@$(hostname 2>/dev/null || echo host)" -f "$KEY_FILE"
+  printf 'Made a new backup key: %s\n' "$KEY_FILE" >&2
+fi
+[ -f "$KEY_FILE.pub" ] || fail "public key $KEY_FILE.pub is missing"
+FINGERPRINT=$(ssh-keygen -l -E sha256 -f "$KEY_FILE.pub" | awk '{print $2}')
+
+if [ -z "$ENROLLMENT_ID" ]; then
+  if [ -z "$NAME" ]; then
+    DEFAULT_NAME=$(hostname 2>/dev/null | cut -d. -f1 | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9-')
+  fi
+  case "$NAME" in
+    *[!a-z0-9-]*) fail "--name may only use a-z, 0-9 and -" ;;
+  esac
+  PUBLIC_KEY=$(cut -d' ' -f1,2 "$KEY_FILE.pub")
+  case "$PUBLIC_KEY" in
+    *[!A-Za-z0-9+/=@.\ -]*) fail "unexpected characters in $KEY_FILE.pub" ;;
+  esac
+  if [ -n "$NAME" ]; then
+    BODY=$(printf '{"hostname":"%s","publicKey":"%s"}' "$NAME" "$PUBLIC_KEY")
+  else
+    BODY=$(printf '{"defaultHostname":"%s","publicKey":"%s"}' "${DEFAULT_NAME:-}" "$PUBLIC_KEY")
+  fi
+  # The token goes in a header read from standard input, so it is not in the process list.
+  RESPONSE=$(printf 'Authorization: Bearer %s\n' "$TOKEN" | api -H @- -H 'Content-Type: application/json' \
+    --data-binary "$BODY" -w '\n%{http_code}' "$SERVER_URL/v1/enroll") || fail "could not reach $SERVER_URL"
+  STATUS=$(printf '%s' "$RESPONSE" | tail -n 1)
+  RESPONSE=$(printf '%s' "$RESPONSE" | sed '$d')
+  if [ "$STATUS" != "202" ]; then
+    fail "the server refused the enrollment (HTTP $STATUS): $(printf '%s' "$RESPONSE" | json_field message)"
+  fi
+  ENROLLMENT_ID=$(printf '%s' "$RESPONSE" | json_field id)
+  NAME=$(printf '%s' "$RESPONSE" | json_field hostname)
+  [ -n "$ENROLLMENT_ID" ] || fail "unexpected answer from the server: $RESPONSE"
+fi
+
+cat >&2 <<EOF_INFO
+
+  Enrollment $ENROLLMENT_ID for host "${NAME:-?}" is waiting for approval.
+  Give the admin this fingerprint to compare:
+
+    $FINGERPRINT
+
+  Waiting for approval (Ctrl-C stops waiting; resume with --resume $ENROLLMENT_ID) ...
+EOF_INFO
+
+while :; do
+  RESPONSE=$(api -f "$SERVER_URL/v1/enrollments/$ENROLLMENT_ID") || fail "could not reach $SERVER_URL"
+  STATUS=$(printf '%s' "$RESPONSE" | json_field status)
+  case "$STATUS" in
+    pending) sleep "$POLL_SECONDS" ;;
+    approved)
+      if printf '%s' "$RESPONSE" | grep -q '"repoUrl"'; then break; fi
+      fail "the enrollment was approved, but this host's key has since been replaced"
+      ;;
+    denied) fail "the admin denied this enrollment" ;;
+    expired) fail "the enrollment expired before an admin approved it" ;;
+    *) fail "unexpected answer from the server: $RESPONSE" ;;
+  esac
+done
+
+NAME=$(printf '%s' "$RESPONSE" | json_field hostname)
+REPO_URL=$(printf '%s' "$RESPONSE" | json_field repoUrl)
+HOST_KEYS=$(api -f "$SERVER_URL/v1/enrollments/$ENROLLMENT_ID/known_hosts") || fail "could not fetch the server's host keys"
+mkdir -p "$(dirname "$KNOWN_HOSTS")"
+touch "$KNOWN_HOSTS"
+printf '%s\n' "$HOST_KEYS" | while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  grep -qxF "$line" "$KNOWN_HOSTS" || printf '%s\n' "$line" >> "$KNOWN_HOSTS"
+done
+
+cat >&2 <<EOF_DONE
+
+  Approved: host "$NAME". The server's SSH host keys are in $KNOWN_HOSTS.
+  Use these settings with borg (the repository is append-only unless the admin changed that):
+
+EOF_DONE
+printf "export BORG_REPO='%s'\n" "$REPO_URL"
+printf "export BORG_RSH='ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s'\n" "$KEY_FILE" "$KNOWN_HOSTS"
+cat >&2 <<'EOF_NEXT'
+
+  Then: borg init --encryption=repokey-blake2   (once; keep the passphrase and `borg key export` safe)
+        borg create ::'{hostname}-{now}' /etc /home
+EOF_NEXT

@@ -1,0 +1,7 @@
+export interface AppEnv {
+  Variables: {
+    /** The admin token id, set by requireAdmin. */
+    adminId: string;
+    clientAddress: string | null;
+  };
+}

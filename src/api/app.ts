@@ -1,0 +1,74 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ServerContext } from '../context.js';
+import { AppError, isAppError } from '../errors.js';
+import type { AppEnv } from './app-env.js';
+import { STATUS_BY_CODE } from './error-map.js';
+import { clientAddress } from './middleware/client-address.js';
+import { createRateLimiter, type RateLimiter } from './middleware/rate-limit.js';
+import { requireAdmin } from './middleware/require-admin.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { enrollmentRoutes } from './routes/enrollment-routes.js';
+import { serverRoutes } from './routes/server-routes.js';
+
+export const MAX_BODY_BYTES = 32 * 1024;
+
+export interface ApiLimits {
+  adminFailures: RateLimiter;
+  enrollAttempts: RateLimiter;
+  lookups: RateLimiter;
+}
+
+export function defaultLimits(): ApiLimits {
+  return {
+    adminFailures: createRateLimiter({ limit: 20, windowMs: 5 * 60_000 }),
+    enrollAttempts: createRateLimiter({ limit: 60, windowMs: 60_000 }),
+    lookups: createRateLimiter({ limit: 60, windowMs: 60_000 }),
+  };
+}
+
+export interface AppOptions {
+  context: ServerContext;
+  limits?: ApiLimits;
+  logError?: (error: unknown) => void;
+}
+
+export function createApp({ context, limits = defaultLimits(), logError = console.error }: AppOptions) {
+  const app = new Hono<AppEnv>();
+
+  app.use(clientAddress);
+  app.use(async function securityHeaders(c, next) {
+    await next();
+    // Responses carry tokens, fingerprints and account details: never cache them.
+    c.header('Cache-Control', 'no-store');
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError('BODY_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.route('/', serverRoutes(context));
+  app.route('/', enrollmentRoutes(context, limits));
+  app.use('/v1/admin/*', requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures }));
+  app.route('/v1/admin', adminRoutes(context));
+
+  app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
+  app.onError((error, c) => {
+    if (isAppError(error)) {
+      return c.json({ error: error.code, message: error.message }, STATUS_BY_CODE[error.code]);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return c.json({ error: 'BAD_REQUEST', message: error.message || 'bad request' }, error.status);
+    }
+    logError(error);
+    return c.json({ error: 'INTERNAL', message: 'internal error' }, 500);
+  });
+  return app;
+}

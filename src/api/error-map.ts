@@ -1,0 +1,31 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from '../errors.js';
+
+/** The only table from error codes to HTTP statuses. */
+export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
+  BAD_REQUEST: 400,
+  BODY_TOO_LARGE: 413,
+  INVALID_HOST_NAME: 400,
+  INVALID_PUBLIC_KEY: 400,
+  INVALID_QUOTA: 400,
+  INVALID_DURATION: 400,
+  INVALID_CIDR: 400,
+  UNAUTHORIZED: 401,
+  RATE_LIMITED: 429,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_NOT_YET_VALID: 401,
+  TOKEN_REVOKED: 401,
+  TOKEN_USED: 409,
+  TOKEN_HOST_MISMATCH: 403,
+  TOKEN_SOURCE_MISMATCH: 403,
+  NOT_FOUND: 404,
+  ENROLLMENT_NOT_PENDING: 409,
+  FINGERPRINT_MISMATCH: 409,
+  HOST_EXISTS: 409,
+  HOST_NAME_TAKEN: 409,
+  UID_RANGE_EXHAUSTED: 507,
+  COMMAND_FAILED: 500,
+  RECONCILE_FAILED: 503,
+  CONFIG_INVALID: 500,
+};

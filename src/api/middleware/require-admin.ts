@@ -1,0 +1,30 @@
+import { createMiddleware } from 'hono/factory';
+import { verifyAdminToken } from '../../admin/admin-tokens.js';
+import type { Db } from '../../db/connection.js';
+import { AppError } from '../../errors.js';
+import type { AppEnv } from '../app-env.js';
+import type { RateLimiter } from './rate-limit.js';
+
+/**
+ * Admin routes take `Authorization: Bearer <admin token>`. Failed attempts are
+ * counted per client address; past the limit every attempt is refused with
+ * 429 until the window passes, right token or not.
+ */
+export function requireAdmin({ db, now, failures }: { db: Db; now: () => Date; failures: RateLimiter }) {
+  return createMiddleware<AppEnv>(async function requireAdminToken(c, next) {
+    const source = c.get('clientAddress') ?? 'unknown';
+    const at = now();
+    if (failures.isLimited(source, at.getTime())) {
+      throw new AppError('RATE_LIMITED', 'too many failed admin logins from this address; try again later');
+    }
+    const header = c.req.header('authorization') ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const adminId = presented ? verifyAdminToken(db, presented, at) : null;
+    if (!adminId) {
+      failures.hit(source, at.getTime());
+      throw new AppError('UNAUTHORIZED', 'an admin token is required: Authorization: Bearer <token>');
+    }
+    c.set('adminId', adminId);
+    await next();
+  });
+}

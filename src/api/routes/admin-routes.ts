@@ -1,0 +1,88 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { listAudit } from '../../audit/audit-log.js';
+import type { Actor, ServerContext } from '../../context.js';
+import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
+import { listEnrollments } from '../../enrollment/enroll.js';
+import { deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
+import { AppError } from '../../errors.js';
+import type { AppEnv } from '../app-env.js';
+import { jsonBody } from '../middleware/json-body.js';
+
+const tokenBody = z.strictObject({
+  host: z.string().max(64).optional(),
+  ttl: z.union([z.string().max(16), z.number().int()]).optional(),
+  quota: z.union([z.string().max(24), z.number().int()]).optional(),
+  appendOnly: z.boolean().optional(),
+  allowFrom: z.string().max(1024).optional(),
+  autoApprove: z.boolean().optional(),
+});
+
+const approveBody = z.strictObject({
+  fingerprint: z.string().max(128),
+  replaceKey: z.boolean().optional(),
+});
+
+const denyBody = z.strictObject({ reason: z.string().max(500).optional() });
+
+const hostChangesBody = z.strictObject({
+  quota: z.union([z.string().max(24), z.number().int(), z.null()]).optional(),
+  appendOnly: z.boolean().optional(),
+  disabled: z.boolean().optional(),
+  allowFrom: z.union([z.string().max(1024), z.null()]).optional(),
+});
+
+const statusQuery = z.enum(['pending', 'approved', 'denied', 'expired']).optional();
+
+/** Everything under /v1/admin; the caller mounts requireAdmin in front. */
+export function adminRoutes(context: ServerContext) {
+  const app = new Hono<AppEnv>();
+  const actorOf = (c: { get(key: 'adminId' | 'clientAddress'): string | null }): Actor => ({
+    actor: `admin:${c.get('adminId')}`,
+    sourceAddress: c.get('clientAddress'),
+  });
+
+  app.post('/tokens', jsonBody(tokenBody), async (c) => {
+    const created = await createEnrollmentToken(context, c.req.valid('json'), actorOf(c));
+    return c.json(created, 201);
+  });
+  app.get('/tokens', (c) => c.json({ tokens: listEnrollmentTokens(context) }));
+  app.delete('/tokens/:jti', (c) => {
+    revokeEnrollmentToken(context, c.req.param('jti'), actorOf(c));
+    return c.json({ jti: c.req.param('jti'), status: 'revoked' });
+  });
+
+  app.get('/enrollments', (c) => {
+    const status = statusQuery.safeParse(c.req.query('status'));
+    if (!status.success) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
+    return c.json({ enrollments: listEnrollments(context, status.data) });
+  });
+  app.post('/enrollments/:id/approve', jsonBody(approveBody), async (c) => {
+    const host = await approveEnrollment(context, c.req.param('id'), c.req.valid('json'), actorOf(c));
+    return c.json({ id: c.req.param('id'), status: 'approved', host: getHost(context, host.name) });
+  });
+  app.post('/enrollments/:id/deny', jsonBody(denyBody), (c) => {
+    denyEnrollment(context, c.req.param('id'), c.req.valid('json').reason ?? null, actorOf(c));
+    return c.json({ id: c.req.param('id'), status: 'denied' });
+  });
+
+  app.get('/hosts', (c) => c.json({ hosts: listHosts(context) }));
+  app.get('/hosts/:name', (c) => c.json(getHost(context, c.req.param('name'))));
+  app.patch('/hosts/:name', jsonBody(hostChangesBody), async (c) =>
+    c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
+  );
+  app.delete('/hosts/:name', async (c) => {
+    const purge = c.req.query('purge') === 'true';
+    await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));
+    return c.json({ name: c.req.param('name'), status: purge ? 'purged' : 'deleted' });
+  });
+
+  app.get('/audit', (c) => {
+    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
+    const before = c.req.query('before');
+    return c.json({ entries: listAudit(context.db, { limit, ...(before ? { beforeId: Number(before) } : {}) }) });
+  });
+
+  return app;
+}

@@ -1,0 +1,94 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { ServerContext } from '../../context.js';
+import { getEnrollment, submitEnrollment } from '../../enrollment/enroll.js';
+import { repositoryUrl } from '../../enrollment/hosts.js';
+import { findLiveHost } from '../../enrollment/hosts-store.js';
+import { AppError } from '../../errors.js';
+import type { AppEnv } from '../app-env.js';
+import { jsonBody } from '../middleware/json-body.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
+import { knownHostsLines } from './server-routes.js';
+
+const enrollBody = z.strictObject({
+  hostname: z.string().max(64).optional(),
+  /** Used when neither `hostname` nor the token names the host (enroll.sh sends the VM's own name). */
+  defaultHostname: z.string().max(64).optional(),
+  publicKey: z.string().max(16384),
+});
+
+const ENROLLMENT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** Routes a VM calls: enroll with a token, then poll its enrollment by id. */
+export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempts: RateLimiter; lookups: RateLimiter }) {
+  const app = new Hono<AppEnv>();
+
+  app.post('/v1/enroll', async (c, next) => {
+    const source = c.get('clientAddress') ?? 'unknown';
+    if (!limits.enrollAttempts.hit(source, Date.now())) {
+      throw new AppError('RATE_LIMITED', 'too many enrollment attempts from this address; try again later');
+    }
+    await next();
+  });
+
+  app.post('/v1/enroll', jsonBody(enrollBody), async (c) => {
+    const header = c.req.header('authorization') ?? '';
+    if (!header.startsWith('Bearer ')) {
+      throw new AppError('UNAUTHORIZED', 'an enrollment token is required: Authorization: Bearer <token>');
+    }
+    const body = c.req.valid('json');
+    const { hostname, defaultHostname, publicKey } = body;
+    const enrollment = await submitEnrollment(context, {
+      token: header.slice(7).trim(),
+      hostname,
+      defaultHostname,
+      publicKey,
+      sourceAddress: c.get('clientAddress'),
+    });
+    const pollUrl = `${context.config.publicUrl}/v1/enrollments/${enrollment.id}`;
+    return c.json(
+      { id: enrollment.id, status: enrollment.status, hostname: enrollment.hostname, fingerprint: enrollment.fingerprint, pollUrl },
+      202,
+    );
+  });
+
+  function lookUp(source: string, id: string) {
+    if (!ENROLLMENT_ID_PATTERN.test(id)) throw new AppError('NOT_FOUND', 'no such enrollment');
+    try {
+      return getEnrollment(context, id);
+    } catch (error) {
+      // Misses count against the address, so ids cannot be guessed fast.
+      if (!limits.lookups.hit(source, Date.now())) {
+        throw new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
+      }
+      throw error;
+    }
+  }
+
+  app.get('/v1/enrollments/:id', (c) => {
+    const source = c.get('clientAddress') ?? 'unknown';
+    if (limits.lookups.isLimited(source, Date.now())) {
+      throw new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
+    }
+    const enrollment = lookUp(source, c.req.param('id'));
+    const view = { status: enrollment.status, hostname: enrollment.hostname, fingerprint: enrollment.fingerprint };
+    const host = enrollment.status === 'approved' ? findLiveHost(context.db, enrollment.hostname) : undefined;
+    // Once the host has another key (re-keyed), this enrollment's VM no longer gets the account details.
+    if (!host || host.fingerprint !== enrollment.fingerprint) return c.json(view);
+    return c.json({
+      ...view,
+      repoUrl: repositoryUrl(context, enrollment.hostname),
+      sshHostKeys: context.readSshHostKeys(),
+      knownHosts: knownHostsLines(context),
+    });
+  });
+
+  app.get('/v1/enrollments/:id/known_hosts', (c) => {
+    const source = c.get('clientAddress') ?? 'unknown';
+    const enrollment = lookUp(source, c.req.param('id'));
+    if (enrollment.status !== 'approved') throw new AppError('NOT_FOUND', 'enrollment is not approved');
+    return c.text(`${knownHostsLines(context).join('\n')}\n`);
+  });
+
+  return app;
+}

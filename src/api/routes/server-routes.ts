@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import type { ServerContext } from '../../context.js';
+import type { AppEnv } from '../app-env.js';
+
+export const ENROLL_SCRIPT_PATH = fileURLToPath(new URL('../../../container/enroll.sh', import.meta.url));
+
+/** known_hosts lines for the server's SSH host keys, as the VM should trust them. */
+export function knownHostsLines(context: ServerContext): string[] {
+  const { sshHost, sshPublicPort } = context.config;
+  const hostPattern = sshPublicPort === 22 ? sshHost : `[${sshHost}]:${sshPublicPort}`;
+  return context.readSshHostKeys().map((key) => `${hostPattern} ${key.type} ${key.key}`);
+}
+
+/** The enrollment script with this server's URL filled in. */
+export function renderEnrollScript(template: string, publicUrl: string): string {
+  if (/['\\\s]/.test(publicUrl)) throw new TypeError('public URL must not contain quotes, backslashes or spaces');
+  return template.replace('@@SERVER_URL@@', publicUrl);
+}
+
+/** Public routes: health, the server's identity, the enrollment script. */
+export function serverRoutes(context: ServerContext) {
+  const app = new Hono<AppEnv>();
+  const enrollScript = renderEnrollScript(readFileSync(ENROLL_SCRIPT_PATH, 'utf8'), context.config.publicUrl);
+
+  app.get('/healthz', (c) => {
+    context.db.$client.prepare('select 1').get();
+    return c.json({ status: 'ok' });
+  });
+
+  app.get('/v1/server', (c) =>
+    c.json({
+      sshHost: context.config.sshHost,
+      sshPort: context.config.sshPublicPort,
+      publicUrl: context.config.publicUrl,
+      sshHostKeys: context.readSshHostKeys(),
+      knownHosts: knownHostsLines(context),
+    }),
+  );
+
+  app.get('/enroll.sh', (c) => c.body(enrollScript, 200, { 'content-type': 'text/x-shellscript; charset=utf-8' }));
+
+  return app;
+}

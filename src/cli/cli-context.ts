@@ -1,0 +1,40 @@
+import { chownSync, existsSync, statSync } from 'node:fs';
+import { type Config, loadConfig, statePaths } from '../config.js';
+import type { Actor, ServerContext } from '../context.js';
+import { migrateDatabase } from '../db/connection.js';
+import { openStateDatabase } from '../db/state-database.js';
+import { AppError } from '../errors.js';
+import { readSshHostKeys } from '../provision/host-keys.js';
+import { reconcile } from '../provision/reconcile.js';
+import { requestReconcileOverSocket } from '../supervise/control-socket.js';
+import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
+
+export const CLI_ACTOR: Actor = { actor: 'cli', sourceAddress: null };
+
+/**
+ * The context admin commands run with (`docker exec … borgctl`): the server's
+ * own database; changes are applied by the running server (over its control
+ * socket), or here when no server runs.
+ */
+export async function openCliContext(config: Config = loadConfig()): Promise<ServerContext> {
+  const paths = statePaths(config.stateDir);
+  if (!existsSync(paths.database)) {
+    throw new AppError('CONFIG_INVALID', `no database at ${paths.database}: start the server once (borgctl serve) to create its state`);
+  }
+  const db = openStateDatabase(paths.database);
+  migrateDatabase(db);
+  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
+  const owner = statSync(paths.signingKeyDir);
+  if (process.getuid?.() === 0) chownSync(`${paths.signingKeyDir}/enrollment-signing-key.jwk`, owner.uid, owner.gid);
+  return {
+    db,
+    config,
+    now: () => new Date(),
+    signingKey,
+    readSshHostKeys: () => readSshHostKeys(paths.sshDir),
+    async requestReconcile() {
+      const didServerReconcile = await requestReconcileOverSocket(paths.controlSocket);
+      if (!didServerReconcile) reconcile(db, { stateDir: config.stateDir, backupDir: config.backupDir, sshPort: config.sshPort });
+    },
+  };
+}

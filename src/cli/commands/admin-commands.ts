@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../admin/admin-tokens.js';
+import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
+import { listEnrollments } from '../../enrollment/enroll.js';
+import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
+import { AppError } from '../../errors.js';
+import { CLI_ACTOR, openCliContext } from '../cli-context.js';
+import { printRows, printSecret } from '../output.js';
+
+export function addAdminTokenCommands(program: Command): void {
+  const adminToken = program.command('admin-token').description('tokens for the admin API');
+  adminToken
+    .command('create')
+    .description('create an admin token; it is printed once, alone on the last line')
+    .option('--label <label>', 'what the token is for', 'admin')
+    .action(async (options: { label: string }) => {
+      const context = await openCliContext();
+      const created = createAdminToken(context.db, options.label, context.now(), CLI_ACTOR.actor);
+      printSecret(
+        `Admin token ${created.id} (${created.label}). It is shown only now; use it as "Authorization: Bearer <token>".`,
+        created.token,
+      );
+    });
+  adminToken
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const context = await openCliContext();
+      printRows(listAdminTokens(context.db), ['id', 'label', 'createdAt', 'lastUsedAt', 'revokedAt'], options.json ?? false);
+    });
+  adminToken.command('revoke <id>').action(async (id: string) => {
+    const context = await openCliContext();
+    revokeAdminToken(context.db, id, context.now(), CLI_ACTOR.actor);
+    process.stderr.write(`admin token ${id} revoked\n`);
+  });
+}
+
+export function addEnrollmentTokenCommands(program: Command): void {
+  const token = program.command('token').description('one-time enrollment tokens for new hosts');
+  token
+    .command('create')
+    .description('mint an enrollment token; it is printed once, alone on the last line')
+    .option('--host <name>', 'the only host name the token may enroll')
+    .option('--ttl <duration>', 'lifetime, like 15m, 2h or 7d (default 1h, at most 7d)')
+    .option('--quota <size>', 'storage quota, like 500G')
+    .option('--no-append-only', 'give the host full access (it can then delete its own backups)')
+    .option('--allow-from <cidr>', 'addresses the host may connect from, e.g. 192.0.2.0/24')
+    .option('--auto-approve', 'approve the enrollment without an admin (needs --host)')
+    .action(
+      async (options: { host?: string; ttl?: string; quota?: string; appendOnly: boolean; allowFrom?: string; autoApprove?: boolean }) => {
+        const context = await openCliContext();
+        const created = await createEnrollmentToken(
+          context,
+          {
+            host: options.host,
+            ttl: options.ttl,
+            quota: options.quota,
+            appendOnly: options.appendOnly,
+            allowFrom: options.allowFrom,
+            autoApprove: options.autoApprove,
+          },
+          CLI_ACTOR,
+        );
+        printSecret(
+          `Enrollment token ${created.jti}, valid until ${created.expiresAt.toISOString()}. Run on the new host:\n  ${created.command}`,
+          created.token,
+        );
+      },
+    );
+  token
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const context = await openCliContext();
+      printRows(
+        listEnrollmentTokens(context),
+        ['jti', 'host', 'status', 'expiresAt', 'appendOnly', 'quotaBytes', 'allowFrom'],
+        options.json ?? false,
+      );
+    });
+  token.command('revoke <jti>').action(async (jti: string) => {
+    const context = await openCliContext();
+    revokeEnrollmentToken(context, jti, CLI_ACTOR);
+    process.stderr.write(`token ${jti} revoked\n`);
+  });
+}
+
+export function addEnrollmentCommands(program: Command): void {
+  const enrollments = program.command('enrollments').description('hosts waiting for approval');
+  enrollments
+    .command('list')
+    .option('--status <status>', 'pending, approved, denied or expired')
+    .option('--json', 'print JSON')
+    .action(async (options: { status?: string; json?: boolean }) => {
+      const statuses = ['pending', 'approved', 'denied', 'expired'] as const;
+      const status = statuses.find((candidate) => candidate === options.status);
+      if (options.status && !status) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
+      const context = await openCliContext();
+      printRows(
+        listEnrollments(context, status) as unknown as Record<string, unknown>[],
+        ['id', 'hostname', 'status', 'fingerprint', 'conflict', 'sourceAddress', 'createdAt'],
+        options.json ?? false,
+      );
+    });
+  enrollments
+    .command('approve <id>')
+    .description('approve after checking the fingerprint the host printed')
+    .requiredOption('--fingerprint <SHA256:…>', 'the fingerprint the host showed you')
+    .option('--replace-key', 'the host name exists: give it this new key')
+    .action(async (id: string, options: { fingerprint: string; replaceKey?: boolean }) => {
+      const context = await openCliContext();
+      const host = await approveEnrollment(
+        context,
+        id,
+        { fingerprint: options.fingerprint, replaceKey: options.replaceKey ?? false },
+        CLI_ACTOR,
+      );
+      process.stderr.write(`approved: host ${host.name} (uid ${host.uid})\n`);
+    });
+  enrollments
+    .command('deny <id>')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (id: string, options: { reason?: string }) => {
+      const context = await openCliContext();
+      denyEnrollment(context, id, options.reason ?? null, CLI_ACTOR);
+      process.stderr.write(`denied: ${id}\n`);
+    });
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createOrRekeyHost, deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { CLI_ACTOR, openCliContext } from '../cli-context.js';
+import { printRows } from '../output.js';
+
+const HOST_COLUMNS = ['name', 'uid', 'status', 'appendOnly', 'quotaBytes', 'allowFrom', 'fingerprint', 'repoUrl'];
+
+export function addHostCommands(program: Command): void {
+  const hosts = program.command('hosts').description('enrolled hosts');
+  hosts
+    .command('list')
+    .option('--all', 'include deleted hosts whose data is kept')
+    .option('--json', 'print JSON')
+    .action(async (options: { all?: boolean; json?: boolean }) => {
+      const context = await openCliContext();
+      const rows = listHosts(context, { includeDeleted: options.all ?? false });
+      printRows(rows as unknown as Record<string, unknown>[], HOST_COLUMNS, options.json ?? false);
+    });
+  hosts
+    .command('show <name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      printRows([getHost(context, name) as unknown as Record<string, unknown>], HOST_COLUMNS, options.json ?? false);
+    });
+  for (const [command, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    hosts.command(`${command} <name>`).action(async (name: string) => {
+      const context = await openCliContext();
+      await updateHost(context, name, { disabled }, CLI_ACTOR);
+      process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
+    });
+  }
+  hosts
+    .command('delete <name>')
+    .description('remove the account and key; the repository is kept unless --purge')
+    .option('--purge', 'also delete the repository')
+    .action(async (name: string, options: { purge?: boolean }) => {
+      const context = await openCliContext();
+      await deleteHost(context, name, { purge: options.purge ?? false }, CLI_ACTOR);
+      process.stderr.write(`host ${name} deleted${options.purge ? ' with its data' : '; its repository is kept'}\n`);
+    });
+}
+
+/** The ancestor's commands, kept so existing runbooks work. */
+export function addAncestorCommands(program: Command): void {
+  program
+    .command('createuser <name> <key>')
+    .description('create a host with this public key, or give an existing host this key ("-" reads the key from stdin)')
+    .action(async (name: string, key: string) => {
+      const context = await openCliContext();
+      const publicKey = key === '-' ? readFileSync(0, 'utf8') : key;
+      const host = await createOrRekeyHost(context, name, publicKey, CLI_ACTOR);
+      process.stdout.write(`User ${host.name} created, backup path is ${host.repository}\n`);
+      process.stderr.write(`repository URL: ${host.repoUrl}\n`);
+    });
+  program
+    .command('deluser <name>')
+    .description('remove a host account and its key; the repository is kept')
+    .action(async (name: string) => {
+      const context = await openCliContext();
+      await deleteHost(context, name, { purge: false }, CLI_ACTOR);
+      process.stdout.write(`User ${name} deleted; data kept in ${context.config.backupDir}/${name}\n`);
+    });
+}

@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config.js';
+import { isAppError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { serve } from '../supervise/serve.js';
+import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
+import { healthcheck } from './commands/healthcheck.js';
+import { addAncestorCommands, addHostCommands } from './commands/host-commands.js';
+
+const program = new Command('borgctl')
+  .description('secure-borg-server: a BorgBackup server where hosts enroll themselves')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('serve')
+  .description("run the server: sshd and the enrollment API (the container's main process)")
+  .action(async () => {
+    const config = loadConfig();
+    await serve(config, createLogger(config.logLevel, 'serve'));
+    process.exit(0);
+  });
+
+program
+  .command('healthcheck')
+  .description('exit 0 when sshd and the API answer and the state directory is writable')
+  .action(async () => {
+    const problems = await healthcheck(loadConfig());
+    for (const problem of problems) process.stderr.write(`unhealthy: ${problem}\n`);
+    process.exitCode = problems.length === 0 ? 0 : 1;
+  });
+
+addAdminTokenCommands(program);
+addEnrollmentTokenCommands(program);
+addEnrollmentCommands(program);
+addHostCommands(program);
+addAncestorCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (isAppError(error)) {
+    process.stderr.write(`borgctl: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`borgctl: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { AppError } from './errors.js';
+
+/** The only module that reads process.env. */
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const environmentSchema = z
+  .object({
+    BORG_SERVER_STATE_DIR: z.string().startsWith('/').default('/var/lib/secure-borg-server'),
+    BORG_SERVER_BACKUP_DIR: z.string().startsWith('/').default('/backups'),
+    BORG_SERVER_SSH_PORT: port.default(22),
+    BORG_SERVER_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+    BORG_SERVER_HTTP_PORT: port.default(8080),
+    BORG_SERVER_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+    BORG_SERVER_SSH_HOST: z.string().min(1).optional(),
+    BORG_SERVER_SSH_PUBLIC_PORT: port.optional(),
+    BORG_SERVER_API_USER: z.string().min(1).default('borg-api'),
+    BORG_SERVER_IMPORT_USERS_DIR: z.string().startsWith('/').optional(),
+    BORG_SERVER_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .loose();
+
+export interface Config {
+  stateDir: string;
+  backupDir: string;
+  sshPort: number;
+  httpHost: string;
+  httpPort: number;
+  /** Base URL the enrolling VMs reach the API at, without a trailing slash. */
+  publicUrl: string;
+  /** Host name and port written into repository URLs. */
+  sshHost: string;
+  sshPublicPort: number;
+  apiUser: string;
+  importUsersDir: string | undefined;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`);
+  }
+  const values = parsed.data;
+  const publicUrl = values.BORG_SERVER_PUBLIC_URL.replace(/\/+$/, '');
+  return {
+    stateDir: values.BORG_SERVER_STATE_DIR,
+    backupDir: values.BORG_SERVER_BACKUP_DIR,
+    sshPort: values.BORG_SERVER_SSH_PORT,
+    httpHost: values.BORG_SERVER_HTTP_HOST,
+    httpPort: values.BORG_SERVER_HTTP_PORT,
+    publicUrl,
+    sshHost: values.BORG_SERVER_SSH_HOST ?? new URL(publicUrl).hostname,
+    sshPublicPort: values.BORG_SERVER_SSH_PUBLIC_PORT ?? values.BORG_SERVER_SSH_PORT,
+    apiUser: values.BORG_SERVER_API_USER,
+    importUsersDir: values.BORG_SERVER_IMPORT_USERS_DIR,
+    logLevel: values.BORG_SERVER_LOG_LEVEL,
+  };
+}
+
+/** Paths inside the state directory, in one place. */
+export function statePaths(stateDir: string) {
+  return {
+    databaseDir: `${stateDir}/db`,
+    database: `${stateDir}/db/borg.db`,
+    signingKeyDir: `${stateDir}/db/signing`,
+    sshDir: `${stateDir}/ssh`,
+    sshdConfig: `${stateDir}/ssh/sshd_config`,
+    authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
+    controlSocket: `${stateDir}/control.sock`,
+  };
+}

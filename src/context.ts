@@ -1,0 +1,21 @@
+import type { Config } from './config.js';
+import type { Db } from './db/connection.js';
+import type { SshHostKey } from './provision/host-keys.js';
+import type { SigningKey } from './tokens/signing-key.js';
+
+/** What the API and the CLI hand to the operations; everything with I/O is passed in. */
+export interface ServerContext {
+  db: Db;
+  config: Config;
+  now: () => Date;
+  signingKey: SigningKey;
+  /** Asks the root side to make the system match the database, and waits for it. */
+  requestReconcile: () => Promise<void>;
+  readSshHostKeys: () => SshHostKey[];
+}
+
+/** Who did something, for the audit log. */
+export interface Actor {
+  actor: string;
+  sourceAddress?: string | null;
+}

@@ -1,0 +1,107 @@
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull();
+
+/** Public halves of the keys that sign enrollment tokens; the private half is a 0600 file. */
+export const signingKeys = sqliteTable('signing_keys', {
+  kid: text('kid').primaryKey(),
+  publicJwk: text('public_jwk').notNull(),
+  createdAt: createdAt(),
+  retiredAt: integer('retired_at', { mode: 'timestamp_ms' }),
+});
+
+/** Every enrollment token minted: only its hash and jti, never the token. */
+export const enrollmentTokens = sqliteTable(
+  'enrollment_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    tokenHash: text('token_hash').notNull().unique(),
+    kid: text('kid').notNull(),
+    hostName: text('host_name'),
+    quotaBytes: integer('quota_bytes'),
+    appendOnly: integer('append_only', { mode: 'boolean' }).notNull(),
+    allowFrom: text('allow_from'),
+    autoApprove: integer('auto_approve', { mode: 'boolean' }).notNull().default(false),
+    status: text('status', { enum: ['issued', 'consumed', 'revoked'] }).notNull(),
+    createdBy: text('created_by').notNull(),
+    issuedAt: integer('issued_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    consumedAt: integer('consumed_at', { mode: 'timestamp_ms' }),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [index('enrollment_tokens_status').on(table.status)],
+);
+
+export const enrollments = sqliteTable(
+  'enrollments',
+  {
+    id: text('id').primaryKey(),
+    tokenJti: text('token_jti')
+      .notNull()
+      .unique()
+      .references(() => enrollmentTokens.jti),
+    hostName: text('host_name').notNull(),
+    keyType: text('key_type').notNull(),
+    keyBase64: text('key_base64').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    status: text('status', { enum: ['pending', 'approved', 'denied', 'expired'] }).notNull(),
+    reason: text('reason'),
+    sourceAddress: text('source_address'),
+    quotaBytes: integer('quota_bytes'),
+    appendOnly: integer('append_only', { mode: 'boolean' }).notNull(),
+    allowFrom: text('allow_from'),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    decidedAt: integer('decided_at', { mode: 'timestamp_ms' }),
+    decidedBy: text('decided_by'),
+  },
+  (table) => [index('enrollments_status').on(table.status), index('enrollments_host_name').on(table.hostName)],
+);
+
+/**
+ * Desired state of every host account. `uid` is allocated once and kept, so a
+ * re-created container gives the same files the same owner. A deleted host
+ * keeps its row (and its uid and data) until it is purged.
+ */
+export const hosts = sqliteTable(
+  'hosts',
+  {
+    name: text('name').primaryKey(),
+    uid: integer('uid').notNull().unique(),
+    keyType: text('key_type').notNull(),
+    keyBase64: text('key_base64').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    appendOnly: integer('append_only', { mode: 'boolean' }).notNull().default(true),
+    quotaBytes: integer('quota_bytes'),
+    allowFrom: text('allow_from'),
+    status: text('status', { enum: ['active', 'disabled', 'deleted', 'purging'] }).notNull(),
+    origin: text('origin', { enum: ['enrollment', 'createuser', 'import'] }).notNull(),
+    enrollmentId: text('enrollment_id'),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('hosts_status').on(table.status)],
+);
+
+export const adminTokens = sqliteTable('admin_tokens', {
+  id: text('id').primaryKey(),
+  label: text('label').notNull(),
+  secretHash: text('secret_hash').notNull(),
+  createdAt: createdAt(),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+});
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target'),
+    sourceAddress: text('source_address'),
+    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (table) => [index('audit_log_at').on(table.at)],
+);

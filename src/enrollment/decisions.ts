@@ -1,0 +1,82 @@
+import { eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Actor, ServerContext } from '../context.js';
+import { enrollments } from '../db/schema.js';
+import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
+import { AppError } from '../errors.js';
+import { findLiveHost, upsertHost } from './hosts-store.js';
+
+export interface ApproveRequest {
+  /** The fingerprint the admin read from the VM; another one is refused. */
+  fingerprint: string;
+  /** Needed when a live host already has the name: approving then replaces its key. */
+  replaceKey?: boolean;
+}
+
+function loadPending(context: ServerContext, tx: Parameters<Parameters<ServerContext['db']['transaction']>[0]>[0], id: string) {
+  const row = tx.select().from(enrollments).where(eq(enrollments.id, id)).get();
+  if (!row) throw new AppError('NOT_FOUND', 'no such enrollment');
+  const status = effectiveStatus(row, context.now());
+  if (status === 'expired' && row.status === 'pending') {
+    tx.update(enrollments).set({ status: 'expired' }).where(eq(enrollments.id, id)).run();
+  }
+  return { row, status };
+}
+
+export async function approveEnrollment(context: ServerContext, id: string, request: ApproveRequest, by: Actor) {
+  const now = context.now();
+  const host = context.db.transaction((tx) => {
+    const { row, status } = loadPending(context, tx, id);
+    if (status !== 'pending') throw new AppError('ENROLLMENT_NOT_PENDING', `enrollment is ${status}, not pending`);
+    if (request.fingerprint !== row.fingerprint) {
+      throw new AppError('FINGERPRINT_MISMATCH', 'the fingerprint does not match the key this enrollment sent');
+    }
+    const existing = findLiveHost(tx, row.hostName);
+    if (existing && !request.replaceKey) {
+      throw new AppError(
+        'HOST_EXISTS',
+        `host "${row.hostName}" already exists with key ${existing.fingerprint}; approve with replaceKey to give it this key`,
+      );
+    }
+    const approved = upsertHost(
+      tx,
+      {
+        name: row.hostName,
+        keyType: row.keyType,
+        keyBase64: row.keyBase64,
+        fingerprint: row.fingerprint,
+        appendOnly: row.appendOnly,
+        quotaBytes: row.quotaBytes,
+        allowFrom: row.allowFrom,
+        origin: 'enrollment',
+        enrollmentId: row.id,
+      },
+      now,
+    );
+    tx.update(enrollments)
+      .set({ status: nextStatus(status, 'approve'), decidedAt: now, decidedBy: by.actor })
+      .where(eq(enrollments.id, id))
+      .run();
+    recordAudit(tx, now, {
+      ...by,
+      action: existing ? 'enrollment.approve.rekey' : 'enrollment.approve',
+      target: id,
+      details: { host: row.hostName, fingerprint: row.fingerprint, uid: approved.uid, previousFingerprint: existing?.fingerprint ?? null },
+    });
+    return approved;
+  });
+  await context.requestReconcile();
+  return host;
+}
+
+export function denyEnrollment(context: ServerContext, id: string, reason: string | null, by: Actor): void {
+  const now = context.now();
+  context.db.transaction((tx) => {
+    const { row, status } = loadPending(context, tx, id);
+    tx.update(enrollments)
+      .set({ status: nextStatus(status, 'deny'), reason, decidedAt: now, decidedBy: by.actor })
+      .where(eq(enrollments.id, id))
+      .run();
+    recordAudit(tx, now, { ...by, action: 'enrollment.deny', target: id, details: { host: row.hostName, reason } });
+  });
+}

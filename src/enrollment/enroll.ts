@@ -1,0 +1,135 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, desc, eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { ServerContext } from '../context.js';
+import { enrollments, enrollmentTokens } from '../db/schema.js';
+import { type EnrollmentStatus, effectiveStatus, PENDING_ENROLLMENT_TTL_MS } from '../domain/enrollment-state.js';
+import { parseHostName } from '../domain/host-name.js';
+import { parseSshPublicKey } from '../domain/ssh-public-key.js';
+import { AppError } from '../errors.js';
+import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
+import { approveEnrollment } from './decisions.js';
+import { findLiveHost } from './hosts-store.js';
+
+export type EnrollmentRow = typeof enrollments.$inferSelect;
+
+export interface EnrollRequest {
+  token: string;
+  /** The name the VM asks for; must match the token's name if it has one. */
+  hostname?: string | undefined;
+  /** The VM's own name, used only when neither `hostname` nor the token names the host. */
+  defaultHostname?: string | undefined;
+  publicKey: unknown;
+  sourceAddress: string | null;
+}
+
+function newEnrollmentId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * A VM asks to be enrolled. The token is verified first (signature, claims),
+ * then spent in the same transaction that records the enrollment, so of many
+ * simultaneous uses exactly one wins.
+ */
+export async function submitEnrollment(context: ServerContext, request: EnrollRequest) {
+  const now = context.now();
+  const claims = await verifyEnrollmentToken(request.token, { keys: [context.signingKey], now });
+  const key = parseSshPublicKey(request.publicKey);
+  const hostName = parseHostName(request.hostname ?? claims.hostName ?? request.defaultHostname);
+  if (claims.hostName !== null && claims.hostName !== hostName) {
+    throw new AppError('TOKEN_HOST_MISMATCH', `this token is for host "${claims.hostName}"`);
+  }
+  const id = newEnrollmentId();
+  const enrollment = context.db.transaction((tx) => {
+    const token = tx.select().from(enrollmentTokens).where(eq(enrollmentTokens.jti, claims.jti)).get();
+    if (!token || !sameHash(token.tokenHash, hashToken(request.token))) {
+      throw new AppError('TOKEN_INVALID', 'enrollment token is not known to this server');
+    }
+    if (token.status === 'revoked') throw new AppError('TOKEN_REVOKED', 'enrollment token was revoked');
+    if (token.status === 'consumed') throw new AppError('TOKEN_USED', 'enrollment token was already used');
+    if (token.expiresAt.getTime() <= now.getTime() - 60_000) throw new AppError('TOKEN_EXPIRED', 'enrollment token has expired');
+    const spent = tx
+      .update(enrollmentTokens)
+      .set({ status: 'consumed', consumedAt: now })
+      .where(and(eq(enrollmentTokens.jti, claims.jti), eq(enrollmentTokens.status, 'issued')))
+      .run();
+    if (spent.changes !== 1) throw new AppError('TOKEN_USED', 'enrollment token was already used');
+    const row = {
+      id,
+      tokenJti: claims.jti,
+      hostName,
+      keyType: key.type,
+      keyBase64: key.base64,
+      fingerprint: key.fingerprint,
+      status: 'pending' as const,
+      sourceAddress: request.sourceAddress,
+      quotaBytes: token.quotaBytes,
+      appendOnly: token.appendOnly,
+      allowFrom: token.allowFrom,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + PENDING_ENROLLMENT_TTL_MS),
+    };
+    tx.insert(enrollments).values(row).run();
+    const conflict = findLiveHost(tx, hostName) !== undefined;
+    recordAudit(tx, now, {
+      actor: `token:${claims.jti}`,
+      action: 'enrollment.submit',
+      target: id,
+      sourceAddress: request.sourceAddress,
+      details: { host: hostName, fingerprint: key.fingerprint, conflict },
+    });
+    return { row, autoApprove: token.autoApprove && !conflict };
+  });
+  if (enrollment.autoApprove) {
+    await approveEnrollment(context, id, { fingerprint: key.fingerprint }, { actor: `token:${claims.jti}` });
+  }
+  return getEnrollment(context, id);
+}
+
+export interface EnrollmentView {
+  id: string;
+  status: EnrollmentStatus;
+  hostname: string;
+  fingerprint: string;
+  keyType: string;
+  createdAt: Date;
+  expiresAt: Date;
+  /** A live host already has this name: approving replaces its key. */
+  conflict: boolean;
+  reason: string | null;
+  sourceAddress: string | null;
+}
+
+function toView(context: ServerContext, row: EnrollmentRow): EnrollmentView {
+  const status = effectiveStatus(row, context.now());
+  return {
+    id: row.id,
+    status,
+    hostname: row.hostName,
+    fingerprint: row.fingerprint,
+    keyType: row.keyType,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    conflict: status === 'pending' && findLiveHost(context.db, row.hostName) !== undefined,
+    reason: row.reason,
+    sourceAddress: row.sourceAddress,
+  };
+}
+
+export function getEnrollment(context: ServerContext, id: string): EnrollmentView {
+  const row = context.db.select().from(enrollments).where(eq(enrollments.id, id)).get();
+  if (!row) throw new AppError('NOT_FOUND', 'no such enrollment');
+  return toView(context, row);
+}
+
+export function listEnrollments(context: ServerContext, status?: EnrollmentStatus): EnrollmentView[] {
+  const rows = context.db.select().from(enrollments).orderBy(desc(enrollments.createdAt)).all();
+  return rows.map((row) => toView(context, row)).filter((view) => status === undefined || view.status === status);
+}

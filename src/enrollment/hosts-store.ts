@@ -1,0 +1,78 @@
+import { and, eq, max, ne } from 'drizzle-orm';
+import type { Queryable } from '../db/connection.js';
+import { hosts } from '../db/schema.js';
+import { AppError } from '../errors.js';
+
+/** UIDs given to host accounts: above Debian's dynamic range, below nobody. */
+export const HOST_UID_MIN = 20000;
+export const HOST_UID_MAX = 59999;
+
+export type HostRow = typeof hosts.$inferSelect;
+
+export function findHost(db: Queryable, name: string): HostRow | undefined {
+  return db.select().from(hosts).where(eq(hosts.name, name)).get();
+}
+
+/** A host that holds its name: active or disabled (a deleted one can be enrolled again). */
+export function findLiveHost(db: Queryable, name: string): HostRow | undefined {
+  return db
+    .select()
+    .from(hosts)
+    .where(and(eq(hosts.name, name), ne(hosts.status, 'deleted'), ne(hosts.status, 'purging')))
+    .get();
+}
+
+/** Next free UID: one past the highest, or the lowest gap once the top is reached. */
+export function allocateUid(db: Queryable): number {
+  const highest =
+    db
+      .select({ uid: max(hosts.uid) })
+      .from(hosts)
+      .get()?.uid ?? HOST_UID_MIN - 1;
+  if (highest < HOST_UID_MAX) return Math.max(highest + 1, HOST_UID_MIN);
+  const taken = new Set(
+    db
+      .select({ uid: hosts.uid })
+      .from(hosts)
+      .all()
+      .map((row) => row.uid),
+  );
+  for (let uid = HOST_UID_MIN; uid <= HOST_UID_MAX; uid += 1) if (!taken.has(uid)) return uid;
+  throw new AppError('UID_RANGE_EXHAUSTED', 'no free UID left for a new host');
+}
+
+export interface HostKeyAndPolicy {
+  name: string;
+  keyType: string;
+  keyBase64: string;
+  fingerprint: string;
+  appendOnly: boolean;
+  quotaBytes: number | null;
+  allowFrom: string | null;
+  origin: HostRow['origin'];
+  enrollmentId: string | null;
+  uid?: number;
+}
+
+/**
+ * Creates the host, or gives an existing (or deleted) one a new key, keeping
+ * its UID so that its repository keeps its owner.
+ */
+export function upsertHost(db: Queryable, host: HostKeyAndPolicy, now: Date): HostRow {
+  const existing = findHost(db, host.name);
+  const { uid: requestedUid, ...values } = host;
+  if (existing) {
+    db.update(hosts)
+      .set({ ...values, status: existing.status === 'disabled' ? 'disabled' : 'active', updatedAt: now })
+      .where(eq(hosts.name, host.name))
+      .run();
+  } else {
+    const uid = requestedUid ?? allocateUid(db);
+    db.insert(hosts)
+      .values({ ...values, uid, status: 'active', createdAt: now, updatedAt: now })
+      .run();
+  }
+  const row = findHost(db, host.name);
+  if (!row) throw new Error('host vanished inside its own transaction');
+  return row;
+}

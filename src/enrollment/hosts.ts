@@ -1,0 +1,151 @@
+import { asc, eq, inArray } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Actor, ServerContext } from '../context.js';
+import { hosts } from '../db/schema.js';
+import { repositoryPath } from '../domain/authorized-keys.js';
+import { parseHostName } from '../domain/host-name.js';
+import { parseAllowFrom } from '../domain/networks.js';
+import { parseQuota } from '../domain/sizes.js';
+import { parseSshPublicKey } from '../domain/ssh-public-key.js';
+import { AppError } from '../errors.js';
+import { findHost, findLiveHost, type HostRow, upsertHost } from './hosts-store.js';
+
+export interface HostView {
+  name: string;
+  uid: number;
+  status: HostRow['status'];
+  fingerprint: string;
+  keyType: string;
+  appendOnly: boolean;
+  quotaBytes: number | null;
+  allowFrom: string | null;
+  origin: HostRow['origin'];
+  repository: string;
+  repoUrl: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The URL a client hands to borg: home-relative, so it survives a move of the backup directory. */
+export function repositoryUrl(context: ServerContext, name: string): string {
+  const { sshHost, sshPublicPort } = context.config;
+  const hostPart = sshHost.includes(':') ? `[${sshHost}]` : sshHost;
+  return `ssh://${name}@${hostPart}:${sshPublicPort}/./repo`;
+}
+
+export function toHostView(context: ServerContext, row: HostRow): HostView {
+  return {
+    name: row.name,
+    uid: row.uid,
+    status: row.status,
+    fingerprint: row.fingerprint,
+    keyType: row.keyType,
+    appendOnly: row.appendOnly,
+    quotaBytes: row.quotaBytes,
+    allowFrom: row.allowFrom,
+    origin: row.origin,
+    repository: repositoryPath(context.config.backupDir, row.name),
+    repoUrl: repositoryUrl(context, row.name),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function listHosts(context: ServerContext, options: { includeDeleted?: boolean } = {}): HostView[] {
+  const statuses: HostRow['status'][] = options.includeDeleted ? ['active', 'disabled', 'deleted', 'purging'] : ['active', 'disabled'];
+  return context.db
+    .select()
+    .from(hosts)
+    .where(inArray(hosts.status, statuses))
+    .orderBy(asc(hosts.name))
+    .all()
+    .map((row) => toHostView(context, row));
+}
+
+export function getHost(context: ServerContext, name: string): HostView {
+  const row = findLiveHost(context.db, name);
+  if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  return toHostView(context, row);
+}
+
+export interface HostChanges {
+  quota?: string | number | null | undefined;
+  appendOnly?: boolean | undefined;
+  disabled?: boolean | undefined;
+  allowFrom?: string | null | undefined;
+}
+
+export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
+  const values: Partial<HostRow> = {};
+  if (changes.quota !== undefined) values.quotaBytes = changes.quota === null ? null : parseQuota(changes.quota);
+  if (changes.appendOnly !== undefined) values.appendOnly = changes.appendOnly;
+  if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
+  if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
+  const now = context.now();
+  context.db.transaction((tx) => {
+    if (!findLiveHost(tx, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+    tx.update(hosts)
+      .set({ ...values, updatedAt: now })
+      .where(eq(hosts.name, name))
+      .run();
+    recordAudit(tx, now, { ...by, action: 'host.update', target: name, details: { ...values } });
+  });
+  await context.requestReconcile();
+  return getHost(context, name);
+}
+
+/**
+ * Deleting a host removes its account and key at once; its repository stays
+ * (and its UID stays reserved) unless `purge` asks for the data to go too.
+ */
+export async function deleteHost(context: ServerContext, name: string, options: { purge: boolean }, by: Actor): Promise<void> {
+  const now = context.now();
+  context.db.transaction((tx) => {
+    const row = findHost(tx, name);
+    const isGone = !row || row.status === 'purging' || (row.status === 'deleted' && !options.purge);
+    if (isGone) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+    tx.update(hosts)
+      .set({ status: options.purge ? 'purging' : 'deleted', updatedAt: now })
+      .where(eq(hosts.name, name))
+      .run();
+    recordAudit(tx, now, { ...by, action: options.purge ? 'host.purge' : 'host.delete', target: name });
+  });
+  await context.requestReconcile();
+}
+
+/**
+ * The ancestor's `createuser NAME "KEY"`: creates an approved host directly,
+ * or gives an existing one a new key.
+ */
+export async function createOrRekeyHost(context: ServerContext, name: string, publicKey: string, by: Actor): Promise<HostView> {
+  const hostName = parseHostName(name);
+  const key = parseSshPublicKey(publicKey);
+  const now = context.now();
+  const row = context.db.transaction((tx) => {
+    const existing = findHost(tx, hostName);
+    const host = upsertHost(
+      tx,
+      {
+        name: hostName,
+        keyType: key.type,
+        keyBase64: key.base64,
+        fingerprint: key.fingerprint,
+        appendOnly: existing?.appendOnly ?? true,
+        quotaBytes: existing?.quotaBytes ?? null,
+        allowFrom: existing?.allowFrom ?? null,
+        origin: existing?.origin ?? 'createuser',
+        enrollmentId: existing?.enrollmentId ?? null,
+      },
+      now,
+    );
+    recordAudit(tx, now, {
+      ...by,
+      action: existing ? 'host.rekey' : 'host.create',
+      target: hostName,
+      details: { fingerprint: key.fingerprint, uid: host.uid },
+    });
+    return host;
+  });
+  await context.requestReconcile();
+  return toHostView(context, row);
+}

@@ -1,0 +1,116 @@
+import { desc, eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Actor, ServerContext } from '../context.js';
+import { enrollmentTokens } from '../db/schema.js';
+import { parseDurationSeconds } from '../domain/durations.js';
+import { parseHostName } from '../domain/host-name.js';
+import { parseAllowFrom } from '../domain/networks.js';
+import { parseQuota } from '../domain/sizes.js';
+import { AppError } from '../errors.js';
+import {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  hashToken,
+  MAX_TOKEN_TTL_SECONDS,
+  mintEnrollmentToken,
+  newTokenId,
+} from '../tokens/enrollment-token.js';
+
+export interface TokenRequest {
+  host?: string | undefined;
+  ttl?: string | number | undefined;
+  quota?: string | number | undefined;
+  appendOnly?: boolean | undefined;
+  allowFrom?: string | undefined;
+  autoApprove?: boolean | undefined;
+}
+
+export function enrollCommand(publicUrl: string, token: string): string {
+  return `curl -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token}`;
+}
+
+export async function createEnrollmentToken(context: ServerContext, request: TokenRequest, by: Actor) {
+  const ttlSeconds = request.ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : parseDurationSeconds(request.ttl);
+  if (ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
+    throw new AppError('INVALID_DURATION', 'token lifetime may not exceed 7 days');
+  }
+  const hostName = request.host === undefined ? null : parseHostName(request.host);
+  const quotaBytes = request.quota === undefined ? null : parseQuota(request.quota);
+  const allowFrom = request.allowFrom === undefined ? null : parseAllowFrom(request.allowFrom);
+  const autoApprove = request.autoApprove ?? false;
+  if (autoApprove && hostName === null) {
+    throw new AppError('BAD_REQUEST', 'autoApprove needs a token bound to a host name');
+  }
+  const now = context.now();
+  const jti = newTokenId();
+  const token = await mintEnrollmentToken(context.signingKey, { jti, now, ttlSeconds, hostName });
+  const issuedAt = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const expiresAt = new Date(issuedAt.getTime() + ttlSeconds * 1000);
+  context.db.transaction((tx) => {
+    tx.insert(enrollmentTokens)
+      .values({
+        jti,
+        tokenHash: hashToken(token),
+        kid: context.signingKey.kid,
+        hostName,
+        quotaBytes,
+        appendOnly: request.appendOnly ?? true,
+        allowFrom,
+        autoApprove,
+        status: 'issued',
+        createdBy: by.actor,
+        issuedAt,
+        expiresAt,
+      })
+      .run();
+    recordAudit(tx, now, {
+      ...by,
+      action: 'token.create',
+      target: jti,
+      details: {
+        host: hostName,
+        expiresAt: expiresAt.toISOString(),
+        quotaBytes,
+        appendOnly: request.appendOnly ?? true,
+        allowFrom,
+        autoApprove,
+      },
+    });
+  });
+  return { token, jti, expiresAt, command: enrollCommand(context.config.publicUrl, token) };
+}
+
+export function listEnrollmentTokens(context: ServerContext) {
+  const now = context.now().getTime();
+  return context.db
+    .select({
+      jti: enrollmentTokens.jti,
+      host: enrollmentTokens.hostName,
+      status: enrollmentTokens.status,
+      issuedAt: enrollmentTokens.issuedAt,
+      expiresAt: enrollmentTokens.expiresAt,
+      quotaBytes: enrollmentTokens.quotaBytes,
+      appendOnly: enrollmentTokens.appendOnly,
+      allowFrom: enrollmentTokens.allowFrom,
+      autoApprove: enrollmentTokens.autoApprove,
+      createdBy: enrollmentTokens.createdBy,
+    })
+    .from(enrollmentTokens)
+    .orderBy(desc(enrollmentTokens.issuedAt))
+    .all()
+    .map((row) => ({
+      ...row,
+      status: row.status === 'issued' && row.expiresAt.getTime() <= now ? ('expired' as const) : row.status,
+    }));
+}
+
+export function revokeEnrollmentToken(context: ServerContext, jti: string, by: Actor): void {
+  const now = context.now();
+  context.db.transaction((tx) => {
+    const row = tx.select().from(enrollmentTokens).where(eq(enrollmentTokens.jti, jti)).get();
+    if (!row) throw new AppError('NOT_FOUND', 'no such token');
+    if (row.status === 'consumed') throw new AppError('TOKEN_USED', 'token was already used; deny or delete the enrollment instead');
+    if (row.status === 'revoked') return;
+    tx.update(enrollmentTokens).set({ status: 'revoked', revokedAt: now }).where(eq(enrollmentTokens.jti, jti)).run();
+    recordAudit(tx, now, { ...by, action: 'token.revoke', target: jti });
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Expected failures carry a stable code; the API maps codes to statuses in one
+ * table (src/api/error-map.ts) and the CLI prints the message.
+ */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'BODY_TOO_LARGE'
+  | 'INVALID_HOST_NAME'
+  | 'INVALID_PUBLIC_KEY'
+  | 'INVALID_QUOTA'
+  | 'INVALID_DURATION'
+  | 'INVALID_CIDR'
+  | 'UNAUTHORIZED'
+  | 'RATE_LIMITED'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_NOT_YET_VALID'
+  | 'TOKEN_REVOKED'
+  | 'TOKEN_USED'
+  | 'TOKEN_HOST_MISMATCH'
+  | 'TOKEN_SOURCE_MISMATCH'
+  | 'NOT_FOUND'
+  | 'ENROLLMENT_NOT_PENDING'
+  | 'FINGERPRINT_MISMATCH'
+  | 'HOST_EXISTS'
+  | 'HOST_NAME_TAKEN'
+  | 'UID_RANGE_EXHAUSTED'
+  | 'COMMAND_FAILED'
+  | 'RECONCILE_FAILED'
+  | 'CONFIG_INVALID';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

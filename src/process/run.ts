@@ -1,0 +1,80 @@
+import { execa, execaNode, type ResultPromise } from 'execa';
+import { AppError } from '../errors.js';
+
+/**
+ * The one place that starts processes: absolute paths, argument arrays, no
+ * shell, a minimal environment and a timeout on every short command.
+ */
+
+export interface RunOptions {
+  timeoutMs: number;
+  input?: string;
+  env?: Record<string, string>;
+  /** Argument positions whose values are secrets, masked in errors. */
+  secretArguments?: number[];
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export type Run = (file: string, arguments_: string[], options: RunOptions) => Promise<RunResult>;
+
+const BASE_ENVIRONMENT = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+
+export class CommandFailed extends AppError {
+  constructor(
+    readonly file: string,
+    readonly exitCode: number | undefined,
+    readonly timedOut: boolean,
+    readonly stderr: string,
+  ) {
+    super('COMMAND_FAILED', `${file} ${timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`}`);
+  }
+}
+
+export function maskArguments(arguments_: string[], secretArguments: number[] = []): string[] {
+  return arguments_.map((value, index) => (secretArguments.includes(index) ? '***' : value));
+}
+
+export const run: Run = async (file, arguments_, options) => {
+  if (!file.startsWith('/')) throw new TypeError(`run needs an absolute path, got ${file}`);
+  try {
+    const result = await execa(file, arguments_, {
+      timeout: options.timeoutMs,
+      input: options.input,
+      env: { ...BASE_ENVIRONMENT, ...options.env },
+      extendEnv: false,
+      stripFinalNewline: false,
+    });
+    return { stdout: result.stdout, stderr: result.stderr };
+  } catch (error) {
+    const failure = error as { exitCode?: number; timedOut?: boolean; stderr?: string };
+    throw new CommandFailed(file, failure.exitCode, failure.timedOut ?? false, String(failure.stderr ?? '').slice(0, 4000));
+  }
+};
+
+export interface ChildOptions {
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  /** Run a Node.js script with an IPC channel to it. */
+  isNodeScript?: boolean;
+}
+
+/** A long-running child (sshd, the API) whose output joins ours. */
+export function startChild(file: string, arguments_: string[], options: ChildOptions): ResultPromise {
+  const common = {
+    env: { ...BASE_ENVIRONMENT, ...options.env },
+    extendEnv: false,
+    stdin: 'ignore' as const,
+    stdout: 'inherit' as const,
+    stderr: 'inherit' as const,
+    uid: options.uid,
+    gid: options.gid,
+    reject: false,
+  };
+  if (options.isNodeScript) return execaNode(file, arguments_, { ...common, ipc: true, serialization: 'json' });
+  return execa(file, arguments_, common);
+}

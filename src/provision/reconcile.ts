@@ -1,0 +1,162 @@
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { eq } from 'drizzle-orm';
+import { statePaths } from '../config.js';
+import type { Db } from '../db/connection.js';
+import { hosts } from '../db/schema.js';
+import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
+import type { SshKeyType } from '../domain/ssh-public-key.js';
+import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
+import { readTextIfExists, writeFileAtomically } from './atomic-file.js';
+import { ensureDirectory } from './directories.js';
+import { endSessionsOf } from './sessions.js';
+import { renderSshdConfig } from './sshd-config.js';
+
+export interface ReconcileSettings {
+  stateDir: string;
+  backupDir: string;
+  sshPort: number;
+  /** Where passwd, group and shadow live; tests point it elsewhere. */
+  etcDir?: string;
+}
+
+export interface ReconcileSummary {
+  accounts: number;
+  conflicts: AccountConflict[];
+  accountFilesChanged: boolean;
+  keyFilesWritten: number;
+  keyFilesRemoved: number;
+  purged: string[];
+  sessionsEnded: number;
+  sshdConfigChanged: boolean;
+}
+
+const ROOT_ONLY = { uid: 0, gid: 0 };
+
+/**
+ * Makes the system match the database: accounts, directories, key files and
+ * sshd_config. Idempotent, and safe to re-run after a crash at any point:
+ * every file it owns is written whole and renamed into place.
+ */
+export function reconcile(db: Db, settings: ReconcileSettings): ReconcileSummary {
+  const etcDir = settings.etcDir ?? '/etc';
+  const paths = statePaths(settings.stateDir);
+  const purged = purgeHosts(db, settings.backupDir);
+  const rows = db.select().from(hosts).all();
+  const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
+
+  const current = readAccountFiles(etcDir);
+  const accounts: HostAccount[] = wanted.map((row) => ({ name: row.name, uid: row.uid, home: `${settings.backupDir}/${row.name}` }));
+  const conflicts = findConflicts(current, accounts);
+  const blocked = new Set(conflicts.map((conflict) => conflict.name));
+  const provisioned = accounts.filter((account) => !blocked.has(account.name));
+  const accountFilesChanged = writeAccountFiles(etcDir, current, renderAccountFiles(current, provisioned));
+
+  ensureDirectory(settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
+  for (const account of provisioned) {
+    ensureDirectory(account.home, { uid: 0, gid: account.uid, mode: 0o710 });
+    ensureDirectory(`${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+  }
+
+  ensureDirectory(paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
+  ensureDirectory(paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
+  const keyLines = new Map<string, { line: string; uid: number }>();
+  for (const row of wanted) {
+    if (row.status !== 'active' || blocked.has(row.name)) continue;
+    const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType };
+    keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
+  }
+  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows);
+  const sessionsEnded = endSessionsOf(keys.revokedUids);
+
+  const sshdConfig = renderSshdConfig({ port: settings.sshPort, sshDir: paths.sshDir, authorizedKeysDir: paths.authorizedKeysDir });
+  const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
+  if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });
+
+  return {
+    accounts: provisioned.length,
+    conflicts,
+    accountFilesChanged,
+    keyFilesWritten: keys.written,
+    keyFilesRemoved: keys.removed,
+    purged,
+    sessionsEnded,
+    sshdConfigChanged,
+  };
+}
+
+function readAccountFiles(etcDir: string): AccountFiles {
+  return {
+    passwd: readTextIfExists(`${etcDir}/passwd`) ?? '',
+    group: readTextIfExists(`${etcDir}/group`) ?? '',
+    shadow: readTextIfExists(`${etcDir}/shadow`) ?? '',
+  };
+}
+
+/** Writes each account file that differs, keeping the owner and mode it had. */
+function writeAccountFiles(etcDir: string, current: AccountFiles, next: AccountFiles): boolean {
+  let changed = false;
+  for (const name of ['group', 'passwd', 'shadow'] as const) {
+    if (current[name] === next[name]) continue;
+    const path = `${etcDir}/${name}`;
+    const existing = statOrNull(path);
+    const ownership = existing
+      ? { uid: existing.uid, gid: existing.gid, mode: existing.mode & 0o7777 }
+      : { ...ROOT_ONLY, mode: name === 'shadow' ? 0o640 : 0o644 };
+    writeFileAtomically(path, next[name], ownership);
+    changed = true;
+  }
+  return changed;
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One root-owned key file per active host, readable by that host's group
+ * only (sshd reads it with the user's privileges). Files of hosts that are
+ * gone, disabled or re-keyed are replaced or removed, and their UIDs are
+ * returned so their open sessions can be ended.
+ */
+function syncKeyFiles(
+  directory: string,
+  keyLines: Map<string, { line: string; uid: number }>,
+  rows: { name: string; uid: number }[],
+): { written: number; removed: number; revokedUids: Set<number> } {
+  const uidByName = new Map(rows.map((row) => [row.name, row.uid]));
+  const revokedUids = new Set<number>();
+  let written = 0;
+  let removed = 0;
+  for (const [name, { line, uid }] of keyLines) {
+    const path = `${directory}/${name}`;
+    const existing = readTextIfExists(path);
+    const stats = existing === null ? null : statSync(path);
+    const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
+    if (isCurrent) continue;
+    if (existing !== null && existing !== line) revokedUids.add(uid);
+    writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
+    written += 1;
+  }
+  for (const entry of readdirSync(directory)) {
+    if (keyLines.has(entry)) continue;
+    unlinkSync(`${directory}/${entry}`);
+    removed += 1;
+    const uid = uidByName.get(entry);
+    if (uid !== undefined) revokedUids.add(uid);
+  }
+  return { written, removed, revokedUids };
+}
+
+/** Removes the data of hosts deleted with purge, then their rows. */
+function purgeHosts(db: Db, backupDir: string): string[] {
+  const purging = db.select().from(hosts).where(eq(hosts.status, 'purging')).all();
+  for (const row of purging) {
+    rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
+    db.delete(hosts).where(eq(hosts.name, row.name)).run();
+  }
+  return purging.map((row) => row.name);
+}

@@ -1,0 +1,58 @@
+import { HOSTS_GROUP } from './account-files.js';
+import { HOST_KEY_TYPES, hostKeyPath } from './host-keys.js';
+
+export interface SshdSettings {
+  port: number;
+  sshDir: string;
+  authorizedKeysDir: string;
+}
+
+/**
+ * The hardened sshd configuration: public keys only, from files root owns,
+ * for members of one group, with every kind of forwarding, TTYs, user rc
+ * files and sftp off. The forced command in each key line does the rest.
+ */
+export function renderSshdConfig(settings: SshdSettings): string {
+  return [
+    '# Written by secure-borg-server at every start; edits are overwritten.',
+    `Port ${settings.port}`,
+    ...HOST_KEY_TYPES.map((type) => `HostKey ${hostKeyPath(settings.sshDir, type.name)}`),
+    `AuthorizedKeysFile ${settings.authorizedKeysDir}/%u`,
+    'AuthorizedPrincipalsFile none',
+    `AllowGroups ${HOSTS_GROUP}`,
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'HostbasedAuthentication no',
+    'GSSAPIAuthentication no',
+    'PermitEmptyPasswords no',
+    'PermitRootLogin no',
+    'UsePAM no',
+    'StrictModes yes',
+    'DisableForwarding yes',
+    'AllowTcpForwarding no',
+    'AllowAgentForwarding no',
+    'AllowStreamLocalForwarding no',
+    'X11Forwarding no',
+    'PermitTunnel no',
+    'GatewayPorts no',
+    'PermitTTY no',
+    'PermitUserRC no',
+    'PermitUserEnvironment no',
+    'PermitListen none',
+    'PermitOpen none',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'Banner none',
+    'Compression no',
+    'LogLevel VERBOSE',
+    'ClientAliveInterval 10',
+    'ClientAliveCountMax 30',
+    'LoginGraceTime 30',
+    'MaxAuthTries 3',
+    'MaxSessions 1',
+    // Many hosts back up at the same minute: allow many unauthenticated connections before dropping.
+    'MaxStartups 200:30:1000',
+    '',
+  ].join('\n');
+}

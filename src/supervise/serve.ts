@@ -1,0 +1,119 @@
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Config, statePaths } from '../config.js';
+import { migrateDatabase } from '../db/connection.js';
+import { signingKeys } from '../db/schema.js';
+import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { run, startChild } from '../process/run.js';
+import { findAccount } from '../provision/account-files.js';
+import { ensureDirectory } from '../provision/directories.js';
+import { ensureSshHostKeys } from '../provision/host-keys.js';
+import { reconcile } from '../provision/reconcile.js';
+import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
+import { importAncestorUsers } from '../upgrade/import-ancestor.js';
+import { type SupervisedChild, superviseChild } from './child.js';
+import { listenForReconcileRequests } from './control-socket.js';
+import { isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
+import { serialized } from './serialized.js';
+
+const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
+const SSHD = '/usr/sbin/sshd';
+const STOP_GRACE_MS = 5000;
+
+/** Environment the children get: our settings, nothing else of ours. */
+function childEnvironment(config: Config): Record<string, string> {
+  return {
+    BORG_SERVER_STATE_DIR: config.stateDir,
+    BORG_SERVER_BACKUP_DIR: config.backupDir,
+    BORG_SERVER_SSH_PORT: String(config.sshPort),
+    BORG_SERVER_HTTP_HOST: config.httpHost,
+    BORG_SERVER_HTTP_PORT: String(config.httpPort),
+    BORG_SERVER_PUBLIC_URL: config.publicUrl,
+    BORG_SERVER_SSH_HOST: config.sshHost,
+    BORG_SERVER_SSH_PUBLIC_PORT: String(config.sshPublicPort),
+    BORG_SERVER_API_USER: config.apiUser,
+    BORG_SERVER_LOG_LEVEL: config.logLevel,
+  };
+}
+
+/**
+ * `borgctl serve`: migrations, host keys, reconcile, then sshd and the API
+ * (as the unprivileged API user) under supervision until SIGTERM.
+ */
+export async function serve(config: Config, logger: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) throw new AppError('CONFIG_INVALID', 'borgctl serve must run as root (it manages accounts and sshd)');
+  const paths = statePaths(config.stateDir);
+  const apiAccount = findAccount(readFileSync('/etc/passwd', 'utf8'), config.apiUser);
+  if (!apiAccount) {
+    throw new AppError('CONFIG_INVALID', `the API user "${config.apiUser}" does not exist (useradd --system ${config.apiUser})`);
+  }
+
+  mkdirSync(config.stateDir, { recursive: true });
+  ensureDirectory(config.stateDir, { uid: 0, gid: 0, mode: 0o711 });
+  ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
+  ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 });
+  ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  const db = openStateDatabase(paths.database);
+  migrateDatabase(db);
+  giveDatabaseFilesToDirectoryOwner(paths.database);
+  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
+  chownSync(`${paths.signingKeyDir}/enrollment-signing-key.jwk`, apiAccount.uid, apiAccount.gid);
+  db.insert(signingKeys)
+    .values({ kid: signingKey.kid, publicJwk: JSON.stringify(signingKey.publicJwk), createdAt: new Date() })
+    .onConflictDoNothing()
+    .run();
+
+  if (config.importUsersDir) importAncestorUsers(db, config, logger);
+  await ensureSshHostKeys(paths.sshDir, run);
+
+  let sshd: SupervisedChild | null = null;
+  const reconcileNow = serialized(async () => {
+    const startedAt = performance.now();
+    const summary = reconcile(db, { stateDir: config.stateDir, backupDir: config.backupDir, sshPort: config.sshPort });
+    for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
+    logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
+    if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
+  });
+  await reconcileNow();
+
+  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  const api = superviseChild(
+    'api',
+    () => {
+      const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
+      child.on('message', (message: unknown) => {
+        if (!isReconcileRequest(message)) return;
+        reconcileNow().then(
+          () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
+          (error: unknown) => {
+            logger.error({ err: error }, 'reconcile failed');
+            child.send({ type: 'reconciled', id: message.id, error: 'reconcile failed' } satisfies ReconcileReply);
+          },
+        );
+      });
+      return child;
+    },
+    logger,
+  );
+  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow);
+  process.on('SIGHUP', () => {
+    reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      logger.info('stopping');
+      control.close();
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)]).then(() => {
+        db.$client.close();
+        resolve();
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

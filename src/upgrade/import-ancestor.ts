@@ -1,0 +1,101 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { and, eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connection.js';
+import { auditLog, hosts } from '../db/schema.js';
+import { isValidHostName } from '../domain/host-name.js';
+import { parseSshPublicKey, type SshPublicKey } from '../domain/ssh-public-key.js';
+import { allocateUid, findHost, HOST_UID_MIN, upsertHost } from '../enrollment/hosts-store.js';
+import type { Logger } from '../log.js';
+import { chownTree } from '../provision/directories.js';
+
+/**
+ * Upgrade from secured-borg-server: its users directory holds one file per
+ * user, named for the user, with that user's public key; the repositories
+ * are at BACKUP_DIR/NAME/repo. Each user becomes an approved host with its
+ * repository (and, where no system account holds it, its UID). A name is
+ * imported once: a host deleted afterwards is not brought back.
+ */
+export function importAncestorUsers(db: Db, config: Config, logger: Logger): void {
+  const directory = config.importUsersDir;
+  if (!directory || !existsSync(directory)) return;
+  const passwd = readFileSync('/etc/passwd', 'utf8');
+  const imported: string[] = [];
+  for (const name of readdirSync(directory).sort()) {
+    if (wasImported(db, name)) continue;
+    if (!isValidHostName(name)) {
+      logger.warn({ user: name }, 'not imported: the name is not a valid host name');
+      continue;
+    }
+    if (findHost(db, name)) {
+      logger.warn({ user: name }, 'not imported: a host with this name exists');
+      continue;
+    }
+    const key = firstValidKey(readFileSync(`${directory}/${name}`, 'utf8'));
+    if (!key) {
+      logger.warn({ user: name }, 'not imported: no acceptable public key in the file');
+      continue;
+    }
+    const repository = `${config.backupDir}/${name}/repo`;
+    const uid = keepOrMoveUid(db, passwd, name, repository);
+    const now = new Date();
+    db.transaction((tx) => {
+      upsertHost(
+        tx,
+        {
+          name,
+          uid,
+          keyType: key.type,
+          keyBase64: key.base64,
+          fingerprint: key.fingerprint,
+          appendOnly: true,
+          quotaBytes: null,
+          allowFrom: null,
+          origin: 'import',
+          enrollmentId: null,
+        },
+        now,
+      );
+      recordAudit(tx, now, { actor: 'upgrade', action: 'host.import', target: name, details: { uid, fingerprint: key.fingerprint } });
+    });
+    imported.push(name);
+    logger.info({ host: name, uid, fingerprint: key.fingerprint, repository }, 'imported host from secured-borg-server');
+  }
+  if (imported.length > 0) logger.info({ count: imported.length, hosts: imported }, 'upgrade import finished');
+}
+
+function wasImported(db: Db, name: string): boolean {
+  return (
+    db
+      .select({ id: auditLog.id })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'host.import'), eq(auditLog.target, name)))
+      .get() !== undefined
+  );
+}
+
+function firstValidKey(text: string): SshPublicKey | null {
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    try {
+      return parseSshPublicKey(line);
+    } catch {}
+  }
+  return null;
+}
+
+/**
+ * The repository's current owner keeps its UID when no system account and no
+ * other host holds it; otherwise the host gets a new UID and the tree moves.
+ */
+function keepOrMoveUid(db: Db, passwd: string, name: string, repository: string): number {
+  if (!existsSync(repository)) return allocateUid(db);
+  const owner = statSync(repository).uid;
+  const isTakenBySystem = passwd.split('\n').some((line) => line.split(':')[2] === String(owner) && line.split(':')[0] !== name);
+  const isTakenByHost = db.select().from(hosts).where(eq(hosts.uid, owner)).get() !== undefined;
+  if (owner >= 1000 && owner < 65534 && !isTakenBySystem && !isTakenByHost) return owner;
+  const uid = Math.max(allocateUid(db), HOST_UID_MIN);
+  chownTree(repository, uid, uid);
+  return uid;
+}
