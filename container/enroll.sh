@@ -1,7 +1,11 @@
 #!/bin/sh
 # secure-borg-server: enroll this machine as a backup host.
 #
-#   curl -fsS https://SERVER/enroll.sh | sh -s -- --token TOKEN [--name NAME] [--key FILE]
+#   curl --pinnedpubkey PIN -fsS https://SERVER/enroll.sh | sh -s -- --token TOKEN --pin PIN [--name NAME] [--key FILE]
+#
+# PIN (sha256//…) is the server's TLS public key, handed over with the token:
+# every request checks it before sending anything, so the token, this script
+# and the SSH host keys it installs cannot come from a man in the middle.
 #
 # Makes an SSH key for backups (ed25519) if there is none, shows its
 # fingerprint for the admin to compare, sends the public key with the one-time
@@ -15,12 +19,13 @@ NAME=''
 KEY_FILE="${HOME}/.ssh/borg_ed25519"
 KNOWN_HOSTS="${HOME}/.ssh/known_hosts"
 ENROLLMENT_ID=''
+PIN=''
 POLL_SECONDS=5
 
 usage() {
   cat >&2 <<USAGE
-usage: enroll.sh --token TOKEN [--name NAME] [--key FILE] [--server URL]
-       enroll.sh --resume ENROLLMENT_ID [--key FILE] [--server URL]
+usage: enroll.sh --token TOKEN [--pin sha256//…] [--name NAME] [--key FILE] [--server URL]
+       enroll.sh --resume ENROLLMENT_ID [--pin sha256//…] [--key FILE] [--server URL]
 USAGE
   exit 2
 }
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --key) [ $# -ge 2 ] || usage; KEY_FILE=$2; shift 2 ;;
     --server) [ $# -ge 2 ] || usage; SERVER_URL=$2; shift 2 ;;
     --resume) [ $# -ge 2 ] || usage; ENROLLMENT_ID=$2; shift 2 ;;
+    --pin) [ $# -ge 2 ] || usage; PIN=$2; shift 2 ;;
     --known-hosts) [ $# -ge 2 ] || usage; KNOWN_HOSTS=$2; shift 2 ;;
     -h|--help) usage ;;
     *) printf 'enroll: unknown argument %s\n' "$1" >&2; usage ;;
@@ -48,12 +54,31 @@ case "$SERVER_URL" in
   *) fail "no server URL: pass --server https://host:port" ;;
 esac
 [ -n "$TOKEN" ] || [ -n "$ENROLLMENT_ID" ] || usage
+[ -z "$TOKEN" ] || case "$TOKEN" in *[!A-Za-z0-9._-]*) fail "the token has unexpected characters" ;; esac
 command -v curl >/dev/null 2>&1 || fail "curl is needed"
 command -v ssh-keygen >/dev/null 2>&1 || fail "ssh-keygen is needed (openssh-client)"
 
-# Every request: fail on HTTP errors, no redirects to other schemes.
+case "$PIN" in
+  '') ;;
+  sha256//*) ;;
+  *) fail "--pin must look like sha256//BASE64" ;;
+esac
+case "$SERVER_URL" in
+  https://*) ;;
+  *)
+    [ -z "$PIN" ] || fail "--pin needs an https:// server URL"
+    printf 'enroll: warning: %s is plain HTTP; use it only on loopback or behind a TLS proxy you trust\n' "$SERVER_URL" >&2
+    ;;
+esac
+
+# Every request: no redirects to other schemes and, with a pin, only the
+# server whose TLS key matches it (the pin replaces CA checks: -k).
 api() {
-  curl -sS --proto '=https,http' --max-time 30 "$@"
+  if [ -n "$PIN" ]; then
+    curl -sS --proto '=https' --max-time 30 -k --pinnedpubkey "$PIN" "$@"
+  else
+    curl -sS --proto '=https,http' --max-time 30 "$@"
+  fi
 }
 
 # The value of a string field in the API's compact JSON answers.
@@ -106,7 +131,7 @@ cat >&2 <<EOF_INFO
 
     $FINGERPRINT
 
-  Waiting for approval (Ctrl-C stops waiting; resume with --resume $ENROLLMENT_ID) ...
+  Waiting for approval (Ctrl-C stops waiting; resume with --resume $ENROLLMENT_ID${PIN:+ --pin $PIN}) ...
 EOF_INFO
 
 while :; do

@@ -17,6 +17,8 @@ const environmentSchema = z
     BORG_SERVER_SSH_PUBLIC_PORT: port.optional(),
     BORG_SERVER_API_USER: z.string().min(1).default('borg-api'),
     BORG_SERVER_IMPORT_USERS_DIR: z.string().startsWith('/').optional(),
+    BORG_SERVER_TLS_CERT: z.string().startsWith('/').optional(),
+    BORG_SERVER_TLS_KEY: z.string().startsWith('/').optional(),
     BORG_SERVER_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
   .loose();
@@ -34,6 +36,11 @@ export interface Config {
   sshPublicPort: number;
   apiUser: string;
   importUsersDir: string | undefined;
+  /** The API serves HTTPS itself when the public URL is https://. */
+  isHttps: boolean;
+  /** A certificate and key to serve (e.g. from an ACME client); otherwise a self-signed pair is generated. */
+  tlsCertificatePath: string | undefined;
+  tlsKeyPath: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -45,6 +52,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
   const values = parsed.data;
   const publicUrl = values.BORG_SERVER_PUBLIC_URL.replace(/\/+$/, '');
+  if ((values.BORG_SERVER_TLS_CERT === undefined) !== (values.BORG_SERVER_TLS_KEY === undefined)) {
+    throw new AppError('CONFIG_INVALID', 'invalid configuration: set both BORG_SERVER_TLS_CERT and BORG_SERVER_TLS_KEY, or neither');
+  }
+  if (values.BORG_SERVER_TLS_CERT && !publicUrl.startsWith('https://')) {
+    throw new AppError('CONFIG_INVALID', 'invalid configuration: BORG_SERVER_TLS_CERT is set but BORG_SERVER_PUBLIC_URL is not https://');
+  }
   return {
     stateDir: values.BORG_SERVER_STATE_DIR,
     backupDir: values.BORG_SERVER_BACKUP_DIR,
@@ -56,6 +69,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sshPublicPort: values.BORG_SERVER_SSH_PUBLIC_PORT ?? values.BORG_SERVER_SSH_PORT,
     apiUser: values.BORG_SERVER_API_USER,
     importUsersDir: values.BORG_SERVER_IMPORT_USERS_DIR,
+    isHttps: publicUrl.startsWith('https://'),
+    tlsCertificatePath: values.BORG_SERVER_TLS_CERT,
+    tlsKeyPath: values.BORG_SERVER_TLS_KEY,
     logLevel: values.BORG_SERVER_LOG_LEVEL,
   };
 }
@@ -70,5 +86,8 @@ export function statePaths(stateDir: string) {
     sshdConfig: `${stateDir}/ssh/sshd_config`,
     authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
     controlSocket: `${stateDir}/control.sock`,
+    tlsDir: `${stateDir}/db/tls`,
+    tlsCertificate: `${stateDir}/db/tls/certificate.pem`,
+    tlsKey: `${stateDir}/db/tls/key.pem`,
   };
 }

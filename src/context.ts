@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import type { SshHostKey } from './provision/host-keys.js';
+import type { TlsIdentity } from './tls/tls-files.js';
 import type { SigningKey } from './tokens/signing-key.js';
 
 /** What the API and the CLI hand to the operations; everything with I/O is passed in. */
@@ -12,6 +13,8 @@ export interface ServerContext {
   /** Asks the root side to make the system match the database, and waits for it. */
   requestReconcile: () => Promise<void>;
   readSshHostKeys: () => SshHostKey[];
+  /** The served certificate's pin (HTTPS), or null for plain HTTP. */
+  tlsIdentity: () => TlsIdentity | null;
 }
 
 /** Who did something, for the audit log. */

@@ -44,6 +44,7 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
     c.header('Cache-Control', 'no-store');
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Referrer-Policy', 'no-referrer');
+    if (context.config.isHttps) c.header('Strict-Transport-Security', 'max-age=31536000');
   });
   app.use(
     bodyLimit({

@@ -1,3 +1,5 @@
+import { readFileSync, watchFile } from 'node:fs';
+import { createServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { loadConfig, statePaths } from '../config.js';
 import type { ServerContext } from '../context.js';
@@ -5,6 +7,7 @@ import { openStateDatabase } from '../db/state-database.js';
 import { createLogger } from '../log.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import { requestReconcileFromSupervisor } from '../supervise/reconcile-messages.js';
+import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
 
@@ -12,6 +15,7 @@ import { createApp } from './app.js';
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 const paths = statePaths(config.stateDir);
+let tlsIdentity = readTlsIdentity(config);
 const context: ServerContext = {
   db: openStateDatabase(paths.database),
   config,
@@ -19,11 +23,36 @@ const context: ServerContext = {
   signingKey: await loadOrCreateSigningKey(paths.signingKeyDir),
   requestReconcile: () => requestReconcileFromSupervisor(),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),
+  tlsIdentity: () => tlsIdentity,
 };
 const app = createApp({ context, logError: (error) => logger.error({ err: error }, 'request failed') });
-const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
-  logger.info({ address: info.address, port: info.port }, 'API listening');
-});
+
+function readTlsPair() {
+  return { cert: readFileSync(paths.tlsCertificate), key: readFileSync(paths.tlsKey) };
+}
+
+const server = serve(
+  {
+    fetch: app.fetch,
+    hostname: config.httpHost,
+    port: config.httpPort,
+    ...(config.isHttps ? { createServer, serverOptions: { ...readTlsPair(), minVersion: 'TLSv1.2' as const } } : {}),
+  },
+  (info) => logger.info({ address: info.address, port: info.port, https: config.isHttps, pin: tlsIdentity?.pin }, 'API listening'),
+);
+
+if (config.isHttps) {
+  // The supervisor replaces the files when BORG_SERVER_TLS_CERT/KEY are renewed.
+  watchFile(paths.tlsCertificate, { interval: 2000 }, () => {
+    try {
+      (server as import('node:https').Server).setSecureContext({ ...readTlsPair(), minVersion: 'TLSv1.2' });
+      tlsIdentity = readTlsIdentity(config);
+      logger.info({ pin: tlsIdentity?.pin }, 'serving the renewed TLS certificate');
+    } catch (error) {
+      logger.error({ err: error }, 'could not load the renewed TLS certificate');
+    }
+  });
+}
 
 function shutDown() {
   server.close(() => process.exit(0));

@@ -7,6 +7,7 @@ import { AppError } from '../errors.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import { reconcile } from '../provision/reconcile.js';
 import { requestReconcileOverSocket } from '../supervise/control-socket.js';
+import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 
 export const CLI_ACTOR: Actor = { actor: 'cli', sourceAddress: null };
@@ -32,6 +33,7 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
     now: () => new Date(),
     signingKey,
     readSshHostKeys: () => readSshHostKeys(paths.sshDir),
+    tlsIdentity: () => readTlsIdentity(config),
     async requestReconcile() {
       const didServerReconcile = await requestReconcileOverSocket(paths.controlSocket);
       if (!didServerReconcile) reconcile(db, { stateDir: config.stateDir, backupDir: config.backupDir, sshPort: config.sshPort });

@@ -1,5 +1,6 @@
 import { isValidHostName } from './host-name.js';
 import { parseAllowFrom } from './networks.js';
+import { MIN_QUOTA_BYTES } from './sizes.js';
 import { parseSshPublicKey, type SshKeyType } from './ssh-public-key.js';
 
 export interface KeyLineHost {
@@ -36,6 +37,9 @@ export function renderAuthorizedKeysLine(host: KeyLineHost, backupDir: string): 
   if (!isValidHostName(host.name)) throw new Error(`refusing to render a key line for host name ${JSON.stringify(host.name)}`);
   if (!/^\/[A-Za-z0-9._/-]*$/.test(backupDir) || backupDir.includes('..')) {
     throw new Error(`refusing to render a key line for backup directory ${JSON.stringify(backupDir)}`);
+  }
+  if (host.quotaBytes !== null && !(Number.isSafeInteger(host.quotaBytes) && host.quotaBytes >= MIN_QUOTA_BYTES)) {
+    throw new Error(`refusing to render a key line with storage quota ${JSON.stringify(host.quotaBytes)}`);
   }
   const key = parseSshPublicKey(`${host.keyType} ${host.keyBase64}`);
   const options = ['restrict', `command="${borgServeArguments(host, backupDir).join(' ')}"`];

@@ -7,6 +7,7 @@ import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
 import { parseQuota } from '../domain/sizes.js';
 import { AppError } from '../errors.js';
+import type { TlsIdentity } from '../tls/tls-files.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   hashToken,
@@ -24,8 +25,15 @@ export interface TokenRequest {
   autoApprove?: boolean | undefined;
 }
 
-export function enrollCommand(publicUrl: string, token: string): string {
-  return `curl -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token}`;
+/**
+ * The one command an admin hands to a new VM. Over HTTPS it carries the pin
+ * of the server's TLS key: curl checks it before sending anything, and
+ * enroll.sh uses it for every request, so no step trusts the network.
+ */
+export function enrollCommand(publicUrl: string, token: string, tls: TlsIdentity | null): string {
+  if (!tls) return `curl -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token}`;
+  const insecureFlag = tls.isSelfSigned ? '-k ' : '';
+  return `curl ${insecureFlag}--pinnedpubkey '${tls.pin}' -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token} --pin '${tls.pin}'`;
 }
 
 export async function createEnrollmentToken(context: ServerContext, request: TokenRequest, by: Actor) {
@@ -76,7 +84,7 @@ export async function createEnrollmentToken(context: ServerContext, request: Tok
       },
     });
   });
-  return { token, jti, expiresAt, command: enrollCommand(context.config.publicUrl, token) };
+  return { token, jti, expiresAt, command: enrollCommand(context.config.publicUrl, token, context.tlsIdentity()) };
 }
 
 export function listEnrollmentTokens(context: ServerContext) {

@@ -11,6 +11,7 @@ import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { reconcile } from '../provision/reconcile.js';
+import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
@@ -67,6 +68,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     .onConflictDoNothing()
     .run();
 
+  if (config.isHttps) await prepareTlsFiles(config, apiAccount, new Date(), logger);
+  const stopWatchingTls = watchGivenTlsFiles(config, apiAccount, logger);
   if (config.importUsersDir) importAncestorUsers(db, config, logger);
   await ensureSshHostKeys(paths.sshDir, run);
 
@@ -108,6 +111,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const stop = () => {
       logger.info('stopping');
       control.close();
+      stopWatchingTls();
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)]).then(() => {
         db.$client.close();
         resolve();

@@ -102,7 +102,7 @@ function checkClaims(payload: Record<string, unknown>): EnrollmentClaims {
 function mapJoseError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof errors.JWTExpired) return new AppError('TOKEN_EXPIRED', 'enrollment token has expired');
-  if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf') {
+  if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf' && error.reason === 'check_failed') {
     return new AppError('TOKEN_NOT_YET_VALID', 'enrollment token is not valid yet');
   }
   if (error instanceof errors.JOSEError) return new AppError('TOKEN_INVALID', 'enrollment token is invalid');

@@ -34,6 +34,7 @@ export function serverRoutes(context: ServerContext) {
       sshHost: context.config.sshHost,
       sshPort: context.config.sshPublicPort,
       publicUrl: context.config.publicUrl,
+      tlsPin: context.tlsIdentity()?.pin ?? null,
       sshHostKeys: context.readSshHostKeys(),
       knownHosts: knownHostsLines(context),
     }),

@@ -1,6 +1,11 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Config } from '../../config.js';
+import { publicKeyPin } from '../../tls/public-key-pin.js';
+import { readTlsIdentity } from '../../tls/tls-files.js';
 
 const TIMEOUT_MS = 3000;
 
@@ -21,12 +26,32 @@ function checkSshBanner(port: number): Promise<void> {
   });
 }
 
-async function checkApi(config: Config): Promise<void> {
-  const url = `http://${localAddress(config.httpHost)}:${config.httpPort}/healthz`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch((error: Error) => {
-    throw new Error(`API: ${error.message}`);
+/** GET /healthz on this machine; over HTTPS the served key must be the pinned one. */
+function checkApi(config: Config): Promise<void> {
+  const tls = readTlsIdentity(config);
+  const options = {
+    host: localAddress(config.httpHost),
+    port: config.httpPort,
+    path: '/healthz',
+    timeout: TIMEOUT_MS,
+    ...(tls ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const request = (tls ? httpsGet : httpGet)(options, (response) => {
+      response.resume();
+      if (tls) {
+        const certificate = (response.socket as TLSSocket).getPeerX509Certificate();
+        if (!certificate || publicKeyPin(certificate.toString()) !== tls.pin) {
+          reject(new Error('API: serves another TLS key than the one in the state directory'));
+          return;
+        }
+      }
+      if (response.statusCode === 200) resolve();
+      else reject(new Error(`API: /healthz answered ${response.statusCode}`));
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', (error) => reject(new Error(`API: ${error.message}`)));
   });
-  if (!response.ok) throw new Error(`API: /healthz answered ${response.status}`);
 }
 
 function checkStateWritable(stateDir: string): void {

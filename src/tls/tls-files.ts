@@ -1,0 +1,99 @@
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { type Config, statePaths } from '../config.js';
+import type { Logger } from '../log.js';
+import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.js';
+import { ensureDirectory } from '../provision/directories.js';
+import { checkCertificatePair } from './certificate-check.js';
+import { publicKeyPin } from './public-key-pin.js';
+import { createSelfSignedCertificate } from './self-signed.js';
+
+export interface TlsIdentity {
+  /** curl's --pinnedpubkey value for the served certificate. */
+  pin: string;
+  /** A self-signed certificate: curl needs -k, and the pin is the only trust anchor. */
+  isSelfSigned: boolean;
+}
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Puts the certificate the API serves into the state directory, readable by
+ * the API user only: the given files (checked first: an expired or mismatched
+ * pair stops the start with a clear error), or a self-signed pair generated
+ * once and kept, like the SSH host keys.
+ */
+export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, logger: Logger): Promise<void> {
+  const paths = statePaths(config.stateDir);
+  ensureDirectory(paths.tlsDir, { ...owner, mode: 0o700 });
+  const hostName = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
+  if (config.tlsCertificatePath && config.tlsKeyPath) {
+    copyGivenPair(config.tlsCertificatePath, config.tlsKeyPath, hostName, owner, paths, now);
+    return;
+  }
+  const existing = readTextIfExists(paths.tlsCertificate);
+  const existingKey = readTextIfExists(paths.tlsKey);
+  if (existing && existingKey) {
+    try {
+      checkCertificatePair(existing, existingKey, hostName, now);
+      return;
+    } catch (error) {
+      logger.warn({ reason: (error as Error).message }, 'generating a new self-signed TLS certificate: its pin changes');
+    }
+  }
+  const generated = await createSelfSignedCertificate(hostName, now);
+  writeFileAtomically(paths.tlsKey, generated.keyPem, { ...owner, mode: 0o600 });
+  writeFileAtomically(paths.tlsCertificate, generated.certificatePem, { ...owner, mode: 0o600 });
+  logger.info({ host: hostName, pin: publicKeyPin(generated.certificatePem) }, 'generated a self-signed TLS certificate');
+}
+
+function copyGivenPair(
+  certificatePath: string,
+  keyPath: string,
+  hostName: string,
+  owner: Owner,
+  paths: ReturnType<typeof statePaths>,
+  now: Date,
+): boolean {
+  const certificatePem = readFileSync(certificatePath, 'utf8');
+  const keyPem = readFileSync(keyPath, 'utf8');
+  checkCertificatePair(certificatePem, keyPem, hostName, now);
+  if (readTextIfExists(paths.tlsCertificate) === certificatePem && readTextIfExists(paths.tlsKey) === keyPem) return false;
+  writeFileAtomically(paths.tlsKey, keyPem, { ...owner, mode: 0o600 });
+  writeFileAtomically(paths.tlsCertificate, certificatePem, { ...owner, mode: 0o600 });
+  return true;
+}
+
+/**
+ * Re-reads BORG_SERVER_TLS_CERT/KEY when they change (an ACME client renewed
+ * them); a bad new pair is logged and the served one kept.
+ */
+export function watchGivenTlsFiles(config: Config, owner: Owner, logger: Logger): () => void {
+  const { tlsCertificatePath, tlsKeyPath } = config;
+  if (!tlsCertificatePath || !tlsKeyPath) return () => {};
+  const paths = statePaths(config.stateDir);
+  const hostName = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
+  const onChange = () => {
+    try {
+      if (copyGivenPair(tlsCertificatePath, tlsKeyPath, hostName, owner, paths, new Date())) {
+        logger.info({ pin: publicKeyPin(readFileSync(tlsCertificatePath, 'utf8')) }, 'TLS certificate renewed');
+      }
+    } catch (error) {
+      logger.error({ reason: (error as Error).message }, 'the new TLS certificate was not taken; serving the old one');
+    }
+  };
+  for (const path of [tlsCertificatePath, tlsKeyPath]) watchFile(path, { interval: 5000 }, onChange);
+  return () => {
+    for (const path of [tlsCertificatePath, tlsKeyPath]) unwatchFile(path, onChange);
+  };
+}
+
+/** The served certificate's pin, or null for plain HTTP. */
+export function readTlsIdentity(config: Config): TlsIdentity | null {
+  if (!config.isHttps) return null;
+  const certificatePem = readTextIfExists(statePaths(config.stateDir).tlsCertificate);
+  if (!certificatePem) return null;
+  return { pin: publicKeyPin(certificatePem), isSelfSigned: config.tlsCertificatePath === undefined };
+}
