@@ -75,11 +75,17 @@ function wasImported(db: Db, name: string): boolean {
   );
 }
 
+/** Where a key starts in an ancestor's line, after any options (huncrys' forks wrote `command="…",restrict ssh-…`). */
+const KEY_START =
+  /(?:^|[\s,"])((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,2})(?:\s|$)/;
+
 function firstValidKey(text: string): SshPublicKey | null {
   for (const line of text.split('\n')) {
     if (!line.trim() || line.trim().startsWith('#')) continue;
+    const candidate = KEY_START.exec(line)?.[1];
+    if (!candidate) continue;
     try {
-      return parseSshPublicKey(line);
+      return parseSshPublicKey(candidate);
     } catch {}
   }
   return null;

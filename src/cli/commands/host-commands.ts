@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createOrRekeyHost, deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { AppError } from '../../errors.js';
+import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 
@@ -34,6 +36,26 @@ export function addHostCommands(program: Command): void {
       process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
     });
   }
+  hosts
+    .command('restore <name>')
+    .description("undo what an append-only host wrote after a time: a compromised VM's delete, prune or junk")
+    .option('--before <time>', 'roll back to the last commit before this time (ISO 8601, e.g. 2026-11-27T03:00:00Z)')
+    .option('--list', 'list the commits to choose from')
+    .action(async (name: string, options: { before?: string; list?: boolean }) => {
+      const context = await openCliContext();
+      if (options.list || !options.before) {
+        printRows(listRestorePoints(context, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
+        if (!options.list) throw new AppError('BAD_REQUEST', 'give --before TIME to restore (the commits are listed above)');
+        return;
+      }
+      const before = new Date(options.before);
+      if (Number.isNaN(before.getTime())) throw new AppError('BAD_REQUEST', `--before: "${options.before}" is not a time`);
+      const result = restoreHost(context, name, before, CLI_ACTOR);
+      process.stderr.write(
+        `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
+          `${result.removedFiles} newer files removed; the state before is kept in ${result.keptCopy}\n`,
+      );
+    });
   hosts
     .command('delete <name>')
     .description('remove the account and key; the repository is kept unless --purge')
