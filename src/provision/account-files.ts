@@ -25,21 +25,16 @@ export interface AccountConflict {
   reason: string;
 }
 
-function lines(text: string): string[] {
-  return text.split('\n').filter((line) => line.length > 0);
+/** Each non-empty line with its colon-separated fields, split once. */
+function entries(text: string): { line: string; fields: string[] }[] {
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => ({ line, fields: line.split(':') }));
 }
 
-function field(line: string, index: number): string {
-  return line.split(':')[index] ?? '';
-}
-
-/** Names and UIDs of accounts this server does not manage, for conflict checks. */
-function foreignAccounts(passwdLines: string[]) {
-  const foreign = passwdLines.filter((line) => field(line, 4) !== HOST_ACCOUNT_MARKER);
-  return {
-    names: new Set(foreign.map((line) => field(line, 0))),
-    ids: new Set(foreign.map((line) => Number(field(line, 2)))),
-  };
+function managedNames(passwd: { fields: string[] }[]): Set<string> {
+  return new Set(passwd.filter((entry) => entry.fields[4] === HOST_ACCOUNT_MARKER).map((entry) => entry.fields[0] ?? ''));
 }
 
 /**
@@ -47,49 +42,58 @@ function foreignAccounts(passwdLines: string[]) {
  * name or the ID; the provisioner leaves those hosts out and reports them.
  */
 export function findConflicts(files: AccountFiles, accounts: HostAccount[]): AccountConflict[] {
-  const passwdLines = lines(files.passwd);
-  const users = foreignAccounts(passwdLines);
-  const groups = lines(files.group).map((line) => ({ name: field(line, 0), id: Number(field(line, 2)) }));
-  const managedNames = new Set(passwdLines.filter((line) => field(line, 4) === HOST_ACCOUNT_MARKER).map((line) => field(line, 0)));
-  const foreignGroups = groups.filter((group) => !managedNames.has(group.name) && group.name !== HOSTS_GROUP);
-  const conflicts: AccountConflict[] = [];
-  for (const account of accounts) {
-    if (users.names.has(account.name)) conflicts.push({ name: account.name, reason: 'a system account has this name' });
-    else if (users.ids.has(account.uid)) conflicts.push({ name: account.name, reason: `a system account has UID ${account.uid}` });
-    else if (foreignGroups.some((group) => group.name === account.name || group.id === account.uid)) {
-      conflicts.push({ name: account.name, reason: 'a system group has this name or ID' });
-    }
-  }
-  return conflicts;
+  const passwd = entries(files.passwd);
+  const managed = managedNames(passwd);
+  const foreignUsers = passwd.filter((entry) => entry.fields[4] !== HOST_ACCOUNT_MARKER);
+  const foreignGroups = entries(files.group).filter((entry) => !managed.has(entry.fields[0] ?? '') && entry.fields[0] !== HOSTS_GROUP);
+  const userNames = new Set(foreignUsers.map((entry) => entry.fields[0]));
+  const userIds = new Set(foreignUsers.map((entry) => Number(entry.fields[2])));
+  const groupNames = new Set(foreignGroups.map((entry) => entry.fields[0]));
+  const groupIds = new Set(foreignGroups.map((entry) => Number(entry.fields[2])));
+  return accounts.flatMap((account) => {
+    if (userNames.has(account.name)) return [{ name: account.name, reason: 'a system account has this name' }];
+    if (userIds.has(account.uid)) return [{ name: account.name, reason: `a system account has UID ${account.uid}` }];
+    if (groupNames.has(account.name) || groupIds.has(account.uid))
+      return [{ name: account.name, reason: 'a system group has this name or ID' }];
+    return [];
+  });
 }
 
 /** The account files with exactly `accounts` as the managed host accounts. */
 export function renderAccountFiles(current: AccountFiles, accounts: HostAccount[]): AccountFiles {
-  const passwdLines = lines(current.passwd);
-  const previouslyManaged = new Set(passwdLines.filter((line) => field(line, 4) === HOST_ACCOUNT_MARKER).map((line) => field(line, 0)));
-  const isManaged = (name: string) => previouslyManaged.has(name);
+  const passwd = entries(current.passwd);
+  const previouslyManaged = managedNames(passwd);
+  const isKept = (entry: { fields: string[] }) => !previouslyManaged.has(entry.fields[0] ?? '');
   const sorted = [...accounts].sort((a, b) => a.uid - b.uid);
 
-  const passwd = [
-    ...passwdLines.filter((line) => !isManaged(field(line, 0))),
+  const passwdLines = [
+    ...passwd.filter(isKept).map((entry) => entry.line),
     ...sorted.map((account) => `${account.name}:x:${account.uid}:${account.uid}:${HOST_ACCOUNT_MARKER}:${account.home}:/bin/sh`),
   ];
-  const group = [
-    ...lines(current.group).filter((line) => !isManaged(field(line, 0)) && field(line, 0) !== HOSTS_GROUP),
+  const groupLines = [
+    ...entries(current.group)
+      .filter((entry) => isKept(entry) && entry.fields[0] !== HOSTS_GROUP)
+      .map((entry) => entry.line),
     ...sorted.map((account) => `${account.name}:x:${account.uid}:`),
     `${HOSTS_GROUP}:x:${HOSTS_GROUP_ID}:${sorted.map((account) => account.name).join(',')}`,
   ];
   // `*`, not `!`: sshd refuses a locked account when PAM is off, and no password ever works.
-  const shadow = [
-    ...lines(current.shadow).filter((line) => !isManaged(field(line, 0))),
+  const shadowLines = [
+    ...entries(current.shadow)
+      .filter(isKept)
+      .map((entry) => entry.line),
     ...sorted.map((account) => `${account.name}:*:19000:0:99999:7:::`),
   ];
-  return { passwd: `${passwd.join('\n')}\n`, group: `${group.join('\n')}\n`, shadow: `${shadow.join('\n')}\n` };
+  return {
+    passwd: `${passwdLines.join('\n')}\n`,
+    group: `${groupLines.join('\n')}\n`,
+    shadow: `${shadowLines.join('\n')}\n`,
+  };
 }
 
 /** UID and GID of a named account in passwd text, or null. */
 export function findAccount(passwd: string, name: string): { uid: number; gid: number } | null {
-  const line = lines(passwd).find((candidate) => field(candidate, 0) === name);
-  if (!line) return null;
-  return { uid: Number(field(line, 2)), gid: Number(field(line, 3)) };
+  const entry = entries(passwd).find((candidate) => candidate.fields[0] === name);
+  if (!entry) return null;
+  return { uid: Number(entry.fields[2]), gid: Number(entry.fields[3]) };
 }

@@ -6,7 +6,7 @@ import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
-import { readTextIfExists, writeFileAtomically } from './atomic-file.js';
+import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
@@ -33,11 +33,33 @@ export interface ReconcileSummary {
 const ROOT_ONLY = { uid: 0, gid: 0 };
 
 /**
+ * What earlier passes of this process applied. With it, a pass after one
+ * change touches the files of changed hosts only, so approving a host stays
+ * fast with thousands of them; without it (or after `forget`), every
+ * directory and key file is checked against the disk again.
+ */
+export interface ReconcileMemory {
+  directories: Map<string, string>;
+  keyFiles: Map<string, string>;
+}
+
+export function createReconcileMemory(): ReconcileMemory {
+  return { directories: new Map(), keyFiles: new Map() };
+}
+
+function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: FileOwnership): void {
+  const applied = `${ownership.uid}:${ownership.gid}:${ownership.mode}`;
+  if (memory.directories.get(path) === applied) return;
+  ensureDirectory(path, ownership);
+  memory.directories.set(path, applied);
+}
+
+/**
  * Makes the system match the database: accounts, directories, key files and
  * sshd_config. Idempotent, and safe to re-run after a crash at any point:
  * every file it owns is written whole and renamed into place.
  */
-export function reconcile(db: Db, settings: ReconcileSettings): ReconcileSummary {
+export function reconcile(db: Db, settings: ReconcileSettings, memory: ReconcileMemory = createReconcileMemory()): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
   const purged = purgeHosts(db, settings.backupDir);
@@ -51,21 +73,21 @@ export function reconcile(db: Db, settings: ReconcileSettings): ReconcileSummary
   const provisioned = accounts.filter((account) => !blocked.has(account.name));
   const accountFilesChanged = writeAccountFiles(etcDir, current, renderAccountFiles(current, provisioned));
 
-  ensureDirectory(settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
+  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
   for (const account of provisioned) {
-    ensureDirectory(account.home, { uid: 0, gid: account.uid, mode: 0o710 });
-    ensureDirectory(`${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+    ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
+    ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
   }
 
-  ensureDirectory(paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
-  ensureDirectory(paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
+  ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
+  ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
   const keyLines = new Map<string, { line: string; uid: number }>();
   for (const row of wanted) {
     if (row.status !== 'active' || blocked.has(row.name)) continue;
     const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType };
     keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
   }
-  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows);
+  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
   const sessionsEnded = endSessionsOf(keys.revokedUids);
 
   const sshdConfig = renderSshdConfig({ port: settings.sshPort, sshDir: paths.sshDir, authorizedKeysDir: paths.authorizedKeysDir });
@@ -126,24 +148,29 @@ function syncKeyFiles(
   directory: string,
   keyLines: Map<string, { line: string; uid: number }>,
   rows: { name: string; uid: number }[],
+  applied: Map<string, string>,
 ): { written: number; removed: number; revokedUids: Set<number> } {
   const uidByName = new Map(rows.map((row) => [row.name, row.uid]));
   const revokedUids = new Set<number>();
   let written = 0;
   let removed = 0;
   for (const [name, { line, uid }] of keyLines) {
+    if (applied.get(name) === `${uid}:${line}`) continue;
     const path = `${directory}/${name}`;
     const existing = readTextIfExists(path);
     const stats = existing === null ? null : statSync(path);
     const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
-    if (isCurrent) continue;
-    if (existing !== null && existing !== line) revokedUids.add(uid);
-    writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
-    written += 1;
+    if (!isCurrent) {
+      if (existing !== null && existing !== line) revokedUids.add(uid);
+      writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
+      written += 1;
+    }
+    applied.set(name, `${uid}:${line}`);
   }
   for (const entry of readdirSync(directory)) {
     if (keyLines.has(entry)) continue;
     unlinkSync(`${directory}/${entry}`);
+    applied.delete(entry);
     removed += 1;
     const uid = uidByName.get(entry);
     if (uid !== undefined) revokedUids.add(uid);
