@@ -65,7 +65,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     httpHost: values.BORG_SERVER_HTTP_HOST,
     httpPort: values.BORG_SERVER_HTTP_PORT,
     publicUrl,
-    sshHost: values.BORG_SERVER_SSH_HOST ?? new URL(publicUrl).hostname,
+    // URL.hostname keeps an IPv6 address's brackets; repository URLs add their own.
+    sshHost: values.BORG_SERVER_SSH_HOST ?? new URL(publicUrl).hostname.replace(/^\[(.*)\]$/, '$1'),
     sshPublicPort: values.BORG_SERVER_SSH_PUBLIC_PORT ?? values.BORG_SERVER_SSH_PORT,
     apiUser: values.BORG_SERVER_API_USER,
     importUsersDir: values.BORG_SERVER_IMPORT_USERS_DIR,

@@ -4,12 +4,12 @@ import type { Actor, ServerContext } from '../context.js';
 import { enrollments } from '../db/schema.js';
 import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
 import { AppError } from '../errors.js';
-import { findLiveHost, upsertHost } from './hosts-store.js';
+import { findNameHolder, upsertHost } from './hosts-store.js';
 
 export interface ApproveRequest {
   /** The fingerprint the admin read from the VM; another one is refused. */
   fingerprint: string;
-  /** Needed when a live host already has the name: approving then replaces its key. */
+  /** Needed when a host (or a deleted host's kept repository) has the name: approving then replaces its key. */
   replaceKey?: boolean;
 }
 
@@ -31,12 +31,13 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
     if (request.fingerprint !== row.fingerprint) {
       throw new AppError('FINGERPRINT_MISMATCH', 'the fingerprint does not match the key this enrollment sent');
     }
-    const existing = findLiveHost(tx, row.hostName);
+    const existing = findNameHolder(tx, row.hostName);
     if (existing && !request.replaceKey) {
-      throw new AppError(
-        'HOST_EXISTS',
-        `host "${row.hostName}" already exists with key ${existing.fingerprint}; approve with replaceKey to give it this key`,
-      );
+      const what =
+        existing.status === 'deleted'
+          ? `was deleted but its repository is kept; purge it first, or approve with replaceKey to give the repository to this key`
+          : `already exists with key ${existing.fingerprint}; approve with replaceKey to give it this key`;
+      throw new AppError('HOST_EXISTS', `host "${row.hostName}" ${what}`);
     }
     const approved = upsertHost(
       tx,

@@ -9,7 +9,7 @@ import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
 import { approveEnrollment } from './decisions.js';
-import { findLiveHost } from './hosts-store.js';
+import { findNameHolder } from './hosts-store.js';
 
 export type EnrollmentRow = typeof enrollments.$inferSelect;
 
@@ -77,7 +77,7 @@ export async function submitEnrollment(context: ServerContext, request: EnrollRe
       expiresAt: new Date(now.getTime() + PENDING_ENROLLMENT_TTL_MS),
     };
     tx.insert(enrollments).values(row).run();
-    const conflict = findLiveHost(tx, hostName) !== undefined;
+    const conflict = findNameHolder(tx, hostName) !== undefined;
     recordAudit(tx, now, {
       actor: `token:${claims.jti}`,
       action: 'enrollment.submit',
@@ -101,7 +101,7 @@ export interface EnrollmentView {
   keyType: string;
   createdAt: Date;
   expiresAt: Date;
-  /** A live host already has this name: approving replaces its key. */
+  /** A host (or a deleted host's kept repository) has this name: approving needs replaceKey. */
   conflict: boolean;
   reason: string | null;
   sourceAddress: string | null;
@@ -117,7 +117,7 @@ function toView(context: ServerContext, row: EnrollmentRow): EnrollmentView {
     keyType: row.keyType,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
-    conflict: status === 'pending' && findLiveHost(context.db, row.hostName) !== undefined,
+    conflict: status === 'pending' && findNameHolder(context.db, row.hostName) !== undefined,
     reason: row.reason,
     sourceAddress: row.sourceAddress,
   };

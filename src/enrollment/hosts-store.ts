@@ -22,6 +22,18 @@ export function findLiveHost(db: Queryable, name: string): HostRow | undefined {
     .get();
 }
 
+/**
+ * A host row that holds the name: a live host, or a deleted one whose
+ * repository is kept. Enrolling such a name is a conflict for the admin.
+ */
+export function findNameHolder(db: Queryable, name: string): HostRow | undefined {
+  return db
+    .select()
+    .from(hosts)
+    .where(and(eq(hosts.name, name), ne(hosts.status, 'purging')))
+    .get();
+}
+
 /** Next free UID: one past the highest, or the lowest gap once the top is reached. */
 export function allocateUid(db: Queryable): number {
   const highest =
@@ -61,6 +73,10 @@ export interface HostKeyAndPolicy {
 export function upsertHost(db: Queryable, host: HostKeyAndPolicy, now: Date): HostRow {
   const existing = findHost(db, host.name);
   const { uid: requestedUid, ...values } = host;
+  if (existing?.status === 'purging') {
+    // Its data is about to be removed; reviving the row now would hand that data over instead.
+    throw new AppError('HOST_NAME_TAKEN', `host "${host.name}" is being purged; try again in a moment`);
+  }
   if (existing) {
     db.update(hosts)
       .set({ ...values, status: existing.status === 'disabled' ? 'disabled' : 'active', updatedAt: now })

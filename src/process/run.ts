@@ -63,8 +63,11 @@ export interface ChildOptions {
   isNodeScript?: boolean;
 }
 
+/** A running child process: a promise of its result, with kill/send/on from Node's ChildProcess. */
+export type Child = ResultPromise;
+
 /** A long-running child (sshd, the API) whose output joins ours. */
-export function startChild(file: string, arguments_: string[], options: ChildOptions): ResultPromise {
+export function startChild(file: string, arguments_: string[], options: ChildOptions): Child {
   const common = {
     env: { ...BASE_ENVIRONMENT, ...options.env },
     extendEnv: false,

@@ -1,8 +1,8 @@
-import type { ResultPromise } from 'execa';
 import type { Logger } from '../log.js';
+import type { Child } from '../process/run.js';
 
 export interface SupervisedChild {
-  current(): ResultPromise | null;
+  current(): Child | null;
   /** Sends SIGTERM and waits (SIGKILL after `graceMs`); no restart afterwards. */
   stop(graceMs: number): Promise<void>;
 }
@@ -11,8 +11,8 @@ export interface SupervisedChild {
  * Keeps one child running: when it dies, it is started again after a delay
  * that doubles up to 30 s and resets once the child has run for a minute.
  */
-export function superviseChild(name: string, start: () => ResultPromise, logger: Logger): SupervisedChild {
-  let child: ResultPromise | null = null;
+export function superviseChild(name: string, start: () => Child, logger: Logger): SupervisedChild {
+  let child: Child | null = null;
   let isStopping = false;
   let delayMs = 1000;
   let restartTimer: NodeJS.Timeout | null = null;

@@ -1,0 +1,111 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
+import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
+import { callApi, createTestAdminToken, makeTestApp, makeTestContext, type TestApp, type TestContext } from '../support/test-context.js';
+
+let test: TestContext;
+let adminToken: string;
+let app: TestApp;
+
+beforeEach(async () => {
+  test = await makeTestContext();
+  adminToken = createTestAdminToken(test.context);
+  app = makeTestApp(test.context);
+});
+
+function bodyFor(method: string) {
+  return method === 'GET' || method === 'DELETE' ? {} : { body: {} };
+}
+
+const ADMIN_ROUTES: [string, string][] = [
+  ['GET', '/v1/admin/tokens'],
+  ['POST', '/v1/admin/tokens'],
+  ['DELETE', '/v1/admin/tokens/some-jti'],
+  ['GET', '/v1/admin/enrollments'],
+  ['POST', '/v1/admin/enrollments/AAAAAAAAAAAAAAAAAAAAAA/approve'],
+  ['POST', '/v1/admin/enrollments/AAAAAAAAAAAAAAAAAAAAAA/deny'],
+  ['GET', '/v1/admin/hosts'],
+  ['GET', '/v1/admin/hosts/web1'],
+  ['PATCH', '/v1/admin/hosts/web1'],
+  ['DELETE', '/v1/admin/hosts/web1'],
+  ['GET', '/v1/admin/audit'],
+];
+
+describe('admin routes', () => {
+  it.each(ADMIN_ROUTES)('%s %s refuses a request without a token', async (method, path) => {
+    const response = await callApi(app, method, path, bodyFor(method));
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('UNAUTHORIZED');
+  });
+
+  it.each(ADMIN_ROUTES)('%s %s refuses a wrong token', async (method, path) => {
+    const wrong = `${adminToken.slice(0, -1)}${adminToken.endsWith('A') ? 'B' : 'A'}`;
+    const response = await callApi(app, method, path, { token: wrong, ...bodyFor(method) });
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('UNAUTHORIZED');
+  });
+
+  it('refuses a revoked token', async () => {
+    const id = adminToken.split('_')[1] ?? '';
+    revokeAdminToken(test.context.db, id, test.clock.now(), 'test');
+    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('UNAUTHORIZED');
+  });
+
+  it('refuses an enrollment token in place of an admin token', async () => {
+    const minted = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: {} });
+    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: minted.body.token });
+    expect(response.status).toBe(401);
+  });
+
+  it('refuses the token in another scheme than Bearer', async () => {
+    const response = await callApi(app, 'GET', '/v1/admin/hosts', { headers: { authorization: `Basic ${adminToken}` } });
+    expect(response.status).toBe(401);
+  });
+
+  it('accepts the right token', async () => {
+    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ hosts: [] });
+  });
+});
+
+describe('admin login failures', () => {
+  function appWithFailureLimit(limit: number) {
+    return makeTestApp(test.context, { limits: { adminFailures: createRateLimiter({ limit, windowMs: 60_000 }) } });
+  }
+
+  it('answer 429 once the failure limit is reached', async () => {
+    const limited = appWithFailureLimit(3);
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      statuses.push((await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+  });
+
+  it('refuse even the right token once the limit is reached', async () => {
+    const limited = appWithFailureLimit(2);
+    await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    const response = await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken });
+    expect(response.status).toBe(429);
+    expect(response.body.error).toBe('RATE_LIMITED');
+  });
+
+  it('are forgotten once the window has passed', async () => {
+    const limited = appWithFailureLimit(2);
+    await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    test.clock.advance(60_000);
+    expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken })).status).toBe(200);
+  });
+
+  it('are not counted for successful requests', async () => {
+    const limited = appWithFailureLimit(2);
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken })).status).toBe(200);
+    }
+  });
+});

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { approve, enrollApproved, enrollPending } from '../support/enrollment-flow.js';
+import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../support/ssh-keys.js';
+import { callApi, createTestAdminToken, makeTestApp, makeTestContext, type TestApp, type TestContext } from '../support/test-context.js';
+
+let keys: KeyDirectory;
+let firstKey: GeneratedSshKey;
+let secondKey: GeneratedSshKey;
+let test: TestContext;
+let adminToken: string;
+let app: TestApp;
+
+beforeAll(() => {
+  keys = createKeyDirectory();
+  firstKey = keys.generate('first', 'ed25519');
+  secondKey = keys.generate('second', 'ed25519');
+});
+
+afterAll(() => keys.remove());
+
+beforeEach(async () => {
+  test = await makeTestContext();
+  adminToken = createTestAdminToken(test.context);
+  app = makeTestApp(test.context);
+});
+
+function getHost(name: string) {
+  return callApi(app, 'GET', `/v1/admin/hosts/${name}`, { token: adminToken });
+}
+
+function patchHost(name: string, body: Record<string, unknown>) {
+  return callApi(app, 'PATCH', `/v1/admin/hosts/${name}`, { token: adminToken, body });
+}
+
+describe('GET /v1/admin/hosts', () => {
+  it('lists approved hosts by name', async () => {
+    await enrollApproved(app, adminToken, 'web2', secondKey);
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    expect(response.status).toBe(200);
+    expect(response.body.hosts.map((host: { name: string }) => host.name)).toEqual(['web1', 'web2']);
+  });
+
+  it('does not list a pending enrollment', async () => {
+    await enrollPending(app, adminToken, 'web1', firstKey);
+    expect((await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken })).body.hosts).toEqual([]);
+  });
+});
+
+describe('GET /v1/admin/hosts/:name', () => {
+  it('shows the host with its UID, key, policy and repository', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await getHost('web1');
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      name: 'web1',
+      uid: 20_000,
+      status: 'active',
+      fingerprint: firstKey.fingerprint,
+      keyType: 'ssh-ed25519',
+      appendOnly: true,
+      quotaBytes: null,
+      allowFrom: null,
+      origin: 'enrollment',
+      repository: '/backups/web1/repo',
+      repoUrl: 'ssh://web1@backup.example.test:2022/./repo',
+    });
+  });
+
+  it('answers 404 for an unknown host', async () => {
+    const response = await getHost('web1');
+    expect(response.status).toBe(404);
+    expect(response.body.error).toBe('NOT_FOUND');
+  });
+
+  it('takes the token policy into the host', async () => {
+    const token = (
+      await callApi(app, 'POST', '/v1/admin/tokens', {
+        token: adminToken,
+        body: { quota: '500G', appendOnly: false, allowFrom: '192.0.2.9/24' },
+      })
+    ).body.token;
+    const enrolled = await callApi(app, 'POST', '/v1/enroll', { token, body: { hostname: 'web1', publicKey: firstKey.publicKey } });
+    await approve(app, adminToken, enrolled.body.id, { fingerprint: firstKey.fingerprint });
+    expect((await getHost('web1')).body).toMatchObject({ quotaBytes: 500e9, appendOnly: false, allowFrom: '192.0.2.0/24' });
+  });
+});
+
+describe('PATCH /v1/admin/hosts/:name', () => {
+  it('changes quota, append-only, source range and disabled, and asks for a reconcile', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await patchHost('web1', { quota: '1T', appendOnly: false, allowFrom: '198.51.100.0/24', disabled: true });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ quotaBytes: 1e12, appendOnly: false, allowFrom: '198.51.100.0/24', status: 'disabled' });
+    expect(test.reconcileCalls).toHaveLength(2);
+  });
+
+  it('keeps the UID', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const before = (await getHost('web1')).body.uid;
+    await patchHost('web1', { disabled: true });
+    await patchHost('web1', { disabled: false, quota: '20M' });
+    expect((await getHost('web1')).body.uid).toBe(before);
+  });
+
+  it.each([
+    ['a quota under 10M', { quota: '1M' }, 'INVALID_QUOTA'],
+    ['an allowFrom that is not a range', { allowFrom: '*' }, 'INVALID_CIDR'],
+    ['an unknown field', { shell: '/bin/bash' }, 'BAD_REQUEST'],
+    ['a wrong type', { disabled: 'yes' }, 'BAD_REQUEST'],
+  ])('refuses %s', async (_label, body, code) => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await patchHost('web1', body);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe(code);
+  });
+
+  it('answers 404 for an unknown host', async () => {
+    expect((await patchHost('web1', { disabled: true })).status).toBe(404);
+  });
+});
+
+describe('DELETE /v1/admin/hosts/:name', () => {
+  it('deletes the host and keeps its data', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ name: 'web1', status: 'deleted' });
+    expect((await getHost('web1')).status).toBe(404);
+    expect(test.reconcileCalls).toHaveLength(2);
+  });
+
+  it('purges the host with ?purge=true', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await callApi(app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: adminToken });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ name: 'web1', status: 'purged' });
+  });
+
+  it('answers 404 for an unknown host', async () => {
+    expect((await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken })).status).toBe(404);
+  });
+
+  it('treats enrolling a deleted host with kept data as a conflict, and keeps the UID on replaceKey', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(app, adminToken, 'web2', secondKey);
+    const uid = (await getHost('web1')).body.uid;
+    await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken });
+    const id = await enrollPending(app, adminToken, 'web1', secondKey);
+    const listed = await callApi(app, 'GET', '/v1/admin/enrollments?status=pending', { token: adminToken });
+    expect(listed.body.enrollments).toMatchObject([{ id, conflict: true }]);
+    const refused = await callApi(app, 'POST', `/v1/admin/enrollments/${id}/approve`, {
+      token: adminToken,
+      body: { fingerprint: secondKey.fingerprint },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe('HOST_EXISTS');
+    await approve(app, adminToken, id, { fingerprint: secondKey.fingerprint, replaceKey: true });
+    expect((await getHost('web1')).body).toMatchObject({ uid, fingerprint: secondKey.fingerprint, status: 'active' });
+  });
+
+  it('lets a purged name enroll again without a conflict', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await callApi(app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: adminToken });
+    const id = await enrollPending(app, adminToken, 'web1', secondKey);
+    const listed = await callApi(app, 'GET', '/v1/admin/enrollments?status=pending', { token: adminToken });
+    expect(listed.body.enrollments).toMatchObject([{ id, conflict: false }]);
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createRateLimiter } from '../../../../src/api/middleware/rate-limit.js';
+
+describe('createRateLimiter', () => {
+  it('allows events up to the limit', () => {
+    const limiter = createRateLimiter({ limit: 3, windowMs: 1000 });
+    expect([limiter.hit('a', 0), limiter.hit('a', 1), limiter.hit('a', 2)]).toEqual([true, true, true]);
+  });
+
+  it('refuses the event past the limit', () => {
+    const limiter = createRateLimiter({ limit: 2, windowMs: 1000 });
+    limiter.hit('a', 0);
+    limiter.hit('a', 0);
+    expect(limiter.hit('a', 0)).toBe(false);
+  });
+
+  it('reports a key as limited once it reached the limit', () => {
+    const limiter = createRateLimiter({ limit: 2, windowMs: 1000 });
+    limiter.hit('a', 0);
+    expect(limiter.isLimited('a', 0)).toBe(false);
+    limiter.hit('a', 0);
+    expect(limiter.isLimited('a', 0)).toBe(true);
+  });
+
+  it('counts each key on its own', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 1000 });
+    limiter.hit('a', 0);
+    expect(limiter.isLimited('b', 0)).toBe(false);
+  });
+
+  it('forgets a key once its window has passed', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 1000 });
+    limiter.hit('a', 0);
+    expect(limiter.isLimited('a', 999)).toBe(true);
+    expect(limiter.isLimited('a', 1000)).toBe(false);
+  });
+
+  it.each([
+    [0, 1000],
+    [1, 0],
+  ])('refuses a limit of %d in a window of %d ms when it is built', (limit, windowMs) => {
+    expect(() => createRateLimiter({ limit, windowMs })).toThrow(TypeError);
+  });
+});

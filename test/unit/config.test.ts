@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, statePaths } from '../../src/config.js';
+import type { AppError } from '../../src/errors.js';
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+  } catch (error) {
+    return (error as AppError).code;
+  }
+  return undefined;
+}
+
+describe('loadConfig', () => {
+  it('has a default for everything', () => {
+    expect(loadConfig({})).toMatchObject({
+      stateDir: '/var/lib/secure-borg-server',
+      backupDir: '/backups',
+      sshPort: 22,
+      httpHost: '0.0.0.0',
+      httpPort: 8080,
+      publicUrl: 'http://localhost:8080',
+      sshHost: 'localhost',
+      sshPublicPort: 22,
+      apiUser: 'borg-api',
+      importUsersDir: undefined,
+      isHttps: false,
+      tlsCertificatePath: undefined,
+      tlsKeyPath: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      BORG_SERVER_STATE_DIR: '/srv/state',
+      BORG_SERVER_BACKUP_DIR: '/srv/backups',
+      BORG_SERVER_SSH_PORT: '2222',
+      BORG_SERVER_HTTP_HOST: '127.0.0.1',
+      BORG_SERVER_HTTP_PORT: '9000',
+      BORG_SERVER_PUBLIC_URL: 'https://backup.example.test/',
+      BORG_SERVER_SSH_HOST: 'ssh.example.test',
+      BORG_SERVER_SSH_PUBLIC_PORT: '22022',
+      BORG_SERVER_API_USER: 'api',
+      BORG_SERVER_IMPORT_USERS_DIR: '/import',
+      BORG_SERVER_LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      stateDir: '/srv/state',
+      backupDir: '/srv/backups',
+      sshPort: 2222,
+      httpHost: '127.0.0.1',
+      httpPort: 9000,
+      publicUrl: 'https://backup.example.test',
+      sshHost: 'ssh.example.test',
+      sshPublicPort: 22022,
+      apiUser: 'api',
+      importUsersDir: '/import',
+      isHttps: true,
+      logLevel: 'debug',
+    });
+  });
+
+  it('reads a TLS certificate and key given together with an https URL', () => {
+    const config = loadConfig({
+      BORG_SERVER_PUBLIC_URL: 'https://backup.example.test',
+      BORG_SERVER_TLS_CERT: '/tls/cert.pem',
+      BORG_SERVER_TLS_KEY: '/tls/key.pem',
+    });
+    expect(config).toMatchObject({ isHttps: true, tlsCertificatePath: '/tls/cert.pem', tlsKeyPath: '/tls/key.pem' });
+  });
+
+  it('takes the SSH host from the public URL when none is given', () => {
+    expect(loadConfig({ BORG_SERVER_PUBLIC_URL: 'https://backup.example.test:8443' }).sshHost).toBe('backup.example.test');
+  });
+
+  it('takes the published SSH port from the SSH port when none is given', () => {
+    expect(loadConfig({ BORG_SERVER_SSH_PORT: '2222' }).sshPublicPort).toBe(2222);
+  });
+
+  it('drops trailing slashes from the public URL', () => {
+    expect(loadConfig({ BORG_SERVER_PUBLIC_URL: 'http://backup.example.test:8080///' }).publicUrl).toBe('http://backup.example.test:8080');
+  });
+
+  it.each([
+    ['a relative state directory', { BORG_SERVER_STATE_DIR: 'state' }],
+    ['a relative backup directory', { BORG_SERVER_BACKUP_DIR: 'backups' }],
+    ['port zero', { BORG_SERVER_SSH_PORT: '0' }],
+    ['a port beyond 65535', { BORG_SERVER_HTTP_PORT: '65536' }],
+    ['a port that is not a number', { BORG_SERVER_HTTP_PORT: 'http' }],
+    ['a public URL that is not http', { BORG_SERVER_PUBLIC_URL: 'ftp://backup.example.test' }],
+    ['a public URL that is not a URL', { BORG_SERVER_PUBLIC_URL: 'backup.example.test' }],
+    ['an unknown log level', { BORG_SERVER_LOG_LEVEL: 'verbose' }],
+    ['a TLS certificate without its key', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_CERT: '/tls/cert.pem' }],
+    ['a TLS key without its certificate', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_KEY: '/tls/key.pem' }],
+    [
+      'a TLS certificate with an http URL',
+      { BORG_SERVER_PUBLIC_URL: 'http://b.example.test', BORG_SERVER_TLS_CERT: '/tls/cert.pem', BORG_SERVER_TLS_KEY: '/tls/key.pem' },
+    ],
+  ])('refuses %s', (_label, environment) => {
+    expect(codeOf(() => loadConfig(environment))).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('statePaths', () => {
+  it('puts the database, signing key and ssh files under the state directory', () => {
+    expect(statePaths('/srv/state')).toMatchObject({
+      databaseDir: '/srv/state/db',
+      database: '/srv/state/db/borg.db',
+      signingKeyDir: '/srv/state/db/signing',
+      sshDir: '/srv/state/ssh',
+      sshdConfig: '/srv/state/ssh/sshd_config',
+      authorizedKeysDir: '/srv/state/ssh/authorized_keys',
+      controlSocket: '/srv/state/control.sock',
+    });
+  });
+});

@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrateDatabase, openDatabase, openMemoryDatabase } from '../../../src/db/connection.js';
+import { enrollments } from '../../../src/db/schema.js';
+
+let directory: string;
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'sbs-db-test-'));
+});
+
+afterEach(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+function tableNames(db: ReturnType<typeof openMemoryDatabase>): string[] {
+  return db.$client
+    .prepare(
+      "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%' order by name",
+    )
+    .all()
+    .map((row) => (row as { name: string }).name);
+}
+
+describe('openMemoryDatabase', () => {
+  it('creates every table with the real migrations', () => {
+    expect(tableNames(openMemoryDatabase())).toEqual([
+      'admin_tokens',
+      'audit_log',
+      'enrollment_tokens',
+      'enrollments',
+      'hosts',
+      'signing_keys',
+    ]);
+  });
+
+  it('turns foreign keys on', () => {
+    const db = openMemoryDatabase();
+    expect(db.$client.pragma('foreign_keys', { simple: true })).toBe(1);
+  });
+
+  it('refuses an enrollment whose token was never minted', () => {
+    const db = openMemoryDatabase();
+    const now = new Date();
+    expect(() =>
+      db
+        .insert(enrollments)
+        .values({
+          id: 'x',
+          tokenJti: 'no-such-token',
+          hostName: 'web1',
+          keyType: 'ssh-ed25519',
+          keyBase64: 'AAAA',
+          fingerprint: 'SHA256:x',
+          status: 'pending',
+          appendOnly: true,
+          createdAt: now,
+          expiresAt: now,
+        })
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
+  });
+});
+
+describe('openDatabase', () => {
+  it('opens a file in WAL mode with a busy timeout', () => {
+    const db = openDatabase(join(directory, 'borg.db'));
+    expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.$client.pragma('busy_timeout', { simple: true })).toBe(5000);
+    db.$client.close();
+  });
+
+  it('migrates a file twice without harm', () => {
+    const path = join(directory, 'borg.db');
+    const first = openDatabase(path);
+    migrateDatabase(first);
+    first.$client.close();
+    const second = openDatabase(path);
+    migrateDatabase(second);
+    expect(tableNames(second)).toContain('hosts');
+    second.$client.close();
+  });
+});

@@ -1,0 +1,114 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../../src/db/connection.js';
+import { openMemoryDatabase } from '../../../src/db/connection.js';
+import { hosts } from '../../../src/db/schema.js';
+import {
+  allocateUid,
+  findHost,
+  findLiveHost,
+  HOST_UID_MAX,
+  HOST_UID_MIN,
+  type HostKeyAndPolicy,
+  upsertHost,
+} from '../../../src/enrollment/hosts-store.js';
+import type { AppError } from '../../../src/errors.js';
+
+const NOW = new Date('2026-03-02T10:00:00Z');
+let db: Db;
+
+beforeEach(() => {
+  db = openMemoryDatabase();
+});
+
+function hostNamed(name: string, changes: Partial<HostKeyAndPolicy> = {}): HostKeyAndPolicy {
+  return {
+    name,
+    keyType: 'ssh-ed25519',
+    keyBase64: `key-of-${name}`,
+    fingerprint: `SHA256:${name}`,
+    appendOnly: true,
+    quotaBytes: null,
+    allowFrom: null,
+    origin: 'enrollment',
+    enrollmentId: null,
+    ...changes,
+  };
+}
+
+function insertWithUid(name: string, uid: number) {
+  upsertHost(db, hostNamed(name, { uid }), NOW);
+}
+
+describe('allocateUid', () => {
+  it('starts at the bottom of the host range', () => {
+    expect(allocateUid(db)).toBe(HOST_UID_MIN);
+  });
+
+  it('takes one past the highest UID', () => {
+    insertWithUid('a', 20_005);
+    expect(allocateUid(db)).toBe(20_006);
+  });
+
+  it('fills the lowest gap once the top of the range is taken', () => {
+    insertWithUid('a', HOST_UID_MIN);
+    insertWithUid('b', HOST_UID_MIN + 2);
+    insertWithUid('c', HOST_UID_MAX);
+    expect(allocateUid(db)).toBe(HOST_UID_MIN + 1);
+  });
+
+  it('refuses when every UID in the range is taken', () => {
+    const insert = db.$client.prepare(
+      "insert into hosts (name, uid, key_type, key_base64, fingerprint, append_only, status, origin, created_at, updated_at) values (?, ?, 'ssh-ed25519', 'k', 'f', 1, 'active', 'enrollment', 0, 0)",
+    );
+    db.$client.transaction(() => {
+      for (let uid = HOST_UID_MIN; uid <= HOST_UID_MAX; uid += 1) insert.run(`h${uid}`, uid);
+    })();
+    let code: string | undefined;
+    try {
+      allocateUid(db);
+    } catch (error) {
+      code = (error as AppError).code;
+    }
+    expect(code).toBe('UID_RANGE_EXHAUSTED');
+  });
+});
+
+describe('upsertHost', () => {
+  it('creates an active host with a new UID', () => {
+    expect(upsertHost(db, hostNamed('web1'), NOW)).toMatchObject({ name: 'web1', uid: HOST_UID_MIN, status: 'active' });
+  });
+
+  it('keeps the UID when it gives a host a new key', () => {
+    const created = upsertHost(db, hostNamed('web1'), NOW);
+    upsertHost(db, hostNamed('web2'), NOW);
+    const rekeyed = upsertHost(db, hostNamed('web1', { keyBase64: 'new', fingerprint: 'SHA256:new' }), NOW);
+    expect(rekeyed).toMatchObject({ uid: created.uid, keyBase64: 'new', fingerprint: 'SHA256:new' });
+  });
+
+  it('keeps a disabled host disabled when it gives it a new key', () => {
+    upsertHost(db, hostNamed('web1'), NOW);
+    db.update(hosts).set({ status: 'disabled' }).run();
+    expect(upsertHost(db, hostNamed('web1', { keyBase64: 'new' }), NOW).status).toBe('disabled');
+  });
+
+  it('brings a deleted host back with its old UID', () => {
+    const created = upsertHost(db, hostNamed('web1'), NOW);
+    db.update(hosts).set({ status: 'deleted' }).run();
+    expect(upsertHost(db, hostNamed('web1'), NOW)).toMatchObject({ uid: created.uid, status: 'active' });
+  });
+});
+
+describe('findLiveHost', () => {
+  it.each(['active', 'disabled'] as const)('finds a %s host', (status) => {
+    upsertHost(db, hostNamed('web1'), NOW);
+    db.update(hosts).set({ status }).run();
+    expect(findLiveHost(db, 'web1')?.name).toBe('web1');
+  });
+
+  it.each(['deleted', 'purging'] as const)('does not find a %s host', (status) => {
+    upsertHost(db, hostNamed('web1'), NOW);
+    db.update(hosts).set({ status }).run();
+    expect(findLiveHost(db, 'web1')).toBeUndefined();
+    expect(findHost(db, 'web1')?.status).toBe(status);
+  });
+});
