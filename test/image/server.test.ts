@@ -1,0 +1,305 @@
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createCleanup,
+  createVolume,
+  execInContainer,
+  freePorts,
+  inspectContainer,
+  podman,
+  removeContainer,
+  SYSTEM_PATH,
+  sleep,
+  uniqueRunId,
+} from '../support/podman.js';
+import { borgClient, evaluateBorgSettings, fingerprintOf, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
+import { type EnrollmentView, expectOk, type MintedToken, type ServerInfo } from './server-api.js';
+import { createAdminToken, type ServerContainer, startServer } from './server-container.js';
+import { BASE_IMAGE, ensureTestImage, megabytes, type TestImage } from './test-image.js';
+
+/**
+ * The real image, end to end: build, run with published ports, enroll this
+ * machine as a VM with the exact command the API hands out, back up and
+ * restore with this machine's borg, re-create the container on the same
+ * volumes, and stop it. The tests run in order and share one server.
+ */
+
+const cleanup = createCleanup();
+const runId = uniqueRunId();
+const names = {
+  container: `sbs-image-${runId}`,
+  recreated: `sbs-image-${runId}-recreated`,
+  stateVolume: `sbs-image-${runId}-state`,
+  backupsVolume: `sbs-image-${runId}-backups`,
+};
+const PASSPHRASE = 'image test passphrase';
+
+let image: TestImage;
+let workDirectory: string;
+let vmHome: string;
+let sshPort: number;
+let httpPort: number;
+let server: ServerContainer;
+let adminToken: string;
+let borgSettings: { BORG_REPO: string; BORG_RSH: string };
+
+async function startOnVolumes(name: string): Promise<ServerContainer> {
+  return startServer(
+    {
+      name,
+      image: image.id,
+      sshPort,
+      httpPort,
+      mounts: { [names.stateVolume]: '/var/lib/secure-borg-server', [names.backupsVolume]: '/backups' },
+    },
+    cleanup,
+  );
+}
+
+async function mintToken(host: string): Promise<MintedToken> {
+  return expectOk(server.api.request<MintedToken>('POST', '/v1/admin/tokens', { bearer: adminToken, body: { host, ttl: '2h' } }));
+}
+
+async function pendingEnrollments(): Promise<EnrollmentView[]> {
+  const listed = await expectOk(
+    server.api.request<{ enrollments: EnrollmentView[] }>('GET', '/v1/admin/enrollments?status=pending', { bearer: adminToken }),
+  );
+  return listed.enrollments;
+}
+
+async function enrollByHand(token: string, publicKey: string) {
+  const [type, base64] = publicKey.split(' ');
+  return server.api.request<EnrollmentView>('POST', '/v1/enroll', { bearer: token, body: { publicKey: `${type} ${base64}` } });
+}
+
+function vmBorg() {
+  return borgClient(vmHome, { ...borgSettings, BORG_PASSPHRASE: PASSPHRASE });
+}
+
+async function hostIdentity(container: string, host: string) {
+  const passwd = await execInContainer(container, ['getent', 'passwd', host]);
+  const ownership = await execInContainer(container, ['stat', '-c', '%u %U %a', `/backups/${host}/repo`]);
+  return { passwd: passwd.stdout.trim(), ownership: ownership.stdout.trim() };
+}
+
+beforeAll(async () => {
+  workDirectory = await mkdtemp(join(tmpdir(), 'sbs-image-'));
+  cleanup.defer(`remove ${workDirectory}`, () => removeTree(workDirectory));
+  vmHome = join(workDirectory, 'vm-home');
+  await mkdir(vmHome, { mode: 0o700 });
+  [sshPort = 0, httpPort = 0] = await freePorts(2);
+  image = await ensureTestImage();
+  await createVolume(names.stateVolume, cleanup);
+  await createVolume(names.backupsVolume, cleanup);
+});
+
+afterAll(async () => {
+  await cleanup.run();
+});
+
+describe('the image', () => {
+  it('builds from the Dockerfile on top of node:24-trixie-slim, with a HEALTHCHECK, tini and no compiler', async () => {
+    const addedBytes = image.sizeBytes - image.baseSizeBytes;
+    console.log(
+      `image: Dockerfile adds ${megabytes(addedBytes)} on top of node:24-trixie-slim ` +
+        `(image ${megabytes(image.sizeBytes)}, base stand-in ${megabytes(image.baseSizeBytes)}` +
+        `${image.buildSeconds > 0 ? `, built in ${image.buildSeconds.toFixed(0)} s` : ''})`,
+    );
+    expect(addedBytes).toBeGreaterThan(0);
+    // The ancestor listed slimming the image as a to-do: keep the layers on top of the base small.
+    expect(addedBytes).toBeLessThan(150e6);
+
+    const config = await podman([
+      'image',
+      'inspect',
+      '--format',
+      '{{json .Config.Healthcheck.Test}} {{json .Config.Entrypoint}}',
+      image.id,
+    ]);
+    expect(config.stdout.trim()).toBe('["CMD","borgctl","healthcheck"] ["/usr/bin/tini","--"]');
+    const compilers = await podman(
+      ['run', '--rm', '--network', 'none', '--entrypoint', '/usr/bin/which', image.id, 'gcc', 'cc', 'g++', 'c++', 'make'],
+      {
+        reject: false,
+      },
+    );
+    expect(compilers.stdout.trim()).toBe('');
+    // Built on the base image: its layers are the first layers of the image.
+    const layersOf = async (reference: string) =>
+      JSON.parse((await podman(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', reference])).stdout) as string[];
+    const baseLayers = await layersOf(BASE_IMAGE);
+    expect((await layersOf(image.id)).slice(0, baseLayers.length)).toEqual(baseLayers);
+  });
+
+  it('runs with ports published on loopback and turns healthy', async () => {
+    server = await startOnVolumes(names.container);
+    expect(server.health).toBe('healthy');
+    expect(await inspectContainer(server.name, '{{.State.Health.Status}}')).toBe('healthy');
+
+    const info = await expectOk(server.api.request<ServerInfo>('GET', '/v1/server'));
+    expect(info.tlsPin).toBe(server.pin);
+    expect(info).toMatchObject({ sshHost: '127.0.0.1', sshPort, publicUrl: `https://127.0.0.1:${httpPort}` });
+    expect(info.sshHostKeys.map((key) => key.type)).toContain('ssh-ed25519');
+  });
+
+  it('enrolls a VM with the exact command the API returns, approved over the API by fingerprint', async () => {
+    adminToken = await createAdminToken(server.name);
+    const minted = await mintToken('vm1');
+    expect(minted.command).toBe(
+      `curl -k --pinnedpubkey '${server.pin}' -fsS https://127.0.0.1:${httpPort}/enroll.sh | sh -s -- --token ${minted.token} --pin '${server.pin}'`,
+    );
+
+    // The VM: a shell running the copied command, in a home of its own.
+    const script = execa('sh', ['-c', minted.command], {
+      env: { PATH: SYSTEM_PATH, HOME: vmHome },
+      extendEnv: false,
+      reject: false,
+      timeout: 180_000,
+    });
+    cleanup.defer('stop the enroll script', async () => {
+      script.kill();
+      await script;
+    });
+    let printed = '';
+    script.stderr?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString('utf8');
+    });
+    let hasExited = false;
+    void script.finally(() => {
+      hasExited = true;
+    });
+
+    // The admin: wait for the enrollment to show up as pending.
+    let pending: EnrollmentView | undefined;
+    for (let attempt = 0; attempt < 60 && !pending && !hasExited; attempt += 1) {
+      pending = (await pendingEnrollments()).find((enrollment) => enrollment.hostname === 'vm1');
+      if (!pending) await sleep(500);
+    }
+    if (!pending) throw new Error(`no pending enrollment for vm1; the script printed:\n${printed}`);
+
+    // The fingerprint the VM printed is the one the admin confirms, and it is the VM key's.
+    const shownFingerprint = /^\s+(SHA256:\S+)$/m.exec(printed)?.[1];
+    const keyFingerprint = await fingerprintOf(join(vmHome, '.ssh/borg_ed25519.pub'));
+    expect(shownFingerprint).toBe(keyFingerprint);
+    expect(pending.fingerprint).toBe(keyFingerprint);
+    const approved = await expectOk(
+      server.api.request<{ status: string }>('POST', `/v1/admin/enrollments/${pending.id}/approve`, {
+        bearer: adminToken,
+        body: { fingerprint: shownFingerprint },
+      }),
+    );
+    expect(approved.status).toBe('approved');
+
+    const finished = await script;
+    expect(finished.exitCode, String(finished.stderr)).toBe(0);
+    borgSettings = await evaluateBorgSettings(String(finished.stdout));
+    expect(borgSettings.BORG_REPO).toBe(`ssh://vm1@127.0.0.1:${sshPort}/./repo`);
+    expect(borgSettings.BORG_RSH).toContain(join(vmHome, '.ssh/borg_ed25519'));
+
+    // known_hosts came over the pinned channel and holds exactly the keys the server publishes.
+    const info = await expectOk(server.api.request<ServerInfo>('GET', '/v1/server'));
+    const knownHosts = (await readFile(join(vmHome, '.ssh/known_hosts'), 'utf8')).trim().split('\n');
+    expect(knownHosts.sort()).toEqual([...info.knownHosts].sort());
+  });
+
+  it("backs up and restores with this machine's borg through the forced command", async () => {
+    const borg = vmBorg();
+    const source = join(workDirectory, 'source');
+    await writeSampleTree(join(source, 'data'), 'first');
+    await borg.run(['init', '--encryption=repokey-blake2']);
+    await borg.run(['create', '::first', 'data'], { cwd: source });
+    expect(await borg.listArchives()).toEqual(['first']);
+
+    const restore = join(workDirectory, 'restore-first');
+    await mkdir(restore);
+    await borg.run(['extract', '::first'], { cwd: restore });
+    expect(await readTree(join(restore, 'data'))).toEqual(await readTree(join(source, 'data')));
+
+    const identity = await hostIdentity(server.name, 'vm1');
+    const uid = identity.passwd.split(':')[2];
+    expect(identity.ownership).toBe(`${uid} vm1 700`);
+  });
+
+  describe('re-created on the same volumes', () => {
+    let before: {
+      info: ServerInfo;
+      identity: { passwd: string; ownership: string };
+      knownHosts: string;
+      pendingId: string;
+      unusedToken: MintedToken;
+    };
+
+    beforeAll(async () => {
+      // A second VM enrolls and is left pending; a third token is minted and not used.
+      const pendingKey = await generateKey(join(workDirectory, 'vm2_ed25519'));
+      const pending = await enrollByHand((await mintToken('vm2')).token, pendingKey.publicKey);
+      expect(pending.status, JSON.stringify(pending.body)).toBe(202);
+      expect(pending.body.status).toBe('pending');
+      before = {
+        info: await expectOk(server.api.request<ServerInfo>('GET', '/v1/server')),
+        identity: await hostIdentity(server.name, 'vm1'),
+        knownHosts: await readFile(join(vmHome, '.ssh/known_hosts'), 'utf8'),
+        pendingId: pending.body.id,
+        unusedToken: await mintToken('vm3'),
+      };
+
+      await podman(['rm', '--force', server.name]);
+      const previousPin = server.pin;
+      server = await startOnVolumes(names.recreated);
+      expect(server.health).toBe('healthy');
+      expect(server.pin).toBe(previousPin);
+    });
+
+    it('keeps the SSH host keys and the TLS key', async () => {
+      const info = await expectOk(server.api.request<ServerInfo>('GET', '/v1/server'));
+      expect(info.sshHostKeys).toEqual(before.info.sshHostKeys);
+      expect(info.knownHosts).toEqual(before.info.knownHosts);
+      expect(info.tlsPin).toBe(before.info.tlsPin);
+    });
+
+    it('keeps the host user, its UID and the ownership of its repository', async () => {
+      expect(await hostIdentity(server.name, 'vm1')).toEqual(before.identity);
+    });
+
+    it('keeps a pending enrollment pending', async () => {
+      expect((await pendingEnrollments()).map((enrollment) => enrollment.id)).toContain(before.pendingId);
+      const polled = await expectOk(server.api.request<EnrollmentView>('GET', `/v1/enrollments/${before.pendingId}`));
+      expect(polled.status).toBe('pending');
+    });
+
+    it('accepts a token minted before the re-creation', async () => {
+      const key = await generateKey(join(workDirectory, 'vm3_ed25519'));
+      const enrolled = await enrollByHand(before.unusedToken.token, key.publicKey);
+      expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(202);
+      expect(enrolled.body).toMatchObject({ status: 'pending', hostname: 'vm3', fingerprint: key.fingerprint });
+    });
+
+    it('lets the enrolled VM back up again with no change on its side', async () => {
+      const borg = vmBorg();
+      const source = join(workDirectory, 'source');
+      await writeSampleTree(join(source, 'data'), 'second');
+      await borg.run(['create', '::second', 'data'], { cwd: source });
+      expect(await borg.listArchives()).toEqual(['first', 'second']);
+      expect(await readFile(join(vmHome, '.ssh/known_hosts'), 'utf8')).toBe(before.knownHosts);
+
+      const restore = join(workDirectory, 'restore-second');
+      await mkdir(restore);
+      await borg.run(['extract', '::second'], { cwd: restore });
+      expect(await readTree(join(restore, 'data'))).toEqual(await readTree(join(source, 'data')));
+    });
+  });
+
+  it('stops cleanly on podman stop within 10 s', async () => {
+    // A generous grace period, so that a slow stop shows as a long time rather than a kill.
+    const startedAt = performance.now();
+    await podman(['stop', '--time', '30', server.name], { timeoutMs: 60_000 });
+    const stopMs = performance.now() - startedAt;
+    console.log(`image: podman stop took ${(stopMs / 1000).toFixed(1)} s`);
+    expect(await inspectContainer(server.name, '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 0');
+    expect(stopMs).toBeLessThan(10_000);
+    await removeContainer(server.name);
+  });
+});
