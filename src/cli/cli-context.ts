@@ -4,8 +4,9 @@ import type { Actor, ServerContext } from '../context.js';
 import { migrateDatabase } from '../db/connection.js';
 import { openStateDatabase } from '../db/state-database.js';
 import { AppError } from '../errors.js';
+import { run } from '../process/run.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
-import { reconcile } from '../provision/reconcile.js';
+import { reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { requestReconcileOverSocket } from '../supervise/control-socket.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
@@ -36,7 +37,7 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
     tlsIdentity: () => readTlsIdentity(config),
     async requestReconcile() {
       const didServerReconcile = await requestReconcileOverSocket(paths.controlSocket);
-      if (!didServerReconcile) reconcile(db, { stateDir: config.stateDir, backupDir: config.backupDir, sshPort: config.sshPort });
+      if (!didServerReconcile) reconcile(db, await reconcileSettingsFor(config, run));
     },
   };
 }

@@ -1,13 +1,15 @@
 import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
-import { statePaths } from '../config.js';
+import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
+import type { Run } from '../process/run.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
+import { isAtLeast, readOpenSshVersion } from './openssh-version.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
 
@@ -15,8 +17,20 @@ export interface ReconcileSettings {
   stateDir: string;
   backupDir: string;
   sshPort: number;
+  hasPerSourcePenalties?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
+}
+
+/** The settings reconcile needs, from the config and the installed sshd. */
+export async function reconcileSettingsFor(config: Config, run: Run): Promise<ReconcileSettings> {
+  const version = await readOpenSshVersion(run);
+  return {
+    stateDir: config.stateDir,
+    backupDir: config.backupDir,
+    sshPort: config.sshPort,
+    hasPerSourcePenalties: isAtLeast(version, 9, 8),
+  };
 }
 
 export interface ReconcileSummary {
@@ -90,7 +104,12 @@ export function reconcile(db: Db, settings: ReconcileSettings, memory: Reconcile
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
   const sessionsEnded = endSessionsOf(keys.revokedUids);
 
-  const sshdConfig = renderSshdConfig({ port: settings.sshPort, sshDir: paths.sshDir, authorizedKeysDir: paths.authorizedKeysDir });
+  const sshdConfig = renderSshdConfig({
+    port: settings.sshPort,
+    sshDir: paths.sshDir,
+    authorizedKeysDir: paths.authorizedKeysDir,
+    hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,
+  });
   const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
   if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });
 

@@ -5,6 +5,8 @@ export interface SshdSettings {
   port: number;
   sshDir: string;
   authorizedKeysDir: string;
+  /** OpenSSH 9.8 added per-source penalties, and options this config must then set. */
+  hasPerSourcePenalties: boolean;
 }
 
 /**
@@ -53,6 +55,8 @@ export function renderSshdConfig(settings: SshdSettings): string {
     'MaxSessions 1',
     // Many hosts back up at the same minute: allow many unauthenticated connections before dropping.
     'MaxStartups 200:30:1000',
+    // The container's healthcheck connects from loopback without logging in: not an attack.
+    ...(settings.hasPerSourcePenalties ? ['PerSourcePenaltyExemptList 127.0.0.1,::1'] : []),
     '',
   ].join('\n');
 }

@@ -10,7 +10,7 @@ import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
-import { createReconcileMemory, reconcile } from '../provision/reconcile.js';
+import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
@@ -74,10 +74,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   await ensureSshHostKeys(paths.sshDir, run);
 
   let sshd: SupervisedChild | null = null;
+  const reconcileSettings = await reconcileSettingsFor(config, run);
   let memory = createReconcileMemory();
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
-    const summary = reconcile(db, { stateDir: config.stateDir, backupDir: config.backupDir, sshPort: config.sshPort }, memory);
+    const summary = reconcile(db, reconcileSettings, memory);
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
