@@ -3,6 +3,7 @@ import { loadConfig } from '../config.js';
 import { isAppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { serve } from '../supervise/serve.js';
+import { openCliContext } from './cli-context.js';
 import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
 import { healthcheck } from './commands/healthcheck.js';
 import { addAncestorCommands, addHostCommands } from './commands/host-commands.js';
@@ -28,6 +29,28 @@ program
     const problems = await healthcheck(loadConfig());
     for (const problem of problems) process.stderr.write(`unhealthy: ${problem}\n`);
     process.exitCode = problems.length === 0 ? 0 : 1;
+  });
+
+program
+  .command('server')
+  .description("this server's identity: the TLS pin and the SSH host key fingerprints, to check or hand out")
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const context = await openCliContext();
+    const identity = {
+      publicUrl: context.config.publicUrl,
+      tlsPin: context.tlsIdentity()?.pin ?? null,
+      ssh: `${context.config.sshHost}:${context.config.sshPublicPort}`,
+      sshHostKeys: context.readSshHostKeys(),
+    };
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(identity, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      `public URL  ${identity.publicUrl}\nTLS pin     ${identity.tlsPin ?? '(plain HTTP)'}\nSSH         ${identity.ssh}\n`,
+    );
+    for (const key of identity.sshHostKeys) process.stdout.write(`host key    ${key.fingerprint} (${key.type})\n`);
   });
 
 addAdminTokenCommands(program);
