@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { AppError } from './errors.js';
 
@@ -10,6 +11,7 @@ const environmentSchema = z
     BORG_SERVER_STATE_DIR: z.string().startsWith('/').default('/var/lib/secure-borg-server'),
     BORG_SERVER_BACKUP_DIR: z.string().startsWith('/').default('/backups'),
     BORG_SERVER_SSH_PORT: port.default(22),
+    BORG_SERVER_SSH_LISTEN_ADDRESS: z.string().min(1).optional(),
     BORG_SERVER_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
     BORG_SERVER_HTTP_PORT: port.default(8080),
     BORG_SERVER_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
@@ -27,6 +29,8 @@ export interface Config {
   stateDir: string;
   backupDir: string;
   sshPort: number;
+  /** Addresses sshd listens on; empty for all. */
+  sshListenAddresses: string[];
   httpHost: string;
   httpPort: number;
   /** Base URL the enrolling VMs reach the API at, without a trailing slash. */
@@ -62,6 +66,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     stateDir: values.BORG_SERVER_STATE_DIR,
     backupDir: values.BORG_SERVER_BACKUP_DIR,
     sshPort: values.BORG_SERVER_SSH_PORT,
+    sshListenAddresses: parseListenAddresses(values.BORG_SERVER_SSH_LISTEN_ADDRESS),
     httpHost: values.BORG_SERVER_HTTP_HOST,
     httpPort: values.BORG_SERVER_HTTP_PORT,
     publicUrl,
@@ -75,6 +80,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     tlsKeyPath: values.BORG_SERVER_TLS_KEY,
     logLevel: values.BORG_SERVER_LOG_LEVEL,
   };
+}
+
+function parseListenAddresses(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const addresses = value.split(',').map((address) => address.trim());
+  for (const address of addresses) {
+    if (!ipaddr.isValid(address)) {
+      throw new AppError('CONFIG_INVALID', `invalid configuration: BORG_SERVER_SSH_LISTEN_ADDRESS: "${address}" is not an IP address`);
+    }
+  }
+  return addresses;
 }
 
 /** Paths inside the state directory, in one place. */

@@ -17,6 +17,7 @@ export interface ReconcileSettings {
   stateDir: string;
   backupDir: string;
   sshPort: number;
+  sshListenAddresses?: string[];
   hasPerSourcePenalties?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
@@ -29,6 +30,7 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
     stateDir: config.stateDir,
     backupDir: config.backupDir,
     sshPort: config.sshPort,
+    sshListenAddresses: config.sshListenAddresses,
     hasPerSourcePenalties: isAtLeast(version, 9, 8),
   };
 }
@@ -106,6 +108,7 @@ export function reconcile(db: Db, settings: ReconcileSettings, memory: Reconcile
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
+    listenAddresses: settings.sshListenAddresses ?? [],
     sshDir: paths.sshDir,
     authorizedKeysDir: paths.authorizedKeysDir,
     hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,

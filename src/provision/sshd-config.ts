@@ -3,6 +3,8 @@ import { HOST_KEY_TYPES, hostKeyPath } from './host-keys.js';
 
 export interface SshdSettings {
   port: number;
+  /** Empty: every address. */
+  listenAddresses: string[];
   sshDir: string;
   authorizedKeysDir: string;
   /** OpenSSH 9.8 added per-source penalties, and options this config must then set. */
@@ -18,6 +20,7 @@ export function renderSshdConfig(settings: SshdSettings): string {
   return [
     '# Written by secure-borg-server at every start; edits are overwritten.',
     `Port ${settings.port}`,
+    ...settings.listenAddresses.map((address) => `ListenAddress ${address}`),
     ...HOST_KEY_TYPES.map((type) => `HostKey ${hostKeyPath(settings.sshDir, type.name)}`),
     `AuthorizedKeysFile ${settings.authorizedKeysDir}/%u`,
     'AuthorizedPrincipalsFile none',

@@ -1,8 +1,8 @@
 import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Config, statePaths } from '../config.js';
-import { migrateDatabase } from '../db/connection.js';
-import { signingKeys } from '../db/schema.js';
+import { type Db, migrateDatabase } from '../db/connection.js';
+import { hosts, signingKeys } from '../db/schema.js';
 import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,6 +11,7 @@ import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
+import { endSessionsOf } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
@@ -22,6 +23,25 @@ import { serialized } from './serialized.js';
 const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
 const STOP_GRACE_MS = 5000;
+const SESSION_GRACE_MS = 2000;
+
+/**
+ * sshd gives each session its own process group, so stopping the listener
+ * leaves open borg sessions running: end them, politely first (borg rolls an
+ * unfinished transaction back either way).
+ */
+async function endHostSessions(db: Db): Promise<void> {
+  const uids = new Set(
+    db
+      .select({ uid: hosts.uid })
+      .from(hosts)
+      .all()
+      .map((row) => row.uid),
+  );
+  if (endSessionsOf(uids, 'SIGTERM') === 0) return;
+  await new Promise((resolve) => setTimeout(resolve, SESSION_GRACE_MS));
+  endSessionsOf(uids, 'SIGKILL');
+}
 
 /** Environment the children get: our settings, nothing else of ours. */
 function childEnvironment(config: Config): Record<string, string> {
@@ -29,6 +49,7 @@ function childEnvironment(config: Config): Record<string, string> {
     BORG_SERVER_STATE_DIR: config.stateDir,
     BORG_SERVER_BACKUP_DIR: config.backupDir,
     BORG_SERVER_SSH_PORT: String(config.sshPort),
+    ...(config.sshListenAddresses.length > 0 ? { BORG_SERVER_SSH_LISTEN_ADDRESS: config.sshListenAddresses.join(',') } : {}),
     BORG_SERVER_HTTP_HOST: config.httpHost,
     BORG_SERVER_HTTP_PORT: String(config.httpPort),
     BORG_SERVER_PUBLIC_URL: config.publicUrl,
@@ -116,10 +137,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.info('stopping');
       control.close();
       stopWatchingTls();
-      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)]).then(() => {
-        db.$client.close();
-        resolve();
-      });
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])
+        .then(() => endHostSessions(db))
+        .then(() => {
+          db.$client.close();
+          resolve();
+        });
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

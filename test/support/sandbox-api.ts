@@ -1,0 +1,177 @@
+import type { TestContext } from 'vitest';
+import { createSandbox, type Sandbox, sshdProcessesInSandboxes } from './sandbox.js';
+import type { BorgClient } from './sandbox-client.js';
+
+/**
+ * The admin's and the VM's side of the HTTP API of a `borgctl serve` running in
+ * a sandbox, for system tests: plain fetch calls against the real server.
+ */
+
+export interface ApiResponse<Body = Record<string, unknown>> {
+  status: number;
+  body: Body;
+}
+
+export interface EnrollmentTokenOptions {
+  host?: string;
+  ttl?: string | number;
+  quota?: string | number;
+  appendOnly?: boolean;
+  allowFrom?: string;
+  autoApprove?: boolean;
+}
+
+export interface MintedToken {
+  token: string;
+  jti: string;
+  expiresAt: string;
+  /** The ready curl line for the VM. */
+  command: string;
+}
+
+export interface EnrollResponse {
+  id: string;
+  status: string;
+  hostname: string;
+  fingerprint: string;
+  pollUrl: string;
+}
+
+export interface EnrollmentView {
+  status: string;
+  hostname: string;
+  fingerprint: string;
+  repoUrl?: string;
+  knownHosts?: string[];
+  sshHostKeys?: { type: string; key: string; fingerprint: string }[];
+}
+
+export interface ServerApi {
+  readonly baseUrl: string;
+  readonly adminToken: string;
+  request<Body = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; bearer?: string },
+  ): Promise<ApiResponse<Body>>;
+  /** POST /v1/admin/tokens, expecting 201. */
+  mintEnrollmentToken(options?: EnrollmentTokenOptions): Promise<MintedToken>;
+  /** POST /v1/enroll with the token, expecting 202. */
+  enroll(token: string, hostname: string, publicKey: string): Promise<EnrollResponse>;
+  /** POST /v1/admin/enrollments/:id/approve. */
+  approve(id: string, fingerprint: string): Promise<ApiResponse>;
+  /** GET /v1/enrollments/:id. */
+  enrollment(id: string): Promise<ApiResponse<EnrollmentView>>;
+}
+
+export function createServerApi(baseUrl: string, adminToken: string): ServerApi {
+  const api: ServerApi = {
+    baseUrl,
+    adminToken,
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = {};
+      if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
+      if (options.body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // Not JSON: keep the text.
+      }
+      return { status: response.status, body: body as never };
+    },
+    async mintEnrollmentToken(options = {}) {
+      const response = await api.request<MintedToken>('POST', '/v1/admin/tokens', { body: options, bearer: adminToken });
+      expectStatus(response, 201, 'POST /v1/admin/tokens');
+      return response.body;
+    },
+    async enroll(token, hostname, publicKey) {
+      const response = await api.request<EnrollResponse>('POST', '/v1/enroll', { body: { hostname, publicKey }, bearer: token });
+      expectStatus(response, 202, 'POST /v1/enroll');
+      return response.body;
+    },
+    approve: (id, fingerprint) => api.request('POST', `/v1/admin/enrollments/${id}/approve`, { body: { fingerprint }, bearer: adminToken }),
+    enrollment: (id) => api.request<EnrollmentView>('GET', `/v1/enrollments/${id}`),
+  };
+  return api;
+}
+
+function expectStatus(response: ApiResponse<unknown>, status: number, what: string): void {
+  if (response.status !== status) {
+    throw new Error(`${what} answered ${response.status}, not ${status}: ${JSON.stringify(response.body)}`);
+  }
+}
+
+/** `borgctl admin-token create` inside the sandbox: the secret is the last line of standard output. */
+export async function createAdminToken(sandbox: Sandbox): Promise<string> {
+  const result = await sandbox.borgctl(['admin-token', 'create']);
+  const lines = result.stdout.trimEnd().split('\n');
+  return lines[lines.length - 1] as string;
+}
+
+/** A host enrolled over HTTP with the client's key and approved with its fingerprint. */
+export async function enrollAndApprove(
+  api: ServerApi,
+  client: BorgClient,
+  hostname: string,
+  tokenOptions: EnrollmentTokenOptions = {},
+): Promise<{ id: string; repoUrl: string; knownHosts: string[] }> {
+  const { token } = await api.mintEnrollmentToken(tokenOptions);
+  const enrollment = await api.enroll(token, hostname, client.publicKey);
+  const approval = await api.approve(enrollment.id, client.fingerprint);
+  expectStatus(approval, 200, 'POST /v1/admin/enrollments/:id/approve');
+  const view = await api.enrollment(enrollment.id);
+  if (!view.body.repoUrl || !view.body.knownHosts) {
+    throw new Error(`the approved enrollment has no repoUrl or knownHosts: ${JSON.stringify(view.body)}`);
+  }
+  await client.writeKnownHosts(view.body.knownHosts);
+  return { id: enrollment.id, repoUrl: view.body.repoUrl, knownHosts: view.body.knownHosts };
+}
+
+export interface ServerSandbox {
+  sandbox: Sandbox;
+  api: ServerApi;
+}
+
+/** A fresh sandbox with `borgctl serve` running and an admin token. */
+export async function startServerSandbox(): Promise<ServerSandbox> {
+  const sandbox = await createSandbox();
+  try {
+    await sandbox.startServer();
+    const adminToken = await createAdminToken(sandbox);
+    return { sandbox, api: createServerApi(sandbox.baseUrl, adminToken) };
+  } catch (error) {
+    await sandbox.stop();
+    throw error;
+  }
+}
+
+/**
+ * Stops the sandbox; prints the server's output when the test failed; fails
+ * when the server left a process behind or an sshd of this file's sandboxes lives on.
+ */
+export async function stopServerSandbox(serverSandbox: ServerSandbox | undefined, context: TestContext): Promise<void> {
+  if (!serverSandbox) return;
+  const { sandbox } = serverSandbox;
+  const output = sandbox.server?.output() ?? '';
+  const report = await sandbox.stop();
+  if (context.task.result?.state === 'fail') {
+    console.log(`--- borgctl serve output (${context.task.name}) ---\n${output}--- end ---`);
+  }
+  const exit = sandbox.server ? await sandbox.server.exited : undefined;
+  if (report.leftoverProcesses.length > 0) {
+    throw new Error(`borgctl serve left processes behind: ${JSON.stringify(report.leftoverProcesses)}\n${output}`);
+  }
+  if (exit && exit.exitCode !== 0) {
+    throw new Error(`borgctl serve did not exit cleanly on SIGTERM: ${JSON.stringify(exit)}\n${output}`);
+  }
+  const sshd = await sshdProcessesInSandboxes();
+  if (sshd.length > 0) throw new Error(`sshd outlived its sandbox: ${JSON.stringify(sshd)}`);
+}

@@ -1,0 +1,87 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
+import { canConnect } from '../support/sandbox.js';
+import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+
+/** `borgctl serve` as a process: restarts, a child that dies, SIGTERM during a backup session. */
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const isSshdListener = (info: SandboxProcessInfo) => info.name === 'sshd' && info.commandLine.includes('[listener]');
+
+describe('borgctl serve', () => {
+  let server: ServerSandbox | undefined;
+  let client: BorgClient | undefined;
+
+  beforeEach(async () => {
+    server = await startServerSandbox();
+    client = await createBorgClient('web1');
+  });
+
+  afterEach(async (context) => {
+    await client?.remove();
+    await stopServerSandbox(server, context);
+  });
+
+  it('keeps its host keys, hosts and repositories across a restart', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const { repoUrl, knownHosts } = await enrollAndApprove(api, borg, 'web1');
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+
+    const firstRun = sandbox.server as NonNullable<Sandbox['server']>;
+    expect(await firstRun.stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+    await sandbox.startServer();
+
+    const serverInfo = await api.request<{ knownHosts: string[] }>('GET', '/v1/server');
+    expect(serverInfo.body.knownHosts).toEqual(knownHosts);
+    // known_hosts from before the restart, StrictHostKeyChecking=yes: the same server identity.
+    expect(await borg.run(['create', `${repoUrl}::after-restart`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+  });
+
+  it('starts sshd again when it dies', async () => {
+    const { sandbox } = server as ServerSandbox;
+    const listener = await waitFor('the sshd listener', async () => (await sandbox.processesInside()).find(isSshdListener));
+    process.kill(listener.pid, 'SIGKILL');
+    const replacement = await waitFor('a new sshd listener', async () =>
+      (await sandbox.processesInside()).find((info) => isSshdListener(info) && info.pid !== listener.pid),
+    );
+    expect(replacement.pid).not.toBe(listener.pid);
+    await waitFor('the SSH port', async () => ((await canConnect(sandbox.sshPort)) ? true : undefined));
+  });
+
+  it('leaves no borg session behind when it stops during a backup session', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+    // `borg with-lock` holds the ssh session (and borg serve on the server) open while its command runs.
+    const session = borg.run(['with-lock', repoUrl, 'sleep', '60'], { timeoutMs: 90_000 });
+    await waitFor('a borg serve session', async () =>
+      (await sandbox.processesInside()).some((info) => info.name === 'borg' && info.commandLine.includes('borg serve')) ? true : undefined,
+    );
+
+    const serverProcess = sandbox.server as NonNullable<Sandbox['server']>;
+    expect(await serverProcess.stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+    const remaining = await waitFor(
+      'the sessions to end',
+      async () => {
+        const processes = await sandbox.processesInside();
+        return processes.length === 0 ? processes : undefined;
+      },
+      10_000,
+    ).catch(async () => sandbox.processesInside());
+    expect(remaining).toEqual([]);
+    expect((await session).exitCode).not.toBe(0);
+  });
+});
