@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAdminToken, listAdminTokens, revokeAdminToken, verifyAdminToken } from '../../../src/admin/admin-tokens.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { adminTokens, auditLog } from '../../../src/db/schema.js';
-import type { AppError } from '../../../src/errors.js';
+import { codeOf } from '../../support/error-codes.js';
 
 const compared = vi.hoisted(() => ({ calls: 0 }));
 
@@ -29,15 +29,6 @@ beforeEach(() => {
 afterEach(() => {
   db.$client.close();
 });
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 describe('createAdminToken', () => {
   it('returns a token bsa_<id>_<secret>', () => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type EnrollmentStatus, effectiveStatus, nextStatus, PENDING_ENROLLMENT_TTL_MS } from '../../../src/domain/enrollment-state.js';
-import type { AppError } from '../../../src/errors.js';
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
+import { codeOf } from '../../support/error-codes.js';
 
 const created = new Date('2026-03-02T10:00:00Z');
 const expiresAt = new Date(created.getTime() + PENDING_ENROLLMENT_TTL_MS);

@@ -2,17 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidHostName, parseHostName } from '../../../src/domain/host-name.js';
 import type { AppError } from '../../../src/errors.js';
+import { codeOf } from '../../support/error-codes.js';
 
 const HOST_NAME_RULE = /^[a-z][a-z0-9-]{0,30}$/;
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 describe('parseHostName', () => {
   it.each(['web1', 'a', 'db-primary-2', `a${'b'.repeat(30)}`, 'web-'])('accepts %s', (name) => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, MIN_QUOTA_BYTES, parseQuota } from '../../../src/domain/sizes.js';
-import type { AppError } from '../../../src/errors.js';
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
+import { codeOf } from '../../support/error-codes.js';
 
 describe('parseQuota', () => {
   it.each([

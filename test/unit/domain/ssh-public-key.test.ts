@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintOf, parseSshPublicKey } from '../../../src/domain/ssh-public-key.js';
 import type { AppError } from '../../../src/errors.js';
+import { codeOf } from '../../support/error-codes.js';
 import {
   canGenerateDsa,
   createKeyDirectory,
@@ -11,15 +12,6 @@ import {
   type GeneratedSshKey,
   type KeyDirectory,
 } from '../../support/ssh-keys.js';
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 function sshString(value: Buffer | string): Buffer {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;

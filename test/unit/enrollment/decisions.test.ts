@@ -4,7 +4,7 @@ import { approveEnrollment, denyEnrollment } from '../../../src/enrollment/decis
 import { getEnrollment, submitEnrollment } from '../../../src/enrollment/enroll.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
 import { createEnrollmentToken } from '../../../src/enrollment/tokens.js';
-import type { AppError } from '../../../src/errors.js';
+import { codeOfAsync } from '../../support/error-codes.js';
 import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
 import { makeTestContext, type TestContext } from '../../support/test-context.js';
 
@@ -25,15 +25,6 @@ afterAll(() => keys.remove());
 beforeEach(async () => {
   test = await makeTestContext();
 });
-
-async function codeOf(action: () => unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 async function enroll(hostname: string, key: GeneratedSshKey) {
   const { token } = await createEnrollmentToken(test.context, {}, ADMIN);
@@ -57,7 +48,7 @@ describe('approveEnrollment', () => {
 
   it('refuses another fingerprint and leaves the enrollment pending', async () => {
     const { id } = await enroll('web1', firstKey);
-    expect(await codeOf(() => approveEnrollment(test.context, id, { fingerprint: secondKey.fingerprint }, ADMIN))).toBe(
+    expect(await codeOfAsync(() => approveEnrollment(test.context, id, { fingerprint: secondKey.fingerprint }, ADMIN))).toBe(
       'FINGERPRINT_MISMATCH',
     );
     expect(getEnrollment(test.context, id).status).toBe('pending');
@@ -68,7 +59,7 @@ describe('approveEnrollment', () => {
   it('refuses to approve twice', async () => {
     const { id } = await enroll('web1', firstKey);
     await approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN);
-    expect(await codeOf(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
+    expect(await codeOfAsync(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
       'ENROLLMENT_NOT_PENDING',
     );
   });
@@ -76,20 +67,20 @@ describe('approveEnrollment', () => {
   it('refuses an enrollment that expired', async () => {
     const { id } = await enroll('web1', firstKey);
     test.clock.advance(8 * 86_400_000);
-    expect(await codeOf(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
+    expect(await codeOfAsync(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
       'ENROLLMENT_NOT_PENDING',
     );
   });
 
   it('refuses an unknown id', async () => {
-    expect(await codeOf(() => approveEnrollment(test.context, 'nope', { fingerprint: 'x' }, ADMIN))).toBe('NOT_FOUND');
+    expect(await codeOfAsync(() => approveEnrollment(test.context, 'nope', { fingerprint: 'x' }, ADMIN))).toBe('NOT_FOUND');
   });
 
   it('refuses to give an existing host another key without replaceKey', async () => {
     const first = await enroll('web1', firstKey);
     await approveEnrollment(test.context, first.id, { fingerprint: firstKey.fingerprint }, ADMIN);
     const second = await enroll('web1', secondKey);
-    expect(await codeOf(() => approveEnrollment(test.context, second.id, { fingerprint: secondKey.fingerprint }, ADMIN))).toBe(
+    expect(await codeOfAsync(() => approveEnrollment(test.context, second.id, { fingerprint: secondKey.fingerprint }, ADMIN))).toBe(
       'HOST_EXISTS',
     );
     expect(findHost(test.context.db, 'web1')?.fingerprint).toBe(firstKey.fingerprint);
@@ -124,7 +115,7 @@ describe('denyEnrollment', () => {
   it('refuses to approve a denied enrollment', async () => {
     const { id } = await enroll('web1', firstKey);
     denyEnrollment(test.context, id, null, ADMIN);
-    expect(await codeOf(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
+    expect(await codeOfAsync(() => approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN))).toBe(
       'ENROLLMENT_NOT_PENDING',
     );
   });
@@ -132,12 +123,12 @@ describe('denyEnrollment', () => {
   it('refuses to deny an approved enrollment', async () => {
     const { id } = await enroll('web1', firstKey);
     await approveEnrollment(test.context, id, { fingerprint: firstKey.fingerprint }, ADMIN);
-    expect(await codeOf(() => denyEnrollment(test.context, id, null, ADMIN))).toBe('ENROLLMENT_NOT_PENDING');
+    expect(await codeOfAsync(() => denyEnrollment(test.context, id, null, ADMIN))).toBe('ENROLLMENT_NOT_PENDING');
   });
 
   it('refuses to deny an expired enrollment', async () => {
     const { id } = await enroll('web1', firstKey);
     test.clock.advance(8 * 86_400_000);
-    expect(await codeOf(() => denyEnrollment(test.context, id, null, ADMIN))).toBe('ENROLLMENT_NOT_PENDING');
+    expect(await codeOfAsync(() => denyEnrollment(test.context, id, null, ADMIN))).toBe('ENROLLMENT_NOT_PENDING');
   });
 });

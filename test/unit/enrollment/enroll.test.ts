@@ -3,8 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enrollments, enrollmentTokens } from '../../../src/db/schema.js';
 import { getEnrollment, listEnrollments, submitEnrollment } from '../../../src/enrollment/enroll.js';
 import { createEnrollmentToken } from '../../../src/enrollment/tokens.js';
-import type { AppError } from '../../../src/errors.js';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_TYPE } from '../../../src/tokens/enrollment-token.js';
+import { codeOfAsync } from '../../support/error-codes.js';
 import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
 import { makeTestContext, type TestContext } from '../../support/test-context.js';
 
@@ -23,15 +23,6 @@ afterAll(() => keys.remove());
 beforeEach(async () => {
   test = await makeTestContext();
 });
-
-async function codeOf(action: () => unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 function submit(token: string, changes: { hostname?: string; defaultHostname?: string; publicKey?: unknown } = {}) {
   return submitEnrollment(test.context, { token, publicKey: vmKey.publicKey, sourceAddress: '192.0.2.10', ...changes });
@@ -69,17 +60,17 @@ describe('submitEnrollment', () => {
 
   it('refuses a request without any host name', async () => {
     const { token } = await createEnrollmentToken(test.context, {}, ADMIN);
-    expect(await codeOf(() => submit(token))).toBe('INVALID_HOST_NAME');
+    expect(await codeOfAsync(() => submit(token))).toBe('INVALID_HOST_NAME');
   });
 
   it('refuses another name than the one the token is bound to', async () => {
     const { token } = await createEnrollmentToken(test.context, { host: 'web1' }, ADMIN);
-    expect(await codeOf(() => submit(token, { hostname: 'web2' }))).toBe('TOKEN_HOST_MISMATCH');
+    expect(await codeOfAsync(() => submit(token, { hostname: 'web2' }))).toBe('TOKEN_HOST_MISMATCH');
   });
 
   it('leaves the token unspent when the key is refused', async () => {
     const { token } = await createEnrollmentToken(test.context, {}, ADMIN);
-    expect(await codeOf(() => submit(token, { hostname: 'web1', publicKey: 'ssh-dss AAAA' }))).toBe('INVALID_PUBLIC_KEY');
+    expect(await codeOfAsync(() => submit(token, { hostname: 'web1', publicKey: 'ssh-dss AAAA' }))).toBe('INVALID_PUBLIC_KEY');
     expect((await submit(token, { hostname: 'web1' })).status).toBe('pending');
   });
 
@@ -93,7 +84,7 @@ describe('submitEnrollment', () => {
       .setNotBefore(test.clock.now())
       .setExpirationTime(new Date(test.clock.now().getTime() + 60_000))
       .sign(test.signingKey.privateKey);
-    expect(await codeOf(() => submit(token, { hostname: 'web1' }))).toBe('TOKEN_INVALID');
+    expect(await codeOfAsync(() => submit(token, { hostname: 'web1' }))).toBe('TOKEN_INVALID');
   });
 
   it('refuses a token whose jti is recorded for another token', async () => {
@@ -108,19 +99,19 @@ describe('submitEnrollment', () => {
       .setExpirationTime(new Date(test.clock.now().getTime() + 120_000))
       .sign(test.signingKey.privateKey);
     expect(other).not.toBe(token);
-    expect(await codeOf(() => submit(other, { hostname: 'web1' }))).toBe('TOKEN_INVALID');
+    expect(await codeOfAsync(() => submit(other, { hostname: 'web1' }))).toBe('TOKEN_INVALID');
   });
 
   it('refuses a used token', async () => {
     const { token } = await createEnrollmentToken(test.context, {}, ADMIN);
     await submit(token, { hostname: 'web1' });
-    expect(await codeOf(() => submit(token, { hostname: 'web2' }))).toBe('TOKEN_USED');
+    expect(await codeOfAsync(() => submit(token, { hostname: 'web2' }))).toBe('TOKEN_USED');
   });
 
   it('refuses an expired token', async () => {
     const { token } = await createEnrollmentToken(test.context, { ttl: '15m' }, ADMIN);
     test.clock.advance(16 * 60_000);
-    expect(await codeOf(() => submit(token, { hostname: 'web1' }))).toBe('TOKEN_EXPIRED');
+    expect(await codeOfAsync(() => submit(token, { hostname: 'web1' }))).toBe('TOKEN_EXPIRED');
   });
 
   it('copies the token policy into the enrollment', async () => {
@@ -146,7 +137,7 @@ describe('submitEnrollment', () => {
 
 describe('getEnrollment', () => {
   it('refuses an unknown id', async () => {
-    expect(await codeOf(() => getEnrollment(test.context, 'AAAAAAAAAAAAAAAAAAAAAA'))).toBe('NOT_FOUND');
+    expect(await codeOfAsync(() => getEnrollment(test.context, 'AAAAAAAAAAAAAAAAAAAAAA'))).toBe('NOT_FOUND');
   });
 
   it('shows a pending enrollment as expired after seven days', async () => {

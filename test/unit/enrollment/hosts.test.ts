@@ -3,7 +3,7 @@ import { loadConfig } from '../../../src/config.js';
 import { auditLog } from '../../../src/db/schema.js';
 import { createOrRekeyHost, deleteHost, getHost, listHosts, repositoryUrl, updateHost } from '../../../src/enrollment/hosts.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
-import type { AppError } from '../../../src/errors.js';
+import { codeOfAsync } from '../../support/error-codes.js';
 import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
 import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
 
@@ -24,15 +24,6 @@ afterAll(() => keys.remove());
 beforeEach(async () => {
   test = await makeTestContext();
 });
-
-async function codeOf(action: () => unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 describe('repositoryUrl', () => {
   it('points at the repo in the host home on the published SSH port', () => {
@@ -66,11 +57,11 @@ describe('createOrRekeyHost', () => {
   });
 
   it('refuses an invalid name', async () => {
-    expect(await codeOf(() => createOrRekeyHost(test.context, '../x', firstKey.publicKey, ADMIN))).toBe('INVALID_HOST_NAME');
+    expect(await codeOfAsync(() => createOrRekeyHost(test.context, '../x', firstKey.publicKey, ADMIN))).toBe('INVALID_HOST_NAME');
   });
 
   it('refuses an invalid key', async () => {
-    expect(await codeOf(() => createOrRekeyHost(test.context, 'web1', `command="sh" ${firstKey.publicKey}`, ADMIN))).toBe(
+    expect(await codeOfAsync(() => createOrRekeyHost(test.context, 'web1', `command="sh" ${firstKey.publicKey}`, ADMIN))).toBe(
       'INVALID_PUBLIC_KEY',
     );
   });
@@ -99,12 +90,12 @@ describe('updateHost', () => {
   });
 
   it('refuses an unknown host', async () => {
-    expect(await codeOf(() => updateHost(test.context, 'web1', { disabled: true }, ADMIN))).toBe('NOT_FOUND');
+    expect(await codeOfAsync(() => updateHost(test.context, 'web1', { disabled: true }, ADMIN))).toBe('NOT_FOUND');
   });
 
   it('refuses an invalid quota without changing anything', async () => {
     await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
-    expect(await codeOf(() => updateHost(test.context, 'web1', { quota: '1K', disabled: true }, ADMIN))).toBe('INVALID_QUOTA');
+    expect(await codeOfAsync(() => updateHost(test.context, 'web1', { quota: '1K', disabled: true }, ADMIN))).toBe('INVALID_QUOTA');
     expect(getHost(test.context, 'web1')).toMatchObject({ status: 'active', quotaBytes: null });
   });
 });
@@ -134,7 +125,7 @@ describe('deleteHost', () => {
   it('refuses to delete a deleted host again', async () => {
     await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
-    expect(await codeOf(() => deleteHost(test.context, 'web1', { purge: false }, ADMIN))).toBe('NOT_FOUND');
+    expect(await codeOfAsync(() => deleteHost(test.context, 'web1', { purge: false }, ADMIN))).toBe('NOT_FOUND');
   });
 
   it('gives a re-created host its old UID', async () => {

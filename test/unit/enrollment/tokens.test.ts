@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auditLog, enrollmentTokens } from '../../../src/db/schema.js';
 import { createEnrollmentToken, enrollCommand, listEnrollmentTokens, revokeEnrollmentToken } from '../../../src/enrollment/tokens.js';
-import type { AppError } from '../../../src/errors.js';
 import { hashToken, verifyEnrollmentToken } from '../../../src/tokens/enrollment-token.js';
+import { codeOfAsync } from '../../support/error-codes.js';
 import { makeTestContext, TEST_TLS_IDENTITY, type TestContext } from '../../support/test-context.js';
 
 const ADMIN = { actor: 'admin:test', sourceAddress: '192.0.2.1' };
@@ -11,15 +11,6 @@ let test: TestContext;
 beforeEach(async () => {
   test = await makeTestContext();
 });
-
-async function codeOf(action: () => unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return (error as AppError).code;
-  }
-  return undefined;
-}
 
 describe('createEnrollmentToken', () => {
   it('mints a token that lives one hour by default', async () => {
@@ -41,23 +32,23 @@ describe('createEnrollmentToken', () => {
   });
 
   it('refuses a lifetime beyond seven days', async () => {
-    expect(await codeOf(() => createEnrollmentToken(test.context, { ttl: '8d' }, ADMIN))).toBe('INVALID_DURATION');
+    expect(await codeOfAsync(() => createEnrollmentToken(test.context, { ttl: '8d' }, ADMIN))).toBe('INVALID_DURATION');
   });
 
   it('refuses a reserved host name', async () => {
-    expect(await codeOf(() => createEnrollmentToken(test.context, { host: 'root' }, ADMIN))).toBe('INVALID_HOST_NAME');
+    expect(await codeOfAsync(() => createEnrollmentToken(test.context, { host: 'root' }, ADMIN))).toBe('INVALID_HOST_NAME');
   });
 
   it('refuses a quota under 10M', async () => {
-    expect(await codeOf(() => createEnrollmentToken(test.context, { quota: '1M' }, ADMIN))).toBe('INVALID_QUOTA');
+    expect(await codeOfAsync(() => createEnrollmentToken(test.context, { quota: '1M' }, ADMIN))).toBe('INVALID_QUOTA');
   });
 
   it('refuses an allowFrom that is not a range', async () => {
-    expect(await codeOf(() => createEnrollmentToken(test.context, { allowFrom: 'anywhere' }, ADMIN))).toBe('INVALID_CIDR');
+    expect(await codeOfAsync(() => createEnrollmentToken(test.context, { allowFrom: 'anywhere' }, ADMIN))).toBe('INVALID_CIDR');
   });
 
   it('refuses auto-approval for a token without a host name', async () => {
-    expect(await codeOf(() => createEnrollmentToken(test.context, { autoApprove: true }, ADMIN))).toBe('BAD_REQUEST');
+    expect(await codeOfAsync(() => createEnrollmentToken(test.context, { autoApprove: true }, ADMIN))).toBe('BAD_REQUEST');
   });
 
   it('records the hash and jti with the policy, never the token', async () => {
@@ -135,13 +126,13 @@ describe('revokeEnrollmentToken', () => {
   });
 
   it('refuses an unknown jti', async () => {
-    expect(await codeOf(() => revokeEnrollmentToken(test.context, 'nope', ADMIN))).toBe('NOT_FOUND');
+    expect(await codeOfAsync(() => revokeEnrollmentToken(test.context, 'nope', ADMIN))).toBe('NOT_FOUND');
   });
 
   it('refuses a token that was already used', async () => {
     const created = await createEnrollmentToken(test.context, {}, ADMIN);
     test.context.db.update(enrollmentTokens).set({ status: 'consumed' }).run();
-    expect(await codeOf(() => revokeEnrollmentToken(test.context, created.jti, ADMIN))).toBe('TOKEN_USED');
+    expect(await codeOfAsync(() => revokeEnrollmentToken(test.context, created.jti, ADMIN))).toBe('TOKEN_USED');
   });
 
   it('audits a revocation once', async () => {
