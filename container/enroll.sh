@@ -86,6 +86,10 @@ json_field() {
   sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"
 }
 
+# Check the server first (with a pin, its TLS key): against a man in the
+# middle the script stops here, before it writes anything or sends the token.
+api -f -o /dev/null "$SERVER_URL/v1/server" || fail "could not reach $SERVER_URL${PIN:+ with a TLS key matching $PIN}"
+
 if [ ! -f "$KEY_FILE" ]; then
   mkdir -p "$(dirname "$KEY_FILE")"
   chmod 700 "$(dirname "$KEY_FILE")"

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { type Config, statePaths } from '../config.js';
 import type { Logger } from '../log.js';
@@ -95,5 +96,15 @@ export function readTlsIdentity(config: Config): TlsIdentity | null {
   if (!config.isHttps) return null;
   const certificatePem = readTextIfExists(statePaths(config.stateDir).tlsCertificate);
   if (!certificatePem) return null;
-  return { pin: publicKeyPin(certificatePem), isSelfSigned: config.tlsCertificatePath === undefined };
+  return { pin: publicKeyPin(certificatePem), isSelfSigned: isSelfSigned(certificatePem) };
+}
+
+/**
+ * Read from the certificate, not from BORG_SERVER_TLS_CERT: the API process,
+ * which mints the enroll commands, is not given that variable.
+ */
+function isSelfSigned(certificatePem: string): boolean {
+  const certificate = new X509Certificate(certificatePem);
+  // Not checkIssued: OpenSSL wants keyCertSign on an issuer, which a server certificate lacks.
+  return certificate.issuer === certificate.subject && certificate.verify(certificate.publicKey);
 }
