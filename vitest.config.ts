@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * One run, four kinds of test: unit and api in-process; system with real sshd
- * and borg in a private mount namespace; image with the real container.
+ * One run, five kinds of test: unit and api in-process; system with real sshd
+ * and borg in a private mount namespace; attack, the same against a hostile VM
+ * and network, printing a matrix of refused attacks; image with the real container.
  * TEST_KINDS=unit,api limits a run to some of them.
  */
-const kinds = (process.env.TEST_KINDS ?? 'unit,api,system,image').split(',');
+const kinds = (process.env.TEST_KINDS ?? 'unit,api,system,attack,image').split(',');
 
 export default defineConfig({
   test: {
@@ -16,6 +17,17 @@ export default defineConfig({
         test: {
           name: 'system',
           include: ['test/system/**/*.test.ts'],
+          globalSetup: ['test/system/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'attack',
+          include: ['test/attack/**/*.test.ts'],
+          globalSetup: ['test/attack/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,

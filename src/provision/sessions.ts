@@ -8,17 +8,11 @@ function mountNamespaceOf(procDir: string, pid: string): string | null {
   }
 }
 
-/**
- * Ends every process running as one of these UIDs (the borg serve sessions
- * of a host that was just disabled, deleted or re-keyed, or of every host at
- * shutdown). Reads /proc rather than running pkill per host, and only touches
- * processes that share this server's mount namespace: the same UID may be
- * another server's host elsewhere on the machine.
- */
-export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals = 'SIGKILL', procDir = '/proc'): number {
-  if (uids.size === 0) return 0;
+/** Live processes of this server's mount namespace whose real UID is one of `uids`. */
+function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number; uid: number }[] {
+  if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
-  let ended = 0;
+  const found: { pid: number; uid: number }[] = [];
   for (const entry of readdirSync(procDir)) {
     if (!/^\d+$/.test(entry)) continue;
     let status: string;
@@ -28,11 +22,44 @@ export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals 
       continue; // the process ended while we looked
     }
     const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+    // A zombie has no mount namespace left: it is no session any more.
     if (!uids.has(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
+    found.push({ pid: Number(entry), uid: realUid });
+  }
+  return found;
+}
+
+/**
+ * Ends every process running as one of these UIDs (the borg serve sessions
+ * of a host that was just disabled, deleted or re-keyed, or of every host at
+ * shutdown). Reads /proc rather than running pkill per host, and only touches
+ * processes that share this server's mount namespace: the same UID may be
+ * another server's host elsewhere on the machine.
+ */
+export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals = 'SIGKILL', procDir = '/proc'): number {
+  let ended = 0;
+  for (const { pid } of processesOf(uids, procDir)) {
     try {
-      process.kill(Number(entry), signal);
+      process.kill(pid, signal);
       ended += 1;
     } catch {}
   }
   return ended;
+}
+
+/** Which of these UIDs have a process running (an open session), by one pass over /proc. */
+export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set<number> {
+  return new Set(processesOf(uids, procDir).map((found) => found.uid));
+}
+
+/** Ends the sessions of these UIDs and waits until their processes are gone; false if some outlive `timeoutMs`. */
+export async function endSessionsAndWait(uids: ReadonlySet<number>, timeoutMs = 10_000, procDir = '/proc'): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  endSessionsOf(uids, 'SIGKILL', procDir);
+  while (uidsInSession(uids, procDir).size > 0) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    endSessionsOf(uids, 'SIGKILL', procDir);
+  }
+  return true;
 }

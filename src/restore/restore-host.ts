@@ -1,9 +1,13 @@
+import { statSync } from 'node:fs';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
-import { endSessionsOf } from '../provision/sessions.js';
+import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.js';
+import { breakStaleLock } from '../provision/repository-files.js';
+import { endSessionsAndWait } from '../provision/sessions.js';
+import { configVersionBefore } from './config-history.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
 
 function repositoryOf(context: ServerContext, name: string): { repository: string; uid: number } {
@@ -17,15 +21,28 @@ export function listRestorePoints(context: ServerContext, name: string) {
   return readTransactions(repositoryOf(context, name).repository);
 }
 
+export interface RestoreResult extends RollBackResult {
+  /** The repository's config (and key) was put back to the version the server kept from before the time. */
+  configRestored: boolean;
+}
+
 /**
- * Undoes what a host wrote since `before` (a compromised VM's delete, prune
- * or junk): ends its sessions, then rolls the repository back. The state
- * before the restore is kept beside it as a hard-link copy.
+ * Undoes what a host wrote since `before` (a compromised VM's delete, prune,
+ * junk or new repository key): ends its sessions and waits for them, removes
+ * the lock they leave behind, rolls the repository back, and puts back the
+ * config (with the repository key) the server kept from before that time.
+ * The state before the restore is kept beside it as a hard-link copy.
  */
-export function restoreHost(context: ServerContext, name: string, before: Date, by: Actor): RollBackResult {
+export async function restoreHost(context: ServerContext, name: string, before: Date, by: Actor): Promise<RestoreResult> {
   const { repository, uid } = repositoryOf(context, name);
-  endSessionsOf(new Set([uid]));
+  if (!(await endSessionsAndWait(new Set([uid])))) {
+    throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
+  }
+  if (!breakStaleLock(repository)) {
+    throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
+  }
   const result = rollBackRepository(repository, before, context.now());
+  const configRestored = restoreConfig(context, name, repository, before);
   recordAudit(context.db, context.now(), {
     ...by,
     action: 'host.restore',
@@ -35,7 +52,18 @@ export function restoreHost(context: ServerContext, name: string, before: Date, 
       transaction: result.transaction.id,
       removedFiles: result.removedFiles,
       keptCopy: result.keptCopy,
+      configRestored,
     },
   });
-  return result;
+  return { ...result, configRestored };
+}
+
+function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
+  const kept = configVersionBefore(context.config.backupDir, name, before);
+  const configPath = `${repository}/config`;
+  if (kept === null || readTextIfExists(configPath) === kept) return false;
+  // Owner and mode as borg writes it; the replaced version stays in the kept copy.
+  const { uid, gid } = statSync(repository);
+  writeFileAtomically(configPath, kept, { uid, gid, mode: 0o600 });
+  return true;
 }

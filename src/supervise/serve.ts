@@ -18,6 +18,12 @@ import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { listenForReconcileRequests } from './control-socket.js';
 import { isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
+import {
+  createRepositoryWatch,
+  REPOSITORY_WATCH_INTERVAL_MS,
+  REPOSITORY_WATCH_SWEEP_EVERY,
+  type RepositoryWatch,
+} from './repository-watch.js';
 import { serialized } from './serialized.js';
 
 const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
@@ -97,9 +103,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let sshd: SupervisedChild | null = null;
   const reconcileSettings = await reconcileSettingsFor(config, run);
   let memory = createReconcileMemory();
+  let repositoryWatch: RepositoryWatch | undefined;
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory);
+    repositoryWatch?.refreshHosts();
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
@@ -126,6 +134,16 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
   );
   const control = listenForReconcileRequests(paths.controlSocket, reconcileNow);
+  const watch = createRepositoryWatch({ db, backupDir: config.backupDir, logger, now: () => new Date(), requestReconcile: reconcileNow });
+  repositoryWatch = watch;
+  let watchLooks = 0;
+  const watchTimer = setInterval(() => {
+    try {
+      watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 });
+    } catch (error) {
+      logger.error({ err: error }, 'repository watch failed');
+    }
+  }, REPOSITORY_WATCH_INTERVAL_MS);
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
     memory = createReconcileMemory();
@@ -135,6 +153,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       logger.info('stopping');
+      clearInterval(watchTimer);
       control.close();
       stopWatchingTls();
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])

@@ -50,10 +50,11 @@ export function addHostCommands(program: Command): void {
       }
       const before = new Date(options.before);
       if (Number.isNaN(before.getTime())) throw new AppError('BAD_REQUEST', `--before: "${options.before}" is not a time`);
-      const result = restoreHost(context, name, before, CLI_ACTOR);
+      const result = await restoreHost(context, name, before, CLI_ACTOR);
       process.stderr.write(
         `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
-          `${result.removedFiles} newer files removed; the state before is kept in ${result.keptCopy}\n`,
+          `${result.removedFiles} newer files removed${result.configRestored ? '; the repository config (and key) from before put back' : ''}; ` +
+          `the state before is kept in ${result.keptCopy}\n`,
       );
     });
   hosts

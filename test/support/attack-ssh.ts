@@ -1,0 +1,302 @@
+import { chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import type { BorgClient, SshDestination } from './sandbox-client.js';
+
+/**
+ * What an attacker with a stolen key does besides running borg: long-lived ssh
+ * sessions with forwarding options, traffic through them, and a look at what
+ * the server-side session received. The sessions run outside the sandbox, as
+ * the client does; the server's processes are seen through /proc (same PID
+ * namespace as the tests).
+ */
+
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The client's ssh options (key, known_hosts, BatchMode…), without the leading `ssh`. */
+export function clientSshOptions(client: BorgClient): string[] {
+  return client.rsh.split(' ').slice(1);
+}
+
+export function destinationArguments(destination: SshDestination): string[] {
+  return ['-p', String(destination.port), `${destination.user}@${destination.host ?? '127.0.0.1'}`];
+}
+
+/** An ssh process that stays up (stdin open) until closed. */
+export interface SshSession {
+  readonly process: ResultPromise;
+  output(): string;
+  hasExited(): boolean;
+  readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+  write(text: string): void;
+  close(): Promise<void>;
+}
+
+export function openSsh(
+  client: BorgClient,
+  destination: SshDestination,
+  options: { sshOptions?: string[]; remoteCommand?: string[]; env?: Record<string, string> } = {},
+): SshSession {
+  const subprocess = execa(
+    'ssh',
+    [
+      ...clientSshOptions(client),
+      ...(options.sshOptions ?? []),
+      ...destinationArguments(destination),
+      ...(options.remoteCommand?.length ? ['--', ...options.remoteCommand] : []),
+    ],
+    {
+      env: { PATH: SYSTEM_PATH, LANG: 'C.UTF-8', HOME: client.homeDir, ...options.env },
+      extendEnv: false,
+      stdin: 'pipe',
+      buffer: false,
+      reject: false,
+      cwd: client.dir,
+    },
+  );
+  const chunks: string[] = [];
+  subprocess.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  subprocess.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  let hasExited = false;
+  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => {
+    subprocess.once('exit', (code, signal) => {
+      hasExited = true;
+      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined });
+    });
+  });
+  subprocess.catch(() => undefined);
+  return {
+    process: subprocess,
+    output: () => chunks.join(''),
+    hasExited: () => hasExited,
+    exited,
+    write(text) {
+      subprocess.stdin?.write(text);
+    },
+    async close() {
+      if (!hasExited) {
+        subprocess.stdin?.end();
+        subprocess.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+        if (!hasExited) subprocess.kill('SIGKILL');
+      }
+      await exited;
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export interface ServerProcess {
+  pid: number;
+  name: string;
+  commandLine: string;
+}
+
+/** Processes of this machine whose real UID is `uid` (a host's sessions on the server). */
+export async function processesOfUid(uid: number): Promise<ServerProcess[]> {
+  const found: ServerProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = await readFile(`/proc/${entry}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== uid) continue;
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '';
+      if (/^State:\s+Z/m.test(status)) continue;
+      const commandLine = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), name, commandLine });
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return found;
+}
+
+const isBorgServe = (info: ServerProcess) => info.commandLine.includes('borg serve');
+
+/**
+ * Opens a session and returns it with the `borg serve` process it started on
+ * the server (a new one: sessions that are still ending do not count).
+ */
+export async function openBorgServeSession(
+  uid: number,
+  open: () => SshSession,
+  timeoutMs = 20_000,
+): Promise<{ session: SshSession; serve: ServerProcess }> {
+  const before = new Set((await processesOfUid(uid)).filter(isBorgServe).map((info) => info.pid));
+  const session = open();
+  const serve = await waitFor(
+    `a new borg serve session of uid ${uid}`,
+    async () => {
+      if (session.hasExited()) throw new Error(`the ssh session ended before borg serve started:\n${session.output()}`);
+      return (await processesOfUid(uid)).find((info) => isBorgServe(info) && !before.has(info.pid));
+    },
+    timeoutMs,
+  );
+  return { session, serve };
+}
+
+/** The environment a server-side process runs with (read from /proc as root). */
+export async function environmentOf(pid: number): Promise<Record<string, string>> {
+  const raw = await readFile(`/proc/${pid}/environ`, 'utf8');
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => {
+        const at = entry.indexOf('=');
+        return [entry.slice(0, at), entry.slice(at + 1)];
+      }),
+  );
+}
+
+/** A listener that counts the connections and bytes it gets: the far end of a forwarding attempt. */
+export interface TrafficSink {
+  readonly port: number;
+  readonly path: string | undefined;
+  connections(): number;
+  received(): string;
+  close(): Promise<void>;
+}
+
+function sinkOn(listen: (server: Server) => Promise<void>, describe: (server: Server) => { port: number; path?: string }) {
+  return async (): Promise<TrafficSink> => {
+    let connections = 0;
+    let received = '';
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      connections += 1;
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1');
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      socket.write('SINK-GREETING\n');
+    });
+    await listen(server);
+    const { port, path } = describe(server);
+    return {
+      port,
+      path,
+      connections: () => connections,
+      received: () => received,
+      async close() {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => server.close(resolve));
+        if (path) await rm(path, { force: true });
+      },
+    };
+  };
+}
+
+export function tcpSink(host = '127.0.0.1'): Promise<TrafficSink> {
+  return sinkOn(
+    (server) => new Promise((resolve) => server.listen(0, host, () => resolve())),
+    (server) => ({ port: (server.address() as { port: number }).port }),
+  )();
+}
+
+/** A Unix-socket listener anyone may connect to (for stream-local forwarding attempts). */
+export function unixSink(path: string): Promise<TrafficSink> {
+  return sinkOn(
+    (server) =>
+      new Promise((resolve) =>
+        server.listen(path, async () => {
+          await execa('chmod', ['0777', path]);
+          resolve();
+        }),
+      ),
+    () => ({ port: 0, path }),
+  )();
+}
+
+/** Connects to a local port, sends `text`, and returns what came back (or why it failed). */
+export function sendThrough(port: number, text: string, host = '127.0.0.1', waitMs = 1500): Promise<{ connected: boolean; reply: string }> {
+  return new Promise((resolve) => {
+    let reply = '';
+    let connected = false;
+    const socket = createConnection({ port, host });
+    const finish = () => {
+      socket.destroy();
+      resolve({ connected, reply });
+    };
+    socket.once('connect', () => {
+      connected = true;
+      socket.write(text);
+      setTimeout(finish, waitMs);
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+    });
+    socket.once('error', finish);
+    socket.once('close', finish);
+  });
+}
+
+/**
+ * A SOCKS5 CONNECT to 127.0.0.1:targetPort through a local SOCKS port (ssh -D),
+ * then `text`. Returns the SOCKS reply code (0 = success) and what came back.
+ */
+export function socksConnect(socksPort: number, targetPort: number, text: string): Promise<{ replyCode: number | null; reply: string }> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port: socksPort, host: '127.0.0.1' });
+    let stage: 'greeting' | 'connect' | 'data' = 'greeting';
+    let buffer = Buffer.alloc(0);
+    let replyCode: number | null = null;
+    let reply = '';
+    const finish = () => {
+      socket.destroy();
+      resolve({ replyCode, reply });
+    };
+    const timer = setTimeout(finish, 5000);
+    socket.once('connect', () => socket.write(Buffer.from([5, 1, 0])));
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (stage === 'greeting' && buffer.length >= 2) {
+        buffer = buffer.subarray(2);
+        stage = 'connect';
+        socket.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
+      } else if (stage === 'connect' && buffer.length >= 2) {
+        replyCode = buffer[1] ?? null;
+        stage = 'data';
+        socket.write(text);
+      } else if (stage === 'data') {
+        reply += chunk.toString('latin1');
+      }
+    });
+    socket.once('error', () => {
+      clearTimeout(timer);
+      finish();
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      finish();
+    });
+  });
+}
+
+const SWAP_REMOTE_COMMAND = fileURLToPath(new URL('../fixtures/attack/swap-remote-command', import.meta.url));
+
+/**
+ * A BORG_RSH that swaps the command borg sends over ssh (`borg serve --umask=077 …`)
+ * for another one: what a VM does to widen its forced command. The script is
+ * copied into the client's directory (BORG_RSH is split at spaces).
+ */
+export async function commandSwappingRsh(client: BorgClient): Promise<(remoteCommand: string) => Record<string, string>> {
+  const script = `${client.dir}/swap-remote-command`;
+  await copyFile(SWAP_REMOTE_COMMAND, script);
+  await chmod(script, 0o755);
+  const rsh = `${script} ${clientSshOptions(client).join(' ')}`;
+  return (remoteCommand) => ({ BORG_RSH: rsh, ATTACK_REMOTE_COMMAND: remoteCommand });
+}

@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.js';
+import { upsertHost } from '../../../src/enrollment/hosts-store.js';
+import { recordConfigVersion } from '../../../src/restore/config-history.js';
+import { restoreHost } from '../../../src/restore/restore-host.js';
+import { writeSegment } from '../../support/borg-segment-files.js';
+import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
+
+/**
+ * restoreHost on a repository laid out like borg's append-only one: a
+ * transaction log, segments, a replaced config, a lock a killed session left.
+ * Root only: the kept config versions are root's files.
+ */
+
+const isRoot = process.getuid?.() === 0;
+let backupDir: string;
+let repository: string;
+let test: TestContext;
+
+beforeEach(async () => {
+  backupDir = mkdtempSync(join(tmpdir(), 'sbs-restore-'));
+  repository = join(backupDir, 'db1', 'repo');
+  mkdirSync(repository, { recursive: true });
+  test = await makeTestContext({ config: loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }) });
+  upsertHost(
+    test.context.db,
+    {
+      name: 'db1',
+      uid: 20001,
+      keyType: 'ssh-ed25519',
+      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
+      fingerprint: 'SHA256:test',
+      appendOnly: true,
+      quotaBytes: null,
+      allowFrom: null,
+      origin: 'createuser',
+      enrollmentId: null,
+    },
+    test.clock.now(),
+  );
+  writeSegment(repository, 0, 500, false);
+  writeSegment(repository, 1, 600, true);
+  writeSegment(repository, 2, 700, false);
+  writeSegment(repository, 3, 800, true);
+  writeFileSync(
+    join(repository, 'transactions'),
+    'transaction 1, UTC time 2026-11-27T02:00:00.000000\ntransaction 3, UTC time 2026-11-27T04:00:00.000000\n',
+  );
+  writeFileSync(join(repository, 'config'), '[repository]\nkey = original\n');
+  recordConfigVersion(backupDir, 'db1', new Date('2026-11-27T01:00:00.000Z'));
+  // The thief replaces the key, the server keeps that version too, then its session is killed mid-lock.
+  writeFileSync(join(repository, 'config'), '[repository]\nkey = the thief’s\n');
+  recordConfigVersion(backupDir, 'db1', new Date('2026-11-27T04:00:01.000Z'));
+  mkdirSync(join(repository, 'lock.exclusive'));
+  writeFileSync(join(repository, 'lock.exclusive', 'vm@1.99999999-7f'), '');
+  writeFileSync(join(repository, 'lock.roster'), '{}');
+});
+
+afterEach(() => rmSync(backupDir, { recursive: true, force: true }));
+
+describe.runIf(isRoot)('restoreHost', () => {
+  it('rolls back to the last commit before the time, puts the config from before back and breaks the stale lock', async () => {
+    const result = await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(result).toMatchObject({ transaction: { id: 1 }, configRestored: true });
+    expect(readFileSync(join(repository, 'config'), 'utf8')).toBe('[repository]\nkey = original\n');
+    expect(readdirSync(join(repository, 'data', '0')).sort()).toEqual(['0', '1']);
+    expect(existsSync(join(repository, 'lock.exclusive'))).toBe(false);
+    expect(readFileSync(join(result.keptCopy, 'config'), 'utf8')).toBe('[repository]\nkey = the thief’s\n');
+  });
+
+  it('leaves the config alone when it is the version from before', async () => {
+    writeFileSync(join(repository, 'config'), '[repository]\nkey = original\n');
+    const result = await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(result.configRestored).toBe(false);
+  });
+
+  it('refuses while a live process holds the lock', async () => {
+    writeFileSync(join(repository, 'lock.exclusive', `admin@1.${process.pid}-1`), '');
+    await expect(restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    expect(readdirSync(join(repository, 'data', '0'))).toHaveLength(4);
+  });
+});
