@@ -52,9 +52,27 @@ export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set
   return new Set(processesOf(uids, procDir).map((found) => found.uid));
 }
 
-/** Ends the sessions of these UIDs and waits until their processes are gone; false if some outlive `timeoutMs`. */
-export async function endSessionsAndWait(uids: ReadonlySet<number>, timeoutMs = 10_000, procDir = '/proc'): Promise<boolean> {
+async function waitUntilGone(uids: ReadonlySet<number>, deadline: number, procDir: string): Promise<boolean> {
+  while (uidsInSession(uids, procDir).size > 0) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+/**
+ * Ends the sessions of these UIDs and waits until their processes are gone;
+ * false if some outlive `timeoutMs`. With `graceMs`, they get SIGTERM first
+ * and that long to finish (borg rolls an open transaction back either way).
+ */
+export async function endSessionsAndWait(
+  uids: ReadonlySet<number>,
+  { graceMs = 0, timeoutMs = 10_000, procDir = '/proc' }: { graceMs?: number; timeoutMs?: number; procDir?: string } = {},
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  if (graceMs > 0 && endSessionsOf(uids, 'SIGTERM', procDir) > 0 && (await waitUntilGone(uids, Date.now() + graceMs, procDir))) {
+    return true;
+  }
   endSessionsOf(uids, 'SIGKILL', procDir);
   while (uidsInSession(uids, procDir).size > 0) {
     if (Date.now() > deadline) return false;

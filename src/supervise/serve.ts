@@ -11,7 +11,7 @@ import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
-import { endSessionsOf } from '../provision/sessions.js';
+import { endSessionsAndWait } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
@@ -33,8 +33,7 @@ const SESSION_GRACE_MS = 2000;
 
 /**
  * sshd gives each session its own process group, so stopping the listener
- * leaves open borg sessions running: end them, politely first (borg rolls an
- * unfinished transaction back either way).
+ * leaves open borg sessions running: end them, politely first.
  */
 async function endHostSessions(db: Db): Promise<void> {
   const uids = new Set(
@@ -44,9 +43,7 @@ async function endHostSessions(db: Db): Promise<void> {
       .all()
       .map((row) => row.uid),
   );
-  if (endSessionsOf(uids, 'SIGTERM') === 0) return;
-  await new Promise((resolve) => setTimeout(resolve, SESSION_GRACE_MS));
-  endSessionsOf(uids, 'SIGKILL');
+  await endSessionsAndWait(uids, { graceMs: SESSION_GRACE_MS });
 }
 
 /** Environment the children get: our settings, nothing else of ours. */

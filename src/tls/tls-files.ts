@@ -15,6 +15,11 @@ export interface TlsIdentity {
   isSelfSigned: boolean;
 }
 
+/** The public URL's host, without the brackets URL keeps around an IPv6 address. */
+function publicHostName(config: Config): string {
+  return new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
+}
+
 interface Owner {
   uid: number;
   gid: number;
@@ -29,7 +34,7 @@ interface Owner {
 export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, logger: Logger): Promise<void> {
   const paths = statePaths(config.stateDir);
   ensureDirectory(paths.tlsDir, { ...owner, mode: 0o700 });
-  const hostName = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
+  const hostName = publicHostName(config);
   if (config.tlsCertificatePath && config.tlsKeyPath) {
     copyGivenPair(config.tlsCertificatePath, config.tlsKeyPath, hostName, owner, paths, now);
     return;
@@ -75,7 +80,7 @@ export function watchGivenTlsFiles(config: Config, owner: Owner, logger: Logger)
   const { tlsCertificatePath, tlsKeyPath } = config;
   if (!tlsCertificatePath || !tlsKeyPath) return () => {};
   const paths = statePaths(config.stateDir);
-  const hostName = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
+  const hostName = publicHostName(config);
   const onChange = () => {
     try {
       if (copyGivenPair(tlsCertificatePath, tlsKeyPath, hostName, owner, paths, new Date())) {
