@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { readResponseBody } from './http-response.js';
 
 /**
  * HTTP requests from a chosen loopback source address (127.0.0.2, 127.0.0.3, …):
@@ -49,19 +50,7 @@ export function httpRequest(baseUrl: string, method: string, path: string, optio
         agent: false,
       },
       (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // Not JSON: keep the text.
-          }
-          resolve({ status: response.statusCode ?? 0, body, text });
-        });
-        response.on('error', reject);
+        readResponseBody(response).then(({ text, body }) => resolve({ status: response.statusCode ?? 0, body, text }), reject);
       },
     );
     outgoing.on('timeout', () => outgoing.destroy(new Error(`${method} ${path} timed out`)));

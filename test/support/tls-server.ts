@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
 import type { TestContext } from 'vitest';
+import { readResponseBody } from './http-response.js';
 import { BORGCTL_PATH, canConnect, type Sandbox, type SandboxProcess, sshdProcessesInSandboxes } from './sandbox.js';
 import { pinOfCertificate } from './tls-certificates.js';
 
@@ -58,19 +59,9 @@ export function requestOverHttps<Body = unknown>(url: string, options: HttpsRequ
           reject(new Error(`${url}: the server's key does not match ${options.pin}`));
           return;
         }
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // Not JSON: keep the text.
-          }
+        readResponseBody(response).then(({ text, body }) => {
           resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body: body as Body, certificate });
-        });
+        }, reject);
       },
     );
     request.on('timeout', () => request.destroy(new Error(`${url}: timed out`)));
