@@ -105,6 +105,15 @@ describe('GET /v1/admin/audit', () => {
     expect(next.body.entries[0].id).toBe(first.body.entries[1].id - 1);
   });
 
+  it.each(['limit=abc', 'limit=0', 'limit=1001', 'limit=-1', 'limit=1.5', 'before=abc', 'before=-3', 'before=1e3', 'since=1'])(
+    'refuses the query %s with 400',
+    async (query) => {
+      const response = await callApi(app, 'GET', `/v1/admin/audit?${query}`, { token: adminToken });
+      expect(response.status).toBe(400);
+      expect(response.body.error).toBe('BAD_REQUEST');
+    },
+  );
+
   it('never contains a token or a private key', async () => {
     const tokens = await exerciseEverything();
     const response = await callApi(app, 'GET', '/v1/admin/audit?limit=1000', { token: adminToken });

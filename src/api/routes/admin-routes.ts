@@ -35,6 +35,21 @@ const hostChangesBody = z.strictObject({
 
 const statusQuery = z.enum(['pending', 'approved', 'denied', 'expired']).optional();
 
+/** `limit` (1–1000, default 100) and `before` (an entry id, for the next page): decimal integers. */
+const auditQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(1000))
+    .default(100),
+  before: z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .transform(Number)
+    .optional(),
+});
+
 /** Everything under /v1/admin; the caller mounts requireAdmin in front. */
 export function adminRoutes(context: ServerContext) {
   const app = new Hono<AppEnv>();
@@ -79,9 +94,10 @@ export function adminRoutes(context: ServerContext) {
   });
 
   app.get('/audit', (c) => {
-    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
-    const before = c.req.query('before');
-    return c.json({ entries: listAudit(context.db, { limit, ...(before ? { beforeId: Number(before) } : {}) }) });
+    const query = auditQuery.safeParse(c.req.query());
+    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before an entry id');
+    const { limit, before } = query.data;
+    return c.json({ entries: listAudit(context.db, { limit, ...(before === undefined ? {} : { beforeId: before }) }) });
   });
 
   return app;
