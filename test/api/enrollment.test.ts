@@ -360,6 +360,23 @@ describe('enrollment ids', () => {
     }
     expect(statuses).toEqual([404, 404, 404, 429, 429]);
   });
+
+  it('count malformed ids as misses too', async () => {
+    const limited = makeTestApp(test.context, { limits: { lookups: createRateLimiter({ limit: 2, windowMs: 60_000 }) } });
+    const statuses: number[] = [];
+    for (const id of ['short', 'x'.repeat(40), `${'A'.repeat(21)}*`, 'AAAAAAAAAAAAAAAAAAAAAA']) {
+      statuses.push((await callApi(limited, 'GET', `/v1/enrollments/${id}`)).status);
+    }
+    expect(statuses).toEqual([404, 404, 429, 429]);
+  });
+
+  it('are counted by the server clock: the limit lifts once its window has passed', async () => {
+    const limited = makeTestApp(test.context, { limits: { lookups: createRateLimiter({ limit: 1, windowMs: 60_000 }) } });
+    const miss = () => callApi(limited, 'GET', '/v1/enrollments/AAAAAAAAAAAAAAAAAAAAAA').then((response) => response.status);
+    const before = [await miss(), await miss()];
+    test.clock.advance(60_000);
+    expect([...before, await miss()]).toEqual([404, 429, 404]);
+  });
 });
 
 describe('enrollment ids on the known_hosts route', () => {

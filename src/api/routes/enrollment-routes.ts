@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ServerContext } from '../../context.js';
+import { rateLimitKeyOf } from '../../domain/networks.js';
 import { getEnrollment, submitEnrollment } from '../../enrollment/enroll.js';
 import { repositoryUrl } from '../../enrollment/hosts.js';
 import { findLiveHost } from '../../enrollment/hosts-store.js';
@@ -24,8 +25,8 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
   const app = new Hono<AppEnv>();
 
   app.post('/v1/enroll', async (c, next) => {
-    const source = c.get('clientAddress') ?? 'unknown';
-    if (!limits.enrollAttempts.hit(source, Date.now())) {
+    const source = rateLimitKeyOf(c.get('clientAddress'));
+    if (!limits.enrollAttempts.hit(source, context.now().getTime())) {
       throw new AppError('RATE_LIMITED', 'too many enrollment attempts from this address; try again later');
     }
     await next();
@@ -52,25 +53,22 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
     );
   });
 
+  /** Looks an enrollment up by id; misses (malformed ids too) count against the address, so ids cannot be guessed fast. */
   function lookUp(source: string, id: string) {
-    if (!ENROLLMENT_ID_PATTERN.test(id)) throw new AppError('NOT_FOUND', 'no such enrollment');
+    const now = context.now().getTime();
+    const tooMany = () => new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
+    if (limits.lookups.isLimited(source, now)) throw tooMany();
     try {
+      if (!ENROLLMENT_ID_PATTERN.test(id)) throw new AppError('NOT_FOUND', 'no such enrollment');
       return getEnrollment(context, id);
     } catch (error) {
-      // Misses count against the address, so ids cannot be guessed fast.
-      if (!limits.lookups.hit(source, Date.now())) {
-        throw new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
-      }
+      if (!limits.lookups.hit(source, now)) throw tooMany();
       throw error;
     }
   }
 
   app.get('/v1/enrollments/:id', (c) => {
-    const source = c.get('clientAddress') ?? 'unknown';
-    if (limits.lookups.isLimited(source, Date.now())) {
-      throw new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
-    }
-    const enrollment = lookUp(source, c.req.param('id'));
+    const enrollment = lookUp(rateLimitKeyOf(c.get('clientAddress')), c.req.param('id'));
     const view = { status: enrollment.status, hostname: enrollment.hostname, fingerprint: enrollment.fingerprint };
     const host = enrollment.status === 'approved' ? findLiveHost(context.db, enrollment.hostname) : undefined;
     // Once the host has another key (re-keyed), this enrollment's VM no longer gets the account details.
@@ -84,8 +82,7 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
   });
 
   app.get('/v1/enrollments/:id/known_hosts', (c) => {
-    const source = c.get('clientAddress') ?? 'unknown';
-    const enrollment = lookUp(source, c.req.param('id'));
+    const enrollment = lookUp(rateLimitKeyOf(c.get('clientAddress')), c.req.param('id'));
     if (enrollment.status !== 'approved') throw new AppError('NOT_FOUND', 'enrollment is not approved');
     return c.text(`${knownHostsLines(context).join('\n')}\n`);
   });
