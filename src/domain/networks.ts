@@ -24,6 +24,11 @@ function canonicalRange(range: string): string {
     }
     if (range.includes('/')) {
       const [address, prefixLength] = ipaddr.parseCIDR(range);
+      // sshd sees an IPv4 client as IPv4, never as ::ffff:a.b.c.d: say the range the same way.
+      if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefixLength >= 96) {
+        const ipv4 = (address as ipaddr.IPv6).toIPv4Address();
+        return `${networkAddress(ipv4, prefixLength - 96)}/${prefixLength - 96}`;
+      }
       const network = networkAddress(address, prefixLength);
       return `${network}/${prefixLength}`;
     }
@@ -55,4 +60,17 @@ export function isAddressAllowed(address: string, allowFrom: string): boolean {
       : [ipaddr.parse(range), ipaddr.parse(range).kind() === 'ipv4' ? 32 : 128];
     return parsed.kind() === network.kind() && parsed.match(network, prefixLength);
   });
+}
+
+/**
+ * The key a client's requests are counted under by the rate limiters: an IPv4
+ * address itself (also when written IPv4-mapped), an IPv6 address's /64 (one
+ * machine usually holds a whole /64, and could otherwise count afresh from
+ * each of its addresses).
+ */
+export function rateLimitKeyOf(address: string | null): string {
+  if (address === null || !ipaddr.isValid(address)) return 'unknown';
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${parsed.toString()}/64`).toString()}/64`;
 }

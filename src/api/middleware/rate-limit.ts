@@ -1,6 +1,9 @@
 /**
- * A fixed-window counter per key (usually the client address), in memory:
- * enough for one API process, and it forgets everything on restart.
+ * A fixed-window counter per key (a client address, see rateLimitKeyOf), in
+ * memory: enough for one API process, and it forgets everything on restart.
+ * At most `maxKeys` keys are kept: past that the oldest window goes (ended
+ * windows are the oldest), so that a flood of new addresses can neither grow
+ * the memory nor wipe every other address's count at once.
  */
 export interface RateLimiter {
   /** Counts one event for the key; false once the key is over its limit. */
@@ -22,7 +25,9 @@ export function createRateLimiter({
   function current(key: string, now: number) {
     const window = windows.get(key);
     if (window && now - window.startedAt < windowMs) return window;
-    if (windows.size >= maxKeys) windows.clear();
+    // Re-inserted when its window starts, so that the Map's first key is always the oldest window.
+    windows.delete(key);
+    while (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string);
     const fresh = { startedAt: now, count: 0 };
     windows.set(key, fresh);
     return fresh;

@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { verifyAdminToken } from '../../admin/admin-tokens.js';
 import type { Db } from '../../db/connection.js';
+import { rateLimitKeyOf } from '../../domain/networks.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../app-env.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -12,7 +13,7 @@ import type { RateLimiter } from './rate-limit.js';
  */
 export function requireAdmin({ db, now, failures }: { db: Db; now: () => Date; failures: RateLimiter }) {
   return createMiddleware<AppEnv>(async function requireAdminToken(c, next) {
-    const source = c.get('clientAddress') ?? 'unknown';
+    const source = rateLimitKeyOf(c.get('clientAddress'));
     const at = now();
     if (failures.isLimited(source, at.getTime())) {
       throw new AppError('RATE_LIMITED', 'too many failed admin logins from this address; try again later');

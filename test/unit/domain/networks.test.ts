@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAddressAllowed, parseAllowFrom } from '../../../src/domain/networks.js';
+import { isAddressAllowed, parseAllowFrom, rateLimitKeyOf } from '../../../src/domain/networks.js';
 import { codeOf } from '../../support/error-codes.js';
 
 describe('parseAllowFrom', () => {
@@ -12,6 +12,9 @@ describe('parseAllowFrom', () => {
     ['2001:db8::1/32', '2001:db8::/32'],
     ['2001:DB8:0:0::1', '2001:db8::1'],
     ['::ffff:192.0.2.7', '192.0.2.7'],
+    ['::ffff:192.0.2.7/120', '192.0.2.0/24'],
+    ['::ffff:192.0.2.7/128', '192.0.2.7/32'],
+    ['::ffff:0:0/64', '::/64'],
     [' 10.0.0.0/8 , 192.168.1.0/24', '10.0.0.0/8,192.168.1.0/24'],
   ])('renders %s canonically as %s', (input, canonical) => {
     expect(parseAllowFrom(input)).toBe(canonical);
@@ -75,5 +78,26 @@ describe('isAddressAllowed', () => {
 
   it('refuses something that is not an address', () => {
     expect(isAddressAllowed('unknown', '0.0.0.0/0')).toBe(false);
+  });
+});
+
+describe('rateLimitKeyOf', () => {
+  it.each([
+    ['192.0.2.7', '192.0.2.7'],
+    ['::ffff:192.0.2.7', '192.0.2.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::ffff', '2001:db8:1:2::/64'],
+    ['::1', '::/64'],
+  ])('counts %s as %s', (address, key) => {
+    expect(rateLimitKeyOf(address)).toBe(key);
+  });
+
+  it('counts every address of one IPv6 /64 together, and another /64 apart', () => {
+    expect(rateLimitKeyOf('2001:db8::1')).toBe(rateLimitKeyOf('2001:db8::ffff:1'));
+    expect(rateLimitKeyOf('2001:db8:0:1::1')).not.toBe(rateLimitKeyOf('2001:db8::1'));
+  });
+
+  it.each([null, '', 'example.com'])('counts %j as unknown', (address) => {
+    expect(rateLimitKeyOf(address)).toBe('unknown');
   });
 });

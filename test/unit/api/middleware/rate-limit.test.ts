@@ -35,6 +35,25 @@ describe('createRateLimiter', () => {
     expect(limiter.isLimited('a', 1000)).toBe(false);
   });
 
+  it('makes room for a new key by forgetting only the oldest window', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 1000, maxKeys: 3 });
+    limiter.hit('oldest', 0);
+    limiter.hit('b', 1);
+    limiter.hit('c', 2);
+    limiter.hit('new', 3);
+    expect([limiter.isLimited('b', 4), limiter.isLimited('c', 4), limiter.isLimited('new', 4)]).toEqual([true, true, true]);
+    expect(limiter.isLimited('oldest', 4)).toBe(false);
+  });
+
+  it('counts a key whose window started again as the newest', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 10, maxKeys: 2 });
+    limiter.hit('a', 0);
+    limiter.hit('b', 5);
+    limiter.hit('a', 20);
+    limiter.hit('c', 21);
+    expect([limiter.isLimited('a', 22), limiter.isLimited('c', 22)]).toEqual([true, true]);
+  });
+
   it.each([
     [0, 1000],
     [1, 0],
