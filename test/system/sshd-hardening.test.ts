@@ -1,0 +1,92 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/process/run.js';
+import { ensureSshHostKeys } from '../../src/provision/host-keys.js';
+import { isAtLeast, readOpenSshVersion } from '../../src/provision/openssh-version.js';
+import { renderSshdConfig } from '../../src/provision/sshd-config.js';
+
+/**
+ * What this machine's sshd makes of the configuration the server writes
+ * (`sshd -T`, the effective settings for one connection). The attack suite
+ * shows each door closed; several are closed twice (DisableForwarding and
+ * AllowTcpForwarding, AllowGroups and PermitRootLogin, `restrict` in each key
+ * line), so an attack alone would not notice one layer gone. These tests
+ * fail when any single layer goes.
+ */
+
+const HARDENED: [string, string][] = [
+  ['pubkeyauthentication', 'yes'],
+  ['passwordauthentication', 'no'],
+  ['kbdinteractiveauthentication', 'no'],
+  ['hostbasedauthentication', 'no'],
+  ['gssapiauthentication', 'no'],
+  ['permitemptypasswords', 'no'],
+  ['permitrootlogin', 'no'],
+  ['allowgroups', 'borg-hosts'],
+  ['authorizedprincipalsfile', 'none'],
+  ['usepam', 'no'],
+  ['strictmodes', 'yes'],
+  ['disableforwarding', 'yes'],
+  ['allowtcpforwarding', 'no'],
+  ['allowagentforwarding', 'no'],
+  ['allowstreamlocalforwarding', 'no'],
+  ['x11forwarding', 'no'],
+  ['permittunnel', 'no'],
+  ['gatewayports', 'no'],
+  ['permittty', 'no'],
+  ['permituserrc', 'no'],
+  ['permituserenvironment', 'no'],
+  ['permitlisten', 'none'],
+  ['permitopen', 'none'],
+  ['maxauthtries', '3'],
+  ['maxsessions', '1'],
+];
+
+describe("sshd's effective configuration", () => {
+  let directory = '';
+  let configPath = '';
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'sshd-hardening-'));
+    const sshDir = join(directory, 'ssh');
+    await mkdir(sshDir, { mode: 0o700 });
+    await ensureSshHostKeys(sshDir, run);
+    const hasPerSourcePenalties = isAtLeast(await readOpenSshVersion(run), 9, 8);
+    const config = renderSshdConfig({
+      port: 2222,
+      listenAddresses: ['127.0.0.1'],
+      sshDir,
+      authorizedKeysDir: join(directory, 'authorized_keys'),
+      hasPerSourcePenalties,
+    });
+    configPath = join(directory, 'sshd_config');
+    await writeFile(configPath, config, { mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  async function effectiveSettings(user: string): Promise<Map<string, string>> {
+    const result = await execa('/usr/sbin/sshd', ['-T', '-f', configPath, '-C', `user=${user},host=vm.example,addr=192.0.2.7`]);
+    const settings = new Map<string, string>();
+    for (const line of result.stdout.split('\n')) {
+      const [name = '', ...value] = line.split(' ');
+      settings.set(name, value.join(' '));
+    }
+    return settings;
+  }
+
+  it.each(['web1', 'root'])('keeps every door closed for %s', async (user) => {
+    const settings = await effectiveSettings(user);
+    for (const [name, value] of HARDENED) expect(settings.get(name), name).toBe(value);
+  });
+
+  it('reads key lines only from the root-owned directory, one file per user', async () => {
+    const settings = await effectiveSettings('web1');
+    expect(settings.get('authorizedkeysfile')).toBe(`${join(directory, 'authorized_keys')}/%u`);
+  });
+});
