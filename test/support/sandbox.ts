@@ -180,6 +180,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       BORG_SERVER_BACKUP_DIR: SANDBOX_BACKUP_DIR,
       BORG_SERVER_SSH_PORT: String(sshPort),
       BORG_SERVER_SSH_HOST: '127.0.0.1',
+      BORG_SERVER_SSH_LISTEN_ADDRESS: '127.0.0.1',
       BORG_SERVER_HTTP_HOST: '127.0.0.1',
       BORG_SERVER_HTTP_PORT: String(httpPort),
       BORG_SERVER_PUBLIC_URL: baseUrl,
