@@ -7,6 +7,7 @@ import { createWorldWritableDir, hostUid, treeDigest, useAttackServer } from '..
 import {
   clientSshOptions,
   commandSwappingRsh,
+  createServerTunnelDevice,
   environmentOf,
   openBorgServeSession,
   openSsh,
@@ -15,6 +16,7 @@ import {
   socksConnect,
   type TrafficSink,
   tcpSink,
+  tryTunnelTraffic,
   unixSink,
   waitFor,
 } from '../support/attack-ssh.js';
@@ -79,8 +81,8 @@ describe('a stolen key', () => {
     return openBorgServeSession(uid, () => session(options));
   }
 
-  async function sink(): Promise<TrafficSink> {
-    const opened = await tcpSink();
+  async function sink(host?: string): Promise<TrafficSink> {
+    const opened = await tcpSink(host);
     sinks.push(opened);
     return opened;
   }
@@ -270,7 +272,7 @@ describe('a stolen key', () => {
         await execa('ssh-add', [borg().keyPath], { env: { SSH_AUTH_SOCK: agentSocket, PATH: process.env.PATH ?? '' } });
         const { session: forwarded, serve } = await serveSession({ sshOptions: ['-A', '-v'], env: { SSH_AUTH_SOCK: agentSocket } });
         const environment = await environmentOf(serve.pid);
-        expect(forwarded.output()).toContain('Requesting authentication agent forwarding');
+        await forwarded.waitForOutput('Requesting authentication agent forwarding');
         expect(environment).not.toHaveProperty('SSH_AUTH_SOCK');
         const ownedInTmp = await filesOwnedBy(uid, '/tmp');
         expect(ownedInTmp).toEqual([]);
@@ -285,7 +287,7 @@ describe('a stolen key', () => {
     attack(group, 'X11 forwarding (ssh -X / -Y)', async () => {
       const { session: forwarded, serve } = await serveSession({ sshOptions: ['-X', '-Y', '-v'], env: { DISPLAY: ':0' } });
       const environment = await environmentOf(serve.pid);
-      expect(forwarded.output()).toContain('Requesting X11 forwarding');
+      await forwarded.waitForOutput('Requesting X11 forwarding');
       expect(environment).not.toHaveProperty('DISPLAY');
       const listening: number[] = [];
       for (let display = 10; display < 20; display += 1) if (await canConnect(6000 + display)) listening.push(6000 + display);
@@ -294,16 +296,24 @@ describe('a stolen key', () => {
       return 'no DISPLAY in the session and no X11 listener on ports 6010-6019';
     });
 
-    attack(group, 'tunnel device (ssh -w any)', async () => {
-      // The client (root here) opens its own tun device for the attempt; the server's answer is what counts.
-      const tunnel = session({
-        sshOptions: ['-v', '-N', '-o', 'Tunnel=point-to-point', '-w', 'any:any', '-o', 'ExitOnForwardFailure=yes'],
-      });
-      const exit = await Promise.race([tunnel.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 10_000))]);
-      expect(exit).toMatchObject({ exitCode: 255 });
-      expect(tunnel.output()).toContain('Server has rejected tunnel device forwarding');
-      expect(tunnel.output()).toContain('Tunnel forwarding failed');
-      return 'server: "rejected tunnel device forwarding"; ssh exited 255 (Tunnel forwarding failed)';
+    attack(group, "tunnel device (ssh -w): IP traffic to a listener behind the server's tun device", async () => {
+      // Everything but sshd is ready to carry the tunnel (a device web1 may attach to, a listener
+      // on its address), so that this fails if PermitTunnel ever allows it.
+      const device = await createServerTunnelDevice(server().sandbox, uid);
+      try {
+        const target = await sink(device.serverAddress);
+        const traffic = await tryTunnelTraffic(borg(), web1(), { device, port: target.port, seconds: 4 });
+        expect(traffic.connected, `a connection passed through the tunnel; the listener said "${traffic.reply.trim()}"`).toBe(false);
+        expect(target.connections(), 'connections that reached the listener').toBe(0);
+        expect(traffic.sshOutput).toContain('Server has rejected tunnel device forwarding');
+        return (
+          `server: "rejected tunnel device forwarding"; ${traffic.attempts} connections from ${device.clientAddress} (client tun0) ` +
+          `to ${device.serverAddress}:${target.port} (server ${device.name}, owned by uid ${uid}) failed ("${traffic.error}"); ` +
+          '0 reached the listener'
+        );
+      } finally {
+        await device.remove();
+      }
     });
   });
 
@@ -316,8 +326,8 @@ describe('a stolen key', () => {
         env: { BORG_REPO: '/srv/state', BORG_BASE_DIR: '/tmp/attack', PYTHONVERBOSE: '1' },
       });
       const environment = await environmentOf(serve.pid);
-      expect(opened.output()).toContain('setting env LD_PRELOAD');
-      expect(opened.output()).toContain('setting env BORG_REPO');
+      await opened.waitForOutput('setting env LD_PRELOAD');
+      await opened.waitForOutput('setting env BORG_REPO');
       for (const name of ['LD_PRELOAD', 'BORG_ATTACK', 'BORG_REPO', 'BORG_BASE_DIR', 'PYTHONINSPECT', 'PYTHONVERBOSE']) {
         expect(environment, name).not.toHaveProperty(name);
       }

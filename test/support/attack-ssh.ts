@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import type { Sandbox } from './sandbox.js';
 import type { BorgClient, SshDestination } from './sandbox-client.js';
 
 /**
@@ -28,6 +30,8 @@ export function destinationArguments(destination: SshDestination): string[] {
 export interface SshSession {
   readonly process: ResultPromise;
   output(): string;
+  /** The output once it matches: ssh's -v lines may still be in the pipe when the server already shows their effect. */
+  waitForOutput(expected: string | RegExp, timeoutMs?: number): Promise<string>;
   hasExited(): boolean;
   readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
   write(text: string): void;
@@ -61,7 +65,8 @@ export function openSsh(
   subprocess.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
   let hasExited = false;
   const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => {
-    subprocess.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then every byte ssh wrote has been read.
+    subprocess.once('close', (code, signal) => {
       hasExited = true;
       resolve({ exitCode: code ?? undefined, signal: signal ?? undefined });
     });
@@ -70,6 +75,16 @@ export function openSsh(
   return {
     process: subprocess,
     output: () => chunks.join(''),
+    waitForOutput: (expected, timeoutMs = 10_000) =>
+      waitFor(
+        `ssh to print ${expected}`,
+        () => {
+          const output = chunks.join('');
+          const matches = typeof expected === 'string' ? output.includes(expected) : expected.test(output);
+          return matches ? output : undefined;
+        },
+        timeoutMs,
+      ),
     hasExited: () => hasExited,
     exited,
     write(text) {
@@ -299,4 +314,168 @@ export async function commandSwappingRsh(client: BorgClient): Promise<(remoteCom
   await chmod(script, 0o755);
   const rsh = `${script} ${clientSshOptions(client).join(' ')}`;
   return (remoteCommand) => ({ BORG_RSH: rsh, ATTACK_REMOTE_COMMAND: remoteCommand });
+}
+
+/**
+ * A Unix socket that relays every connection to 127.0.0.1:port. A client in a
+ * network namespace of its own has no network at all, but filesystem sockets
+ * cross network namespaces: this is how it reaches sshd.
+ */
+export async function unixRelay(path: string, port: number): Promise<{ path: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((incoming) => {
+    const outgoing = createConnection({ port, host: '127.0.0.1' });
+    for (const socket of [incoming, outgoing]) {
+      sockets.add(socket);
+      socket.on('error', () => {
+        incoming.destroy();
+        outgoing.destroy();
+      });
+      socket.on('close', () => sockets.delete(socket));
+    }
+    incoming.pipe(outgoing).pipe(incoming);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      await rm(path, { force: true });
+    },
+  };
+}
+
+const TUNNEL_TRAFFIC = fileURLToPath(new URL('../fixtures/attack/tunnel-traffic.py', import.meta.url));
+
+/** The server's end of a tunnel attempt: a tun device, its address, and the client address it points to. */
+export interface ServerTunnelDevice {
+  readonly number: number;
+  readonly name: string;
+  readonly serverAddress: string;
+  readonly clientAddress: string;
+  remove(): Promise<void>;
+}
+
+/**
+ * What an admin who meant to allow tunnels would set up, so that only sshd's
+ * PermitTunnel stands between a host and the server's network:
+ * - a persistent tun device owned by the host's UID, addressed and up, in this
+ *   machine's network namespace (the sandbox's sshd shares it). sshd opens the
+ *   device with the user's rights, so it could never create one, only attach;
+ * - in the sandbox's mount namespace only, a 0666 /dev/net/tun (the usual mode;
+ *   this machine's is 0600, which alone would keep the user out).
+ * Number and addresses derive from the sandbox's ssh port, so that concurrent
+ * sandboxes do not clash. Checks that the host user can attach to the device.
+ */
+export async function createServerTunnelDevice(sandbox: Sandbox, uid: number): Promise<ServerTunnelDevice> {
+  const number = sandbox.sshPort;
+  const name = `tun${number}`;
+  const octets = `${number >> 8}.${number & 0xff}`;
+  const exists = () => existsSync(`/sys/class/net/${name}`);
+  const ip = (arguments_: string[]) => execa('ip', arguments_, { env: { PATH: SYSTEM_PATH }, extendEnv: false });
+  if (exists()) throw new Error(`${name} already exists on this machine`);
+  const device: ServerTunnelDevice = {
+    number,
+    name,
+    serverAddress: `10.77.${octets}`,
+    clientAddress: `10.78.${octets}`,
+    async remove() {
+      await sandbox.exec(['sh', '-c', 'if mountpoint -q /dev/net/tun; then umount /dev/net/tun; fi; rm -f /srv/dev-net-tun'], {
+        reject: false,
+      });
+      if (exists()) await ip(['link', 'delete', name]);
+    },
+  };
+  try {
+    await ip(['tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', String(uid)]);
+    await ip(['address', 'add', device.serverAddress, 'peer', device.clientAddress, 'dev', name]);
+    await ip(['link', 'set', name, 'up']);
+    // 10:200 is the tun device's fixed (misc) major and minor number.
+    await sandbox.exec(['mknod', '-m', '0666', '/srv/dev-net-tun', 'c', '10', '200']);
+    await sandbox.exec(['mount', '--bind', '/srv/dev-net-tun', '/dev/net/tun']);
+    await sandbox.exec([
+      'setpriv',
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      '/usr/bin/python3',
+      TUNNEL_TRAFFIC,
+      'attach',
+      name,
+    ]);
+    return device;
+  } catch (error) {
+    await device.remove();
+    throw error;
+  }
+}
+
+export interface TunnelTraffic {
+  connected: boolean;
+  /** What the far end sent back, if anything. */
+  reply: string;
+  attempts: number;
+  /** The last connection error (`timed out`, …). */
+  error: string;
+  /** Everything ssh (-v) wrote. */
+  sshOutput: string;
+}
+
+/**
+ * `ssh -w 0:N` from a network namespace of its own (tun0 there, CLIENT peer
+ * SERVER), then TCP connections to SERVER:port for `seconds`. From that
+ * namespace, the only way to SERVER is through the tunnel: in one namespace
+ * the kernel would deliver the packets locally, tunnel or not.
+ */
+export async function tryTunnelTraffic(
+  client: BorgClient,
+  destination: SshDestination,
+  target: { device: ServerTunnelDevice; port: number; seconds: number },
+): Promise<TunnelTraffic> {
+  const relay = await unixRelay(`${client.dir}/sshd-relay.sock`, destination.port);
+  const { device, port, seconds } = target;
+  try {
+    const ssh = [
+      // If the script is killed, ssh must not stay behind in the namespace.
+      'setpriv',
+      '--pdeathsig',
+      'SIGKILL',
+      '--',
+      'ssh',
+      ...clientSshOptions(client),
+      '-v',
+      '-N',
+      '-o',
+      `ProxyCommand=/usr/bin/python3 ${TUNNEL_TRAFFIC} proxy ${relay.path}`,
+      '-o',
+      'ProxyUseFdpass=yes',
+      '-o',
+      'Tunnel=point-to-point',
+      '-w',
+      `0:${device.number}`,
+      ...destinationArguments(destination),
+    ];
+    const script = [
+      '/usr/bin/python3',
+      TUNNEL_TRAFFIC,
+      'attempt',
+      device.clientAddress,
+      device.serverAddress,
+      String(port),
+      String(seconds),
+    ];
+    const result = await execa('unshare', ['--net', '--', ...script, '--', ...ssh], {
+      env: { PATH: SYSTEM_PATH, LANG: 'C.UTF-8', HOME: client.homeDir },
+      extendEnv: false,
+      reject: false,
+      timeout: (seconds + 15) * 1000,
+      cwd: client.dir,
+    });
+    const report = String(result.stdout).trim().split('\n').pop() ?? '';
+    if (!report.startsWith('{')) throw new Error(`tunnel-traffic.py exited with ${result.exitCode}:\n${result.stderr}`);
+    return { ...(JSON.parse(report) as Omit<TunnelTraffic, 'sshOutput'>), sshOutput: String(result.stderr) };
+  } finally {
+    await relay.close();
+  }
 }
