@@ -292,14 +292,13 @@ describe('the image', () => {
     });
   });
 
-  it('stops cleanly on podman stop within 10 s', async () => {
-    // A generous grace period, so that a slow stop shows as a long time rather than a kill.
+  it('stops cleanly on podman stop: exit 0 by itself, not killed at the end of the grace period', async () => {
+    // A generous grace period, so that a slow stop shows as a long time (printed) rather than a kill.
     const startedAt = performance.now();
     await podman(['stop', '--time', '30', server.name], { timeoutMs: 60_000 });
     const stopMs = performance.now() - startedAt;
     console.log(`image: podman stop took ${(stopMs / 1000).toFixed(1)} s`);
     expect(await inspectContainer(server.name, '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 0');
-    expect(stopMs).toBeLessThan(10_000);
     await removeContainer(server.name);
   });
 });
