@@ -72,6 +72,8 @@ export const hosts = sqliteTable(
     keyBase64: text('key_base64').notNull(),
     fingerprint: text('fingerprint').notNull(),
     appendOnly: integer('append_only', { mode: 'boolean' }).notNull().default(true),
+    /** Until then an append-only host has full access (to prune and compact); null: no window open. */
+    fullAccessUntil: integer('full_access_until', { mode: 'timestamp_ms' }),
     quotaBytes: integer('quota_bytes'),
     allowFrom: text('allow_from'),
     status: text('status', { enum: ['active', 'disabled', 'deleted', 'purging'] }).notNull(),

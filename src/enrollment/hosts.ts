@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
+import { fullAccessEnd, isFullAccessOpen } from '../domain/full-access.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
 import { parseQuota } from '../domain/sizes.js';
@@ -17,6 +18,8 @@ export interface HostView {
   fingerprint: string;
   keyType: string;
   appendOnly: boolean;
+  /** The end of an open full-access window (no --append-only until then), or null. */
+  fullAccessUntil: Date | null;
   quotaBytes: number | null;
   allowFrom: string | null;
   origin: HostRow['origin'];
@@ -41,6 +44,7 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     fingerprint: row.fingerprint,
     keyType: row.keyType,
     appendOnly: row.appendOnly,
+    fullAccessUntil: isFullAccessOpen(row, context.now()) ? row.fullAccessUntil : null,
     quotaBytes: row.quotaBytes,
     allowFrom: row.allowFrom,
     origin: row.origin,
@@ -73,6 +77,8 @@ export interface HostChanges {
   appendOnly?: boolean | undefined;
   disabled?: boolean | undefined;
   allowFrom?: string | null | undefined;
+  /** Opens a full-access window this long ("2h"; at most 7 days), or closes it (null). */
+  fullAccessFor?: string | number | null | undefined;
 }
 
 export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
@@ -82,8 +88,15 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
   const now = context.now();
+  if (changes.fullAccessFor !== undefined) {
+    values.fullAccessUntil = changes.fullAccessFor === null ? null : fullAccessEnd(changes.fullAccessFor, now);
+  }
   context.db.transaction((tx) => {
-    if (!findLiveHost(tx, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+    const row = findLiveHost(tx, name);
+    if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+    if (values.fullAccessUntil && !(values.appendOnly ?? row.appendOnly)) {
+      throw new AppError('BAD_REQUEST', `host "${name}" is not append-only: it has full access already`);
+    }
     tx.update(hosts)
       .set({ ...values, updatedAt: now })
       .where(eq(hosts.name, name))

@@ -4,6 +4,7 @@ import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
+import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import type { Run } from '../process/run.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
@@ -44,6 +45,8 @@ export interface ReconcileSummary {
   purged: string[];
   sessionsEnded: number;
   sshdConfigChanged: boolean;
+  /** When the next full-access window ends: reconcile again then. */
+  nextFullAccessEnd: Date | null;
 }
 
 const ROOT_ONLY = { uid: 0, gid: 0 };
@@ -71,11 +74,18 @@ function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: F
 }
 
 /**
- * Makes the system match the database: accounts, directories, key files and
- * sshd_config. Idempotent, and safe to re-run after a crash at any point:
- * every file it owns is written whole and renamed into place.
+ * Makes the system match the database, as of `now` (full-access windows):
+ * accounts, directories, key files and sshd_config. Idempotent, and safe to
+ * re-run after a crash at any point: every file it owns is written whole and
+ * renamed into place. A host whose key line changes (re-keyed, or its
+ * full-access window ended) has its open sessions ended.
  */
-export function reconcile(db: Db, settings: ReconcileSettings, memory: ReconcileMemory = createReconcileMemory()): ReconcileSummary {
+export function reconcile(
+  db: Db,
+  settings: ReconcileSettings,
+  memory: ReconcileMemory = createReconcileMemory(),
+  now: Date = new Date(),
+): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
   const purged = purgeHosts(db, settings.backupDir);
@@ -100,7 +110,7 @@ export function reconcile(db: Db, settings: ReconcileSettings, memory: Reconcile
   const keyLines = new Map<string, { line: string; uid: number }>();
   for (const row of wanted) {
     if (row.status !== 'active' || blocked.has(row.name)) continue;
-    const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType };
+    const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType, appendOnly: isAppendOnlyNow(row, now) };
     keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
   }
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
@@ -125,6 +135,10 @@ export function reconcile(db: Db, settings: ReconcileSettings, memory: Reconcile
     purged,
     sessionsEnded,
     sshdConfigChanged,
+    nextFullAccessEnd: nextFullAccessEnd(
+      wanted.filter((row) => row.status === 'active'),
+      now,
+    ),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { judgeQuota, type QuotaVerdict, segmentUsage } from '../domain/borg-segments.js';
+import { isAppendOnlyNow } from '../domain/full-access.js';
 import type { Logger } from '../log.js';
 import { listSegments, removeUncommittedSegments } from '../provision/repository-files.js';
 import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
@@ -24,7 +25,7 @@ export interface RepositoryWatchOptions {
   procDir?: string;
 }
 
-type WatchedRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly'>;
+type WatchedRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly' | 'fullAccessUntil'>;
 
 export interface WatchedHost {
   name: string;
@@ -71,7 +72,14 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
 
   function loadHosts(): WatchedRow[] {
     rows ??= db
-      .select({ name: hosts.name, uid: hosts.uid, status: hosts.status, quotaBytes: hosts.quotaBytes, appendOnly: hosts.appendOnly })
+      .select({
+        name: hosts.name,
+        uid: hosts.uid,
+        status: hosts.status,
+        quotaBytes: hosts.quotaBytes,
+        appendOnly: hosts.appendOnly,
+        fullAccessUntil: hosts.fullAccessUntil,
+      })
       .from(hosts)
       .where(inArray(hosts.status, ['active', 'disabled']))
       .all();
@@ -113,7 +121,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   function holdQuota(row: WatchedRow, repository: string, hasSession: boolean): QuotaVerdict {
     const quotaBytes = row.quotaBytes as number;
     const usage = segmentUsage(listSegments(repository));
-    const verdict = judgeQuota({ quotaBytes, ...usage, hasSession, isAppendOnly: row.appendOnly });
+    const verdict = judgeQuota({ quotaBytes, ...usage, hasSession, isAppendOnly: isAppendOnlyNow(row, now()) });
     const details = { quotaBytes, committedBytes: usage.committedBytes, uncommittedBytes: usage.uncommittedBytes };
     switch (verdict) {
       case 'within':

@@ -101,10 +101,19 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const reconcileSettings = await reconcileSettingsFor(config, run);
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
+  let windowEndTimer: NodeJS.Timeout | undefined;
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
-    const summary = reconcile(db, reconcileSettings, memory);
+    const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
+    // When a full-access window ends, --append-only goes back into that host's key line.
+    clearTimeout(windowEndTimer);
+    if (summary.nextFullAccessEnd) {
+      const delayMs = Math.max(0, summary.nextFullAccessEnd.getTime() - Date.now()) + 100;
+      windowEndTimer = setTimeout(() => {
+        reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+      }, delayMs);
+    }
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
@@ -151,6 +160,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const stop = () => {
       logger.info('stopping');
       clearInterval(watchTimer);
+      clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])

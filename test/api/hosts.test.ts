@@ -120,6 +120,40 @@ describe('PATCH /v1/admin/hosts/:name', () => {
   });
 });
 
+describe('PATCH /v1/admin/hosts/:name with fullAccessFor', () => {
+  it('opens a full-access window for that long, shows its end, and closes it with null', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const opened = await patchHost('web1', { fullAccessFor: '2h' });
+    expect(opened.status).toBe(200);
+    const end = new Date(test.clock.now().getTime() + 7_200_000).toISOString();
+    expect(opened.body).toMatchObject({ appendOnly: true, fullAccessUntil: end });
+    const audit = await callApi(app, 'GET', '/v1/admin/audit?limit=1', { token: adminToken });
+    expect(audit.body.entries[0]).toMatchObject({ action: 'host.update', target: 'web1', details: { fullAccessUntil: end } });
+    const closed = await patchHost('web1', { fullAccessFor: null });
+    expect(closed.body).toMatchObject({ appendOnly: true, fullAccessUntil: null });
+  });
+
+  it('shows no window once its time has passed', async () => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await patchHost('web1', { fullAccessFor: 60 });
+    test.clock.advance(60_000);
+    expect((await getHost('web1')).body.fullAccessUntil).toBeNull();
+  });
+
+  it.each([
+    ['more than 7 days', { fullAccessFor: '8d' }, 'INVALID_DURATION'],
+    ['a duration that is not one', { fullAccessFor: 'forever' }, 'INVALID_DURATION'],
+    ['zero', { fullAccessFor: 0 }, 'INVALID_DURATION'],
+    ['a host made not append-only in the same request', { appendOnly: false, fullAccessFor: '1h' }, 'BAD_REQUEST'],
+  ])('refuses %s, and changes nothing', async (_label, body, code) => {
+    await enrollApproved(app, adminToken, 'web1', firstKey);
+    const response = await patchHost('web1', body);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe(code);
+    expect((await getHost('web1')).body).toMatchObject({ appendOnly: true, fullAccessUntil: null });
+  });
+});
+
 describe('DELETE /v1/admin/hosts/:name', () => {
   it('deletes the host and keeps its data', async () => {
     await enrollApproved(app, adminToken, 'web1', firstKey);

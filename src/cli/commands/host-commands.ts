@@ -6,7 +6,7 @@ import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 
-const HOST_COLUMNS = ['name', 'uid', 'status', 'appendOnly', 'quotaBytes', 'allowFrom', 'fingerprint', 'repoUrl'];
+const HOST_COLUMNS = ['name', 'uid', 'status', 'appendOnly', 'fullAccessUntil', 'quotaBytes', 'allowFrom', 'fingerprint', 'repoUrl'];
 
 export function addHostCommands(program: Command): void {
   const hosts = program.command('hosts').description('enrolled hosts');
@@ -36,6 +36,21 @@ export function addHostCommands(program: Command): void {
       process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
     });
   }
+  hosts
+    .command('full-access <name>')
+    .description('let an append-only host prune and compact its own repository for a while')
+    .option('--for <duration>', 'how long (e.g. 2h; at most 7d); then --append-only is back and open sessions end')
+    .option('--end', 'end the window now')
+    .action(async (name: string, options: { for?: string; end?: boolean }) => {
+      if ((options.for === undefined) === !options.end) throw new AppError('BAD_REQUEST', 'give either --for DURATION or --end');
+      const context = await openCliContext();
+      const host = await updateHost(context, name, { fullAccessFor: options.end ? null : options.for }, CLI_ACTOR);
+      process.stderr.write(
+        host.fullAccessUntil
+          ? `host ${name} has full access (prune, compact) until ${host.fullAccessUntil.toISOString()}\n`
+          : `host ${name} has no full-access window${host.appendOnly ? '; it is append-only again' : ' (it is not append-only)'}\n`,
+      );
+    });
   hosts
     .command('restore <name>')
     .description("undo what an append-only host wrote after a time: a compromised VM's delete, prune or junk")

@@ -1,0 +1,1 @@
+ALTER TABLE `hosts` ADD `full_access_until` integer;

@@ -1,0 +1,100 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openBorgServeSession, openSsh } from '../support/attack-ssh.js';
+import { SANDBOX_STATE_DIR } from '../support/sandbox.js';
+import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+
+/**
+ * An append-only host cannot prune its own archives: the admin opens a
+ * full-access window (`borgctl hosts full-access NAME --for 2h`), the VM
+ * prunes and compacts, and when the window ends (`--end`, or its time) the
+ * key line has --append-only again and a session still open is ended.
+ */
+
+const KEY_FILE = `${SANDBOX_STATE_DIR}/ssh/authorized_keys/db1`;
+
+async function waitUntil(what: string, isDone: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isDone())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+describe('a full-access window', () => {
+  let server: ServerSandbox | undefined;
+  let client: BorgClient | undefined;
+  let repoUrl = '';
+
+  beforeEach(async () => {
+    server = await startServerSandbox();
+    client = await createBorgClient('db1');
+    ({ repoUrl } = await enrollAndApprove(server.api, client, 'db1'));
+    expect(await client.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+    expect(await client.run(['create', `${repoUrl}::kept`, `${client.dataDir}/hello.txt`])).toMatchObject({ exitCode: 0 });
+  });
+
+  afterEach(async (context) => {
+    await client?.remove();
+    await stopServerSandbox(server, context);
+  });
+
+  const sandbox = () => (server as ServerSandbox).sandbox;
+  const borg = () => client as BorgClient;
+  const segments = () => sandbox().listFiles('/srv/backups/db1/repo/data');
+
+  /** Adds an archive, deletes it and compacts: the segment files that went away. */
+  async function addDeleteAndCompact(archive: string): Promise<string[]> {
+    expect(await borg().run(['create', `${repoUrl}::${archive}`, borg().dataDir])).toMatchObject({ exitCode: 0 });
+    const before = await segments();
+    expect(await borg().run(['delete', `${repoUrl}::${archive}`])).toMatchObject({ exitCode: 0 });
+    expect(await borg().run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
+    const after = await segments();
+    return before.filter((file) => !after.includes(file));
+  }
+
+  it('lets the host compact while it is open; --end puts --append-only back and ends the open session', async () => {
+    const opened = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '1h']);
+    expect(opened.stderr).toMatch(/host db1 has full access \(prune, compact\) until \d{4}-/);
+    expect(await sandbox().readFile(KEY_FILE)).not.toContain('--append-only');
+    expect((await addDeleteAndCompact('pruned')).length).toBeGreaterThan(0);
+
+    // A session opened with full access must not outlive the window.
+    const uid = Number((await sandbox().exec(['id', '-u', 'db1'])).stdout.trim());
+    const { session } = await openBorgServeSession(uid, () => openSsh(borg(), { user: 'db1', port: sandbox().sshPort }));
+    try {
+      const ended = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--end']);
+      expect(ended.stderr).toContain('it is append-only again');
+      await Promise.race([session.exited, sleep(30_000)]);
+      expect(session.hasExited(), 'the session outlived the window').toBe(true);
+    } finally {
+      await session.close();
+    }
+    expect(await sandbox().readFile(KEY_FILE)).toContain('--append-only');
+    expect(await addDeleteAndCompact('kept-by-append-only')).toEqual([]);
+
+    const shown = JSON.parse((await sandbox().borgctl(['hosts', 'show', 'db1', '--json'])).stdout) as { fullAccessUntil: unknown }[];
+    expect(shown[0]?.fullAccessUntil).toBeNull();
+  });
+
+  it('closes by itself when its time is up', async () => {
+    await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '20s']);
+    expect(await sandbox().readFile(KEY_FILE)).not.toContain('--append-only');
+    await waitUntil('the window to close', async () => (await sandbox().readFile(KEY_FILE)).includes('--append-only'));
+    expect(await addDeleteAndCompact('after-the-window')).toEqual([]);
+  });
+
+  it('is refused for longer than 7 days, and for a host that is not append-only', async () => {
+    const tooLong = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '8d'], { reject: false });
+    expect(tooLong.exitCode).not.toBe(0);
+    expect(tooLong.stderr).toContain('at most 7 days');
+    await (server as ServerSandbox).api.request('PATCH', '/v1/admin/hosts/db1', {
+      bearer: (server as ServerSandbox).api.adminToken,
+      body: { appendOnly: false },
+    });
+    const notAppendOnly = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '1h'], { reject: false });
+    expect(notAppendOnly.exitCode).not.toBe(0);
+    expect(notAppendOnly.stderr).toContain('has full access already');
+  });
+});
