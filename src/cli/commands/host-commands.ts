@@ -37,6 +37,24 @@ export function addHostCommands(program: Command): void {
     });
   }
   hosts
+    .command('set <name>')
+    .description("change a host's quota, source range or append-only mode")
+    .option('--quota <size>', 'storage quota, e.g. 500G ("none" removes it)')
+    .option('--allow-from <cidr>', 'the address ranges it may connect from, comma-separated ("none": anywhere)')
+    .option('--append-only', 'it can add archives but never delete data (the default)')
+    .option('--no-append-only', 'it can delete and compact its own archives for good')
+    .action(async (name: string, options: { quota?: string; allowFrom?: string; appendOnly?: boolean }) => {
+      const changes = {
+        ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
+        ...(options.allowFrom === undefined ? {} : { allowFrom: options.allowFrom === 'none' ? null : options.allowFrom }),
+        ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
+      };
+      if (Object.keys(changes).length === 0)
+        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from or --[no-]append-only');
+      const context = await openCliContext();
+      printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
+    });
+  hosts
     .command('full-access <name>')
     .description('let an append-only host prune and compact its own repository for a while')
     .option('--for <duration>', 'how long (e.g. 2h; at most 7d); then --append-only is back and open sessions end')

@@ -6,10 +6,12 @@ import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSan
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
 
 /**
+ * What the admin changes about a host reaches its key line at once.
  * An append-only host cannot prune its own archives: the admin opens a
  * full-access window (`borgctl hosts full-access NAME --for 2h`), the VM
  * prunes and compacts, and when the window ends (`--end`, or its time) the
  * key line has --append-only again and a session still open is ended.
+ * `borgctl hosts set` changes quota, source range and append-only mode.
  */
 
 const KEY_FILE = `${SANDBOX_STATE_DIR}/ssh/authorized_keys/db1`;
@@ -22,7 +24,7 @@ async function waitUntil(what: string, isDone: () => Promise<boolean>, timeoutMs
   }
 }
 
-describe('a full-access window', () => {
+describe('changing what a host may do', () => {
   let server: ServerSandbox | undefined;
   let client: BorgClient | undefined;
   let repoUrl = '';
@@ -85,16 +87,39 @@ describe('a full-access window', () => {
     expect(await addDeleteAndCompact('after-the-window')).toEqual([]);
   });
 
-  it('is refused for longer than 7 days, and for a host that is not append-only', async () => {
+  it('refuses a window longer than 7 days, and one for a host that is not append-only', async () => {
     const tooLong = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '8d'], { reject: false });
     expect(tooLong.exitCode).not.toBe(0);
     expect(tooLong.stderr).toContain('at most 7 days');
-    await (server as ServerSandbox).api.request('PATCH', '/v1/admin/hosts/db1', {
-      bearer: (server as ServerSandbox).api.adminToken,
-      body: { appendOnly: false },
-    });
+    await sandbox().borgctl(['hosts', 'set', 'db1', '--no-append-only']);
     const notAppendOnly = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '1h'], { reject: false });
     expect(notAppendOnly.exitCode).not.toBe(0);
     expect(notAppendOnly.stderr).toContain('has full access already');
+  });
+
+  it('changes quota, source range and append-only mode with borgctl hosts set', async () => {
+    await sandbox().borgctl(['hosts', 'set', 'db1', '--no-append-only']);
+    expect(await sandbox().readFile(KEY_FILE)).not.toContain('--append-only');
+    await sandbox().borgctl(['hosts', 'set', 'db1', '--append-only', '--quota', '20M', '--allow-from', '127.0.0.1/32']);
+    const line = await sandbox().readFile(KEY_FILE);
+    expect(line).toContain('--append-only');
+    expect(line).toContain('--storage-quota 20000000');
+    expect(line).toContain(',from="127.0.0.1/32"');
+    await sandbox().borgctl(['hosts', 'set', 'db1', '--quota', 'none', '--allow-from', 'none']);
+    expect(await sandbox().readFile(KEY_FILE)).not.toMatch(/--storage-quota|from=/);
+  });
+
+  it('refuses hosts set without a change or with a bad value, and changes nothing', async () => {
+    const before = await sandbox().readFile(KEY_FILE);
+    for (const [options, message] of [
+      [[], 'nothing to change'],
+      [['--quota', 'lots'], 'quota'],
+      [['--allow-from', '*'], 'not an IP address or CIDR range'],
+    ] as const) {
+      const refused = await sandbox().borgctl(['hosts', 'set', 'db1', ...options], { reject: false });
+      expect(refused.exitCode, options.join(' ')).not.toBe(0);
+      expect(refused.stderr).toContain(message);
+    }
+    expect(await sandbox().readFile(KEY_FILE)).toBe(before);
   });
 });
