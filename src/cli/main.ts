@@ -26,6 +26,8 @@ program
   .command('healthcheck')
   .description('exit 0 when sshd and the API answer and the state directory is writable')
   .action(async () => {
+    // Unhealthy unless every check says otherwise, even one that never settles.
+    process.exitCode = 1;
     const problems = await healthcheck(loadConfig());
     for (const problem of problems) process.stderr.write(`unhealthy: ${problem}\n`);
     process.exitCode = problems.length === 0 ? 0 : 1;

@@ -13,22 +13,26 @@ function localAddress(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
-function checkSshBanner(port: number): Promise<void> {
+function checkSshBanner(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error('sshd did not answer in time')));
+    const socket = connect({ host, port });
+    socket.setTimeout(TIMEOUT_MS, () => socket.destroy(new Error('did not answer in time')));
     socket.once('data', (data) => {
       socket.destroy();
       if (data.toString('latin1').startsWith('SSH-2.0-')) resolve();
       else reject(new Error('sshd answered without an SSH banner'));
     });
     socket.once('error', (error) => reject(new Error(`sshd: ${error.message}`)));
+    // A peer that accepts and closes at once (sshd over MaxStartups) sends neither data nor an
+    // error: without this the promise never settles, node runs out of work and exits 0.
+    socket.once('close', () => reject(new Error('sshd closed the connection without an SSH banner')));
   });
 }
 
 /** GET /healthz on this machine; over HTTPS the served key must be the pinned one. */
 function checkApi(config: Config): Promise<void> {
   const tls = readTlsIdentity(config);
+  if (config.isHttps && !tls) return Promise.reject(new Error('API: no TLS certificate in the state directory'));
   const options = {
     host: localAddress(config.httpHost),
     port: config.httpPort,
@@ -67,7 +71,8 @@ function checkStateWritable(stateDir: string): void {
 /** Exit status 0 when sshd answers, the API answers and the state volume takes writes. */
 export async function healthcheck(config: Config): Promise<string[]> {
   const results = await Promise.allSettled([
-    checkSshBanner(config.sshPort),
+    // sshd may listen on chosen addresses only (BORG_SERVER_SSH_LISTEN_ADDRESS): ask the first.
+    checkSshBanner(localAddress(config.sshListenAddresses[0] ?? '127.0.0.1'), config.sshPort),
     checkApi(config),
     Promise.resolve().then(() => checkStateWritable(config.stateDir)),
   ]);

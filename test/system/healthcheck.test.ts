@@ -1,0 +1,191 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createTcpServer, type Server } from 'node:net';
+import { basename } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BORGCTL_PATH, type CommandResult, createSandbox, pickFreePorts, type Sandbox, type SandboxProcess } from '../support/sandbox.js';
+import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { createTestCertificate } from '../support/tls-certificates.js';
+import { httpsUrl, startHttpsServer, stopHttpsSandbox } from '../support/tls-server.js';
+
+/**
+ * `borgctl healthcheck`, the image's HEALTHCHECK, run for real inside the
+ * sandbox against a running `borgctl serve`. Each failure is made by pointing
+ * one check somewhere else (a free port, a stand-in listener, a read-only view
+ * of the state directory) while the other two still see the healthy server,
+ * so each test shows that one check alone turns the result unhealthy.
+ *
+ * The stand-in listeners run in this test process: the sandbox shares this
+ * machine's network, so `borgctl healthcheck` inside it reaches them on 127.0.0.1.
+ */
+
+/** The problems the healthcheck printed, one `unhealthy: ...` line each. */
+function problemsOf(result: CommandResult): string[] {
+  return result.stderr.split('\n').filter(Boolean);
+}
+
+/** Probe files the healthcheck wrote into the state directory and did not remove. */
+async function probeFilesLeft(sandbox: Sandbox): Promise<string[]> {
+  return (await sandbox.listFiles(sandbox.stateDir)).filter((path) => basename(path).startsWith('.healthcheck-'));
+}
+
+/** Listens on a free loopback port; resolves with the port. */
+async function listenOnFreePort(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: Server): Promise<void> {
+  (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+describe('borgctl healthcheck against the server over HTTP', () => {
+  let server: ServerSandbox | undefined;
+  const standIns: Server[] = [];
+
+  beforeEach(async () => {
+    server = await startServerSandbox();
+  });
+
+  afterEach(async (context) => {
+    for (const standIn of standIns.splice(0)) await closeServer(standIn);
+    await stopServerSandbox(server, context);
+  });
+
+  const healthcheck = (env: Record<string, string> = {}) =>
+    (server as ServerSandbox).sandbox.borgctl(['healthcheck'], { reject: false, env });
+
+  /** An HTTP server that answers every request with `status`, recording the paths asked for. */
+  async function startHttpStandIn(status: number): Promise<{ port: number; paths: string[] }> {
+    const paths: string[] = [];
+    const standIn = createHttpServer((request: IncomingMessage, response: ServerResponse) => {
+      paths.push(request.url ?? '');
+      response.writeHead(status, { 'content-type': 'text/plain' }).end('not the borg server\n');
+    });
+    standIns.push(standIn);
+    return { port: await listenOnFreePort(standIn), paths };
+  }
+
+  it('exits 0 and prints nothing when sshd, the API and the state directory are fine', async () => {
+    const { sandbox } = server as ServerSandbox;
+    const result = await healthcheck();
+    expect(result).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+  });
+
+  it('fails naming sshd when nothing listens on the SSH port', async () => {
+    // The supervisor restarts a killed sshd within moments, so the check is pointed at a port nobody listens on instead.
+    const { sandbox } = server as ServerSandbox;
+    const [freePort = 0] = await pickFreePorts(1);
+    const result = await healthcheck({ BORG_SERVER_SSH_PORT: String(freePort) });
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual([expect.stringMatching(/^unhealthy: sshd: .*ECONNREFUSED/)]);
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+  });
+
+  it('fails naming sshd when the SSH port closes the connection without a banner', async () => {
+    // What an sshd refusing more unauthenticated connections (MaxStartups) does: accept, then close.
+    const { sandbox } = server as ServerSandbox;
+    const standIn = createTcpServer((socket) => socket.end());
+    standIns.push(standIn);
+    const result = await healthcheck({ BORG_SERVER_SSH_PORT: String(await listenOnFreePort(standIn)) });
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual(['unhealthy: sshd closed the connection without an SSH banner']);
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+  });
+
+  it('fails naming the API when nothing listens on the HTTP port', async () => {
+    const { sandbox } = server as ServerSandbox;
+    const [freePort = 0] = await pickFreePorts(1);
+    const result = await healthcheck({ BORG_SERVER_HTTP_PORT: String(freePort) });
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual([expect.stringMatching(/^unhealthy: API: .*ECONNREFUSED/)]);
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+  });
+
+  it('fails naming the API when another server answers /healthz with 503', async () => {
+    const { sandbox } = server as ServerSandbox;
+    const standIn = await startHttpStandIn(503);
+    const result = await healthcheck({ BORG_SERVER_HTTP_PORT: String(standIn.port) });
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual(['unhealthy: API: /healthz answered 503']);
+    expect(standIn.paths).toEqual(['/healthz']);
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+  });
+
+  it('fails naming the state directory when it is read-only', async () => {
+    // A mount namespace of its own for this one run: the healthcheck sees the state
+    // directory read-only, the server (and everything after the test) keeps it writable,
+    // and the mount goes away with the process, so there is nothing to undo.
+    const { sandbox } = server as ServerSandbox;
+    const script = ['set -eu', 'mount --bind "$1" "$1"', 'mount -o remount,bind,ro "$1"', 'shift', 'exec "$@"'].join('\n');
+    const result = await sandbox.exec(
+      [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        script,
+        'read-only-state',
+        sandbox.stateDir,
+        process.execPath,
+        BORGCTL_PATH,
+        'healthcheck',
+      ],
+      { reject: false, env: sandbox.serverEnvironment },
+    );
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual([expect.stringMatching(/^unhealthy: state directory \/srv\/state is not writable: EROFS/)]);
+    expect(await probeFilesLeft(sandbox)).toEqual([]);
+    // The read-only view was the healthcheck's alone.
+    expect(await healthcheck()).toMatchObject({ exitCode: 0, stderr: '' });
+  });
+});
+
+describe('borgctl healthcheck against the server over HTTPS', () => {
+  let sandbox: Sandbox | undefined;
+  let server: SandboxProcess | undefined;
+  let impostor: Server | undefined;
+
+  beforeEach(async () => {
+    sandbox = await createSandbox();
+    server = await startHttpsServer(sandbox);
+  });
+
+  afterEach(async (context) => {
+    if (impostor) await closeServer(impostor);
+    impostor = undefined;
+    await stopHttpsSandbox(sandbox, server, context);
+  });
+
+  // The healthcheck runs with the server's own environment, including its https:// public URL.
+  const healthcheck = (env: Record<string, string> = {}) => {
+    const inside = sandbox as Sandbox;
+    return inside.borgctl(['healthcheck'], { reject: false, env: { BORG_SERVER_PUBLIC_URL: httpsUrl(inside), ...env } });
+  };
+
+  it('exits 0 when the API serves the key pinned in the state directory', async () => {
+    const result = await healthcheck();
+    expect(result).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
+    expect(await probeFilesLeft(sandbox as Sandbox)).toEqual([]);
+  });
+
+  it('fails naming the API when the port serves another TLS key, even with a 200', async () => {
+    // An impostor that answers /healthz with 200: only the pin check can tell it apart.
+    const other = await createTestCertificate({ hostName: '127.0.0.1' });
+    impostor = createHttpsServer({ key: other.keyPem, cert: other.certificatePem }, (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    });
+    const result = await healthcheck({ BORG_SERVER_HTTP_PORT: String(await listenOnFreePort(impostor)) });
+    expect(result.exitCode).toBe(1);
+    expect(problemsOf(result)).toEqual(['unhealthy: API: serves another TLS key than the one in the state directory']);
+    expect(await probeFilesLeft(sandbox as Sandbox)).toEqual([]);
+  });
+});
