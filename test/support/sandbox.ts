@@ -133,27 +133,47 @@ export interface SandboxOptions {
   createApiUser?: boolean;
 }
 
-/** Mount namespace identities of every sandbox this test process made, for leak checks. */
+/**
+ * Mount namespace identities of the sandboxes this test process made that may
+ * still hold processes, for leak checks. A namespace is dropped once its
+ * sandbox stopped and saw it empty: the kernel then frees it and may give its
+ * number to a new namespace (another test's sandbox), which must not count.
+ */
 const createdNamespaces = new Set<string>();
 
 /**
  * The global setup names a directory here; each sandbox writes its namespace
- * identity into it, so that the teardown can look for leaked processes of
- * every test file (tests run in several worker processes).
+ * identity into it when it starts, and again with a leading `-` when it stopped
+ * with the namespace empty, so that the teardown can look for leaked processes
+ * of every test file (tests run in several worker processes).
  */
 export const SANDBOX_REGISTRY_VARIABLE = 'BORG_SANDBOX_REGISTRY_DIR';
 const REGISTRY_FILE = 'namespaces';
 
-async function registerNamespace(namespace: string): Promise<void> {
-  createdNamespaces.add(namespace);
+async function recordInRegistry(line: string): Promise<void> {
   const registryDir = process.env[SANDBOX_REGISTRY_VARIABLE];
-  if (registryDir) await appendFile(join(registryDir, REGISTRY_FILE), `${namespace}\n`);
+  if (registryDir) await appendFile(join(registryDir, REGISTRY_FILE), `${line}\n`);
 }
 
-/** The namespaces every sandbox of this run registered (read by the global teardown). */
+async function registerNamespace(namespace: string): Promise<void> {
+  createdNamespaces.add(namespace);
+  await recordInRegistry(namespace);
+}
+
+async function registerEmptiedNamespace(namespace: string): Promise<void> {
+  createdNamespaces.delete(namespace);
+  await recordInRegistry(`-${namespace}`);
+}
+
+/** The namespaces sandboxes of this run registered and did not see empty at their stop (read by the global teardown). */
 export async function registeredNamespaces(registryDir: string): Promise<string[]> {
   const content = await readFile(join(registryDir, REGISTRY_FILE), 'utf8').catch(() => '');
-  return [...new Set(content.split('\n').filter(Boolean))];
+  const open = new Map<string, number>();
+  for (const line of content.split('\n').filter(Boolean)) {
+    const namespace = line.replace(/^-/, '');
+    open.set(namespace, (open.get(namespace) ?? 0) + (line.startsWith('-') ? -1 : 1));
+  }
+  return [...open].filter(([, count]) => count > 0).map(([namespace]) => namespace);
 }
 
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -260,7 +280,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         const leftoverProcesses = await processesInNamespace(namespace, holderPids);
         for (const leftover of leftoverProcesses) killQuietly(leftover.pid, 'SIGKILL');
         await stopKeeper(keeper);
-        await waitForNamespaceToEmpty(namespace);
+        if (await waitForNamespaceToEmpty(namespace)) await registerEmptiedNamespace(namespace);
         await rm(temporaryDir, { recursive: true, force: true });
         return { leftoverProcesses };
       },
@@ -508,11 +528,13 @@ async function describeProcess(pid: number): Promise<SandboxProcessInfo> {
   return { pid, name, commandLine };
 }
 
-async function waitForNamespaceToEmpty(namespace: string): Promise<void> {
+/** Whether the namespace's last process is gone (within 5 s). */
+async function waitForNamespaceToEmpty(namespace: string): Promise<boolean> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    if ((await processesInNamespace(namespace, [])).length === 0) return;
+    if ((await processesInNamespace(namespace, [])).length === 0) return true;
     await sleep(100);
   }
+  return false;
 }
 
 /**

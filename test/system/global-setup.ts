@@ -49,6 +49,8 @@ export default async function setup(): Promise<() => Promise<void>> {
     const leaked = await sshdProcessesInSandboxes(await registeredNamespaces(registryDir));
     await rm(registryDir, { recursive: true, force: true });
     if (leaked.length > 0) {
+      // vitest reports an error thrown here but keeps its exit status: set it, so that the run fails.
+      process.exitCode = 1;
       throw new Error(
         `sshd processes of the system tests outlived them:\n${leaked.map((info) => `${info.pid} ${info.commandLine}`).join('\n')}`,
       );
