@@ -1,17 +1,10 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
-import { callApi, createTestAdminToken, makeTestApp, makeTestContext, type TestApp, type TestContext } from '../support/test-context.js';
+import { useTestApi } from '../support/fixture-hooks.js';
+import { callApi, makeTestApp } from '../support/test-context.js';
 
-let test: TestContext;
-let adminToken: string;
-let app: TestApp;
-
-beforeEach(async () => {
-  test = await makeTestContext();
-  adminToken = createTestAdminToken(test.context);
-  app = makeTestApp(test.context);
-});
+const api = useTestApi();
 
 function bodyFor(method: string) {
   return method === 'GET' || method === 'DELETE' ? {} : { body: {} };
@@ -33,39 +26,39 @@ const ADMIN_ROUTES: [string, string][] = [
 
 describe('admin routes', () => {
   it.each(ADMIN_ROUTES)('%s %s refuses a request without a token', async (method, path) => {
-    const response = await callApi(app, method, path, bodyFor(method));
+    const response = await callApi(api.app, method, path, bodyFor(method));
     expect(response.status).toBe(401);
     expect(response.body.error).toBe('UNAUTHORIZED');
   });
 
   it.each(ADMIN_ROUTES)('%s %s refuses a wrong token', async (method, path) => {
-    const wrong = `${adminToken.slice(0, -1)}${adminToken.endsWith('A') ? 'B' : 'A'}`;
-    const response = await callApi(app, method, path, { token: wrong, ...bodyFor(method) });
+    const wrong = `${api.adminToken.slice(0, -1)}${api.adminToken.endsWith('A') ? 'B' : 'A'}`;
+    const response = await callApi(api.app, method, path, { token: wrong, ...bodyFor(method) });
     expect(response.status).toBe(401);
     expect(response.body.error).toBe('UNAUTHORIZED');
   });
 
   it('refuses a revoked token', async () => {
-    const id = adminToken.split('_')[1] ?? '';
-    revokeAdminToken(test.context.db, id, test.clock.now(), 'test');
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    const id = api.adminToken.split('_')[1] ?? '';
+    revokeAdminToken(api.context.db, id, api.clock.now(), 'test');
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(401);
     expect(response.body.error).toBe('UNAUTHORIZED');
   });
 
   it('refuses an enrollment token in place of an admin token', async () => {
-    const minted = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: {} });
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: minted.body.token });
+    const minted = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: {} });
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: minted.body.token });
     expect(response.status).toBe(401);
   });
 
   it('refuses the token in another scheme than Bearer', async () => {
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { headers: { authorization: `Basic ${adminToken}` } });
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { headers: { authorization: `Basic ${api.adminToken}` } });
     expect(response.status).toBe(401);
   });
 
   it('accepts the right token', async () => {
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ hosts: [] });
   });
@@ -73,7 +66,7 @@ describe('admin routes', () => {
 
 describe('admin login failures', () => {
   function appWithFailureLimit(limit: number) {
-    return makeTestApp(test.context, { limits: { adminFailures: createRateLimiter({ limit, windowMs: 60_000 }) } });
+    return makeTestApp(api.context, { limits: { adminFailures: createRateLimiter({ limit, windowMs: 60_000 }) } });
   }
 
   it('answer 429 once the failure limit is reached', async () => {
@@ -89,7 +82,7 @@ describe('admin login failures', () => {
     const limited = appWithFailureLimit(2);
     await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
     await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
-    const response = await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken });
+    const response = await callApi(limited, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(429);
     expect(response.body.error).toBe('RATE_LIMITED');
   });
@@ -98,14 +91,14 @@ describe('admin login failures', () => {
     const limited = appWithFailureLimit(2);
     await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
     await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
-    test.clock.advance(60_000);
-    expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken })).status).toBe(200);
+    api.clock.advance(60_000);
+    expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: api.adminToken })).status).toBe(200);
   });
 
   it('are not counted for successful requests', async () => {
     const limited = appWithFailureLimit(2);
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: adminToken })).status).toBe(200);
+      expect((await callApi(limited, 'GET', '/v1/admin/hosts', { token: api.adminToken })).status).toBe(200);
     }
   });
 });

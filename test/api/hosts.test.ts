@@ -1,62 +1,44 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approve, enrollApproved, enrollPending } from '../support/enrollment-flow.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../support/ssh-keys.js';
-import { callApi, createTestAdminToken, makeTestApp, makeTestContext, type TestApp, type TestContext } from '../support/test-context.js';
+import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
+import { callApi } from '../support/test-context.js';
 
-let keys: KeyDirectory;
-let firstKey: GeneratedSshKey;
-let secondKey: GeneratedSshKey;
-let test: TestContext;
-let adminToken: string;
-let app: TestApp;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  firstKey = keys.generate('first', 'ed25519');
-  secondKey = keys.generate('second', 'ed25519');
-});
-
-afterAll(() => keys.remove());
-
-beforeEach(async () => {
-  test = await makeTestContext();
-  adminToken = createTestAdminToken(test.context);
-  app = makeTestApp(test.context);
-});
+const keys = useSshKeys({ first: 'ed25519', second: 'ed25519' });
+const api = useTestApi();
 
 function getHost(name: string) {
-  return callApi(app, 'GET', `/v1/admin/hosts/${name}`, { token: adminToken });
+  return callApi(api.app, 'GET', `/v1/admin/hosts/${name}`, { token: api.adminToken });
 }
 
 function patchHost(name: string, body: Record<string, unknown>) {
-  return callApi(app, 'PATCH', `/v1/admin/hosts/${name}`, { token: adminToken, body });
+  return callApi(api.app, 'PATCH', `/v1/admin/hosts/${name}`, { token: api.adminToken, body });
 }
 
 describe('GET /v1/admin/hosts', () => {
   it('lists approved hosts by name', async () => {
-    await enrollApproved(app, adminToken, 'web2', secondKey);
-    await enrollApproved(app, adminToken, 'web1', firstKey);
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken });
+    await enrollApproved(api.app, api.adminToken, 'web2', keys.second);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(200);
     expect(response.body.hosts.map((host: { name: string }) => host.name)).toEqual(['web1', 'web2']);
   });
 
   it('does not list a pending enrollment', async () => {
-    await enrollPending(app, adminToken, 'web1', firstKey);
-    expect((await callApi(app, 'GET', '/v1/admin/hosts', { token: adminToken })).body.hosts).toEqual([]);
+    await enrollPending(api.app, api.adminToken, 'web1', keys.first);
+    expect((await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken })).body.hosts).toEqual([]);
   });
 });
 
 describe('GET /v1/admin/hosts/:name', () => {
   it('shows the host with its UID, key, policy and repository', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const response = await getHost('web1');
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({
       name: 'web1',
       uid: 20_000,
       status: 'active',
-      fingerprint: firstKey.fingerprint,
+      fingerprint: keys.first.fingerprint,
       keyType: 'ssh-ed25519',
       appendOnly: true,
       quotaBytes: null,
@@ -75,28 +57,28 @@ describe('GET /v1/admin/hosts/:name', () => {
 
   it('takes the token policy into the host', async () => {
     const token = (
-      await callApi(app, 'POST', '/v1/admin/tokens', {
-        token: adminToken,
+      await callApi(api.app, 'POST', '/v1/admin/tokens', {
+        token: api.adminToken,
         body: { quota: '500G', appendOnly: false, allowFrom: '192.0.2.9/24' },
       })
     ).body.token;
-    const enrolled = await callApi(app, 'POST', '/v1/enroll', { token, body: { hostname: 'web1', publicKey: firstKey.publicKey } });
-    await approve(app, adminToken, enrolled.body.id, { fingerprint: firstKey.fingerprint });
+    const enrolled = await callApi(api.app, 'POST', '/v1/enroll', { token, body: { hostname: 'web1', publicKey: keys.first.publicKey } });
+    await approve(api.app, api.adminToken, enrolled.body.id, { fingerprint: keys.first.fingerprint });
     expect((await getHost('web1')).body).toMatchObject({ quotaBytes: 500e9, appendOnly: false, allowFrom: '192.0.2.0/24' });
   });
 });
 
 describe('PATCH /v1/admin/hosts/:name', () => {
   it('changes quota, append-only, source range and disabled, and asks for a reconcile', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const response = await patchHost('web1', { quota: '1T', appendOnly: false, allowFrom: '198.51.100.0/24', disabled: true });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ quotaBytes: 1e12, appendOnly: false, allowFrom: '198.51.100.0/24', status: 'disabled' });
-    expect(test.reconcileCalls).toHaveLength(2);
+    expect(api.reconcileCalls).toHaveLength(2);
   });
 
   it('keeps the UID', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const before = (await getHost('web1')).body.uid;
     await patchHost('web1', { disabled: true });
     await patchHost('web1', { disabled: false, quota: '20M' });
@@ -109,7 +91,7 @@ describe('PATCH /v1/admin/hosts/:name', () => {
     ['an unknown field', { shell: '/bin/bash' }, 'BAD_REQUEST'],
     ['a wrong type', { disabled: 'yes' }, 'BAD_REQUEST'],
   ])('refuses %s', async (_label, body, code) => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const response = await patchHost('web1', body);
     expect(response.status).toBe(400);
     expect(response.body.error).toBe(code);
@@ -122,21 +104,21 @@ describe('PATCH /v1/admin/hosts/:name', () => {
 
 describe('PATCH /v1/admin/hosts/:name with fullAccessFor', () => {
   it('opens a full-access window for that long, shows its end, and closes it with null', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const opened = await patchHost('web1', { fullAccessFor: '2h' });
     expect(opened.status).toBe(200);
-    const end = new Date(test.clock.now().getTime() + 7_200_000).toISOString();
+    const end = new Date(api.clock.now().getTime() + 7_200_000).toISOString();
     expect(opened.body).toMatchObject({ appendOnly: true, fullAccessUntil: end });
-    const audit = await callApi(app, 'GET', '/v1/admin/audit?limit=1', { token: adminToken });
+    const audit = await callApi(api.app, 'GET', '/v1/admin/audit?limit=1', { token: api.adminToken });
     expect(audit.body.entries[0]).toMatchObject({ action: 'host.update', target: 'web1', details: { fullAccessUntil: end } });
     const closed = await patchHost('web1', { fullAccessFor: null });
     expect(closed.body).toMatchObject({ appendOnly: true, fullAccessUntil: null });
   });
 
   it('shows no window once its time has passed', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     await patchHost('web1', { fullAccessFor: 60 });
-    test.clock.advance(60_000);
+    api.clock.advance(60_000);
     expect((await getHost('web1')).body.fullAccessUntil).toBeNull();
   });
 
@@ -146,7 +128,7 @@ describe('PATCH /v1/admin/hosts/:name with fullAccessFor', () => {
     ['zero', { fullAccessFor: 0 }, 'INVALID_DURATION'],
     ['a host made not append-only in the same request', { appendOnly: false, fullAccessFor: '1h' }, 'BAD_REQUEST'],
   ])('refuses %s, and changes nothing', async (_label, body, code) => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const response = await patchHost('web1', body);
     expect(response.status).toBe(400);
     expect(response.body.error).toBe(code);
@@ -156,48 +138,48 @@ describe('PATCH /v1/admin/hosts/:name with fullAccessFor', () => {
 
 describe('DELETE /v1/admin/hosts/:name', () => {
   it('deletes the host and keeps its data', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
-    const response = await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken });
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    const response = await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1', { token: api.adminToken });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ name: 'web1', status: 'deleted' });
     expect((await getHost('web1')).status).toBe(404);
-    expect(test.reconcileCalls).toHaveLength(2);
+    expect(api.reconcileCalls).toHaveLength(2);
   });
 
   it('purges the host with ?purge=true', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
-    const response = await callApi(app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: adminToken });
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    const response = await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: api.adminToken });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ name: 'web1', status: 'purged' });
   });
 
   it('answers 404 for an unknown host', async () => {
-    expect((await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken })).status).toBe(404);
+    expect((await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1', { token: api.adminToken })).status).toBe(404);
   });
 
   it('treats enrolling a deleted host with kept data as a conflict, and keeps the UID on replaceKey', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
-    await enrollApproved(app, adminToken, 'web2', secondKey);
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    await enrollApproved(api.app, api.adminToken, 'web2', keys.second);
     const uid = (await getHost('web1')).body.uid;
-    await callApi(app, 'DELETE', '/v1/admin/hosts/web1', { token: adminToken });
-    const id = await enrollPending(app, adminToken, 'web1', secondKey);
-    const listed = await callApi(app, 'GET', '/v1/admin/enrollments?status=pending', { token: adminToken });
+    await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1', { token: api.adminToken });
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.second);
+    const listed = await callApi(api.app, 'GET', '/v1/admin/enrollments?status=pending', { token: api.adminToken });
     expect(listed.body.enrollments).toMatchObject([{ id, conflict: true }]);
-    const refused = await callApi(app, 'POST', `/v1/admin/enrollments/${id}/approve`, {
-      token: adminToken,
-      body: { fingerprint: secondKey.fingerprint },
+    const refused = await callApi(api.app, 'POST', `/v1/admin/enrollments/${id}/approve`, {
+      token: api.adminToken,
+      body: { fingerprint: keys.second.fingerprint },
     });
     expect(refused.status).toBe(409);
     expect(refused.body.error).toBe('HOST_EXISTS');
-    await approve(app, adminToken, id, { fingerprint: secondKey.fingerprint, replaceKey: true });
-    expect((await getHost('web1')).body).toMatchObject({ uid, fingerprint: secondKey.fingerprint, status: 'active' });
+    await approve(api.app, api.adminToken, id, { fingerprint: keys.second.fingerprint, replaceKey: true });
+    expect((await getHost('web1')).body).toMatchObject({ uid, fingerprint: keys.second.fingerprint, status: 'active' });
   });
 
   it('lets a purged name enroll again without a conflict', async () => {
-    await enrollApproved(app, adminToken, 'web1', firstKey);
-    await callApi(app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: adminToken });
-    const id = await enrollPending(app, adminToken, 'web1', secondKey);
-    const listed = await callApi(app, 'GET', '/v1/admin/enrollments?status=pending', { token: adminToken });
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: api.adminToken });
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.second);
+    const listed = await callApi(api.app, 'GET', '/v1/admin/enrollments?status=pending', { token: api.adminToken });
     expect(listed.body.enrollments).toMatchObject([{ id, conflict: false }]);
   });
 });

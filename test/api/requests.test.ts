@@ -1,25 +1,10 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
-import {
-  callApi,
-  createTestAdminToken,
-  makeTestApp,
-  makeTestContext,
-  TEST_ENVIRONMENT,
-  type TestApp,
-  type TestContext,
-} from '../support/test-context.js';
+import { useTestApi } from '../support/fixture-hooks.js';
+import { callApi, makeTestApp, makeTestContext, TEST_ENVIRONMENT } from '../support/test-context.js';
 
-let test: TestContext;
-let adminToken: string;
-let app: TestApp;
-
-beforeEach(async () => {
-  test = await makeTestContext();
-  adminToken = createTestAdminToken(test.context);
-  app = makeTestApp(test.context);
-});
+const api = useTestApi();
 
 function expectErrorBody(body: unknown, code: string) {
   expect(body).toEqual({ error: code, message: expect.any(String) });
@@ -27,7 +12,7 @@ function expectErrorBody(body: unknown, code: string) {
 
 describe('an oversized body', () => {
   it('is refused with 413 and a JSON error', async () => {
-    const response = await callApi(app, 'POST', '/v1/enroll', {
+    const response = await callApi(api.app, 'POST', '/v1/enroll', {
       token: 'x',
       headers: { 'content-type': 'application/json' },
       rawBody: JSON.stringify({ hostname: 'web1', publicKey: 'x'.repeat(MAX_BODY_BYTES) }),
@@ -38,8 +23,8 @@ describe('an oversized body', () => {
 
   it('is refused with 413 when its Content-Length says so', async () => {
     const body = JSON.stringify({ padding: 'x'.repeat(MAX_BODY_BYTES) });
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', {
-      token: adminToken,
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', {
+      token: api.adminToken,
       headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
       rawBody: body,
     });
@@ -48,19 +33,19 @@ describe('an oversized body', () => {
   });
 
   it('mints no token', async () => {
-    await callApi(app, 'POST', '/v1/admin/tokens', {
-      token: adminToken,
+    await callApi(api.app, 'POST', '/v1/admin/tokens', {
+      token: api.adminToken,
       headers: { 'content-type': 'application/json' },
       rawBody: JSON.stringify({ host: 'web1', padding: 'x'.repeat(MAX_BODY_BYTES) }),
     });
-    expect((await callApi(app, 'GET', '/v1/admin/tokens', { token: adminToken })).body.tokens).toEqual([]);
+    expect((await callApi(api.app, 'GET', '/v1/admin/tokens', { token: api.adminToken })).body.tokens).toEqual([]);
   });
 });
 
 describe('a malformed request', () => {
   it('with malformed JSON is refused with 400 and a JSON error', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', {
-      token: adminToken,
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', {
+      token: api.adminToken,
       headers: { 'content-type': 'application/json' },
       rawBody: '{"host": "web1",',
     });
@@ -69,19 +54,19 @@ describe('a malformed request', () => {
   });
 
   it('with a JSON array instead of an object is refused with 400', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: ['web1'] });
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: ['web1'] });
     expect(response.status).toBe(400);
     expectErrorBody(response.body, 'BAD_REQUEST');
   });
 
   it('with an unknown field is refused with 400', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: { host: 'web1', admin: true } });
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: { host: 'web1', admin: true } });
     expect(response.status).toBe(400);
     expectErrorBody(response.body, 'BAD_REQUEST');
   });
 
   it('with an unknown field in an enrollment is refused with 400', async () => {
-    const response = await callApi(app, 'POST', '/v1/enroll', {
+    const response = await callApi(api.app, 'POST', '/v1/enroll', {
       token: 'x',
       body: { hostname: 'web1', publicKey: 'ssh-ed25519 AAAA', options: 'x' },
     });
@@ -93,18 +78,18 @@ describe('a malformed request', () => {
     ['text/plain', 'text/plain'],
     ['a form', 'application/x-www-form-urlencoded'],
   ])('sent as %s to the token route is refused with 400, and mints no token', async (_label, contentType) => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', {
-      token: adminToken,
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', {
+      token: api.adminToken,
       headers: { 'content-type': contentType },
       rawBody: JSON.stringify({ host: 'web1', allowFrom: '192.0.2.0/24' }),
     });
     expect(response.status).toBe(400);
     expectErrorBody(response.body, 'BAD_REQUEST');
-    expect((await callApi(app, 'GET', '/v1/admin/tokens', { token: adminToken })).body.tokens).toEqual([]);
+    expect((await callApi(api.app, 'GET', '/v1/admin/tokens', { token: api.adminToken })).body.tokens).toEqual([]);
   });
 
   it('sent as text/plain to the enrollment route is refused with 400', async () => {
-    const response = await callApi(app, 'POST', '/v1/enroll', {
+    const response = await callApi(api.app, 'POST', '/v1/enroll', {
       token: 'x',
       headers: { 'content-type': 'text/plain' },
       rawBody: JSON.stringify({ hostname: 'web1', publicKey: 'ssh-ed25519 AAAA' }),
@@ -114,7 +99,7 @@ describe('a malformed request', () => {
   });
 
   it('with an overlong field is refused with 400', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: { host: 'a'.repeat(65) } });
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: { host: 'a'.repeat(65) } });
     expect(response.status).toBe(400);
     expectErrorBody(response.body, 'BAD_REQUEST');
   });
@@ -122,13 +107,13 @@ describe('a malformed request', () => {
 
 describe('a request without a body where none is needed', () => {
   it('denies an enrollment with no body at all', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/enrollments/AAAAAAAAAAAAAAAAAAAAAA/deny', { token: adminToken });
+    const response = await callApi(api.app, 'POST', '/v1/admin/enrollments/AAAAAAAAAAAAAAAAAAAAAA/deny', { token: api.adminToken });
     expect(response.status).toBe(404);
     expectErrorBody(response.body, 'NOT_FOUND');
   });
 
   it('mints a token with default settings from an empty JSON object', async () => {
-    const response = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: {} });
+    const response = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: {} });
     expect(response.status).toBe(201);
   });
 });
@@ -143,7 +128,7 @@ describe('every error', () => {
     ['GET', '/v1/enrollments/short', {}, 404],
     ['POST', '/v1/admin/tokens', { admin: true, body: { ttl: 'forever' } }, 400],
   ] as const)('%s %s answers a {error, message} JSON body', async (method, path, options, status) => {
-    const response = await callApi(app, method, path, { ...options, ...('admin' in options ? { token: adminToken } : {}) });
+    const response = await callApi(api.app, method, path, { ...options, ...('admin' in options ? { token: api.adminToken } : {}) });
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(Object.keys(response.body).sort()).toEqual(['error', 'message']);
@@ -155,7 +140,7 @@ describe('every error', () => {
     const logged: unknown[] = [];
     const failing = makeTestApp(
       {
-        ...test.context,
+        ...api.context,
         readSshHostKeys: () => {
           throw new Error('disk on fire at /srv/secret');
         },
@@ -171,7 +156,7 @@ describe('every error', () => {
 
 describe('Strict-Transport-Security', () => {
   it('is sent when the public URL is https://', async () => {
-    expect((await callApi(app, 'GET', '/healthz')).headers.get('strict-transport-security')).toBe('max-age=31536000');
+    expect((await callApi(api.app, 'GET', '/healthz')).headers.get('strict-transport-security')).toBe('max-age=31536000');
   });
 
   it('is not sent over plain HTTP', async () => {
@@ -194,7 +179,7 @@ describe('Cache-Control', () => {
     ['GET', '/v1/enrollments/AAAAAAAAAAAAAAAAAAAAAA', {}],
     ['POST', '/v1/enroll', { token: 'x', headers: { 'content-type': 'application/json' }, rawBody: 'x'.repeat(MAX_BODY_BYTES + 1) }],
   ] as const)('is no-store on %s %s', async (method, path, options) => {
-    const response = await callApi(app, method, path, { ...options, ...('admin' in options ? { token: adminToken } : {}) });
+    const response = await callApi(api.app, method, path, { ...options, ...('admin' in options ? { token: api.adminToken } : {}) });
     expect(response.headers.get('cache-control')).toBe('no-store');
   });
 });

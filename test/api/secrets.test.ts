@@ -1,36 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approve, enroll, enrollApproved, mintToken } from '../support/enrollment-flow.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../support/ssh-keys.js';
-import {
-  callApi,
-  createTestAdminToken,
-  makeTestApp,
-  makeTestContext,
-  signingKeyPrivatePart,
-  type TestApp,
-  type TestContext,
-} from '../support/test-context.js';
+import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
+import type { GeneratedSshKey } from '../support/ssh-keys.js';
+import { callApi, signingKeyPrivatePart } from '../support/test-context.js';
 
-let keys: KeyDirectory;
-let vmKey: GeneratedSshKey;
-let otherKey: GeneratedSshKey;
-let test: TestContext;
-let adminToken: string;
-let app: TestApp;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  vmKey = keys.generate('vm', 'ed25519');
-  otherKey = keys.generate('other', 'ed25519');
-});
-
-afterAll(() => keys.remove());
-
-beforeEach(async () => {
-  test = await makeTestContext();
-  adminToken = createTestAdminToken(test.context);
-  app = makeTestApp(test.context);
-});
+const keys = useSshKeys({ vm: 'ed25519', other: 'ed25519' });
+const api = useTestApi();
 
 /** The base64 body of an OpenSSH private key file, without its armour lines. */
 function privateKeyBody(key: GeneratedSshKey): string {
@@ -42,13 +17,13 @@ function privateKeyBody(key: GeneratedSshKey): string {
 
 /** Every secret a test run has handed out, with the name to report it by. */
 function secretsOf(tokens: string[]): [string, string][] {
-  const adminSecret = adminToken.split('_').slice(2).join('_');
+  const adminSecret = api.adminToken.split('_').slice(2).join('_');
   return [
-    ['admin token', adminToken],
+    ['admin token', api.adminToken],
     ['admin token secret', adminSecret],
-    ['signing key private part', signingKeyPrivatePart(test.signingKey)],
-    ['VM private key', privateKeyBody(vmKey).slice(0, 64)],
-    ['other VM private key', privateKeyBody(otherKey).slice(0, 64)],
+    ['signing key private part', signingKeyPrivatePart(api.signingKey)],
+    ['VM private key', privateKeyBody(keys.vm).slice(0, 64)],
+    ['other VM private key', privateKeyBody(keys.other).slice(0, 64)],
     ...tokens.flatMap((token, index): [string, string][] => [
       [`enrollment token ${index}`, token],
       [`enrollment token ${index} signature`, token.split('.')[2] ?? ''],
@@ -58,26 +33,26 @@ function secretsOf(tokens: string[]): [string, string][] {
 
 /** Runs through every state change the API offers, and returns the enrollment tokens used. */
 async function exerciseEverything(): Promise<string[]> {
-  const usedToken = await mintToken(app, adminToken, { host: 'web1', quota: '500G' });
-  const enrolled = await enroll(app, usedToken, 'web1', vmKey);
-  await approve(app, adminToken, enrolled.body.id, { fingerprint: vmKey.fingerprint });
-  const revokedMint = await callApi(app, 'POST', '/v1/admin/tokens', { token: adminToken, body: {} });
-  await callApi(app, 'DELETE', `/v1/admin/tokens/${revokedMint.body.jti}`, { token: adminToken });
-  await enroll(app, revokedMint.body.token, 'web3', otherKey);
-  const deniedToken = await mintToken(app, adminToken);
-  const denied = await enroll(app, deniedToken, 'web2', otherKey);
-  await callApi(app, 'POST', `/v1/admin/enrollments/${denied.body.id}/deny`, { token: adminToken, body: { reason: 'no' } });
-  await enroll(app, usedToken, 'web1', vmKey);
-  await callApi(app, 'PATCH', '/v1/admin/hosts/web1', { token: adminToken, body: { disabled: true } });
-  await callApi(app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: adminToken });
-  const unusedToken = await mintToken(app, adminToken, { ttl: '1h' });
+  const usedToken = await mintToken(api.app, api.adminToken, { host: 'web1', quota: '500G' });
+  const enrolled = await enroll(api.app, usedToken, 'web1', keys.vm);
+  await approve(api.app, api.adminToken, enrolled.body.id, { fingerprint: keys.vm.fingerprint });
+  const revokedMint = await callApi(api.app, 'POST', '/v1/admin/tokens', { token: api.adminToken, body: {} });
+  await callApi(api.app, 'DELETE', `/v1/admin/tokens/${revokedMint.body.jti}`, { token: api.adminToken });
+  await enroll(api.app, revokedMint.body.token, 'web3', keys.other);
+  const deniedToken = await mintToken(api.app, api.adminToken);
+  const denied = await enroll(api.app, deniedToken, 'web2', keys.other);
+  await callApi(api.app, 'POST', `/v1/admin/enrollments/${denied.body.id}/deny`, { token: api.adminToken, body: { reason: 'no' } });
+  await enroll(api.app, usedToken, 'web1', keys.vm);
+  await callApi(api.app, 'PATCH', '/v1/admin/hosts/web1', { token: api.adminToken, body: { disabled: true } });
+  await callApi(api.app, 'DELETE', '/v1/admin/hosts/web1?purge=true', { token: api.adminToken });
+  const unusedToken = await mintToken(api.app, api.adminToken, { ttl: '1h' });
   return [usedToken, revokedMint.body.token, deniedToken, unusedToken];
 }
 
 describe('GET /v1/admin/audit', () => {
   it('lists every state change, newest first, with actor and source', async () => {
     await exerciseEverything();
-    const response = await callApi(app, 'GET', '/v1/admin/audit', { token: adminToken });
+    const response = await callApi(api.app, 'GET', '/v1/admin/audit', { token: api.adminToken });
     expect(response.status).toBe(200);
     const actions = response.body.entries.map((entry: { action: string }) => entry.action).reverse();
     expect(actions).toEqual([
@@ -99,16 +74,16 @@ describe('GET /v1/admin/audit', () => {
 
   it('pages with limit and before', async () => {
     await exerciseEverything();
-    const first = await callApi(app, 'GET', '/v1/admin/audit?limit=2', { token: adminToken });
+    const first = await callApi(api.app, 'GET', '/v1/admin/audit?limit=2', { token: api.adminToken });
     expect(first.body.entries).toHaveLength(2);
-    const next = await callApi(app, 'GET', `/v1/admin/audit?limit=2&before=${first.body.entries[1].id}`, { token: adminToken });
+    const next = await callApi(api.app, 'GET', `/v1/admin/audit?limit=2&before=${first.body.entries[1].id}`, { token: api.adminToken });
     expect(next.body.entries[0].id).toBe(first.body.entries[1].id - 1);
   });
 
   it.each(['limit=abc', 'limit=0', 'limit=1001', 'limit=-1', 'limit=1.5', 'before=abc', 'before=-3', 'before=1e3', 'since=1'])(
     'refuses the query %s with 400',
     async (query) => {
-      const response = await callApi(app, 'GET', `/v1/admin/audit?${query}`, { token: adminToken });
+      const response = await callApi(api.app, 'GET', `/v1/admin/audit?${query}`, { token: api.adminToken });
       expect(response.status).toBe(400);
       expect(response.body.error).toBe('BAD_REQUEST');
     },
@@ -116,7 +91,7 @@ describe('GET /v1/admin/audit', () => {
 
   it('never contains a token or a private key', async () => {
     const tokens = await exerciseEverything();
-    const response = await callApi(app, 'GET', '/v1/admin/audit?limit=1000', { token: adminToken });
+    const response = await callApi(api.app, 'GET', '/v1/admin/audit?limit=1000', { token: api.adminToken });
     for (const [name, secret] of secretsOf(tokens)) {
       expect(response.text.includes(secret), `${name} is in the audit log`).toBe(false);
     }
@@ -126,9 +101,9 @@ describe('GET /v1/admin/audit', () => {
 describe('the database', () => {
   it('never contains a token or a private key, in any table or page', async () => {
     const tokens = await exerciseEverything();
-    const dump = test.context.db.$client.serialize().toString('latin1');
+    const dump = api.context.db.$client.serialize().toString('latin1');
     const rows = ['signing_keys', 'enrollment_tokens', 'enrollments', 'hosts', 'admin_tokens', 'audit_log']
-      .map((table) => JSON.stringify(test.context.db.$client.prepare(`select * from ${table}`).all()))
+      .map((table) => JSON.stringify(api.context.db.$client.prepare(`select * from ${table}`).all()))
       .join('\n');
     for (const [name, secret] of secretsOf(tokens)) {
       expect(dump.includes(secret), `${name} is in the database file`).toBe(false);
@@ -139,31 +114,31 @@ describe('the database', () => {
 
 describe('error bodies', () => {
   it('never echo the enrollment token', async () => {
-    const token = await mintToken(app, adminToken);
-    await enroll(app, token, 'web1', vmKey);
-    const replay = await enroll(app, token, 'web1', vmKey);
+    const token = await mintToken(api.app, api.adminToken);
+    await enroll(api.app, token, 'web1', keys.vm);
+    const replay = await enroll(api.app, token, 'web1', keys.vm);
     expect(replay.status).toBe(409);
     expect(replay.text).not.toContain(token);
     expect(replay.text).not.toContain(token.split('.')[2]);
   });
 
   it('never echo a wrong admin token', async () => {
-    const response = await callApi(app, 'GET', '/v1/admin/hosts', { token: `${adminToken}x` });
-    expect(response.text).not.toContain(adminToken);
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: `${api.adminToken}x` });
+    expect(response.text).not.toContain(api.adminToken);
   });
 });
 
 describe('responses for an approved host', () => {
   it('carry no private key', async () => {
-    const id = await enrollApproved(app, adminToken, 'web1', vmKey);
+    const id = await enrollApproved(api.app, api.adminToken, 'web1', keys.vm);
     const responses = await Promise.all([
-      callApi(app, 'GET', `/v1/enrollments/${id}`),
-      callApi(app, 'GET', '/v1/admin/hosts/web1', { token: adminToken }),
-      callApi(app, 'GET', '/v1/server'),
+      callApi(api.app, 'GET', `/v1/enrollments/${id}`),
+      callApi(api.app, 'GET', '/v1/admin/hosts/web1', { token: api.adminToken }),
+      callApi(api.app, 'GET', '/v1/server'),
     ]);
     for (const response of responses) {
-      expect(response.text).not.toContain(signingKeyPrivatePart(test.signingKey));
-      expect(response.text).not.toContain(privateKeyBody(vmKey).slice(0, 64));
+      expect(response.text).not.toContain(signingKeyPrivatePart(api.signingKey));
+      expect(response.text).not.toContain(privateKeyBody(keys.vm).slice(0, 64));
       expect(response.text).not.toMatch(/PRIVATE KEY/);
     }
   });

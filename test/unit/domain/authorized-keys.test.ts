@@ -1,31 +1,19 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { borgServeArguments, type KeyLineHost, renderAuthorizedKeysLine, repositoryPath } from '../../../src/domain/authorized-keys.js';
 import { parseHostName } from '../../../src/domain/host-name.js';
 import { parseAllowFrom } from '../../../src/domain/networks.js';
 import { parseQuota } from '../../../src/domain/sizes.js';
 import { parseSshPublicKey } from '../../../src/domain/ssh-public-key.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
+import { useSshKeys } from '../../support/fixture-hooks.js';
 
-let keys: KeyDirectory;
-let ed25519: GeneratedSshKey;
-let ecdsa: GeneratedSshKey;
-let rsa: GeneratedSshKey;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  ed25519 = keys.generate('ed25519', 'ed25519');
-  ecdsa = keys.generate('ecdsa', 'ecdsa256');
-  rsa = keys.generate('rsa', 'rsa3072');
-});
-
-afterAll(() => keys.remove());
+const keys = useSshKeys({ ed25519: 'ed25519', ecdsa: 'ecdsa256', rsa: 'rsa3072' });
 
 function hostWith(changes: Partial<KeyLineHost> = {}): KeyLineHost {
   return {
     name: 'web1',
     keyType: 'ssh-ed25519',
-    keyBase64: ed25519.base64,
+    keyBase64: keys.ed25519.base64,
     appendOnly: true,
     quotaBytes: null,
     allowFrom: null,
@@ -36,7 +24,7 @@ function hostWith(changes: Partial<KeyLineHost> = {}): KeyLineHost {
 describe('renderAuthorizedKeysLine', () => {
   it('renders an append-only line without quota or source restriction', () => {
     expect(renderAuthorizedKeysLine(hostWith(), '/backups')).toBe(
-      `restrict,command="borg serve --restrict-to-repository /backups/web1/repo --append-only" ssh-ed25519 ${ed25519.base64} web1\n`,
+      `restrict,command="borg serve --restrict-to-repository /backups/web1/repo --append-only" ssh-ed25519 ${keys.ed25519.base64} web1\n`,
     );
   });
 
@@ -44,19 +32,19 @@ describe('renderAuthorizedKeysLine', () => {
     const line = renderAuthorizedKeysLine(hostWith({ quotaBytes: 500e9, allowFrom: '192.0.2.0/24,2001:db8::/32' }), '/backups');
     expect(line).toBe(
       'restrict,command="borg serve --restrict-to-repository /backups/web1/repo --append-only --storage-quota 500000000000",' +
-        `from="192.0.2.0/24,2001:db8::/32" ssh-ed25519 ${ed25519.base64} web1\n`,
+        `from="192.0.2.0/24,2001:db8::/32" ssh-ed25519 ${keys.ed25519.base64} web1\n`,
     );
   });
 
   it('leaves --append-only out when the host has full access', () => {
     expect(renderAuthorizedKeysLine(hostWith({ appendOnly: false }), '/srv/backups')).toBe(
-      `restrict,command="borg serve --restrict-to-repository /srv/backups/web1/repo" ssh-ed25519 ${ed25519.base64} web1\n`,
+      `restrict,command="borg serve --restrict-to-repository /srv/backups/web1/repo" ssh-ed25519 ${keys.ed25519.base64} web1\n`,
     );
   });
 
   it('replaces the key comment with the host name', () => {
-    const line = renderAuthorizedKeysLine(hostWith({ keyType: 'ecdsa-sha2-nistp256', keyBase64: ecdsa.base64 }), '/backups');
-    expect(line.endsWith(` ecdsa-sha2-nistp256 ${ecdsa.base64} web1\n`)).toBe(true);
+    const line = renderAuthorizedKeysLine(hostWith({ keyType: 'ecdsa-sha2-nistp256', keyBase64: keys.ecdsa.base64 }), '/backups');
+    expect(line.endsWith(` ecdsa-sha2-nistp256 ${keys.ecdsa.base64} web1\n`)).toBe(true);
     expect(line).not.toContain('test-ecdsa');
   });
 
@@ -86,7 +74,7 @@ describe('renderAuthorizedKeysLine', () => {
 
   it('refuses a key blob carrying a second line', () => {
     expect(() =>
-      renderAuthorizedKeysLine(hostWith({ keyBase64: `${ed25519.base64}\ncommand="sh" ${ecdsa.base64}` }), '/backups'),
+      renderAuthorizedKeysLine(hostWith({ keyBase64: `${keys.ed25519.base64}\ncommand="sh" ${keys.ecdsa.base64}` }), '/backups'),
     ).toThrow();
   });
 
@@ -122,9 +110,13 @@ describe('key lines for arbitrary input', () => {
   it('never yield a second line, extra options or a path outside /backups/NAME/', () => {
     const keyLine = fc.oneof(
       fc.string({ unit: 'binary' }),
-      fc.constantFrom(ed25519.publicKey, ecdsa.publicKey, rsa.publicKey),
+      fc.constantFrom(keys.ed25519.publicKey, keys.ecdsa.publicKey, keys.rsa.publicKey),
       fc
-        .tuple(fc.string(), fc.constantFrom(ed25519.publicKey, ecdsa.publicKey, rsa.publicKey), fc.string({ unit: 'binary' }))
+        .tuple(
+          fc.string(),
+          fc.constantFrom(keys.ed25519.publicKey, keys.ecdsa.publicKey, keys.rsa.publicKey),
+          fc.string({ unit: 'binary' }),
+        )
         .map(([before, line, after]) => `${before}${line}${after}`),
     );
     const hostName = fc.oneof(
@@ -166,7 +158,7 @@ describe('key lines for arbitrary input', () => {
   });
 
   it('never yield a line outside the pattern when handed unvalidated fields', () => {
-    const validKey = fc.constantFrom(ed25519, ecdsa, rsa);
+    const validKey = fc.constantFrom(keys.ed25519, keys.ecdsa, keys.rsa);
     const host = fc.record({
       name: fc.oneof(
         fc.string({ unit: 'binary' }),

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../../../src/domain/authorized-keys.js';
 import { parseHostName } from '../../../src/domain/host-name.js';
 import { parseSshPublicKey } from '../../../src/domain/ssh-public-key.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
+import { useSshKeys } from '../../support/fixture-hooks.js';
+import type { GeneratedSshKey } from '../../support/ssh-keys.js';
 
 /**
  * Properties of the key line beyond the ones in authorized-keys.test.ts: for
@@ -16,20 +17,14 @@ import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../
  * was enrolled, whatever comment the VM sent with it.
  */
 
-let keys: KeyDirectory;
-let generated: GeneratedSshKey[];
+const keys = useSshKeys({ ed25519: 'ed25519', ecdsa: 'ecdsa384', rsa: 'rsa3072' });
 let scratch: string;
 
 beforeAll(() => {
-  keys = createKeyDirectory();
-  generated = [keys.generate('ed25519', 'ed25519'), keys.generate('ecdsa', 'ecdsa384'), keys.generate('rsa', 'rsa3072')];
   scratch = mkdtempSync(join(tmpdir(), 'sbs-key-lines-'));
 });
 
-afterAll(() => {
-  keys.remove();
-  rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const hostName = fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/).filter((name) => {
   try {
@@ -55,7 +50,7 @@ describe('key lines for any backup directory', () => {
       fc.property(backupDir, hostName, (directory, name) => {
         let line: string;
         try {
-          line = renderAuthorizedKeysLine(hostFor(generated[0] as GeneratedSshKey, name), directory);
+          line = renderAuthorizedKeysLine(hostFor(keys.ed25519, name), directory);
         } catch {
           return;
         }
@@ -78,7 +73,7 @@ describe('key lines as OpenSSH reads them', () => {
     let run = 0;
     fc.assert(
       fc.property(fc.nat(2), hostName, comment, quota, allowFrom, fc.boolean(), (index, name, text, quotaBytes, from, appendOnly) => {
-        const key = generated[index] as GeneratedSshKey;
+        const key = [keys.ed25519, keys.ecdsa, keys.rsa][index] as GeneratedSshKey;
         let parsed: ReturnType<typeof parseSshPublicKey>;
         try {
           parsed = parseSshPublicKey(`${key.type} ${key.base64} ${text}`);

@@ -1,17 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fingerprintOf, parseSshPublicKey } from '../../../src/domain/ssh-public-key.js';
 import type { AppError } from '../../../src/errors.js';
 import { codeOf } from '../../support/error-codes.js';
-import {
-  canGenerateDsa,
-  createKeyDirectory,
-  fingerprintBySshKeygen,
-  type GeneratedSshKey,
-  type KeyDirectory,
-} from '../../support/ssh-keys.js';
+import { useSshKeys } from '../../support/fixture-hooks.js';
+import { canGenerateDsa, fingerprintBySshKeygen, type GeneratedSshKey } from '../../support/ssh-keys.js';
 
 function sshString(value: Buffer | string): Buffer {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
@@ -37,35 +32,23 @@ function fieldsOf(base64: string): Buffer[] {
   return fields;
 }
 
-let keys: KeyDirectory;
-let ed25519: GeneratedSshKey;
-let ecdsa256: GeneratedSshKey;
-let ecdsa384: GeneratedSshKey;
-let ecdsa521: GeneratedSshKey;
-let rsa2048: GeneratedSshKey;
-let rsa3072: GeneratedSshKey;
-let otherEd25519: GeneratedSshKey;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  ed25519 = keys.generate('ed25519', 'ed25519');
-  otherEd25519 = keys.generate('other-ed25519', 'ed25519');
-  ecdsa256 = keys.generate('ecdsa256', 'ecdsa256');
-  ecdsa384 = keys.generate('ecdsa384', 'ecdsa384');
-  ecdsa521 = keys.generate('ecdsa521', 'ecdsa521');
-  rsa2048 = keys.generate('rsa2048', 'rsa2048');
-  rsa3072 = keys.generate('rsa3072', 'rsa3072');
+const keys = useSshKeys({
+  ed25519: 'ed25519',
+  otherEd25519: 'ed25519',
+  ecdsa256: 'ecdsa256',
+  ecdsa384: 'ecdsa384',
+  ecdsa521: 'ecdsa521',
+  rsa2048: 'rsa2048',
+  rsa3072: 'rsa3072',
 });
-
-afterAll(() => keys.remove());
 
 describe('parseSshPublicKey accepts the allowed types', () => {
   it.each([
-    ['ssh-ed25519', () => ed25519],
-    ['ecdsa-sha2-nistp256', () => ecdsa256],
-    ['ecdsa-sha2-nistp384', () => ecdsa384],
-    ['ecdsa-sha2-nistp521', () => ecdsa521],
-    ['ssh-rsa (3072 bits)', () => rsa3072],
+    ['ssh-ed25519', () => keys.ed25519],
+    ['ecdsa-sha2-nistp256', () => keys.ecdsa256],
+    ['ecdsa-sha2-nistp384', () => keys.ecdsa384],
+    ['ecdsa-sha2-nistp521', () => keys.ecdsa521],
+    ['ssh-rsa (3072 bits)', () => keys.rsa3072],
   ])('accepts %s with the fingerprint and size ssh-keygen -lf prints', (_label, key) => {
     const generated = key();
     const parsed = parseSshPublicKey(generated.publicKey);
@@ -73,7 +56,7 @@ describe('parseSshPublicKey accepts the allowed types', () => {
   });
 
   it('accepts sk-ssh-ed25519@openssh.com with the fingerprint ssh-keygen -lf prints', () => {
-    const [, point = Buffer.alloc(0)] = fieldsOf(ed25519.base64);
+    const [, point = Buffer.alloc(0)] = fieldsOf(keys.ed25519.base64);
     const base64 = blobOf('sk-ssh-ed25519@openssh.com', point, 'ssh:').toString('base64');
     const path = join(keys.directory, 'sk-ed25519.pub');
     writeFileSync(path, `sk-ssh-ed25519@openssh.com ${base64} security-key\n`);
@@ -82,7 +65,7 @@ describe('parseSshPublicKey accepts the allowed types', () => {
   });
 
   it('accepts sk-ecdsa-sha2-nistp256@openssh.com with the fingerprint ssh-keygen -lf prints', () => {
-    const [, curve = Buffer.alloc(0), point = Buffer.alloc(0)] = fieldsOf(ecdsa256.base64);
+    const [, curve = Buffer.alloc(0), point = Buffer.alloc(0)] = fieldsOf(keys.ecdsa256.base64);
     const base64 = blobOf('sk-ecdsa-sha2-nistp256@openssh.com', curve, point, 'ssh:').toString('base64');
     const path = join(keys.directory, 'sk-ecdsa.pub');
     writeFileSync(path, `sk-ecdsa-sha2-nistp256@openssh.com ${base64}\n`);
@@ -91,16 +74,16 @@ describe('parseSshPublicKey accepts the allowed types', () => {
   });
 
   it('accepts a key without a comment', () => {
-    expect(parseSshPublicKey(`${ed25519.type} ${ed25519.base64}`).fingerprint).toBe(ed25519.fingerprint);
+    expect(parseSshPublicKey(`${keys.ed25519.type} ${keys.ed25519.base64}`).fingerprint).toBe(keys.ed25519.fingerprint);
   });
 
   it('accepts the single trailing newline a .pub file ends with', () => {
-    expect(parseSshPublicKey(`${ed25519.publicKey}\n`).fingerprint).toBe(ed25519.fingerprint);
+    expect(parseSshPublicKey(`${keys.ed25519.publicKey}\n`).fingerprint).toBe(keys.ed25519.fingerprint);
   });
 
   it('drops the comment, whatever it says', () => {
-    const parsed = parseSshPublicKey(`${ed25519.type} ${ed25519.base64} root@evil "quoted" ,from=*`);
-    expect(parsed).toEqual({ type: 'ssh-ed25519', base64: ed25519.base64, fingerprint: ed25519.fingerprint, bits: 256 });
+    const parsed = parseSshPublicKey(`${keys.ed25519.type} ${keys.ed25519.base64} root@evil "quoted" ,from=*`);
+    expect(parsed).toEqual({ type: 'ssh-ed25519', base64: keys.ed25519.base64, fingerprint: keys.ed25519.fingerprint, bits: 256 });
   });
 });
 
@@ -112,16 +95,16 @@ describe('parseSshPublicKey refuses', () => {
     ['a list of options', (key: GeneratedSshKey) => `no-pty,permitopen="*:*" ${key.publicKey}`],
     ['an environment= option', (key: GeneratedSshKey) => `environment="LD_PRELOAD=/tmp/x.so" ${key.publicKey}`],
   ])('options before the key: %s', (_label, line) => {
-    expect(codeOf(() => parseSshPublicKey(line(ed25519)))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(line(keys.ed25519)))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('an embedded newline that starts a second key line', () => {
-    const line = `${ed25519.type} ${ed25519.base64}\ncommand="/bin/sh" ${otherEd25519.publicKey}`;
+    const line = `${keys.ed25519.type} ${keys.ed25519.base64}\ncommand="/bin/sh" ${keys.otherEd25519.publicKey}`;
     expect(codeOf(() => parseSshPublicKey(line))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('a newline inside the comment', () => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.type} ${ed25519.base64} a\nb`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.type} ${keys.ed25519.base64} a\nb`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it.each([
@@ -133,23 +116,25 @@ describe('parseSshPublicKey refuses', () => {
     ['line separator', '\u2028'],
     ['a non-ASCII letter', 'é'],
   ])('a %s inside the line', (_label, character) => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.type} ${ed25519.base64} host${character}name`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.type} ${keys.ed25519.base64} host${character}name`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('two keys on one line', () => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.publicKey} ${otherEd25519.publicKey}`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.publicKey} ${keys.otherEd25519.publicKey}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('two keys on two lines', () => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.publicKey}\n${otherEd25519.publicKey}\n`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.publicKey}\n${keys.otherEd25519.publicKey}\n`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('a second key blob in the comment field', () => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.type} ${ed25519.base64} ${otherEd25519.base64}`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.type} ${keys.ed25519.base64} ${keys.otherEd25519.base64}`))).toBe(
+      'INVALID_PUBLIC_KEY',
+    );
   });
 
   it('a certificate signed by ssh-keygen -s', () => {
-    const certificate = keys.certify('ed25519', 'other-ed25519', 'web1');
+    const certificate = keys.certify('ed25519', 'otherEd25519', 'web1');
     expect(certificate.startsWith('ssh-ed25519-cert-v01@openssh.com ')).toBe(true);
     expect(codeOf(() => parseSshPublicKey(certificate))).toBe('INVALID_PUBLIC_KEY');
   });
@@ -172,12 +157,12 @@ describe('parseSshPublicKey refuses', () => {
   });
 
   it('an RSA key of 2048 bits', () => {
-    expect(rsa2048.bits).toBe(2048);
-    expect(codeOf(() => parseSshPublicKey(rsa2048.publicKey))).toBe('INVALID_PUBLIC_KEY');
+    expect(keys.rsa2048.bits).toBe(2048);
+    expect(codeOf(() => parseSshPublicKey(keys.rsa2048.publicKey))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('an RSA key of 3071 bits', () => {
-    const [, exponent = Buffer.alloc(0), modulus = Buffer.alloc(0)] = fieldsOf(rsa3072.base64);
+    const [, exponent = Buffer.alloc(0), modulus = Buffer.alloc(0)] = fieldsOf(keys.rsa3072.base64);
     // Drop the modulus's top bit: 0x00 0x80.. 384 bytes becomes a 3071-bit number, minimally encoded.
     const shorter = Buffer.from(modulus.subarray(1));
     shorter[0] = (shorter[0] ?? 0) & 0x7f;
@@ -186,19 +171,19 @@ describe('parseSshPublicKey refuses', () => {
   });
 
   it('an RSA modulus with a needless leading zero', () => {
-    const [, exponent = Buffer.alloc(0), modulus = Buffer.alloc(0)] = fieldsOf(rsa3072.base64);
+    const [, exponent = Buffer.alloc(0), modulus = Buffer.alloc(0)] = fieldsOf(keys.rsa3072.base64);
     const base64 = blobOf('ssh-rsa', exponent, Buffer.concat([Buffer.from([0]), modulus])).toString('base64');
     expect(codeOf(() => parseSshPublicKey(`ssh-rsa ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('a negative RSA exponent', () => {
-    const [, , modulus = Buffer.alloc(0)] = fieldsOf(rsa3072.base64);
+    const [, , modulus = Buffer.alloc(0)] = fieldsOf(keys.rsa3072.base64);
     const base64 = blobOf('ssh-rsa', Buffer.from([0x81]), modulus).toString('base64');
     expect(codeOf(() => parseSshPublicKey(`ssh-rsa ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('an RSA exponent of one', () => {
-    const [, , modulus = Buffer.alloc(0)] = fieldsOf(rsa3072.base64);
+    const [, , modulus = Buffer.alloc(0)] = fieldsOf(keys.rsa3072.base64);
     const base64 = blobOf('ssh-rsa', Buffer.from([1]), modulus).toString('base64');
     expect(codeOf(() => parseSshPublicKey(`ssh-rsa ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
@@ -210,11 +195,11 @@ describe('parseSshPublicKey refuses', () => {
     ['padding in the middle', (base64: string) => `${base64.slice(0, 8)}=${base64.slice(9)}`],
     ['three padding characters', (base64: string) => `${base64.slice(0, -1)}===`],
   ])('bad base64: %s', (_label, mangle) => {
-    expect(codeOf(() => parseSshPublicKey(`ssh-ed25519 ${mangle(ed25519.base64)}`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`ssh-ed25519 ${mangle(keys.ed25519.base64)}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('non-canonical base64 (padding bits set)', () => {
-    const { base64 } = ecdsa256;
+    const { base64 } = keys.ecdsa256;
     expect(base64.endsWith('=')).toBe(true);
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
     const padding = base64.length - base64.replace(/=+$/, '').length;
@@ -226,32 +211,32 @@ describe('parseSshPublicKey refuses', () => {
   });
 
   it('trailing data in the blob', () => {
-    const blob = Buffer.concat([Buffer.from(ed25519.base64, 'base64'), sshString('command="/bin/sh"')]);
+    const blob = Buffer.concat([Buffer.from(keys.ed25519.base64, 'base64'), sshString('command="/bin/sh"')]);
     expect(codeOf(() => parseSshPublicKey(`ssh-ed25519 ${blob.toString('base64')}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('one trailing byte in the blob', () => {
-    const blob = Buffer.concat([Buffer.from(ed25519.base64, 'base64'), Buffer.from([0])]);
+    const blob = Buffer.concat([Buffer.from(keys.ed25519.base64, 'base64'), Buffer.from([0])]);
     expect(codeOf(() => parseSshPublicKey(`ssh-ed25519 ${blob.toString('base64')}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('a truncated blob', () => {
-    const blob = Buffer.from(ed25519.base64, 'base64').subarray(0, 40);
+    const blob = Buffer.from(keys.ed25519.base64, 'base64').subarray(0, 40);
     expect(codeOf(() => parseSshPublicKey(`ssh-ed25519 ${blob.toString('base64')}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('another type inside the blob than in front of it', () => {
-    expect(codeOf(() => parseSshPublicKey(`ssh-rsa ${ed25519.base64}`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`ssh-rsa ${keys.ed25519.base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('an ECDSA key naming another curve than its type', () => {
-    const [, , point = Buffer.alloc(0)] = fieldsOf(ecdsa256.base64);
+    const [, , point = Buffer.alloc(0)] = fieldsOf(keys.ecdsa256.base64);
     const base64 = blobOf('ecdsa-sha2-nistp256', 'nistp384', point).toString('base64');
     expect(codeOf(() => parseSshPublicKey(`ecdsa-sha2-nistp256 ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it('an ECDSA point of the wrong length', () => {
-    const [, curve = Buffer.alloc(0), point = Buffer.alloc(0)] = fieldsOf(ecdsa256.base64);
+    const [, curve = Buffer.alloc(0), point = Buffer.alloc(0)] = fieldsOf(keys.ecdsa256.base64);
     const base64 = blobOf('ecdsa-sha2-nistp256', curve, point.subarray(0, 64)).toString('base64');
     expect(codeOf(() => parseSshPublicKey(`ecdsa-sha2-nistp256 ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
@@ -262,7 +247,7 @@ describe('parseSshPublicKey refuses', () => {
   });
 
   it('a security key whose application does not start with ssh:', () => {
-    const [, point = Buffer.alloc(0)] = fieldsOf(ed25519.base64);
+    const [, point = Buffer.alloc(0)] = fieldsOf(keys.ed25519.base64);
     const base64 = blobOf('sk-ssh-ed25519@openssh.com', point, 'https://evil').toString('base64');
     expect(codeOf(() => parseSshPublicKey(`sk-ssh-ed25519@openssh.com ${base64}`))).toBe('INVALID_PUBLIC_KEY');
   });
@@ -281,7 +266,7 @@ describe('parseSshPublicKey refuses', () => {
   });
 
   it('a line longer than 16 KiB', () => {
-    expect(codeOf(() => parseSshPublicKey(`${ed25519.publicKey} ${'x'.repeat(16 * 1024)}`))).toBe('INVALID_PUBLIC_KEY');
+    expect(codeOf(() => parseSshPublicKey(`${keys.ed25519.publicKey} ${'x'.repeat(16 * 1024)}`))).toBe('INVALID_PUBLIC_KEY');
   });
 
   it.each([undefined, null, 42, {}, [`ssh-ed25519 AAAA`]])('the non-string %j', (value) => {
@@ -291,13 +276,13 @@ describe('parseSshPublicKey refuses', () => {
 
 describe('fingerprintOf', () => {
   it('is the SHA256 fingerprint ssh-keygen prints', () => {
-    expect(fingerprintOf(Buffer.from(ed25519.base64, 'base64'))).toBe(ed25519.fingerprint);
+    expect(fingerprintOf(Buffer.from(keys.ed25519.base64, 'base64'))).toBe(keys.ed25519.fingerprint);
   });
 });
 
 describe('parseSshPublicKey on arbitrary input', () => {
   it('only ever returns one allowed type, canonical base64 and a SHA256 fingerprint of that base64', () => {
-    const validLine = fc.constantFrom(ed25519.publicKey, ecdsa256.publicKey, rsa3072.publicKey);
+    const validLine = fc.constantFrom(keys.ed25519.publicKey, keys.ecdsa256.publicKey, keys.rsa3072.publicKey);
     const input = fc.oneof(
       fc.string({ unit: 'binary' }),
       fc.tuple(fc.string(), validLine, fc.string()).map(([before, line, after]) => `${before}${line}${after}`),

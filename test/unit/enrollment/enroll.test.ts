@@ -1,31 +1,18 @@
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enrollments, enrollmentTokens } from '../../../src/db/schema.js';
 import { getEnrollment, listEnrollments, submitEnrollment } from '../../../src/enrollment/enroll.js';
 import { createEnrollmentToken } from '../../../src/enrollment/tokens.js';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_TYPE } from '../../../src/tokens/enrollment-token.js';
 import { codeOfAsync } from '../../support/error-codes.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
-import { makeTestContext, type TestContext } from '../../support/test-context.js';
+import { useSshKeys, useTestContext } from '../../support/fixture-hooks.js';
 
 const ADMIN = { actor: 'admin:test' };
-let keys: KeyDirectory;
-let vmKey: GeneratedSshKey;
-let test: TestContext;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  vmKey = keys.generate('vm', 'ed25519');
-});
-
-afterAll(() => keys.remove());
-
-beforeEach(async () => {
-  test = await makeTestContext();
-});
+const keys = useSshKeys({ vm: 'ed25519' });
+const test = useTestContext();
 
 function submit(token: string, changes: { hostname?: string; defaultHostname?: string; publicKey?: unknown } = {}) {
-  return submitEnrollment(test.context, { token, publicKey: vmKey.publicKey, sourceAddress: '192.0.2.10', ...changes });
+  return submitEnrollment(test.context, { token, publicKey: keys.vm.publicKey, sourceAddress: '192.0.2.10', ...changes });
 }
 
 describe('submitEnrollment', () => {
@@ -35,7 +22,7 @@ describe('submitEnrollment', () => {
     expect(enrollment).toMatchObject({
       status: 'pending',
       hostname: 'web1',
-      fingerprint: vmKey.fingerprint,
+      fingerprint: keys.vm.fingerprint,
       conflict: false,
       sourceAddress: '192.0.2.10',
     });

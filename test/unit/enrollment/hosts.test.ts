@@ -1,29 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { auditLog } from '../../../src/db/schema.js';
 import { createOrRekeyHost, deleteHost, getHost, listHosts, repositoryUrl, updateHost } from '../../../src/enrollment/hosts.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
 import { codeOfAsync } from '../../support/error-codes.js';
-import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory } from '../../support/ssh-keys.js';
-import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
+import { useSshKeys, useTestContext } from '../../support/fixture-hooks.js';
+import { makeTestContext, TEST_ENVIRONMENT } from '../../support/test-context.js';
 
 const ADMIN = { actor: 'admin:test' };
-let keys: KeyDirectory;
-let firstKey: GeneratedSshKey;
-let secondKey: GeneratedSshKey;
-let test: TestContext;
-
-beforeAll(() => {
-  keys = createKeyDirectory();
-  firstKey = keys.generate('first', 'ed25519');
-  secondKey = keys.generate('second', 'ed25519');
-});
-
-afterAll(() => keys.remove());
-
-beforeEach(async () => {
-  test = await makeTestContext();
-});
+const keys = useSshKeys({ first: 'ed25519', second: 'ed25519' });
+const test = useTestContext();
 
 describe('repositoryUrl', () => {
   it('points at the repo in the host home on the published SSH port', () => {
@@ -38,10 +24,10 @@ describe('repositoryUrl', () => {
 
 describe('createOrRekeyHost', () => {
   it('creates an append-only host and asks for a reconcile', async () => {
-    const host = await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    const host = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     expect(host).toMatchObject({
       name: 'web1',
-      fingerprint: firstKey.fingerprint,
+      fingerprint: keys.first.fingerprint,
       appendOnly: true,
       origin: 'createuser',
       repository: '/backups/web1/repo',
@@ -50,18 +36,18 @@ describe('createOrRekeyHost', () => {
   });
 
   it('gives an existing host a new key and keeps its UID and policy', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await updateHost(test.context, 'web1', { quota: '500G', appendOnly: false }, ADMIN);
-    const rekeyed = await createOrRekeyHost(test.context, 'web1', secondKey.publicKey, ADMIN);
-    expect(rekeyed).toMatchObject({ uid: created.uid, fingerprint: secondKey.fingerprint, quotaBytes: 500e9, appendOnly: false });
+    const rekeyed = await createOrRekeyHost(test.context, 'web1', keys.second.publicKey, ADMIN);
+    expect(rekeyed).toMatchObject({ uid: created.uid, fingerprint: keys.second.fingerprint, quotaBytes: 500e9, appendOnly: false });
   });
 
   it('refuses an invalid name', async () => {
-    expect(await codeOfAsync(() => createOrRekeyHost(test.context, '../x', firstKey.publicKey, ADMIN))).toBe('INVALID_HOST_NAME');
+    expect(await codeOfAsync(() => createOrRekeyHost(test.context, '../x', keys.first.publicKey, ADMIN))).toBe('INVALID_HOST_NAME');
   });
 
   it('refuses an invalid key', async () => {
-    expect(await codeOfAsync(() => createOrRekeyHost(test.context, 'web1', `command="sh" ${firstKey.publicKey}`, ADMIN))).toBe(
+    expect(await codeOfAsync(() => createOrRekeyHost(test.context, 'web1', `command="sh" ${keys.first.publicKey}`, ADMIN))).toBe(
       'INVALID_PUBLIC_KEY',
     );
   });
@@ -69,13 +55,13 @@ describe('createOrRekeyHost', () => {
 
 describe('updateHost', () => {
   it('changes the quota, append-only mode and source range', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     const updated = await updateHost(test.context, 'web1', { quota: '1T', appendOnly: false, allowFrom: '192.0.2.9/24' }, ADMIN);
     expect(updated).toMatchObject({ quotaBytes: 1e12, appendOnly: false, allowFrom: '192.0.2.0/24' });
   });
 
   it('clears the quota and source range with null', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await updateHost(test.context, 'web1', { quota: '1T', allowFrom: '192.0.2.0/24' }, ADMIN);
     expect(await updateHost(test.context, 'web1', { quota: null, allowFrom: null }, ADMIN)).toMatchObject({
       quotaBytes: null,
@@ -84,7 +70,7 @@ describe('updateHost', () => {
   });
 
   it('disables and enables a host', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     expect((await updateHost(test.context, 'web1', { disabled: true }, ADMIN)).status).toBe('disabled');
     expect((await updateHost(test.context, 'web1', { disabled: false }, ADMIN)).status).toBe('active');
   });
@@ -94,7 +80,7 @@ describe('updateHost', () => {
   });
 
   it('refuses an invalid quota without changing anything', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     expect(await codeOfAsync(() => updateHost(test.context, 'web1', { quota: '1K', disabled: true }, ADMIN))).toBe('INVALID_QUOTA');
     expect(getHost(test.context, 'web1')).toMatchObject({ status: 'active', quotaBytes: null });
   });
@@ -102,7 +88,7 @@ describe('updateHost', () => {
 
 describe('deleteHost', () => {
   it('marks the host deleted, keeps its row and UID, and asks for a reconcile', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
     expect(findHost(test.context.db, 'web1')).toMatchObject({ status: 'deleted', uid: created.uid });
     expect(listHosts(test.context)).toEqual([]);
@@ -110,32 +96,32 @@ describe('deleteHost', () => {
   });
 
   it('marks a purged host for purging', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: true }, ADMIN);
     expect(findHost(test.context.db, 'web1')?.status).toBe('purging');
   });
 
   it('purges a host that was deleted before', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
     await deleteHost(test.context, 'web1', { purge: true }, ADMIN);
     expect(findHost(test.context.db, 'web1')?.status).toBe('purging');
   });
 
   it('refuses to delete a deleted host again', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
     expect(await codeOfAsync(() => deleteHost(test.context, 'web1', { purge: false }, ADMIN))).toBe('NOT_FOUND');
   });
 
   it('gives a re-created host its old UID', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
-    expect((await createOrRekeyHost(test.context, 'web1', secondKey.publicKey, ADMIN)).uid).toBe(created.uid);
+    expect((await createOrRekeyHost(test.context, 'web1', keys.second.publicKey, ADMIN)).uid).toBe(created.uid);
   });
 
   it('audits the deletion', async () => {
-    await createOrRekeyHost(test.context, 'web1', firstKey.publicKey, ADMIN);
+    await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: true }, ADMIN);
     expect(test.context.db.select().from(auditLog).all().at(-1)).toMatchObject({
       action: 'host.purge',

@@ -1,16 +1,13 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLog, enrollmentTokens } from '../../../src/db/schema.js';
 import { createEnrollmentToken, enrollCommand, listEnrollmentTokens, revokeEnrollmentToken } from '../../../src/enrollment/tokens.js';
 import { hashToken, verifyEnrollmentToken } from '../../../src/tokens/enrollment-token.js';
 import { codeOfAsync } from '../../support/error-codes.js';
-import { makeTestContext, TEST_TLS_IDENTITY, type TestContext } from '../../support/test-context.js';
+import { useTestContext } from '../../support/fixture-hooks.js';
+import { TEST_TLS_IDENTITY } from '../../support/test-context.js';
 
 const ADMIN = { actor: 'admin:test', sourceAddress: '192.0.2.1' };
-let test: TestContext;
-
-beforeEach(async () => {
-  test = await makeTestContext();
-});
+const test = useTestContext();
 
 describe('createEnrollmentToken', () => {
   it('mints a token that lives one hour by default', async () => {
