@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Backup throughput through the restricted path (restrict + forced
 # `borg serve --restrict-to-repository … --append-only`) against plain
-# `borg serve` for the same user over the same sshd, side by side.
+# `borg serve` for the same user over the same sshd, side by side; a third
+# key with `borg serve --append-only` tells append-only's own cost apart
+# from the rest of the restriction.
 #   npm run build && bench/backup-throughput.sh [MEGABYTES] [ROUNDS]
 # Runs the server in a private mount namespace (bench/in-namespace.sh).
 set -euo pipefail
@@ -34,10 +36,12 @@ for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/nu
 
 ssh-keygen -q -t ed25519 -N '' -f "$work/restricted"
 ssh-keygen -q -t ed25519 -N '' -f "$work/plain"
+ssh-keygen -q -t ed25519 -N '' -f "$work/append-only"
 "$here/../bin/borgctl" createuser bench "$(cat "$work/restricted.pub")" >/dev/null 2>&1
 # The baseline: the same account, a second key whose forced command is plain `borg serve`.
 # (Written by hand for the benchmark; the next reconcile would remove it.)
 printf 'command="borg serve" %s\n' "$(cut -d' ' -f1,2 "$work/plain.pub")" >>/srv/state/ssh/authorized_keys/bench
+printf 'command="borg serve --append-only" %s\n' "$(cut -d' ' -f1,2 "$work/append-only.pub")" >>/srv/state/ssh/authorized_keys/bench
 ssh-keyscan -p "$ssh_port" 127.0.0.1 2>/dev/null >"$work/known_hosts"
 
 mkdir -p "$work/data"
@@ -62,13 +66,21 @@ backup_seconds() {
 
 restricted_total=0
 plain_total=0
+append_only_total=0
 for round in $(seq "$rounds"); do
   restricted=$(backup_seconds restricted)
   plain=$(backup_seconds plain)
-  printf 'round %d: restricted %.2f s, plain borg serve %.2f s\n' "$round" "$restricted" "$plain"
+  append_only=$(backup_seconds append-only)
+  printf 'round %d: restricted %.2f s, plain borg serve %.2f s, borg serve --append-only %.2f s\n' \
+    "$round" "$restricted" "$plain" "$append_only"
   restricted_total=$(echo "$restricted_total + $restricted" | bc -l)
   plain_total=$(echo "$plain_total + $plain" | bc -l)
+  append_only_total=$(echo "$append_only_total + $append_only" | bc -l)
 done
-printf 'data: %d MB; throughput restricted %.1f MB/s, plain %.1f MB/s\n' "$megabytes" \
-  "$(echo "$megabytes * $rounds / $restricted_total" | bc -l)" "$(echo "$megabytes * $rounds / $plain_total" | bc -l)"
+printf 'data: %d MB; throughput restricted %.1f MB/s, plain %.1f MB/s, append-only %.1f MB/s\n' "$megabytes" \
+  "$(echo "$megabytes * $rounds / $restricted_total" | bc -l)" "$(echo "$megabytes * $rounds / $plain_total" | bc -l)" \
+  "$(echo "$megabytes * $rounds / $append_only_total" | bc -l)"
 printf 'ratio restricted / plain time: %.3f\n' "$(echo "$restricted_total / $plain_total" | bc -l)"
+printf 'ratio append-only / plain time: %.3f (what append-only alone costs)\n' "$(echo "$append_only_total / $plain_total" | bc -l)"
+printf 'ratio restricted / append-only time: %.3f (what the rest of the restriction costs)\n' \
+  "$(echo "$restricted_total / $append_only_total" | bc -l)"
