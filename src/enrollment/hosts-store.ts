@@ -78,8 +78,9 @@ export function upsertHost(db: Queryable, host: HostKeyAndPolicy, now: Date): Ho
     throw new AppError('HOST_NAME_TAKEN', `host "${host.name}" is being purged; try again in a moment`);
   }
   if (existing) {
+    // A new key is a new trust decision: a full-access window given to the old one ends.
     db.update(hosts)
-      .set({ ...values, status: existing.status === 'disabled' ? 'disabled' : 'active', updatedAt: now })
+      .set({ ...values, fullAccessUntil: null, status: existing.status === 'disabled' ? 'disabled' : 'active', updatedAt: now })
       .where(eq(hosts.name, host.name))
       .run();
   } else {

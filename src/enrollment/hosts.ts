@@ -90,6 +90,9 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   const now = context.now();
   if (changes.fullAccessFor !== undefined) {
     values.fullAccessUntil = changes.fullAccessFor === null ? null : fullAccessEnd(changes.fullAccessFor, now);
+  } else if (changes.disabled === true) {
+    // Disabling is what an admin does first about a compromised host: enabling it again must not bring back full access.
+    values.fullAccessUntil = null;
   }
   context.db.transaction((tx) => {
     const row = findLiveHost(tx, name);

@@ -115,6 +115,17 @@ describe('PATCH /v1/admin/hosts/:name with fullAccessFor', () => {
     expect(closed.body).toMatchObject({ appendOnly: true, fullAccessUntil: null });
   });
 
+  it('ends the window when the host is disabled or gets a new key', async () => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    await patchHost('web1', { fullAccessFor: '2h' });
+    await patchHost('web1', { disabled: true });
+    expect((await patchHost('web1', { disabled: false })).body.fullAccessUntil).toBeNull();
+    await patchHost('web1', { fullAccessFor: '2h' });
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.second);
+    await approve(api.app, api.adminToken, id, { fingerprint: keys.second.fingerprint, replaceKey: true });
+    expect((await getHost('web1')).body).toMatchObject({ fingerprint: keys.second.fingerprint, fullAccessUntil: null });
+  });
+
   it('shows no window once its time has passed', async () => {
     await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     await patchHost('web1', { fullAccessFor: 60 });
