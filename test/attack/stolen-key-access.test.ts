@@ -5,17 +5,17 @@ import { execa } from 'execa';
 import { afterAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { hostUid, useAttackServer } from '../support/attack-server.js';
-import { openBorgServeSession, openSsh, processesOfUid, waitFor } from '../support/attack-ssh.js';
+import { openBorgServeSession, openSsh, processesOfUid } from '../support/attack-ssh.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A stolen key, or a guess, against the accounts: root, passwords, a host that
  * was disabled, deleted or re-keyed while the thief had a session open, and a
  * host bound to a source address.
  */
-
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 describe('a stolen key against the accounts', () => {
   const server = useAttackServer();

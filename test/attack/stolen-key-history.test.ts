@@ -6,10 +6,11 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { freshBorgBaseDir, hostUid, useAttackServer } from '../support/attack-server.js';
-import { processesOfUid, waitFor } from '../support/attack-ssh.js';
+import { processesOfUid } from '../support/attack-ssh.js';
 import type { CommandResult } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A stolen key against its own history, in append-only mode (the default):

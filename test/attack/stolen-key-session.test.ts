@@ -18,11 +18,11 @@ import {
   tcpSink,
   tryTunnelTraffic,
   unixSink,
-  waitFor,
 } from '../support/attack-ssh.js';
 import { type CommandResult, canConnect, pickFreePorts } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient, type SshDestination } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A VM whose approved key was stolen: everything it tries with that key that

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
-import { SYSTEM_PATH } from '../support/podman.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
 
 /**
  * This machine playing a backed-up VM: its own home (a temporary directory,

@@ -11,10 +11,10 @@ import {
   inspectContainer,
   podman,
   removeContainer,
-  SYSTEM_PATH,
   sleep,
   uniqueRunId,
 } from '../support/podman.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
 import { borgClient, evaluateBorgSettings, fingerprintOf, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
 import { type EnrollmentView, expectOk, type MintedToken, type ServerInfo } from './server-api.js';
 import { createAdminToken, type ServerContainer, startServer } from './server-container.js';

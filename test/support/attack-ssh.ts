@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Sandbox } from './sandbox.js';
 import type { BorgClient, SshDestination } from './sandbox-client.js';
+import { SYSTEM_PATH } from './system-path.js';
+import { waitFor } from './wait-for.js';
 
 /**
  * What an attacker with a stolen key does besides running borg: long-lived ssh
@@ -14,8 +16,6 @@ import type { BorgClient, SshDestination } from './sandbox-client.js';
  * the client does; the server's processes are seen through /proc (same PID
  * namespace as the tests).
  */
-
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The client's ssh options (key, known_hosts, BatchMode…), without the leading `ssh`. */
 export function clientSshOptions(client: BorgClient): string[] {
@@ -100,16 +100,6 @@ export function openSsh(
       await exited;
     },
   };
-}
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 export interface ServerProcess {

@@ -11,7 +11,6 @@ import { execa, type Options } from 'execa';
 
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CONTAINERS_CONF = fileURLToPath(new URL('../image/containers.conf', import.meta.url));
-export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What podman and podman-compose need besides the caller's environment. */
 export const PODMAN_ENVIRONMENT = {

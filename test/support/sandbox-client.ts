@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { CommandResult } from './sandbox.js';
+import { SYSTEM_PATH } from './system-path.js';
 
 /**
  * The borg client side of a system test: a VM's point of view. It runs
@@ -58,7 +59,6 @@ export interface SshDestination {
   host?: string;
 }
 
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_TIMEOUT_MS = 120_000;
 
 export async function createBorgClient(name = 'client'): Promise<BorgClient> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { SYSTEM_PATH } from './system-path.js';
 
 /**
  * A private mount namespace for system tests: real users, real sshd, real
@@ -41,7 +42,6 @@ export const SANDBOX_STATE_DIR = '/srv/state';
 export const SANDBOX_BACKUP_DIR = '/srv/backups';
 export const SANDBOX_API_USER = 'borg-api';
 
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const BASE_ENVIRONMENT = { PATH: SYSTEM_PATH, LANG: 'C.UTF-8' };
 const DEFAULT_TIMEOUT_MS = 60_000;
 const OUTPUT_LIMIT_CHARACTERS = 1_000_000;

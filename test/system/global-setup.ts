@@ -9,6 +9,7 @@ import {
   sshdProcessesInSandboxes,
   sshdProcessIds,
 } from '../support/sandbox.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
 
 /**
  * Once per run of the system tests: check that this machine can run them,
@@ -16,7 +17,6 @@ import {
  */
 
 const REQUIRED_COMMANDS = ['unshare', 'nsenter', 'setpriv', 'mount', 'useradd', 'sshd', 'ssh', 'ssh-keygen', 'borg', 'curl'];
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export default async function setup(): Promise<() => Promise<void>> {
   if (process.getuid?.() !== 0) throw new Error('the system tests run as root (they make a mount namespace and users)');

@@ -4,6 +4,7 @@ import { openBorgServeSession, openSsh } from '../support/attack-ssh.js';
 import { SANDBOX_STATE_DIR } from '../support/sandbox.js';
 import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * What the admin changes about a host reaches its key line at once.
@@ -15,14 +16,6 @@ import { type BorgClient, createBorgClient } from '../support/sandbox-client.js'
  */
 
 const KEY_FILE = `${SANDBOX_STATE_DIR}/ssh/authorized_keys/db1`;
-
-async function waitUntil(what: string, isDone: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isDone())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 describe('changing what a host may do', () => {
   let server: ServerSandbox | undefined;
@@ -83,7 +76,11 @@ describe('changing what a host may do', () => {
   it('closes by itself when its time is up', async () => {
     await sandbox().borgctl(['hosts', 'full-access', 'db1', '--for', '20s']);
     expect(await sandbox().readFile(KEY_FILE)).not.toContain('--append-only');
-    await waitUntil('the window to close', async () => (await sandbox().readFile(KEY_FILE)).includes('--append-only'));
+    await waitFor(
+      'the window to close',
+      async () => ((await sandbox().readFile(KEY_FILE)).includes('--append-only') ? true : undefined),
+      90_000,
+    );
     expect(await addDeleteAndCompact('after-the-window')).toEqual([]);
   });
 

@@ -1,21 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
 import { canConnect } from '../support/sandbox.js';
 import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** `borgctl serve` as a process: restarts, a child that dies, SIGTERM during a backup session. */
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const isSshdListener = (info: SandboxProcessInfo) => info.name === 'sshd' && info.commandLine.includes('[listener]');
 
@@ -51,13 +41,15 @@ describe('borgctl serve', () => {
 
   it('starts sshd again when it dies', async () => {
     const { sandbox } = server as ServerSandbox;
-    const listener = await waitFor('the sshd listener', async () => (await sandbox.processesInside()).find(isSshdListener));
+    const listener = await waitFor('the sshd listener', async () => (await sandbox.processesInside()).find(isSshdListener), 30_000);
     process.kill(listener.pid, 'SIGKILL');
-    const replacement = await waitFor('a new sshd listener', async () =>
-      (await sandbox.processesInside()).find((info) => isSshdListener(info) && info.pid !== listener.pid),
+    const replacement = await waitFor(
+      'a new sshd listener',
+      async () => (await sandbox.processesInside()).find((info) => isSshdListener(info) && info.pid !== listener.pid),
+      30_000,
     );
     expect(replacement.pid).not.toBe(listener.pid);
-    await waitFor('the SSH port', async () => ((await canConnect(sandbox.sshPort)) ? true : undefined));
+    await waitFor('the SSH port', async () => ((await canConnect(sandbox.sshPort)) ? true : undefined), 30_000);
   });
 
   it('leaves no borg session behind when it stops during a backup session', async () => {
@@ -67,8 +59,13 @@ describe('borgctl serve', () => {
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     // `borg with-lock` holds the ssh session (and borg serve on the server) open while its command runs.
     const session = borg.run(['with-lock', repoUrl, 'sleep', '60'], { timeoutMs: 90_000 });
-    await waitFor('a borg serve session', async () =>
-      (await sandbox.processesInside()).some((info) => info.name === 'borg' && info.commandLine.includes('borg serve')) ? true : undefined,
+    await waitFor(
+      'a borg serve session',
+      async () =>
+        (await sandbox.processesInside()).some((info) => info.name === 'borg' && info.commandLine.includes('borg serve'))
+          ? true
+          : undefined,
+      30_000,
     );
 
     const serverProcess = sandbox.server as NonNullable<Sandbox['server']>;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BORGCTL_PATH, canConnect, createSandbox, type Sandbox, type SandboxProcess } from '../support/sandbox.js';
 import { createAdminToken, type MintedToken } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
 import {
   createTestAuthority,
   createTestCertificate,
@@ -18,6 +19,7 @@ import {
 } from '../support/tls-certificates.js';
 import { type ManInTheMiddle, startManInTheMiddle } from '../support/tls-man-in-the-middle.js';
 import { httpsUrl, requestOverHttps, startHttpsServer, stopHttpsSandbox } from '../support/tls-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue 5: the enroll command an admin copies is safe on a hostile network.
@@ -26,7 +28,6 @@ import { httpsUrl, requestOverHttps, startHttpsServer, stopHttpsSandbox } from '
  * its own in a temporary directory.
  */
 
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const FINGERPRINT_PATTERN = /SHA256:[A-Za-z0-9+/]{43}/;
 const HSTS = 'max-age=31536000';
 
@@ -50,16 +51,6 @@ function startOnVm(line: string, homeDir: string, input?: string, env: Record<st
     stderr += chunk.toString();
   });
   return { subprocess, stderr: () => stderr };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -187,7 +178,7 @@ describe('transport security with the self-signed certificate the server makes',
     try {
       const minted = await mint('tls1');
       const run = startOnVm(minted.command, vmHome);
-      const shown = await waitFor('the fingerprint enroll.sh shows', async () => FINGERPRINT_PATTERN.exec(run.stderr())?.[0]);
+      const shown = await waitFor('the fingerprint enroll.sh shows', async () => FINGERPRINT_PATTERN.exec(run.stderr())?.[0], 30_000);
       const pending = await admin<{ enrollments: { id: string; hostname: string; fingerprint: string }[] }>(
         'GET',
         '/v1/admin/enrollments?status=pending',
@@ -399,8 +390,10 @@ describe('transport security with a given certificate (BORG_SERVER_TLS_CERT and 
       notAfter: new Date(Date.now() - DAYS_MS),
     });
     await writeGivenPair(expired.certificatePem, keys.keyPem);
-    await waitFor('the supervisor to refuse the expired renewal', async () =>
-      server?.output().includes('the new TLS certificate was not taken') ? true : undefined,
+    await waitFor(
+      'the supervisor to refuse the expired renewal',
+      async () => (server?.output().includes('the new TLS certificate was not taken') ? true : undefined),
+      30_000,
     );
     expect(server.output()).toMatch(/"reason":"the TLS certificate expired on [^"]+","msg":"the new TLS certificate was not taken/);
     expect((await requestOverHttps(`${url}/healthz`, { pin })).certificate.serialNumber).toBe(renewed.serialNumber);
