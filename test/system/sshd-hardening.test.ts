@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/process/run.js';
 import { ensureSshHostKeys } from '../../src/provision/host-keys.js';
 import { isAtLeast, readOpenSshVersion } from '../../src/provision/openssh-version.js';
 import { renderSshdConfig } from '../../src/provision/sshd-config.js';
+import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 /**
  * What this machine's sshd makes of the configuration the server writes
@@ -14,7 +14,9 @@ import { renderSshdConfig } from '../../src/provision/sshd-config.js';
  * shows each door closed; several are closed twice (DisableForwarding and
  * AllowTcpForwarding, AllowGroups and PermitRootLogin, `restrict` in each key
  * line), so an attack alone would not notice one layer gone. These tests
- * fail when any single layer goes.
+ * fail when any single layer goes. `sshd -T` needs its privilege separation
+ * directory (/run/sshd), which a fresh machine lacks until an sshd service has
+ * run once: it runs in a sandbox, whose /run is private, as `borgctl serve` makes it.
  */
 
 const HARDENED: [string, string][] = [
@@ -48,8 +50,11 @@ const HARDENED: [string, string][] = [
 describe("sshd's effective configuration", () => {
   let directory = '';
   let configPath = '';
+  let sandbox: Sandbox | undefined;
 
   beforeAll(async () => {
+    sandbox = await createSandbox({ createApiUser: false });
+    await sandbox.exec(['mkdir', '-m', '0755', '/run/sshd']);
     directory = await mkdtemp(join(tmpdir(), 'sshd-hardening-'));
     const sshDir = join(directory, 'ssh');
     await mkdir(sshDir, { mode: 0o700 });
@@ -67,11 +72,12 @@ describe("sshd's effective configuration", () => {
   });
 
   afterAll(async () => {
+    await sandbox?.stop();
     if (directory) await rm(directory, { recursive: true, force: true });
   });
 
   async function effectiveSettings(user: string): Promise<Map<string, string>> {
-    const result = await execa('/usr/sbin/sshd', ['-T', '-f', configPath, '-C', `user=${user},host=vm.example,addr=192.0.2.7`]);
+    const result = await (sandbox as Sandbox).exec(['/usr/sbin/sshd', '-T', '-f', configPath, '-C', `user=${user},host=vm.example,addr=192.0.2.7`]);
     const settings = new Map<string, string>();
     for (const line of result.stdout.split('\n')) {
       const [name = '', ...value] = line.split(' ');
