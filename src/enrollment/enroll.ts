@@ -5,6 +5,7 @@ import type { ServerContext } from '../context.js';
 import { enrollments, enrollmentTokens } from '../db/schema.js';
 import { type EnrollmentStatus, effectiveStatus, PENDING_ENROLLMENT_TTL_MS } from '../domain/enrollment-state.js';
 import { parseHostName } from '../domain/host-name.js';
+import { isAddressAllowed } from '../domain/networks.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
@@ -55,6 +56,10 @@ export async function submitEnrollment(context: ServerContext, request: EnrollRe
     if (token.status === 'revoked') throw new AppError('TOKEN_REVOKED', 'enrollment token was revoked');
     if (token.status === 'consumed') throw new AppError('TOKEN_USED', 'enrollment token was already used');
     if (token.expiresAt.getTime() <= now.getTime() - 60_000) throw new AppError('TOKEN_EXPIRED', 'enrollment token has expired');
+    // Refused before it is spent: a token copied to another network stays usable by its own host.
+    if (token.allowFrom !== null && !(request.sourceAddress !== null && isAddressAllowed(request.sourceAddress, token.allowFrom))) {
+      throw new AppError('TOKEN_SOURCE_MISMATCH', `this token may only be used from ${token.allowFrom}`);
+    }
     const spent = tx
       .update(enrollmentTokens)
       .set({ status: 'consumed', consumedAt: now })

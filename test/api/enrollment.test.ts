@@ -16,7 +16,7 @@ describe('POST /v1/admin/tokens', () => {
       token: expect.any(String),
       jti: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
       expiresAt: new Date(api.clock.now().getTime() + 900_000).toISOString(),
-      command: `curl -k --pinnedpubkey '${TEST_TLS_IDENTITY.pin}' -fsS https://backup.example.test:8443/enroll.sh | sh -s -- --token ${response.body.token} --pin '${TEST_TLS_IDENTITY.pin}'`,
+      command: `enroll=$(curl -k --pinnedpubkey '${TEST_TLS_IDENTITY.pin}' -fsS https://backup.example.test:8443/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${response.body.token}' sh -s -- --pin '${TEST_TLS_IDENTITY.pin}'`,
     });
   });
 
@@ -212,6 +212,28 @@ describe('an enrollment token', () => {
     const response = await enroll(api.app, token, undefined, keys.vm);
     expect(response.status).toBe(202);
     expect(response.body.hostname).toBe('web1');
+  });
+
+  it('with allowFrom is refused from another address, and stays unspent for its own host', async () => {
+    const token = await mintToken(api.app, api.adminToken, { host: 'web1', allowFrom: '192.0.2.0/24' });
+    const elsewhere = await enroll(api.app, token, 'web1', keys.vm, '198.51.100.7');
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.body.error).toBe('TOKEN_SOURCE_MISMATCH');
+    const fromItsNetwork = await enroll(api.app, token, 'web1', keys.vm, '192.0.2.9');
+    expect(fromItsNetwork.status).toBe(202);
+  });
+
+  it('with allowFrom is refused when the source address is unknown', async () => {
+    const token = await mintToken(api.app, api.adminToken, { allowFrom: '192.0.2.0/24' });
+    const response = await enroll(api.app, token, 'web1', keys.vm);
+    expect(response.status).toBe(403);
+    expect(response.body.error).toBe('TOKEN_SOURCE_MISMATCH');
+  });
+
+  it('with an IPv6 allowFrom takes an address of its range', async () => {
+    const token = await mintToken(api.app, api.adminToken, { allowFrom: '2001:db8::/32' });
+    expect((await enroll(api.app, token, 'web1', keys.vm, '2001:db9::1')).body.error).toBe('TOKEN_SOURCE_MISMATCH');
+    expect((await enroll(api.app, token, 'web1', keys.vm, '2001:db8::1')).status).toBe(202);
   });
 
   it('is required', async () => {

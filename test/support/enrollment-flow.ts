@@ -10,9 +10,16 @@ export async function mintToken(app: TestApp, adminToken: string, body: Record<s
   return response.body.token as string;
 }
 
-export function enroll(app: TestApp, enrollmentToken: string, hostname: string | undefined, key: GeneratedSshKey): Promise<ApiResponse> {
+export function enroll(
+  app: TestApp,
+  enrollmentToken: string,
+  hostname: string | undefined,
+  key: GeneratedSshKey,
+  fromAddress?: string,
+): Promise<ApiResponse> {
   return callApi(app, 'POST', '/v1/enroll', {
     token: enrollmentToken,
+    ...(fromAddress === undefined ? {} : { remoteAddress: fromAddress }),
     body: hostname === undefined ? { publicKey: key.publicKey } : { hostname, publicKey: key.publicKey },
   });
 }

@@ -149,7 +149,7 @@ export async function callApi(
   app: TestApp,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; remoteAddress?: string } = {},
 ): Promise<ApiResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
@@ -160,7 +160,10 @@ export async function callApi(
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });
+  // What @hono/node-server's getConnInfo reads: the TCP peer, as a real server would see it.
+  const bindings =
+    options.remoteAddress === undefined ? undefined : { incoming: { socket: { remoteAddress: options.remoteAddress, remotePort: 40000 } } };
+  const response = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) }, bindings);
   const text = await response.text();
   let parsed: unknown = null;
   if ((response.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
