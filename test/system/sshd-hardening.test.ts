@@ -77,7 +77,14 @@ describe("sshd's effective configuration", () => {
   });
 
   async function effectiveSettings(user: string): Promise<Map<string, string>> {
-    const result = await (sandbox as Sandbox).exec(['/usr/sbin/sshd', '-T', '-f', configPath, '-C', `user=${user},host=vm.example,addr=192.0.2.7`]);
+    const result = await (sandbox as Sandbox).exec([
+      '/usr/sbin/sshd',
+      '-T',
+      '-f',
+      configPath,
+      '-C',
+      `user=${user},host=vm.example,addr=192.0.2.7`,
+    ]);
     const settings = new Map<string, string>();
     for (const line of result.stdout.split('\n')) {
       const [name = '', ...value] = line.split(' ');
