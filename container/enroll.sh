@@ -1,11 +1,14 @@
 #!/bin/sh
 # secure-borg-server: enroll this machine as a backup host.
 #
-#   curl --pinnedpubkey PIN -fsS https://SERVER/enroll.sh | sh -s -- --token TOKEN --pin PIN [--name NAME] [--key FILE]
+#   enroll=$(curl --pinnedpubkey PIN -fsS https://SERVER/enroll.sh) && printf '%s\n' "$enroll" | BORG_ENROLL_TOKEN=TOKEN sh -s -- --pin PIN [--name NAME] [--key FILE]
 #
 # PIN (sha256//…) is the server's TLS public key, handed over with the token:
 # every request checks it before sending anything, so the token, this script
 # and the SSH host keys it installs cannot come from a man in the middle.
+# The token comes in the environment (BORG_ENROLL_TOKEN), never as an
+# argument: any user of this machine can read every process's arguments.
+# The exit status is 0 only when this machine was enrolled and approved.
 #
 # Makes an SSH key for backups (ed25519) if there is none, shows its
 # fingerprint for the admin to compare, sends the public key with the one-time
@@ -13,8 +16,11 @@
 # to known_hosts and prints the BORG_REPO and BORG_RSH lines to use.
 set -eu
 
+# The whole script is one group: a shell that gets only part of it (a download
+# cut off) finds the group unclosed and runs nothing.
+{
 SERVER_URL='@@SERVER_URL@@'
-TOKEN=''
+TOKEN="${BORG_ENROLL_TOKEN:-}"
 NAME=''
 KEY_FILE="${HOME}/.ssh/borg_ed25519"
 KNOWN_HOSTS="${HOME}/.ssh/known_hosts"
@@ -24,7 +30,7 @@ POLL_SECONDS=5
 
 usage() {
   cat >&2 <<USAGE
-usage: enroll.sh --token TOKEN [--pin sha256//…] [--name NAME] [--key FILE] [--server URL]
+usage: BORG_ENROLL_TOKEN=TOKEN enroll.sh [--pin sha256//…] [--name NAME] [--key FILE] [--server URL]
        enroll.sh --resume ENROLLMENT_ID [--pin sha256//…] [--key FILE] [--server URL]
 USAGE
   exit 2
@@ -37,7 +43,10 @@ fail() {
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --token) [ $# -ge 2 ] || usage; TOKEN=$2; shift 2 ;;
+    --token)
+      [ $# -ge 2 ] || usage; TOKEN=$2; shift 2
+      printf 'enroll: warning: --token shows the token to every user of this machine (ps); pass it as BORG_ENROLL_TOKEN\n' >&2
+      ;;
     --name) [ $# -ge 2 ] || usage; NAME=$2; shift 2 ;;
     --key) [ $# -ge 2 ] || usage; KEY_FILE=$2; shift 2 ;;
     --server) [ $# -ge 2 ] || usage; SERVER_URL=$2; shift 2 ;;
@@ -91,8 +100,12 @@ json_field() {
 api -f -o /dev/null "$SERVER_URL/v1/server" || fail "could not reach $SERVER_URL${PIN:+ with a TLS key matching $PIN}"
 
 if [ ! -f "$KEY_FILE" ]; then
-  mkdir -p "$(dirname "$KEY_FILE")"
-  chmod 700 "$(dirname "$KEY_FILE")"
+  KEY_DIR=$(dirname "$KEY_FILE")
+  # Only a directory made here gets 0700: never change one that was there (--key /tmp/k).
+  if [ ! -d "$KEY_DIR" ]; then
+    mkdir -p "$KEY_DIR"
+    chmod 700 "$KEY_DIR"
+  fi
   ssh-keygen -q -t ed25519 -N '' -C "borg@$(hostname 2>/dev/null || echo host)" -f "$KEY_FILE"
   printf 'Made a new backup key: %s\n' "$KEY_FILE" >&2
 fi
@@ -176,3 +189,5 @@ cat >&2 <<'EOF_NEXT'
   Then: borg init --encryption=repokey-blake2   (once; keep the passphrase and `borg key export` safe)
         borg create ::'{hostname}-{now}' /etc /home
 EOF_NEXT
+exit 0
+}

@@ -26,14 +26,26 @@ export interface TokenRequest {
 }
 
 /**
- * The one command an admin hands to a new VM. Over HTTPS it carries the pin
+ * The one command an admin hands to a new VM, one line for any POSIX shell.
+ * It downloads enroll.sh whole before running a line of it (a download that
+ * fails or is cut off stops the line with curl's non-zero status, so the VM's
+ * provisioning sees the failure), and hands the token over in the
+ * environment, where no other user of the VM can read it (/proc/PID/cmdline
+ * is world-readable, /proc/PID/environ is not). Over HTTPS it carries the pin
  * of the server's TLS key: curl checks it before sending anything, and
  * enroll.sh uses it for every request, so no step trusts the network.
  */
 export function enrollCommand(publicUrl: string, token: string, tls: TlsIdentity | null): string {
-  if (!tls) return `curl -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token}`;
+  const download = enrollScriptDownload(publicUrl, tls);
+  const pinArgument = tls ? ` --pin '${tls.pin}'` : '';
+  return `enroll=$(${download}) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${token}' sh -s --${pinArgument}`;
+}
+
+/** The curl command that fetches enroll.sh, pinned to the server's TLS key over HTTPS. */
+function enrollScriptDownload(publicUrl: string, tls: TlsIdentity | null): string {
+  if (!tls) return `curl -fsS ${publicUrl}/enroll.sh`;
   const insecureFlag = tls.isSelfSigned ? '-k ' : '';
-  return `curl ${insecureFlag}--pinnedpubkey '${tls.pin}' -fsS ${publicUrl}/enroll.sh | sh -s -- --token ${token} --pin '${tls.pin}'`;
+  return `curl ${insecureFlag}--pinnedpubkey '${tls.pin}' -fsS ${publicUrl}/enroll.sh`;
 }
 
 export async function createEnrollmentToken(context: ServerContext, request: TokenRequest, by: Actor) {

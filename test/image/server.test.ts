@@ -149,7 +149,7 @@ describe('the image', () => {
     adminToken = await createAdminToken(server.name);
     const minted = await mintToken('vm1');
     expect(minted.command).toBe(
-      `curl -k --pinnedpubkey '${server.pin}' -fsS https://127.0.0.1:${httpPort}/enroll.sh | sh -s -- --token ${minted.token} --pin '${server.pin}'`,
+      `enroll=$(curl -k --pinnedpubkey '${server.pin}' -fsS https://127.0.0.1:${httpPort}/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${minted.token}' sh -s -- --pin '${server.pin}'`,
     );
 
     // The VM: a shell running the copied command, in a home of its own.

@@ -119,7 +119,9 @@ describe('transport security with the self-signed certificate the server makes',
     const marker = join(vmDir, 'mitm-script-ran');
     mitm = await startManInTheMiddle({ hostName: '127.0.0.1', enrollScript: `#!/bin/sh\nprintf '%s\\n' "$*" > '${marker}'\n` });
     const minted = await mint('victim1');
-    expect(minted.command).toBe(`curl -k --pinnedpubkey '${pin}' -fsS ${url}/enroll.sh | sh -s -- --token ${minted.token} --pin '${pin}'`);
+    expect(minted.command).toBe(
+      `enroll=$(curl -k --pinnedpubkey '${pin}' -fsS ${url}/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${minted.token}' sh -s -- --pin '${pin}'`,
+    );
     // The network sends the VM to the attacker: same command, another host:port.
     const diverted = minted.command.replaceAll(url, mitm.url);
     expect(diverted).toContain(`${mitm.url}/enroll.sh`);
@@ -128,6 +130,8 @@ describe('transport security with the self-signed certificate the server makes',
     const finished = await run.subprocess;
 
     expect(run.stderr()).toMatch(/curl: \(90\) SSL: public key does not match pinned public key/);
+    // The provisioning that ran the line learns that nothing was enrolled: curl's own status.
+    expect(finished.exitCode).toBe(90);
     expect(finished.stdout).toBe('');
     expect(await fileExists(marker)).toBe(false);
     expect(await readdir(vmHome)).toEqual([]);
@@ -141,7 +145,8 @@ describe('transport security with the self-signed certificate the server makes',
   it('without the pin the same man in the middle would get the token and run its script', async () => {
     // The control for the test above: the attacker's server works; only the pin stops it.
     const marker = join(vmDir, 'mitm-script-ran');
-    mitm = await startManInTheMiddle({ hostName: '127.0.0.1', enrollScript: `#!/bin/sh\nprintf '%s\\n' "$*" > '${marker}'\n` });
+    const enrollScript = `#!/bin/sh\nprintf '%s %s\\n' "$*" "$BORG_ENROLL_TOKEN" > '${marker}'\n`;
+    mitm = await startManInTheMiddle({ hostName: '127.0.0.1', enrollScript });
     const minted = await mint('victim2');
     const unpinned = minted.command.replaceAll(url, mitm.url).replace(`--pinnedpubkey '${pin}' `, '');
     expect(unpinned).not.toContain('--pinnedpubkey');
@@ -158,7 +163,7 @@ describe('transport security with the self-signed certificate the server makes',
     // The genuine script, fetched over the pinned channel; then the network diverts its API calls.
     const script = await requestOverHttps<string>(`${url}/enroll.sh`, { pin });
     expect(script.status).toBe(200);
-    const run = startOnVm(`sh -s -- --server '${mitm.url}' --token '${minted.token}' --pin '${pin}'`, vmHome, script.text);
+    const run = startOnVm(`sh -s -- --server '${mitm.url}' --pin '${pin}'`, vmHome, script.text, { BORG_ENROLL_TOKEN: minted.token });
     const finished = await run.subprocess;
 
     expect(finished.exitCode).not.toBe(0);
@@ -346,9 +351,9 @@ describe('transport security with a given certificate (BORG_SERVER_TLS_CERT and 
     const adminToken = await createAdminToken(box);
     const minted = await requestOverHttps<MintedToken>(`${url}/v1/admin/tokens`, { method: 'POST', body: {}, bearer: adminToken, pin });
     expect(minted.body.command).toBe(
-      `curl --pinnedpubkey '${pin}' -fsS ${url}/enroll.sh | sh -s -- --token ${minted.body.token} --pin '${pin}'`,
+      `enroll=$(curl --pinnedpubkey '${pin}' -fsS ${url}/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${minted.body.token}' sh -s -- --pin '${pin}'`,
     );
-    const download = minted.body.command.split(' | ')[0] as string;
+    const download = /^enroll=\$\((curl [^)]*)\) && /.exec(minted.body.command)?.[1] as string;
     const vmDir = await mkdtemp(join(tmpdir(), 'borg-vm-'));
     try {
       await writeFile(join(vmDir, 'ca.pem'), authority.certificatePem);

@@ -79,25 +79,31 @@ describe('createEnrollmentToken', () => {
     const created = await createEnrollmentToken(test.context, {}, ADMIN);
     const pin = TEST_TLS_IDENTITY.pin;
     expect(created.command).toBe(
-      `curl -k --pinnedpubkey '${pin}' -fsS https://backup.example.test:8443/enroll.sh | sh -s -- --token ${created.token} --pin '${pin}'`,
+      `enroll=$(curl -k --pinnedpubkey '${pin}' -fsS https://backup.example.test:8443/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='${created.token}' sh -s -- --pin '${pin}'`,
     );
   });
 });
 
 describe('enrollCommand', () => {
-  it('pipes the enrollment script into sh with the token over plain HTTP', () => {
-    expect(enrollCommand('http://b.example.test', 'T', null)).toBe('curl -fsS http://b.example.test/enroll.sh | sh -s -- --token T');
+  it('downloads the whole script before sh runs it, and passes the token in the environment', () => {
+    expect(enrollCommand('http://b.example.test', 'T', null)).toBe(
+      `enroll=$(curl -fsS http://b.example.test/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='T' sh -s --`,
+    );
+  });
+
+  it('is one line', () => {
+    expect(enrollCommand('https://b.example.test', 'T', { pin: 'sha256//P=', isSelfSigned: true })).not.toMatch(/[\n\r]/);
   });
 
   it('pins the key of a certificate from a CA without -k', () => {
     expect(enrollCommand('https://b.example.test', 'T', { pin: 'sha256//P=', isSelfSigned: false })).toBe(
-      "curl --pinnedpubkey 'sha256//P=' -fsS https://b.example.test/enroll.sh | sh -s -- --token T --pin 'sha256//P='",
+      `enroll=$(curl --pinnedpubkey 'sha256//P=' -fsS https://b.example.test/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='T' sh -s -- --pin 'sha256//P='`,
     );
   });
 
   it('pins the key of a self-signed certificate with -k', () => {
     expect(enrollCommand('https://b.example.test', 'T', { pin: 'sha256//P=', isSelfSigned: true })).toBe(
-      "curl -k --pinnedpubkey 'sha256//P=' -fsS https://b.example.test/enroll.sh | sh -s -- --token T --pin 'sha256//P='",
+      `enroll=$(curl -k --pinnedpubkey 'sha256//P=' -fsS https://b.example.test/enroll.sh) && printf '%s\\n' "$enroll" | BORG_ENROLL_TOKEN='T' sh -s -- --pin 'sha256//P='`,
     );
   });
 });
