@@ -167,6 +167,19 @@ describe('enrollment tokens from the network', () => {
     return `403 TOKEN_HOST_MISMATCH for "${otherName}"; the token still works for "${boundName}"`;
   });
 
+  attack(group, 'use a token bound to a source range (allowFrom) from an address outside it', async () => {
+    const hostname = newHostName('ranged');
+    const { token } = await server().api.mintEnrollmentToken({ host: hostname, allowFrom: '127.0.0.250/32' });
+    const outside = freshAddress();
+    const response = await enroll(token, hostname, outside);
+    expect(response.status).toBe(403);
+    expect(response.body.error).toBe('TOKEN_SOURCE_MISMATCH');
+    expect(await enrollmentsNamed(hostname)).toHaveLength(0);
+    // The refusal did not spend it: from its own range the host still enrolls.
+    expect((await enroll(token, hostname, '127.0.0.250')).status).toBe(202);
+    return `403 TOKEN_SOURCE_MISMATCH from ${outside}; the token still works from 127.0.0.250`;
+  });
+
   attack(group, 'tamper with a token (claims changed, signature kept)', async () => {
     const claims = claimsAt(newJti(), nowSeconds());
     const genuine = await signWithServerKey(signingKey, { ...claims, sub: 'tamper-a' });
