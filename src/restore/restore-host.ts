@@ -8,6 +8,7 @@ import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.
 import { breakStaleLock } from '../provision/repository-files.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { configVersionBefore } from './config-history.js';
+import { keepHostOut } from './host-lockout.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
 
 function repositoryOf(context: ServerContext, name: string): { repository: string; uid: number } {
@@ -31,10 +32,21 @@ export interface RestoreResult extends RollBackResult {
  * junk or new repository key): ends its sessions and waits for them, removes
  * the lock they leave behind, rolls the repository back, and puts back the
  * config (with the repository key) the server kept from before that time.
- * The state before the restore is kept beside it as a hard-link copy.
+ * An active host is kept out (no key line) for the whole time. The state
+ * before the restore is kept beside it as a hard-link copy.
  */
 export async function restoreHost(context: ServerContext, name: string, before: Date, by: Actor): Promise<RestoreResult> {
   const { repository, uid } = repositoryOf(context, name);
+  // No login between the end of its sessions and the end of the rollback: a thief could write meanwhile.
+  const lockout = await keepHostOut(context, name, by, 'restore');
+  try {
+    return await rollBackHost(context, name, repository, uid, before, by);
+  } finally {
+    await lockout.letIn();
+  }
+}
+
+async function rollBackHost(context: ServerContext, name: string, repository: string, uid: number, before: Date, by: Actor) {
   if (!(await endSessionsAndWait(new Set([uid])))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }

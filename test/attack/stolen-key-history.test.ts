@@ -178,4 +178,43 @@ describe('a stolen key against its own history (append-only)', () => {
       await holding;
     }
   });
+
+  attack(group, 'log in again and again while the admin restores', async () => {
+    await client.run(['delete', `${repoUrl}::first`], { env: thief('relogin') });
+    const destination = { user: 'db1', port: server().sandbox.sshPort };
+    const attempts: { exitCode: number | undefined }[] = [];
+    let isRestoring = true;
+    const thiefLoop = (async () => {
+      while (isRestoring) {
+        // The forced borg serve ends at once on an empty input: 0 when let in, 255 when refused.
+        const result = await client.ssh(destination, [], { input: '', timeoutMs: 20_000 });
+        attempts.push({ exitCode: result.exitCode });
+      }
+    })();
+    let evidence: string;
+    try {
+      await waitFor('a login of the thief', () => (attempts.some((attempt) => attempt.exitCode === 0) ? true : undefined));
+      evidence = await restoreAndVerify();
+    } finally {
+      isRestoring = false;
+      await thiefLoop;
+    }
+    const audit = await server().api.request<{ entries: { action: string; target: string; at: string }[] }>(
+      'GET',
+      '/v1/admin/audit?limit=50',
+      {
+        bearer: server().api.adminToken,
+      },
+    );
+    const restoreEntries = audit.body.entries
+      .filter((entry) => entry.target === 'db1' && entry.action.startsWith('host.'))
+      .slice(0, 3)
+      .reverse();
+    expect(restoreEntries.map((entry) => entry.action)).toEqual(['host.lock-out', 'host.restore', 'host.let-in']);
+    // Which attempt fell in which instant is timing; the order is not (test/unit/restore pins it exactly).
+    const refused = attempts.filter((attempt) => attempt.exitCode === 255).length;
+    // Let in again afterwards.
+    expect((await client.ssh(destination, [], { input: '' })).exitCode).toBe(0);
+    return `${attempts.length} logins tried during the restore, ${refused} refused; audit: lock-out, restore, let-in; ${evidence}`;
+  });
 });

@@ -1,9 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
+import type { ServerContext } from '../../../src/context.js';
+import { auditLog, hosts } from '../../../src/db/schema.js';
+import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { recordConfigVersion } from '../../../src/restore/config-history.js';
 import { restoreHost } from '../../../src/restore/restore-host.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
@@ -61,6 +64,14 @@ beforeEach(async () => {
 
 afterEach(() => rmSync(backupDir, { recursive: true, force: true }));
 
+function auditActions(context: ServerContext): string[] {
+  return context.db
+    .select({ action: auditLog.action })
+    .from(auditLog)
+    .all()
+    .map((row) => row.action);
+}
+
 describe.runIf(isRoot)('restoreHost', () => {
   it('rolls back to the last commit before the time, puts the config from before back and breaks the stale lock', async () => {
     const result = await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
@@ -83,5 +94,41 @@ describe.runIf(isRoot)('restoreHost', () => {
       code: 'BAD_REQUEST',
     });
     expect(readdirSync(join(repository, 'data', '0'))).toHaveLength(4);
+  });
+
+  it('keeps an active host out for the whole restore: disabled before the rollback, let in after it', async () => {
+    const seen: { status: string | undefined; newestSegmentKept: boolean }[] = [];
+    test.context.requestReconcile = async () => {
+      seen.push({ status: findHost(test.context.db, 'db1')?.status, newestSegmentKept: existsSync(join(repository, 'data', '0', '3')) });
+    };
+    await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(seen).toEqual([
+      { status: 'disabled', newestSegmentKept: true },
+      { status: 'active', newestSegmentKept: false },
+    ]);
+    expect(auditActions(test.context)).toEqual(['host.lock-out', 'host.restore', 'host.let-in']);
+  });
+
+  it('lets the host in again when the restore is refused', async () => {
+    writeFileSync(join(repository, 'lock.exclusive', `admin@1.${process.pid}-1`), '');
+    await expect(restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' })).rejects.toThrow();
+    expect(findHost(test.context.db, 'db1')?.status).toBe('active');
+  });
+
+  it('leaves a host the admin had disabled disabled', async () => {
+    test.context.db.update(hosts).set({ status: 'disabled' }).where(eq(hosts.name, 'db1')).run();
+    await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(findHost(test.context.db, 'db1')?.status).toBe('disabled');
+    expect(test.reconcileCalls).toEqual([]);
+  });
+
+  it('leaves a host disabled that the admin disables while the restore runs', async () => {
+    test.context.requestReconcile = async () => {
+      // What updateHost writes when the admin disables the host meanwhile: a later change.
+      test.clock.advance(1000);
+      test.context.db.update(hosts).set({ status: 'disabled', updatedAt: test.clock.now() }).where(eq(hosts.name, 'db1')).run();
+    };
+    await restoreHost(test.context, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(findHost(test.context.db, 'db1')?.status).toBe('disabled');
   });
 });
