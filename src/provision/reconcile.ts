@@ -1,15 +1,17 @@
-import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
 import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
+import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import type { Run } from '../process/run.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
+import { checkHostRows, type RefusedHost } from './host-rows.js';
 import { isAtLeast, readOpenSshVersion } from './openssh-version.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
@@ -22,6 +24,8 @@ export interface ReconcileSettings {
   hasPerSourcePenalties?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
+  /** Where sessions are looked for (/proc); tests point it at a fake one. */
+  procDir?: string;
 }
 
 /** The settings reconcile needs, from the config and the installed sshd. */
@@ -39,6 +43,8 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
 export interface ReconcileSummary {
   accounts: number;
   conflicts: AccountConflict[];
+  /** Rows nothing was done for: not valid any more (the API may have written anything), see host-rows.ts. */
+  refused: RefusedHost[];
   accountFilesChanged: boolean;
   keyFilesWritten: number;
   keyFilesRemoved: number;
@@ -88,8 +94,10 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
-  const purged = purgeHosts(db, settings.backupDir);
-  const rows = db.select().from(hosts).all();
+  const checked = checkHostRows(db.select().from(hosts).all(), settings.backupDir);
+  const refused = checked.refused;
+  const purged = purgeHosts(db, settings.backupDir, checked.accepted);
+  const rows = checked.accepted.filter((row) => row.status !== 'purging');
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
 
   const current = readAccountFiles(etcDir);
@@ -114,7 +122,7 @@ export function reconcile(
     keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
   }
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
-  const sessionsEnded = endSessionsOf(keys.revokedUids);
+  const sessionsEnded = endSessionsOf(keys.revokedUids, 'SIGKILL', settings.procDir);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -129,6 +137,7 @@ export function reconcile(
   return {
     accounts: provisioned.length,
     conflicts,
+    refused,
     accountFilesChanged,
     keyFilesWritten: keys.written,
     keyFilesRemoved: keys.removed,
@@ -205,18 +214,20 @@ function syncKeyFiles(
   }
   for (const entry of readdirSync(directory)) {
     if (keyLines.has(entry)) continue;
+    // The file's group is who could use it, even when its row is gone or refused now.
+    const readableBy = lstatSync(`${directory}/${entry}`).gid;
     unlinkSync(`${directory}/${entry}`);
     applied.delete(entry);
     removed += 1;
-    const uid = uidByName.get(entry);
-    if (uid !== undefined) revokedUids.add(uid);
+    const uid = uidByName.get(entry) ?? readableBy;
+    if (isHostAccountUid(uid)) revokedUids.add(uid);
   }
   return { written, removed, revokedUids };
 }
 
-/** Removes the data of hosts deleted with purge, then their rows. */
-function purgeHosts(db: Db, backupDir: string): string[] {
-  const purging = db.select().from(hosts).where(eq(hosts.status, 'purging')).all();
+/** Removes the data of hosts deleted with purge, then their rows (checked rows only). */
+function purgeHosts(db: Db, backupDir: string, rows: (typeof hosts.$inferSelect)[]): string[] {
+  const purging = rows.filter((row) => row.status === 'purging');
   for (const row of purging) {
     rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
     db.delete(hosts).where(eq(hosts.name, row.name)).run();

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isHostAccountUid } from '../domain/host-uid.js';
 
 function mountNamespaceOf(procDir: string, pid: string): string | null {
   try {
@@ -8,7 +9,11 @@ function mountNamespaceOf(procDir: string, pid: string): string | null {
   }
 }
 
-/** Live processes of this server's mount namespace whose real UID is one of `uids`. */
+/**
+ * Live processes of this server's mount namespace whose real UID is one of
+ * `uids`. Host UIDs only, whatever the caller passes: the UIDs come from rows
+ * the unprivileged API writes, and a row saying 0 must not end root's processes.
+ */
 function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number; uid: number }[] {
   if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
@@ -23,7 +28,7 @@ function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number;
     }
     const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
     // A zombie has no mount namespace left: it is no session any more.
-    if (!uids.has(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
+    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
     found.push({ pid: Number(entry), uid: realUid });
   }
   return found;

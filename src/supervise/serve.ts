@@ -4,6 +4,7 @@ import { type Config, statePaths } from '../config.js';
 import { type Db, migrateDatabase } from '../db/connection.js';
 import { hosts, signingKeys } from '../db/schema.js';
 import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
+import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { run, startChild } from '../process/run.js';
@@ -42,7 +43,9 @@ async function endHostSessions(db: Db): Promise<void> {
       .select({ uid: hosts.uid })
       .from(hosts)
       .all()
-      .map((row) => row.uid),
+      .map((row) => row.uid)
+      // The rows are the API's: never root's or a system account's processes.
+      .filter(isHostAccountUid),
   );
   await endSessionsAndWait(uids, { graceMs: SESSION_GRACE_MS });
 }
@@ -117,7 +120,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       }, delayMs);
     }
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
-    logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
+    for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
+    logger.info(
+      { ...summary, conflicts: summary.conflicts.length, refused: summary.refused.length, ms: Math.round(performance.now() - startedAt) },
+      'reconciled',
+    );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
   });
   await reconcileNow();
