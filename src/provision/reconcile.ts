@@ -84,7 +84,8 @@ function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: F
  * accounts, directories, key files and sshd_config. Idempotent, and safe to
  * re-run after a crash at any point: every file it owns is written whole and
  * renamed into place. A host whose key line changes (re-keyed, or its
- * full-access window ended) has its open sessions ended.
+ * full-access window ended), or that is disabled, deleted or purged, has its
+ * open sessions ended.
  */
 export function reconcile(
   db: Db,
@@ -96,8 +97,7 @@ export function reconcile(
   const paths = statePaths(settings.stateDir);
   const checked = checkHostRows(db.select().from(hosts).all(), settings.backupDir);
   const refused = checked.refused;
-  const purged = purgeHosts(db, settings.backupDir, checked.accepted);
-  const rows = checked.accepted.filter((row) => row.status !== 'purging');
+  const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
 
   const current = readAccountFiles(etcDir);
@@ -122,7 +122,11 @@ export function reconcile(
     keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
   }
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
-  const sessionsEnded = endSessionsOf(keys.revokedUids, 'SIGKILL', settings.procDir);
+  // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
+  const purging = rows.filter((row) => row.status === 'purging');
+  const endingUids = new Set([...keys.revokedUids, ...purging.map((row) => row.uid)]);
+  const sessionsEnded = endSessionsOf(endingUids, 'SIGKILL', settings.procDir);
+  const purged = purgeHosts(db, settings.backupDir, purging);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -225,9 +229,11 @@ function syncKeyFiles(
   return { written, removed, revokedUids };
 }
 
-/** Removes the data of hosts deleted with purge, then their rows (checked rows only). */
-function purgeHosts(db: Db, backupDir: string, rows: (typeof hosts.$inferSelect)[]): string[] {
-  const purging = rows.filter((row) => row.status === 'purging');
+/**
+ * Removes the data of hosts deleted with purge, then their rows (checked
+ * rows only, whose account, key and sessions are gone already).
+ */
+function purgeHosts(db: Db, backupDir: string, purging: (typeof hosts.$inferSelect)[]): string[] {
   for (const row of purging) {
     rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
     db.delete(hosts).where(eq(hosts.name, row.name)).run();

@@ -57,6 +57,39 @@ export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set
   return new Set(processesOf(uids, procDir).map((found) => found.uid));
 }
 
+/**
+ * The UIDs from `low` to `high` that a live process runs as, for choosing a
+ * new host's UID: one whose processes still run (a session of a host just
+ * purged, killed but not yet gone) is not free. Counts processes of this
+ * server's mount namespace, and those whose namespace it may not read (the
+ * unprivileged API process, which allocates UIDs at approval, cannot read
+ * other users'): better a UID skipped than one shared. Zombies do not count.
+ */
+export function uidsRunningIn(low: number, high: number, procDir = '/proc'): Set<number> {
+  const ownNamespace = mountNamespaceOf(procDir, 'self');
+  const found = new Set<number>();
+  for (const entry of readdirSync(procDir)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`${procDir}/${entry}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+    if (realUid < low || realUid > high || found.has(realUid) || /^State:\s+Z/m.test(status)) continue;
+    let namespace: string;
+    try {
+      namespace = readlinkSync(`${procDir}/${entry}/ns/mnt`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') found.add(realUid);
+      continue;
+    }
+    if (namespace === ownNamespace) found.add(realUid);
+  }
+  return found;
+}
+
 async function waitUntilGone(uids: ReadonlySet<number>, deadline: number, procDir: string): Promise<boolean> {
   while (uidsInSession(uids, procDir).size > 0) {
     if (Date.now() > deadline) return false;

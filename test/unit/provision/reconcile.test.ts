@@ -1,11 +1,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/schema.js';
 import { type ReconcileSettings, reconcile } from '../../../src/provision/reconcile.js';
+import { waitFor } from '../../support/wait-for.js';
 
 /**
  * reconcile against a temporary etc, state and backup directory, with rows
@@ -133,5 +136,27 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual([]);
     expect(passwd()).not.toContain('db1');
     expect(db.select().from(hosts).all()).toHaveLength(1);
+  });
+
+  it('ends the sessions of a purged host before its data and row go', async () => {
+    // A real process of the host's UID, in this test's own mount namespace: reconcile looks in the real /proc here.
+    const uid = 20_777;
+    insertRow('gone', uid, { status: 'purging' });
+    mkdirSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+    const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+    await waitFor('the session to run', async () =>
+      (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
+    );
+
+    try {
+      const summary = reconcile(db, { ...settings, procDir: undefined }, undefined, NOW);
+      expect(summary.purged).toEqual(['gone']);
+      expect(summary.sessionsEnded).toBe(1);
+      expect((await session).signal).toBe('SIGKILL');
+      expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);
+      expect(db.select().from(hosts).all()).toEqual([]);
+    } finally {
+      session.kill('SIGKILL');
+    }
   });
 });
