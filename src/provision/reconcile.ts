@@ -104,14 +104,22 @@ export function reconcile(
   const accounts: HostAccount[] = wanted.map((row) => ({ name: row.name, uid: row.uid, home: `${settings.backupDir}/${row.name}` }));
   const conflicts = findConflicts(current, accounts);
   const blocked = new Set(conflicts.map((conflict) => conflict.name));
+
+  // Directories first: a host whose home or repo is not a directory (a file or a link from an
+  // old volume or an import) is refused and left out, and the others are provisioned.
+  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
+  for (const account of accounts) {
+    if (blocked.has(account.name)) continue;
+    try {
+      ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
+      ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+    } catch (error) {
+      refused.push({ name: account.name, reason: `its directories cannot be made: ${(error as Error).message}` });
+      blocked.add(account.name);
+    }
+  }
   const provisioned = accounts.filter((account) => !blocked.has(account.name));
   const accountFilesChanged = writeAccountFiles(etcDir, current, renderAccountFiles(current, provisioned));
-
-  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
-  for (const account of provisioned) {
-    ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
-    ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
-  }
 
   ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
   ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });

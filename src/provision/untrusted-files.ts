@@ -27,9 +27,9 @@ function openWithoutFollowing(path: string): number | null {
   }
 }
 
-function checkRegularFile(path: string, stats: Stats): void {
+function checkRegularFile(path: string, stats: Stats, mayHaveOtherNames = false): void {
   if (!stats.isFile()) throw refusal(path, 'it is not a regular file');
-  if (stats.nlink !== 1) throw refusal(path, `it has ${stats.nlink} names (a hard link)`);
+  if (stats.nlink !== 1 && !mayHaveOtherNames) throw refusal(path, `it has ${stats.nlink} names (a hard link)`);
 }
 
 /** Throws UNSAFE_PATH unless `path` is absent or a regular file with one name (looked at with lstat). */
@@ -45,12 +45,17 @@ export function checkRegularFileOrAbsent(path: string): void {
   checkRegularFile(path, stats);
 }
 
-/** The content of a regular file, or null when there is none; a link or anything else is refused. */
-export function readRegularFileIfExists(path: string): string | null {
+/**
+ * The content of a regular file, or null when there is none; a link or
+ * anything else is refused. `mayHaveOtherNames` lets a hard-linked file
+ * through, for readers that run as the file's owner (a repository's files
+ * have a second name in the copy a restore keeps).
+ */
+export function readRegularFileIfExists(path: string, { mayHaveOtherNames = false } = {}): string | null {
   const descriptor = openWithoutFollowing(path);
   if (descriptor === null) return null;
   try {
-    checkRegularFile(path, fstatSync(descriptor));
+    checkRegularFile(path, fstatSync(descriptor), mayHaveOtherNames);
     return readFileSync(descriptor, 'utf8');
   } finally {
     closeSync(descriptor);

@@ -1,14 +1,15 @@
-import { statSync } from 'node:fs';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
-import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.js';
+import { writeFileAtomically } from '../provision/atomic-file.js';
+import { asAccount } from '../provision/effective-account.js';
 import { breakStaleLock } from '../provision/repository-files.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { configVersionBefore } from './config-history.js';
-import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
+import { AS_OWNER, type RollBackResult, readTransactions, repositoryOwner, rollBackRepository } from './roll-back-repository.js';
 
 function repositoryOf(context: ServerContext, name: string): { repository: string; uid: number } {
   const host = findHost(context.db, name);
@@ -38,7 +39,8 @@ export async function restoreHost(context: ServerContext, name: string, before: 
   if (!(await endSessionsAndWait(new Set([uid])))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
-  if (!breakStaleLock(repository)) {
+  // As the repository's owner: the host may have made its lock a link (see roll-back-repository.ts).
+  if (!asAccount(repositoryOwner(repository), () => breakStaleLock(repository))) {
     throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
   }
   const result = rollBackRepository(repository, before, context.now());
@@ -61,9 +63,11 @@ export async function restoreHost(context: ServerContext, name: string, before: 
 function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
   const kept = configVersionBefore(context.config.backupDir, name, before);
   const configPath = `${repository}/config`;
-  if (kept === null || readTextIfExists(configPath) === kept) return false;
-  // Owner and mode as borg writes it; the replaced version stays in the kept copy.
-  const { uid, gid } = statSync(repository);
-  writeFileAtomically(configPath, kept, { uid, gid, mode: 0o600 });
-  return true;
+  const owner = repositoryOwner(repository);
+  // Written by the repository's owner, owner and mode as borg writes it; the replaced version stays in the kept copy.
+  return asAccount(owner, () => {
+    if (kept === null || readRegularFileIfExists(configPath, AS_OWNER) === kept) return false;
+    writeFileAtomically(configPath, kept, { ...owner, mode: 0o600 });
+    return true;
+  });
 }

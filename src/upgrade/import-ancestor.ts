@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { and, eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Config } from '../config.js';
@@ -97,8 +97,10 @@ function firstValidKey(text: string): SshPublicKey | null {
  * other host holds it; otherwise the host gets a new UID and the tree moves.
  */
 function keepOrMoveUid(db: Db, passwd: string, name: string, repository: string): number {
-  if (!existsSync(repository)) return allocateUid(db);
-  const owner = statSync(repository).uid;
+  // lstat: a repo that is a link or a file (reconcile refuses that host) gives no UID to keep.
+  const stats = lstatSync(repository, { throwIfNoEntry: false });
+  if (!stats?.isDirectory()) return allocateUid(db);
+  const owner = stats.uid;
   const isTakenBySystem = passwd.split('\n').some((line) => line.split(':')[2] === String(owner) && line.split(':')[0] !== name);
   const isTakenByHost = db.select().from(hosts).where(eq(hosts.uid, owner)).get() !== undefined;
   // Only a UID reconcile accepts (src/domain/host-uid.ts): an ancestor's 60000-65533 moves too.

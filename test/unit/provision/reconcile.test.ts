@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,5 +158,32 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     } finally {
       session.kill('SIGKILL');
     }
+  });
+
+  it('refuses a host whose repo is a regular file, and provisions the others', () => {
+    mkdirSync(join(settings.backupDir, 'old'));
+    writeFileSync(join(settings.backupDir, 'old', 'repo'), 'left over from an old volume');
+    insertRow('old', 20_001);
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary)).toEqual(['old']);
+    expect(readFileSync(join(settings.backupDir, 'old', 'repo'), 'utf8')).toBe('left over from an old volume');
+    expect(statSync(join(settings.backupDir, 'good', 'repo'))).toMatchObject({ uid: 20_002, gid: 20_002 });
+    expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['good']);
+    expect(passwd()).not.toMatch(/^old:/m);
+  });
+
+  it('refuses a host whose home is a symlink to a root directory, and leaves that directory alone', () => {
+    const rootDirectory = join(base, 'root-directory');
+    mkdirSync(rootDirectory, { mode: 0o755 });
+    symlinkSync(rootDirectory, join(settings.backupDir, 'linked'));
+    insertRow('linked', 20_001);
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary)).toEqual(['linked']);
+    expect(statSync(rootDirectory)).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(rootDirectory).mode & 0o7777).toBe(0o755);
+    expect(readdirSync(rootDirectory)).toEqual([]);
+    expect(existsSync(join(settings.backupDir, 'good', 'repo'))).toBe(true);
   });
 });
