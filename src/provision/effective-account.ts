@@ -26,10 +26,10 @@ export const asItself: FileAccess = (action) => action();
 export function asAccount<T>(account: Account, action: () => T): T {
   if (process.geteuid?.() !== 0 || account.uid === 0) return action();
   const groups = process.getgroups?.() ?? [];
-  process.setgroups?.([account.gid]);
-  process.setegid?.(account.gid);
-  process.seteuid?.(account.uid);
   try {
+    process.setgroups?.([account.gid]);
+    process.setegid?.(account.gid);
+    process.seteuid?.(account.uid);
     const result = action();
     if (result instanceof Promise) throw new TypeError('asAccount runs synchronous work only: the rights change for the whole process');
     return result;
