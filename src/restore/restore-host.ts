@@ -4,12 +4,12 @@ import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
-import { asAccount } from '../provision/effective-account.js';
 import { breakStaleLock } from '../provision/repository-files.js';
+import { AS_OWNER, asRepositoryOwner } from '../provision/repository-owner.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { configVersionBefore } from './config-history.js';
-import { AS_OWNER, type RollBackResult, readTransactions, repositoryOwner, rollBackRepository } from './roll-back-repository.js';
+import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
 
 function repositoryOf(context: ServerContext, name: string): { repository: string; uid: number } {
   const host = findHost(context.db, name);
@@ -40,7 +40,7 @@ export async function restoreHost(context: ServerContext, name: string, before: 
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
   // As the repository's owner: the host may have made its lock a link (see roll-back-repository.ts).
-  if (!asAccount(repositoryOwner(repository), () => breakStaleLock(repository))) {
+  if (!asRepositoryOwner(repository, () => breakStaleLock(repository))) {
     throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
   }
   const result = rollBackRepository(repository, before, context.now());
@@ -63,9 +63,8 @@ export async function restoreHost(context: ServerContext, name: string, before: 
 function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
   const kept = configVersionBefore(context.config.backupDir, name, before);
   const configPath = `${repository}/config`;
-  const owner = repositoryOwner(repository);
   // Written by the repository's owner, owner and mode as borg writes it; the replaced version stays in the kept copy.
-  return asAccount(owner, () => {
+  return asRepositoryOwner(repository, (owner) => {
     if (kept === null || readRegularFileIfExists(configPath, AS_OWNER) === kept) return false;
     writeFileAtomically(configPath, kept, { ...owner, mode: 0o600 });
     return true;

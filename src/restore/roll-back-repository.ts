@@ -1,37 +1,10 @@
 import { chmodSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { type BorgTransaction, isNewerThanTransaction, lastTransactionBefore, parseTransactionLog } from '../domain/borg-transactions.js';
-import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
-import { type Account, asAccount } from '../provision/effective-account.js';
+import { asAccount } from '../provision/effective-account.js';
+import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../provision/repository-owner.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
-
-/**
- * The repository belongs to its host, who may have put links in it (a
- * `transactions` pointing at a root file, a `data` directory swapped for a
- * link): root touches nothing in it by name. The repository itself is
- * looked at with lstat (its parent is root's, so that name is safe), and
- * all work inside it runs as its owner, so no link there reaches anything
- * the host could not reach itself.
- */
-
-/** Reads run as the repository's owner: a hard link only reaches what the owner may read anyway. */
-export const AS_OWNER = { mayHaveOtherNames: true };
-
-/** The owner of `repository`, which must be a real directory owned by a host UID. */
-export function repositoryOwner(repository: string): Account {
-  let stats: ReturnType<typeof lstatSync>;
-  try {
-    stats = lstatSync(repository);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new AppError('NOT_FOUND', `no repository at ${repository}`);
-    throw error;
-  }
-  if (!stats.isDirectory()) throw new AppError('UNSAFE_PATH', `refusing ${repository}: it is not a directory`);
-  if (!isHostAccountUid(stats.uid))
-    throw new AppError('UNSAFE_PATH', `refusing ${repository}: it is owned by UID ${stats.uid}, not a host`);
-  return { uid: stats.uid, gid: stats.gid };
-}
 
 function readTransactionLog(repository: string): BorgTransaction[] {
   const content = readRegularFileIfExists(`${repository}/transactions`, AS_OWNER);
@@ -41,8 +14,9 @@ function readTransactionLog(repository: string): BorgTransaction[] {
   return parseTransactionLog(content);
 }
 
+/** The repository's commits, read as its owner (see repository-owner.ts). */
 export function readTransactions(repository: string): BorgTransaction[] {
-  return asAccount(repositoryOwner(repository), () => readTransactionLog(repository));
+  return asRepositoryOwner(repository, () => readTransactionLog(repository));
 }
 
 /** Copies a tree as hard links (cp -al): cheap, and the copy keeps every mode. Run as the tree's owner. */
