@@ -8,10 +8,10 @@ import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
 import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import type { Run } from '../process/run.js';
+import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
-import { checkHostRows, type RefusedHost } from './host-rows.js';
 import { isAtLeast, readOpenSshVersion } from './openssh-version.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
@@ -43,7 +43,7 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
 export interface ReconcileSummary {
   accounts: number;
   conflicts: AccountConflict[];
-  /** Rows nothing was done for: not valid any more (the API may have written anything), see host-rows.ts. */
+  /** Rows nothing was done for: not valid any more (the API may have written anything), see accepted-host-rows.ts. */
   refused: RefusedHost[];
   accountFilesChanged: boolean;
   keyFilesWritten: number;
@@ -95,7 +95,7 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
-  const checked = checkHostRows(db.select().from(hosts).all(), settings.backupDir);
+  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir);
   const refused = checked.refused;
   const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');

@@ -22,7 +22,7 @@ export interface RefusedHost {
  * name shared with another row, and, for a live host, values a key line can
  * be made of. A refused row is reported and nothing is done for it.
  */
-export function checkHostRows(rows: HostRow[], backupDir: string): { accepted: HostRow[]; refused: RefusedHost[] } {
+export function acceptedHostRows(rows: HostRow[], backupDir: string): { accepted: HostRow[]; refused: RefusedHost[] } {
   const refused: RefusedHost[] = [];
   const checked = rows.filter((row) => {
     const reason = reasonToRefuse(row, backupDir);
