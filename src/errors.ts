@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'UID_RANGE_EXHAUSTED'
   | 'COMMAND_FAILED'
   | 'RECONCILE_FAILED'
+  | 'UNSAFE_PATH'
   | 'CONFIG_INVALID';
 
 export class AppError extends Error {

@@ -27,5 +27,6 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   UID_RANGE_EXHAUSTED: 507,
   COMMAND_FAILED: 500,
   RECONCILE_FAILED: 503,
+  UNSAFE_PATH: 500,
   CONFIG_INVALID: 500,
 };

@@ -1,10 +1,11 @@
-import { chownSync, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type Config, loadConfig, statePaths } from '../config.js';
 import type { Actor, ServerContext } from '../context.js';
 import { migrateDatabase } from '../db/connection.js';
-import { openStateDatabase } from '../db/state-database.js';
+import { databaseDirectoryOwner, openStateDatabase } from '../db/state-database.js';
 import { AppError } from '../errors.js';
 import { run } from '../process/run.js';
+import { accessAs } from '../provision/effective-account.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import { reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { requestReconcileOverSocket } from '../supervise/control-socket.js';
@@ -25,16 +26,16 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
   }
   const db = openStateDatabase(paths.database);
   migrateDatabase(db);
-  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
-  const owner = statSync(paths.signingKeyDir);
-  if (process.getuid?.() === 0) chownSync(`${paths.signingKeyDir}/enrollment-signing-key.jwk`, owner.uid, owner.gid);
+  // db/ is the API user's: root reads and writes there only as that user.
+  const asDatabaseOwner = accessAs(databaseDirectoryOwner(paths.database));
+  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir, asDatabaseOwner);
   return {
     db,
     config,
     now: () => new Date(),
     signingKey,
     readSshHostKeys: () => readSshHostKeys(paths.sshDir),
-    tlsIdentity: () => readTlsIdentity(config),
+    tlsIdentity: () => asDatabaseOwner(() => readTlsIdentity(config)),
     async requestReconcile() {
       const didServerReconcile = await requestReconcileOverSocket(paths.controlSocket);
       if (!didServerReconcile) reconcile(db, await reconcileSettingsFor(config, run));

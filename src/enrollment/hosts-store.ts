@@ -2,6 +2,7 @@ import { and, eq, max, ne } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { uidsRunningIn } from '../provision/sessions.js';
 
 /** UIDs given to host accounts: above Debian's dynamic range, below nobody. */
 export const HOST_UID_MIN = 20000;
@@ -34,14 +35,18 @@ export function findNameHolder(db: Queryable, name: string): HostRow | undefined
     .get();
 }
 
-/** Next free UID: one past the highest, or the lowest gap once the top is reached. */
-export function allocateUid(db: Queryable): number {
+/**
+ * Next free UID: one past the highest, or the lowest gap once the top is
+ * reached. A UID some process still runs as is not free (a purged host's
+ * session may not be gone yet): it is skipped, so a new host never shares
+ * the processes or files of an old one. `procDir` is for tests.
+ */
+export function allocateUid(db: Queryable, procDir = '/proc'): number {
   const highest =
     db
       .select({ uid: max(hosts.uid) })
       .from(hosts)
       .get()?.uid ?? HOST_UID_MIN - 1;
-  if (highest < HOST_UID_MAX) return Math.max(highest + 1, HOST_UID_MIN);
   const taken = new Set(
     db
       .select({ uid: hosts.uid })
@@ -49,7 +54,10 @@ export function allocateUid(db: Queryable): number {
       .all()
       .map((row) => row.uid),
   );
-  for (let uid = HOST_UID_MIN; uid <= HOST_UID_MAX; uid += 1) if (!taken.has(uid)) return uid;
+  const running = uidsRunningIn(HOST_UID_MIN, HOST_UID_MAX, procDir);
+  const isFree = (uid: number) => !taken.has(uid) && !running.has(uid);
+  for (let uid = Math.max(highest + 1, HOST_UID_MIN); uid <= HOST_UID_MAX; uid += 1) if (isFree(uid)) return uid;
+  for (let uid = HOST_UID_MIN; uid <= HOST_UID_MAX; uid += 1) if (isFree(uid)) return uid;
   throw new AppError('UID_RANGE_EXHAUSTED', 'no free UID left for a new host');
 }
 

@@ -4,9 +4,11 @@
  * No process per user (the ancestor ran one useradd each, ~20 ms a user).
  */
 
+import { HOSTS_GROUP_ID } from '../domain/host-uid.js';
+
+export { HOSTS_GROUP_ID };
 export const HOST_ACCOUNT_MARKER = 'secure-borg-server host';
 export const HOSTS_GROUP = 'borg-hosts';
-export const HOSTS_GROUP_ID = 19999;
 
 export interface HostAccount {
   name: string;

@@ -1,12 +1,14 @@
-import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
 import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
+import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import type { Run } from '../process/run.js';
+import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
@@ -22,6 +24,8 @@ export interface ReconcileSettings {
   hasPerSourcePenalties?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
+  /** Where sessions are looked for (/proc); tests point it at a fake one. */
+  procDir?: string;
 }
 
 /** The settings reconcile needs, from the config and the installed sshd. */
@@ -39,6 +43,8 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
 export interface ReconcileSummary {
   accounts: number;
   conflicts: AccountConflict[];
+  /** Rows nothing was done for: not valid any more (the API may have written anything), see accepted-host-rows.ts. */
+  refused: RefusedHost[];
   accountFilesChanged: boolean;
   keyFilesWritten: number;
   keyFilesRemoved: number;
@@ -78,7 +84,8 @@ function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: F
  * accounts, directories, key files and sshd_config. Idempotent, and safe to
  * re-run after a crash at any point: every file it owns is written whole and
  * renamed into place. A host whose key line changes (re-keyed, or its
- * full-access window ended) has its open sessions ended.
+ * full-access window ended), or that is disabled, deleted or purged, has its
+ * open sessions ended.
  */
 export function reconcile(
   db: Db,
@@ -88,22 +95,31 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
-  const purged = purgeHosts(db, settings.backupDir);
-  const rows = db.select().from(hosts).all();
+  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir);
+  const refused = checked.refused;
+  const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
 
   const current = readAccountFiles(etcDir);
   const accounts: HostAccount[] = wanted.map((row) => ({ name: row.name, uid: row.uid, home: `${settings.backupDir}/${row.name}` }));
   const conflicts = findConflicts(current, accounts);
   const blocked = new Set(conflicts.map((conflict) => conflict.name));
+
+  // Directories first: a host whose home or repo is not a directory (a file or a link from an
+  // old volume or an import) is refused and left out, and the others are provisioned.
+  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
+  for (const account of accounts) {
+    if (blocked.has(account.name)) continue;
+    try {
+      ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
+      ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+    } catch (error) {
+      refused.push({ name: account.name, reason: `its directories cannot be made: ${(error as Error).message}` });
+      blocked.add(account.name);
+    }
+  }
   const provisioned = accounts.filter((account) => !blocked.has(account.name));
   const accountFilesChanged = writeAccountFiles(etcDir, current, renderAccountFiles(current, provisioned));
-
-  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
-  for (const account of provisioned) {
-    ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
-    ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
-  }
 
   ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
   ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
@@ -114,7 +130,11 @@ export function reconcile(
     keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
   }
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
-  const sessionsEnded = endSessionsOf(keys.revokedUids);
+  // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
+  const purging = rows.filter((row) => row.status === 'purging');
+  const endingUids = new Set([...keys.revokedUids, ...purging.map((row) => row.uid)]);
+  const sessionsEnded = endSessionsOf(endingUids, 'SIGKILL', settings.procDir);
+  const purged = purgeHosts(db, settings.backupDir, purging);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -129,6 +149,7 @@ export function reconcile(
   return {
     accounts: provisioned.length,
     conflicts,
+    refused,
     accountFilesChanged,
     keyFilesWritten: keys.written,
     keyFilesRemoved: keys.removed,
@@ -205,18 +226,22 @@ function syncKeyFiles(
   }
   for (const entry of readdirSync(directory)) {
     if (keyLines.has(entry)) continue;
+    // The file's group is who could use it, even when its row is gone or refused now.
+    const readableBy = lstatSync(`${directory}/${entry}`).gid;
     unlinkSync(`${directory}/${entry}`);
     applied.delete(entry);
     removed += 1;
-    const uid = uidByName.get(entry);
-    if (uid !== undefined) revokedUids.add(uid);
+    const uid = uidByName.get(entry) ?? readableBy;
+    if (isHostAccountUid(uid)) revokedUids.add(uid);
   }
   return { written, removed, revokedUids };
 }
 
-/** Removes the data of hosts deleted with purge, then their rows. */
-function purgeHosts(db: Db, backupDir: string): string[] {
-  const purging = db.select().from(hosts).where(eq(hosts.status, 'purging')).all();
+/**
+ * Removes the data of hosts deleted with purge, then their rows (checked
+ * rows only, whose account, key and sessions are gone already).
+ */
+function purgeHosts(db: Db, backupDir: string, purging: (typeof hosts.$inferSelect)[]): string[] {
   for (const row of purging) {
     rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
     db.delete(hosts).where(eq(hosts.name, row.name)).run();

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isHostAccountUid } from '../domain/host-uid.js';
 
 function mountNamespaceOf(procDir: string, pid: string): string | null {
   try {
@@ -8,7 +9,11 @@ function mountNamespaceOf(procDir: string, pid: string): string | null {
   }
 }
 
-/** Live processes of this server's mount namespace whose real UID is one of `uids`. */
+/**
+ * Live processes of this server's mount namespace whose real UID is one of
+ * `uids`. Host UIDs only, whatever the caller passes: the UIDs come from rows
+ * the unprivileged API writes, and a row saying 0 must not end root's processes.
+ */
 function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number; uid: number }[] {
   if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
@@ -23,7 +28,7 @@ function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number;
     }
     const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
     // A zombie has no mount namespace left: it is no session any more.
-    if (!uids.has(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
+    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
     found.push({ pid: Number(entry), uid: realUid });
   }
   return found;
@@ -50,6 +55,39 @@ export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals 
 /** Which of these UIDs have a process running (an open session), by one pass over /proc. */
 export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set<number> {
   return new Set(processesOf(uids, procDir).map((found) => found.uid));
+}
+
+/**
+ * The UIDs from `low` to `high` that a live process runs as, for choosing a
+ * new host's UID: one whose processes still run (a session of a host just
+ * purged, killed but not yet gone) is not free. Counts processes of this
+ * server's mount namespace, and those whose namespace it may not read (the
+ * unprivileged API process, which allocates UIDs at approval, cannot read
+ * other users'): better a UID skipped than one shared. Zombies do not count.
+ */
+export function uidsRunningIn(low: number, high: number, procDir = '/proc'): Set<number> {
+  const ownNamespace = mountNamespaceOf(procDir, 'self');
+  const found = new Set<number>();
+  for (const entry of readdirSync(procDir)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`${procDir}/${entry}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+    if (realUid < low || realUid > high || found.has(realUid) || /^State:\s+Z/m.test(status)) continue;
+    let namespace: string;
+    try {
+      namespace = readlinkSync(`${procDir}/${entry}/ns/mnt`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') found.add(realUid);
+      continue;
+    }
+    if (namespace === ownNamespace) found.add(realUid);
+  }
+  return found;
 }
 
 async function waitUntilGone(uids: ReadonlySet<number>, deadline: number, procDir: string): Promise<boolean> {

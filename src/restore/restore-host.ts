@@ -1,12 +1,13 @@
-import { statSync } from 'node:fs';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
-import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.js';
+import { writeFileAtomically } from '../provision/atomic-file.js';
 import { breakStaleLock } from '../provision/repository-files.js';
+import { AS_OWNER, asRepositoryOwner } from '../provision/repository-owner.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { configVersionBefore } from './config-history.js';
 import { keepHostOut } from './host-lockout.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
@@ -50,7 +51,8 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
   if (!(await endSessionsAndWait(new Set([uid])))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
-  if (!breakStaleLock(repository)) {
+  // As the repository's owner: the host may have made its lock a link (see roll-back-repository.ts).
+  if (!asRepositoryOwner(repository, () => breakStaleLock(repository))) {
     throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
   }
   const result = rollBackRepository(repository, before, context.now());
@@ -73,9 +75,10 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
 function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
   const kept = configVersionBefore(context.config.backupDir, name, before);
   const configPath = `${repository}/config`;
-  if (kept === null || readTextIfExists(configPath) === kept) return false;
-  // Owner and mode as borg writes it; the replaced version stays in the kept copy.
-  const { uid, gid } = statSync(repository);
-  writeFileAtomically(configPath, kept, { uid, gid, mode: 0o600 });
-  return true;
+  // Written by the repository's owner, owner and mode as borg writes it; the replaced version stays in the kept copy.
+  return asRepositoryOwner(repository, (owner) => {
+    if (kept === null || readRegularFileIfExists(configPath, AS_OWNER) === kept) return false;
+    writeFileAtomically(configPath, kept, { ...owner, mode: 0o600 });
+    return true;
+  });
 }

@@ -1,22 +1,29 @@
-import { chmodSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { type BorgTransaction, isNewerThanTransaction, lastTransactionBefore, parseTransactionLog } from '../domain/borg-transactions.js';
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
+import { asAccount } from '../provision/effective-account.js';
+import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../provision/repository-owner.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
-export function readTransactions(repository: string): BorgTransaction[] {
-  const path = `${repository}/transactions`;
-  if (!existsSync(path)) {
+function readTransactionLog(repository: string): BorgTransaction[] {
+  const content = readRegularFileIfExists(`${repository}/transactions`, AS_OWNER);
+  if (content === null) {
     throw new AppError('NOT_FOUND', 'the repository has no transaction log (it was never written in append-only mode)');
   }
-  return parseTransactionLog(readFileSync(path, 'utf8'));
+  return parseTransactionLog(content);
 }
 
-/** Copies a tree as hard links (cp -al): cheap, and the copy keeps every owner and mode. */
+/** The repository's commits, read as its owner (see repository-owner.ts). */
+export function readTransactions(repository: string): BorgTransaction[] {
+  return asRepositoryOwner(repository, () => readTransactionLog(repository));
+}
+
+/** Copies a tree as hard links (cp -al): cheap, and the copy keeps every mode. Run as the tree's owner. */
 function linkTree(source: string, target: string): void {
   const stats = lstatSync(source);
   if (stats.isDirectory()) {
-    mkdirSync(target, { mode: stats.mode & 0o7777 });
-    lchownSync(target, stats.uid, stats.gid);
+    mkdirSync(target, { mode: 0o700 });
     chmodSync(target, stats.mode & 0o7777);
     for (const entry of readdirSync(source)) linkTree(`${source}/${entry}`, `${target}/${entry}`);
   } else if (stats.isFile()) {
@@ -34,13 +41,12 @@ function listFiles(root: string, prefix = ''): string[] {
 /** Drops the log lines of the undone transactions, keeping the file's owner and mode. */
 function truncateTransactionLog(repository: string, transactionId: number): void {
   const path = `${repository}/transactions`;
+  const content = readRegularFileIfExists(path, AS_OWNER) ?? '';
   const stats = lstatSync(path);
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      const [transaction] = parseTransactionLog(line);
-      return transaction !== undefined && transaction.id <= transactionId;
-    });
+  const kept = content.split('\n').filter((line) => {
+    const [transaction] = parseTransactionLog(line);
+    return transaction !== undefined && transaction.id <= transactionId;
+  });
   writeFileAtomically(path, kept.map((line) => `${line}\n`).join(''), { uid: stats.uid, gid: stats.gid, mode: stats.mode & 0o7777 });
 }
 
@@ -57,15 +63,25 @@ export interface RollBackResult {
  * sure no client holds the repository.
  */
 export function rollBackRepository(repository: string, before: Date, now: Date): RollBackResult {
-  if (existsSync(`${repository}/lock.exclusive`) || existsSync(`${repository}/lock.roster`)) {
-    throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
-  }
-  const transaction = lastTransactionBefore(readTransactions(repository), before);
+  const owner = repositoryOwner(repository);
+  const transaction = asAccount(owner, () => {
+    if (existsSync(`${repository}/lock.exclusive`) || existsSync(`${repository}/lock.roster`)) {
+      throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
+    }
+    return lastTransactionBefore(readTransactionLog(repository), before);
+  });
   if (!transaction) throw new AppError('NOT_FOUND', 'no transaction was committed before that time');
   const keptCopy = `${repository}.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
-  linkTree(repository, keptCopy);
-  const doomed = listFiles(repository).filter((path) => isNewerThanTransaction(path, transaction.id));
-  for (const path of doomed) unlinkSync(`${repository}/${path}`);
-  truncateTransactionLog(repository, transaction.id);
-  return { transaction, removedFiles: doomed.length, keptCopy };
+  // Beside the repository, in the root-owned home: root makes the top and gives it to the owner.
+  const mode = lstatSync(repository).mode & 0o7777;
+  mkdirSync(keptCopy, { mode: 0o700 });
+  lchownSync(keptCopy, owner.uid, owner.gid);
+  chmodSync(keptCopy, mode);
+  return asAccount(owner, () => {
+    for (const entry of readdirSync(repository)) linkTree(`${repository}/${entry}`, `${keptCopy}/${entry}`);
+    const doomed = listFiles(repository).filter((path) => isNewerThanTransaction(path, transaction.id));
+    for (const path of doomed) unlinkSync(`${repository}/${path}`);
+    truncateTransactionLog(repository, transaction.id);
+    return { transaction, removedFiles: doomed.length, keptCopy };
+  });
 }

@@ -1,14 +1,16 @@
-import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Config, statePaths } from '../config.js';
 import { type Db, migrateDatabase } from '../db/connection.js';
 import { hosts, signingKeys } from '../db/schema.js';
 import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
+import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
+import { accessAs } from '../provision/effective-account.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
@@ -41,7 +43,9 @@ async function endHostSessions(db: Db): Promise<void> {
       .select({ uid: hosts.uid })
       .from(hosts)
       .all()
-      .map((row) => row.uid),
+      .map((row) => row.uid)
+      // The rows are the API's: never root's or a system account's processes.
+      .filter(isHostAccountUid),
   );
   await endSessionsAndWait(uids, { graceMs: SESSION_GRACE_MS });
 }
@@ -78,15 +82,16 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   mkdirSync(config.stateDir, { recursive: true });
   ensureDirectory(config.stateDir, { uid: 0, gid: 0, mode: 0o711 });
   ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
-  ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 });
+  // db/ is the API user's: what root does inside it, it does as that user (no link there reaches root's files).
+  const asApiUser = accessAs(apiAccount);
+  asApiUser(() => ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 }));
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
 
   const db = openStateDatabase(paths.database);
   migrateDatabase(db);
   giveDatabaseFilesToDirectoryOwner(paths.database);
-  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
-  chownSync(`${paths.signingKeyDir}/enrollment-signing-key.jwk`, apiAccount.uid, apiAccount.gid);
+  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir, asApiUser);
   db.insert(signingKeys)
     .values({ kid: signingKey.kid, publicJwk: JSON.stringify(signingKey.publicJwk), createdAt: new Date() })
     .onConflictDoNothing()
@@ -115,7 +120,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       }, delayMs);
     }
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
-    logger.info({ ...summary, conflicts: summary.conflicts.length, ms: Math.round(performance.now() - startedAt) }, 'reconciled');
+    for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
+    logger.info(
+      { ...summary, conflicts: summary.conflicts.length, refused: summary.refused.length, ms: Math.round(performance.now() - startedAt) },
+      'reconciled',
+    );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
   });
   await reconcileNow();

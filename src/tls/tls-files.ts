@@ -2,8 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { type Config, statePaths } from '../config.js';
 import type { Logger } from '../log.js';
-import { readTextIfExists, writeFileAtomically } from '../provision/atomic-file.js';
+import { writeFileAtomically } from '../provision/atomic-file.js';
 import { ensureDirectory } from '../provision/directories.js';
+import { type Account, asAccount } from '../provision/effective-account.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { checkCertificatePair } from './certificate-check.js';
 import { publicKeyPin } from './public-key-pin.js';
 import { createSelfSignedCertificate } from './self-signed.js';
@@ -20,27 +22,27 @@ function publicHostName(config: Config): string {
   return new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
 }
 
-interface Owner {
-  uid: number;
-  gid: number;
-}
+type Owner = Account;
 
 /**
  * Puts the certificate the API serves into the state directory, readable by
  * the API user only: the given files (checked first: an expired or mismatched
  * pair stops the start with a clear error), or a self-signed pair generated
- * once and kept, like the SSH host keys.
+ * once and kept, like the SSH host keys. db/tls is inside the API user's
+ * directory: root works there only as that user, and follows no link.
  */
 export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, logger: Logger): Promise<void> {
   const paths = statePaths(config.stateDir);
-  ensureDirectory(paths.tlsDir, { ...owner, mode: 0o700 });
+  asAccount(owner, () => ensureDirectory(paths.tlsDir, { ...owner, mode: 0o700 }));
   const hostName = publicHostName(config);
   if (config.tlsCertificatePath && config.tlsKeyPath) {
     copyGivenPair(config.tlsCertificatePath, config.tlsKeyPath, hostName, owner, paths, now);
     return;
   }
-  const existing = readTextIfExists(paths.tlsCertificate);
-  const existingKey = readTextIfExists(paths.tlsKey);
+  const [existing, existingKey] = asAccount(owner, () => [
+    readRegularFileIfExists(paths.tlsCertificate),
+    readRegularFileIfExists(paths.tlsKey),
+  ]);
   if (existing && existingKey) {
     try {
       checkCertificatePair(existing, existingKey, hostName, now);
@@ -50,8 +52,7 @@ export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, l
     }
   }
   const generated = await createSelfSignedCertificate(hostName, now);
-  writeFileAtomically(paths.tlsKey, generated.keyPem, { ...owner, mode: 0o600 });
-  writeFileAtomically(paths.tlsCertificate, generated.certificatePem, { ...owner, mode: 0o600 });
+  writeServedPair(paths, generated.certificatePem, generated.keyPem, owner);
   logger.info({ host: hostName, pin: publicKeyPin(generated.certificatePem) }, 'generated a self-signed TLS certificate');
 }
 
@@ -66,10 +67,21 @@ function copyGivenPair(
   const certificatePem = readFileSync(certificatePath, 'utf8');
   const keyPem = readFileSync(keyPath, 'utf8');
   checkCertificatePair(certificatePem, keyPem, hostName, now);
-  if (readTextIfExists(paths.tlsCertificate) === certificatePem && readTextIfExists(paths.tlsKey) === keyPem) return false;
-  writeFileAtomically(paths.tlsKey, keyPem, { ...owner, mode: 0o600 });
-  writeFileAtomically(paths.tlsCertificate, certificatePem, { ...owner, mode: 0o600 });
+  const isServed = asAccount(
+    owner,
+    () => readRegularFileIfExists(paths.tlsCertificate) === certificatePem && readRegularFileIfExists(paths.tlsKey) === keyPem,
+  );
+  if (isServed) return false;
+  writeServedPair(paths, certificatePem, keyPem, owner);
   return true;
+}
+
+/** Written by the API user itself: the files are its own from the start, and no swapped name reaches root's. */
+function writeServedPair(paths: ReturnType<typeof statePaths>, certificatePem: string, keyPem: string, owner: Owner): void {
+  asAccount(owner, () => {
+    writeFileAtomically(paths.tlsKey, keyPem, { ...owner, mode: 0o600 });
+    writeFileAtomically(paths.tlsCertificate, certificatePem, { ...owner, mode: 0o600 });
+  });
 }
 
 /**
@@ -99,7 +111,7 @@ export function watchGivenTlsFiles(config: Config, owner: Owner, logger: Logger)
 /** The served certificate's pin, or null for plain HTTP. */
 export function readTlsIdentity(config: Config): TlsIdentity | null {
   if (!config.isHttps) return null;
-  const certificatePem = readTextIfExists(statePaths(config.stateDir).tlsCertificate);
+  const certificatePem = readRegularFileIfExists(statePaths(config.stateDir).tlsCertificate);
   if (!certificatePem) return null;
   return { pin: publicKeyPin(certificatePem), isSelfSigned: isSelfSigned(certificatePem) };
 }

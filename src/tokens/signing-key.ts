@@ -1,5 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { asItself, type FileAccess } from '../provision/effective-account.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
 export interface SigningKey {
   kid: string;
@@ -13,24 +15,29 @@ const KEY_FILE = 'enrollment-signing-key.jwk';
 /**
  * Loads the Ed25519 key that signs enrollment tokens, generating it on first
  * use. The file is created exclusively (0600), so two processes starting at
- * once end up with the same key.
+ * once end up with the same key. `access` runs the file work: root passes
+ * the API user's (the directory is that user's), so a link put there is
+ * refused and a new file is the API user's own.
  */
-export async function loadOrCreateSigningKey(directory: string): Promise<SigningKey> {
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
+export async function loadOrCreateSigningKey(directory: string, access: FileAccess = asItself): Promise<SigningKey> {
   const path = `${directory}/${KEY_FILE}`;
-  try {
-    return await importSigningKey(JSON.parse(readFileSync(path, 'utf8')) as JWK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const existing = access(() => {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    return readRegularFileIfExists(path);
+  });
+  if (existing !== null) return importSigningKey(JSON.parse(existing) as JWK);
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const privateJwk = await exportJWK(privateKey);
-  try {
-    writeFileSync(path, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  return importSigningKey(JSON.parse(readFileSync(path, 'utf8')) as JWK);
+  const stored = access(() => {
+    try {
+      writeFileSync(path, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    return readRegularFileIfExists(path);
+  });
+  if (stored === null) throw new Error(`${path} vanished right after it was written`);
+  return importSigningKey(JSON.parse(stored) as JWK);
 }
 
 async function importSigningKey(privateJwk: JWK): Promise<SigningKey> {

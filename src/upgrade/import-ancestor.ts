@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { and, eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { auditLog, hosts } from '../db/schema.js';
 import { isValidHostName } from '../domain/host-name.js';
+import { isHostAccountUid } from '../domain/host-uid.js';
 import { parseSshPublicKey, type SshPublicKey } from '../domain/ssh-public-key.js';
 import { allocateUid, findHost, HOST_UID_MIN, upsertHost } from '../enrollment/hosts-store.js';
 import type { Logger } from '../log.js';
@@ -96,11 +97,14 @@ function firstValidKey(text: string): SshPublicKey | null {
  * other host holds it; otherwise the host gets a new UID and the tree moves.
  */
 function keepOrMoveUid(db: Db, passwd: string, name: string, repository: string): number {
-  if (!existsSync(repository)) return allocateUid(db);
-  const owner = statSync(repository).uid;
+  // lstat: a repo that is a link or a file (reconcile refuses that host) gives no UID to keep.
+  const stats = lstatSync(repository, { throwIfNoEntry: false });
+  if (!stats?.isDirectory()) return allocateUid(db);
+  const owner = stats.uid;
   const isTakenBySystem = passwd.split('\n').some((line) => line.split(':')[2] === String(owner) && line.split(':')[0] !== name);
   const isTakenByHost = db.select().from(hosts).where(eq(hosts.uid, owner)).get() !== undefined;
-  if (owner >= 1000 && owner < 65534 && !isTakenBySystem && !isTakenByHost) return owner;
+  // Only a UID reconcile accepts (src/domain/host-uid.ts): an ancestor's 60000-65533 moves too.
+  if (isHostAccountUid(owner) && !isTakenBySystem && !isTakenByHost) return owner;
   const uid = Math.max(allocateUid(db), HOST_UID_MIN);
   chownTree(repository, uid, uid);
   return uid;

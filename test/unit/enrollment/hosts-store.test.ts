@@ -1,4 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/db/connection.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/schema.js';
@@ -54,6 +57,43 @@ describe('allocateUid', () => {
     insertWithUid('b', HOST_UID_MIN + 2);
     insertWithUid('c', HOST_UID_MAX);
     expect(allocateUid(db)).toBe(HOST_UID_MIN + 1);
+  });
+
+  describe('with processes still running', () => {
+    let procDir: string;
+    beforeEach(() => {
+      procDir = mkdtempSync(join(tmpdir(), 'sbs-proc-'));
+      mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
+      symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
+    });
+    afterEach(() => rmSync(procDir, { recursive: true, force: true }));
+
+    function runningProcess(pid: number, uid: number, state = 'S (sleeping)', namespace = 'mnt:[4026531841]'): void {
+      mkdirSync(join(procDir, String(pid), 'ns'), { recursive: true });
+      writeFileSync(join(procDir, String(pid), 'status'), `Name:\tborg\nState:\t${state}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+      symlinkSync(namespace, join(procDir, String(pid), 'ns', 'mnt'));
+    }
+
+    it('does not give a new host the UID of a purged host whose session still runs', () => {
+      insertWithUid('a', 20_000);
+      // Host b (20001) was purged: its row is gone, its borg serve not yet.
+      runningProcess(4242, 20_001);
+      expect(allocateUid(db, procDir)).toBe(20_002);
+    });
+
+    it('skips a running UID when filling gaps too', () => {
+      insertWithUid('a', HOST_UID_MIN);
+      insertWithUid('c', HOST_UID_MAX);
+      runningProcess(4242, HOST_UID_MIN + 1);
+      expect(allocateUid(db, procDir)).toBe(HOST_UID_MIN + 2);
+    });
+
+    it('takes the UID again once only a zombie or another server’s process is left of it', () => {
+      insertWithUid('a', 20_000);
+      runningProcess(4242, 20_001, 'Z (zombie)');
+      runningProcess(4243, 20_001, 'S (sleeping)', 'mnt:[4026530000]');
+      expect(allocateUid(db, procDir)).toBe(20_001);
+    });
   });
 
   it('refuses when every UID in the range is taken', () => {

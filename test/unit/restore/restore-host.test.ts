@@ -10,6 +10,7 @@ import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { recordConfigVersion } from '../../../src/restore/config-history.js';
 import { restoreHost } from '../../../src/restore/restore-host.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
+import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
 
 /**
@@ -60,6 +61,7 @@ beforeEach(async () => {
   mkdirSync(join(repository, 'lock.exclusive'));
   writeFileSync(join(repository, 'lock.exclusive', 'vm@1.99999999-7f'), '');
   writeFileSync(join(repository, 'lock.roster'), '{}');
+  giveRepositoryToHost(backupDir, 'db1', 20001);
 });
 
 afterEach(() => rmSync(backupDir, { recursive: true, force: true }));

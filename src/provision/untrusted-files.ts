@@ -1,0 +1,78 @@
+import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { AppError } from '../errors.js';
+import type { Account } from './effective-account.js';
+
+/**
+ * Files in a directory another account controls (the API user's db/, a
+ * host's repository), read or handed over by root without following a link
+ * that account may have put there: opened with O_NOFOLLOW, then checked and
+ * changed through the descriptor, never by name again. A hard link to
+ * someone else's file is refused too (it has a second name).
+ */
+
+const OPEN_FOR_READING = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+function refusal(path: string, what: string): AppError {
+  return new AppError('UNSAFE_PATH', `refusing ${path}: ${what}; remove it or put a regular file there`);
+}
+
+function openWithoutFollowing(path: string): number | null {
+  try {
+    return openSync(path, OPEN_FOR_READING);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') throw refusal(path, 'it is a symbolic link');
+    throw error;
+  }
+}
+
+function checkRegularFile(path: string, stats: Stats, mayHaveOtherNames = false): void {
+  if (!stats.isFile()) throw refusal(path, 'it is not a regular file');
+  if (stats.nlink !== 1 && !mayHaveOtherNames) throw refusal(path, `it has ${stats.nlink} names (a hard link)`);
+}
+
+/** Throws UNSAFE_PATH unless `path` is absent or a regular file with one name (looked at with lstat). */
+export function checkRegularFileOrAbsent(path: string): void {
+  let stats: Stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (stats.isSymbolicLink()) throw refusal(path, 'it is a symbolic link');
+  checkRegularFile(path, stats);
+}
+
+/**
+ * The content of a regular file, or null when there is none; a link or
+ * anything else is refused. `mayHaveOtherNames` lets a hard-linked file
+ * through, for readers that run as the file's owner (a repository's files
+ * have a second name in the copy a restore keeps).
+ */
+export function readRegularFileIfExists(path: string, { mayHaveOtherNames = false } = {}): string | null {
+  const descriptor = openWithoutFollowing(path);
+  if (descriptor === null) return null;
+  try {
+    checkRegularFile(path, fstatSync(descriptor), mayHaveOtherNames);
+    return readFileSync(descriptor, 'utf8');
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** Gives a regular file to `account` through its descriptor; returns whether it had to. Absent: false. */
+export function giveRegularFileTo(path: string, account: Account): boolean {
+  const descriptor = openWithoutFollowing(path);
+  if (descriptor === null) return false;
+  try {
+    const stats = fstatSync(descriptor);
+    checkRegularFile(path, stats);
+    if (stats.uid === account.uid && stats.gid === account.gid) return false;
+    fchownSync(descriptor, account.uid, account.gid);
+    return true;
+  } finally {
+    closeSync(descriptor);
+  }
+}

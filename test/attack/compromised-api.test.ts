@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { attack } from '../support/attack-matrix.js';
+import { useAttackServer } from '../support/attack-server.js';
+import { openSsh } from '../support/attack-ssh.js';
+import { SANDBOX_API_USER, SANDBOX_STATE_DIR } from '../support/sandbox.js';
+import { enrollAndApprove } from '../support/sandbox-api.js';
+import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+
+/**
+ * The unprivileged API process taken over: it owns the state volume's db/
+ * (database, signing key, TLS files) and can write anything there. Root must
+ * neither follow a link it plants nor act on a row it forged.
+ */
+
+const DATABASE = `${SANDBOX_STATE_DIR}/db/borg.db`;
+const SIGNING_KEY = `${SANDBOX_STATE_DIR}/db/signing/enrollment-signing-key.jwk`;
+
+describe('the API user taken over, against root', () => {
+  const server = useAttackServer();
+  const group = 'compromised API user';
+  let client: BorgClient;
+  let reconciles = 0;
+
+  const sandbox = () => server().sandbox;
+  /** A command run as the API user, as its taken-over process could. */
+  const asApiUser = (command: string[]) =>
+    sandbox().exec(['setpriv', `--reuid=${SANDBOX_API_USER}`, `--regid=${SANDBOX_API_USER}`, '--clear-groups', '--', ...command], {
+      reject: false,
+    });
+  const sql = async (statement: string) => {
+    const result = await asApiUser(['sqlite3', '-cmd', '.timeout 10000', DATABASE, statement]);
+    expect(result.exitCode, result.stderr).toBe(0);
+  };
+  /** Any admin change makes the server reconcile every row. */
+  const reconcile = async () => {
+    reconciles += 1;
+    await sandbox().borgctl(['hosts', 'set', 'db1', '--quota', `${100 + reconciles}M`]);
+  };
+  const forgeHost = (name: string, uid: number, status: string) => {
+    const [keyType, keyBase64] = client.publicKey.split(' ');
+    return sql(
+      `insert into hosts (name, uid, key_type, key_base64, fingerprint, append_only, status, origin, created_at, updated_at) values (${name}, ${uid}, '${keyType}', '${keyBase64}', 'SHA256:forged', 1, '${status}', 'enrollment', 0, 0)`,
+    );
+  };
+  const serverOutput = () => sandbox().server?.output() ?? '';
+
+  beforeAll(async () => {
+    client = await createBorgClient('db1');
+    await enrollAndApprove(server().api, client, 'db1');
+  });
+
+  afterAll(async () => {
+    await client?.remove();
+  });
+
+  attack(group, "point the signing key at a root-only file with a symlink, for root's borgctl to chown to the API user", async () => {
+    // A root-only file holding a key: what root's borgctl would read, then hand over.
+    await sandbox().exec(['cp', SIGNING_KEY, '/etc/precious.jwk']);
+    await sandbox().exec(['chmod', '0600', '/etc/precious.jwk']);
+    expect((await asApiUser(['ln', '-sf', '/etc/precious.jwk', SIGNING_KEY])).exitCode).toBe(0);
+    try {
+      const result = await sandbox().borgctl(['token', 'create'], { reject: false });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('symbolic link');
+      const owner = (await sandbox().exec(['stat', '-c', '%U:%G %a', '/etc/precious.jwk'])).stdout.trim();
+      expect(owner).toBe('root:root 600');
+      return `borgctl token create refused (${result.stderr.trim().split('\n')[0]}); /etc/precious.jwk stays ${owner}`;
+    } finally {
+      await sandbox().exec(['rm', '-f', SIGNING_KEY]);
+      await sandbox().exec(['cp', '/etc/precious.jwk', SIGNING_KEY]);
+      await sandbox().exec(['chown', `${SANDBOX_API_USER}:${SANDBOX_API_USER}`, SIGNING_KEY]);
+    }
+  });
+
+  attack(group, 'forge a purging host row named ../NAME, for root to delete a directory outside the backups', async () => {
+    await sandbox().exec(['mkdir', '-p', '/srv/outside']);
+    await sandbox().writeFile('/srv/outside/precious', 'not a backup\n');
+    await forgeHost("'../outside'", 20_555, 'purging');
+    try {
+      await reconcile();
+      expect(await sandbox().readFile('/srv/outside/precious')).toBe('not a backup\n');
+      expect(serverOutput()).toMatch(/"name":"\.\.\/outside".*host refused/);
+      return '/srv/outside kept; serve logged "host refused" for ../outside';
+    } finally {
+      await sql("delete from hosts where name = '../outside'");
+    }
+  });
+
+  attack(group, 'forge a host row whose name carries a passwd line with UID 0', async () => {
+    await forgeHost("'x' || char(10) || 'root2:x:0:0::/root:/bin/sh'", 20_556, 'active');
+    try {
+      await reconcile();
+      const passwd = await sandbox().readFile('/etc/passwd');
+      expect(passwd).not.toContain('root2');
+      expect(serverOutput()).toContain('host refused');
+      return 'no root2 line in /etc/passwd; the row was refused';
+    } finally {
+      await sql('delete from hosts where uid = 20556');
+    }
+  });
+
+  attack(group, "forge a host row with UID 0 and the thief's key, to log in as root or have root's processes ended", async () => {
+    await forgeHost("'thief'", 0, 'active');
+    try {
+      await reconcile();
+      expect(await sandbox().readFile('/etc/passwd')).not.toMatch(/^thief:/m);
+      const login = openSsh(client, { user: 'thief', port: sandbox().sshPort });
+      await login.exited;
+      expect(login.output()).toMatch(/Permission denied|Connection closed|Invalid user/i);
+      expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
+      return 'no account for thief; its login was refused; borgctl serve still runs';
+    } finally {
+      await sql("delete from hosts where name = 'thief'");
+    }
+  });
+});

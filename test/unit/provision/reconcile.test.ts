@@ -1,0 +1,189 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
+import { hosts } from '../../../src/db/schema.js';
+import { type ReconcileSettings, reconcile } from '../../../src/provision/reconcile.js';
+import { waitFor } from '../../support/wait-for.js';
+
+/**
+ * reconcile against a temporary etc, state and backup directory, with rows
+ * written straight into the database as a compromised API could write them.
+ * Root only: it gives directories to host UIDs.
+ */
+
+const isRoot = process.getuid?.() === 0;
+const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK';
+const NOW = new Date('2026-03-02T10:00:00Z');
+const SYSTEM_PASSWD = 'root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n';
+const SYSTEM_GROUP = 'root:x:0:\n';
+const SYSTEM_SHADOW = 'root:*:19000:0:99999:7:::\n';
+
+let base: string;
+let db: Db;
+let settings: ReconcileSettings;
+
+beforeEach(() => {
+  base = mkdtempSync(join(tmpdir(), 'sbs-reconcile-'));
+  const etcDir = join(base, 'etc');
+  mkdirSync(etcDir);
+  writeFileSync(join(etcDir, 'passwd'), SYSTEM_PASSWD);
+  writeFileSync(join(etcDir, 'group'), SYSTEM_GROUP);
+  writeFileSync(join(etcDir, 'shadow'), SYSTEM_SHADOW);
+  mkdirSync(join(base, 'state'));
+  // Sessions are looked for in a fake /proc: these tests must never signal this machine's processes.
+  const procDir = join(base, 'proc');
+  mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
+  symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
+  settings = { stateDir: join(base, 'state'), backupDir: join(base, 'backups'), sshPort: 2222, etcDir, procDir };
+  mkdirSync(settings.backupDir);
+  db = openMemoryDatabase();
+});
+
+afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+function insertRow(name: string, uid: number, changes: Partial<typeof hosts.$inferInsert> = {}): void {
+  db.insert(hosts)
+    .values({
+      name,
+      uid,
+      keyType: 'ssh-ed25519',
+      keyBase64: KEY,
+      fingerprint: 'SHA256:test',
+      status: 'active',
+      origin: 'createuser',
+      createdAt: NOW,
+      updatedAt: NOW,
+      ...changes,
+    })
+    .run();
+}
+
+const passwd = () => readFileSync(join(settings.etcDir as string, 'passwd'), 'utf8');
+const refusedNames = (summary: ReturnType<typeof reconcile>) => summary.refused.map((refusal) => refusal.name);
+
+describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
+  it('does not purge outside the backup directory for a row named ../x', () => {
+    const outside = join(base, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'precious'), 'data');
+    insertRow('../outside', 20_001, { status: 'purging' });
+    insertRow('good', 20_002);
+
+    const summary = reconcile(db, settings, undefined, NOW);
+
+    expect(readFileSync(join(outside, 'precious'), 'utf8')).toBe('data');
+    expect(summary.purged).toEqual([]);
+    expect(refusedNames(summary)).toEqual(['../outside']);
+    expect(existsSync(join(settings.backupDir, 'good', 'repo'))).toBe(true);
+  });
+
+  for (const name of ['evil\nroot2:x:0:0::/root:/bin/sh', 'evil:x', 'Evil', 'root']) {
+    it(`adds no passwd line for a row named ${JSON.stringify(name)}`, () => {
+      insertRow(name, 20_001);
+      insertRow('good', 20_002);
+      const summary = reconcile(db, settings, undefined, NOW);
+      expect(refusedNames(summary)).toEqual([name]);
+      const lines = passwd().split('\n');
+      expect(lines.slice(0, 2).join('\n')).toBe(SYSTEM_PASSWD.trimEnd());
+      expect(lines.filter((line) => line.includes('secure-borg-server host')).map((line) => line.split(':')[0])).toEqual(['good']);
+      expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['good']);
+    });
+  }
+
+  for (const uid of [0, 100, 999, 19_999, 60_000, 65_534, -1, 20_000.5]) {
+    it(`gives no account and no key to a row with UID ${uid}`, () => {
+      insertRow('thief', uid);
+      insertRow('good', 20_002);
+      const summary = reconcile(db, settings, undefined, NOW);
+      expect(refusedNames(summary)).toEqual(['thief']);
+      expect(passwd()).not.toContain('thief');
+      expect(existsSync(join(settings.backupDir, 'thief'))).toBe(false);
+      expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['good']);
+    });
+  }
+
+  it('refuses a row whose key or source range no key line can be made of, and provisions the others', () => {
+    insertRow('badkey', 20_001, { keyBase64: 'AAAA"x' });
+    insertRow('badfrom', 20_003, { allowFrom: '10.0.0.0/8",command="/bin/sh' });
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary).sort()).toEqual(['badfrom', 'badkey']);
+    expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['good']);
+  });
+
+  it('refuses both rows that share a UID (a schema the API user changed)', () => {
+    db.$client.exec('DROP INDEX hosts_uid_unique');
+    insertRow('first', 20_001);
+    insertRow('second', 20_001);
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary).sort()).toEqual(['first', 'second']);
+    expect(passwd()).not.toMatch(/^(first|second):/m);
+  });
+
+  it('removes the key file of a host whose row turned bad, and keeps the row', () => {
+    insertRow('db1', 20_001);
+    reconcile(db, settings, undefined, NOW);
+    expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['db1']);
+    db.update(hosts).set({ uid: 0 }).where(eq(hosts.name, 'db1')).run();
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary)).toEqual(['db1']);
+    expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual([]);
+    expect(passwd()).not.toContain('db1');
+    expect(db.select().from(hosts).all()).toHaveLength(1);
+  });
+
+  it('ends the sessions of a purged host before its data and row go', async () => {
+    // A real process of the host's UID, in this test's own mount namespace: reconcile looks in the real /proc here.
+    const uid = 20_777;
+    insertRow('gone', uid, { status: 'purging' });
+    mkdirSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+    const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+    await waitFor('the session to run', async () =>
+      (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
+    );
+
+    try {
+      const summary = reconcile(db, { ...settings, procDir: undefined }, undefined, NOW);
+      expect(summary.purged).toEqual(['gone']);
+      expect(summary.sessionsEnded).toBe(1);
+      expect((await session).signal).toBe('SIGKILL');
+      expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);
+      expect(db.select().from(hosts).all()).toEqual([]);
+    } finally {
+      session.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a host whose repo is a regular file, and provisions the others', () => {
+    mkdirSync(join(settings.backupDir, 'old'));
+    writeFileSync(join(settings.backupDir, 'old', 'repo'), 'left over from an old volume');
+    insertRow('old', 20_001);
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary)).toEqual(['old']);
+    expect(readFileSync(join(settings.backupDir, 'old', 'repo'), 'utf8')).toBe('left over from an old volume');
+    expect(statSync(join(settings.backupDir, 'good', 'repo'))).toMatchObject({ uid: 20_002, gid: 20_002 });
+    expect(readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys'))).toEqual(['good']);
+    expect(passwd()).not.toMatch(/^old:/m);
+  });
+
+  it('refuses a host whose home is a symlink to a root directory, and leaves that directory alone', () => {
+    const rootDirectory = join(base, 'root-directory');
+    mkdirSync(rootDirectory, { mode: 0o755 });
+    symlinkSync(rootDirectory, join(settings.backupDir, 'linked'));
+    insertRow('linked', 20_001);
+    insertRow('good', 20_002);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(refusedNames(summary)).toEqual(['linked']);
+    expect(statSync(rootDirectory)).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(rootDirectory).mode & 0o7777).toBe(0o755);
+    expect(readdirSync(rootDirectory)).toEqual([]);
+    expect(existsSync(join(settings.backupDir, 'good', 'repo'))).toBe(true);
+  });
+});
