@@ -62,7 +62,12 @@ describe('GET /v1/admin/hosts/:name', () => {
         body: { quota: '500G', appendOnly: false, allowFrom: '192.0.2.9/24' },
       })
     ).body.token;
-    const enrolled = await callApi(api.app, 'POST', '/v1/enroll', { token, body: { hostname: 'web1', publicKey: keys.first.publicKey } });
+    const enrolled = await callApi(api.app, 'POST', '/v1/enroll', {
+      token,
+      body: { hostname: 'web1', publicKey: keys.first.publicKey },
+      remoteAddress: '192.0.2.30',
+    });
+    expect(enrolled.status).toBe(202);
     await approve(api.app, api.adminToken, enrolled.body.id, { fingerprint: keys.first.fingerprint });
     expect((await getHost('web1')).body).toMatchObject({ quotaBytes: 500e9, appendOnly: false, allowFrom: '192.0.2.0/24' });
   });
