@@ -19,6 +19,7 @@ export interface ReconcileSettings {
   backupDir: string;
   sshPort: number;
   sshListenAddresses?: string[];
+  sshPerSourceMaxStartups?: number;
   hasPerSourcePenalties?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
@@ -32,6 +33,7 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
     backupDir: config.backupDir,
     sshPort: config.sshPort,
     sshListenAddresses: config.sshListenAddresses,
+    sshPerSourceMaxStartups: config.sshPerSourceMaxStartups,
     hasPerSourcePenalties: isAtLeast(version, 9, 8),
   };
 }
@@ -119,6 +121,7 @@ export function reconcile(
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
     listenAddresses: settings.sshListenAddresses ?? [],
+    perSourceMaxStartups: settings.sshPerSourceMaxStartups,
     sshDir: paths.sshDir,
     authorizedKeysDir: paths.authorizedKeysDir,
     hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,

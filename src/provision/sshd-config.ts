@@ -1,3 +1,4 @@
+import { DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS } from '../config.js';
 import { HOSTS_GROUP } from './account-files.js';
 import { HOST_KEY_TYPES, hostKeyPath } from './host-keys.js';
 
@@ -7,6 +8,8 @@ export interface SshdSettings {
   listenAddresses: string[];
   sshDir: string;
   authorizedKeysDir: string;
+  /** Unauthenticated connections at once from one address (IPv4 /32, IPv6 /64). */
+  perSourceMaxStartups?: number;
   /** OpenSSH 9.8 added per-source penalties, and options this config must then set. */
   hasPerSourcePenalties: boolean;
 }
@@ -58,6 +61,10 @@ export function renderSshdConfig(settings: SshdSettings): string {
     'MaxSessions 1',
     // Many hosts back up at the same minute: allow many unauthenticated connections before dropping.
     'MaxStartups 200:30:1000',
+    // …but not all of them from one address: one source cannot take every slot. IPv6 counts per /64,
+    // the block one client usually holds. Behind a proxy or NAT that hides addresses, this limits them all together.
+    `PerSourceMaxStartups ${settings.perSourceMaxStartups ?? DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS}`,
+    'PerSourceNetBlockSize 32:64',
     // The container's healthcheck connects from loopback without logging in: not an attack.
     ...(settings.hasPerSourcePenalties ? ['PerSourcePenaltyExemptList 127.0.0.1,::1'] : []),
     '',

@@ -43,6 +43,8 @@ const HARDENED: [string, string][] = [
   ['permitopen', 'none'],
   ['maxauthtries', '3'],
   ['maxsessions', '1'],
+  ['persourcemaxstartups', '10'],
+  ['persourcenetblocksize', '32:64'],
 ];
 
 describe("sshd's effective configuration", () => {
