@@ -10,7 +10,7 @@ import type { Run } from '../process/run.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
-import { isAtLeast, readOpenSshVersion } from './openssh-version.js';
+import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from './openssh-version.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
 
@@ -21,6 +21,9 @@ export interface ReconcileSettings {
   sshListenAddresses?: string[];
   sshPerSourceMaxStartups?: number;
   hasPerSourcePenalties?: boolean;
+  /** What the installed OpenSSH knows (`ssh -Q kex`) and whether the CPU has AES instructions. */
+  supportedKex?: ReadonlySet<string> | null;
+  hasAesInstructions?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
 }
@@ -35,6 +38,7 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
     sshListenAddresses: config.sshListenAddresses,
     sshPerSourceMaxStartups: config.sshPerSourceMaxStartups,
     hasPerSourcePenalties: isAtLeast(version, 9, 8),
+    ...(await readAlgorithmSupport(run)),
   };
 }
 
@@ -125,6 +129,8 @@ export function reconcile(
     sshDir: paths.sshDir,
     authorizedKeysDir: paths.authorizedKeysDir,
     hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,
+    supportedKex: settings.supportedKex ?? null,
+    hasAesInstructions: settings.hasAesInstructions ?? false,
   });
   const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
   if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });

@@ -1,6 +1,7 @@
 import { DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS } from '../config.js';
 import { HOSTS_GROUP } from './account-files.js';
 import { HOST_KEY_TYPES, hostKeyPath } from './host-keys.js';
+import { ciphersFor, HOST_KEY_ALGORITHMS, kexAlgorithmsFor, MACS } from './ssh-algorithms.js';
 
 export interface SshdSettings {
   port: number;
@@ -10,6 +11,10 @@ export interface SshdSettings {
   authorizedKeysDir: string;
   /** Unauthenticated connections at once from one address (IPv4 /32, IPv6 /64). */
   perSourceMaxStartups?: number;
+  /** The key exchange algorithms the installed OpenSSH knows (`ssh -Q kex`); absent: only those every supported version has. */
+  supportedKex?: ReadonlySet<string> | null;
+  /** The CPU has AES instructions: AES-GCM first, else ChaCha20-Poly1305. */
+  hasAesInstructions?: boolean;
   /** OpenSSH 9.8 added per-source penalties, and options this config must then set. */
   hasPerSourcePenalties: boolean;
 }
@@ -25,6 +30,10 @@ export function renderSshdConfig(settings: SshdSettings): string {
     `Port ${settings.port}`,
     ...settings.listenAddresses.map((address) => `ListenAddress ${address}`),
     ...HOST_KEY_TYPES.map((type) => `HostKey ${hostKeyPath(settings.sshDir, type.name)}`),
+    `HostKeyAlgorithms ${HOST_KEY_ALGORITHMS.join(',')}`,
+    `KexAlgorithms ${kexAlgorithmsFor(settings.supportedKex ?? null).join(',')}`,
+    `Ciphers ${ciphersFor(settings.hasAesInstructions ?? false).join(',')}`,
+    `MACs ${MACS.join(',')}`,
     `AuthorizedKeysFile ${settings.authorizedKeysDir}/%u`,
     'AuthorizedPrincipalsFile none',
     `AllowGroups ${HOSTS_GROUP}`,

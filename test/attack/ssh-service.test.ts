@@ -2,10 +2,12 @@ import { createConnection, type Socket } from 'node:net';
 import { describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
+import { isIgnoredNote, runSshAudit, summarizeSshAudit } from '../support/ssh-audit.js';
 
 /**
- * The SSH service as anyone on the network sees it, before logging in: how
- * many connections one address may hold open unauthenticated.
+ * The SSH service as anyone on the network sees it, before logging in: what
+ * an external audit makes of its algorithms, and how many connections one
+ * address may hold open unauthenticated.
  */
 
 /** A TCP connection to sshd that sends nothing: what sshd said first (its banner), or that it hung up. */
@@ -67,6 +69,24 @@ describe('the SSH service before login', () => {
       } finally {
         for (const connection of held) connection.close();
       }
+    });
+  });
+
+  describe('algorithms', () => {
+    const group = 'network: ssh audit';
+
+    attack(group, "audit sshd's algorithms with ssh-audit (weak key exchange, host key, cipher or MAC)", async () => {
+      const report = await runSshAudit('127.0.0.1', server().sandbox.sshPort);
+      const findings = report.notes.filter((note) => note.level !== 'info' && !isIgnoredNote(note));
+      expect(findings, report.output).toEqual([]);
+      // The offered names themselves, so that an ssh-audit that knows less than it should cannot pass them unseen.
+      const offered = (section: string) => [
+        ...new Set(report.notes.filter((note) => note.section === section).map((note) => note.algorithm)),
+      ];
+      expect(offered('key')).toEqual(['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256']);
+      expect(offered('kex').filter((name) => /nistp|sha1|group14|group-exchange/.test(name))).toEqual([]);
+      expect(offered('mac').every((name) => name.includes('-etm@openssh.com'))).toBe(true);
+      return summarizeSshAudit(report);
     });
   });
 });
