@@ -4,6 +4,9 @@ import { AppError } from './errors.js';
 
 /** The only module that reads process.env. */
 
+/** Unauthenticated SSH connections at once from one address, unless BORG_SERVER_SSH_PER_SOURCE_MAX_STARTUPS says otherwise. */
+export const DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS = 10;
+
 const port = z.coerce.number().int().min(1).max(65535);
 
 const environmentSchema = z
@@ -12,6 +15,7 @@ const environmentSchema = z
     BORG_SERVER_BACKUP_DIR: z.string().startsWith('/').default('/backups'),
     BORG_SERVER_SSH_PORT: port.default(22),
     BORG_SERVER_SSH_LISTEN_ADDRESS: z.string().min(1).optional(),
+    BORG_SERVER_SSH_PER_SOURCE_MAX_STARTUPS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS),
     BORG_SERVER_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
     BORG_SERVER_HTTP_PORT: port.default(8080),
     BORG_SERVER_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
@@ -31,6 +35,8 @@ export interface Config {
   sshPort: number;
   /** Addresses sshd listens on; empty for all. */
   sshListenAddresses: string[];
+  /** Unauthenticated SSH connections sshd accepts at once from one address (IPv6: one /64). */
+  sshPerSourceMaxStartups: number;
   httpHost: string;
   httpPort: number;
   /** Base URL the enrolling VMs reach the API at, without a trailing slash. */
@@ -67,6 +73,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     backupDir: values.BORG_SERVER_BACKUP_DIR,
     sshPort: values.BORG_SERVER_SSH_PORT,
     sshListenAddresses: parseListenAddresses(values.BORG_SERVER_SSH_LISTEN_ADDRESS),
+    sshPerSourceMaxStartups: values.BORG_SERVER_SSH_PER_SOURCE_MAX_STARTUPS,
     httpHost: values.BORG_SERVER_HTTP_HOST,
     httpPort: values.BORG_SERVER_HTTP_PORT,
     publicUrl,

@@ -76,6 +76,8 @@ export const hosts = sqliteTable(
     fullAccessUntil: integer('full_access_until', { mode: 'timestamp_ms' }),
     quotaBytes: integer('quota_bytes'),
     allowFrom: text('allow_from'),
+    /** Open SSH sessions (connections) it may have at once; the newest beyond are ended. */
+    maxSessions: integer('max_sessions').notNull().default(2),
     status: text('status', { enum: ['active', 'disabled', 'deleted', 'purging'] }).notNull(),
     origin: text('origin', { enum: ['enrollment', 'createuser', 'import'] }).notNull(),
     enrollmentId: text('enrollment_id'),

@@ -6,6 +6,7 @@ import { repositoryPath } from '../domain/authorized-keys.js';
 import { fullAccessEnd, isFullAccessOpen } from '../domain/full-access.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
+import { parseMaxSessions } from '../domain/session-cap.js';
 import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface HostView {
   fullAccessUntil: Date | null;
   quotaBytes: number | null;
   allowFrom: string | null;
+  /** Open SSH sessions it may have at once. */
+  maxSessions: number;
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
@@ -47,6 +50,7 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     fullAccessUntil: isFullAccessOpen(row, context.now()) ? row.fullAccessUntil : null,
     quotaBytes: row.quotaBytes,
     allowFrom: row.allowFrom,
+    maxSessions: row.maxSessions,
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
@@ -77,6 +81,8 @@ export interface HostChanges {
   appendOnly?: boolean | undefined;
   disabled?: boolean | undefined;
   allowFrom?: string | null | undefined;
+  /** Open SSH sessions it may have at once (1–100); the newest beyond are ended. */
+  maxSessions?: number | string | undefined;
   /** Opens a full-access window this long ("2h"; at most 7 days), or closes it (null). */
   fullAccessFor?: string | number | null | undefined;
 }
@@ -86,6 +92,7 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.quota !== undefined) values.quotaBytes = changes.quota === null ? null : parseQuota(changes.quota);
   if (changes.appendOnly !== undefined) values.appendOnly = changes.appendOnly;
   if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
+  if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
   const now = context.now();
   if (changes.fullAccessFor !== undefined) {

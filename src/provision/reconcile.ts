@@ -12,7 +12,7 @@ import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
-import { isAtLeast, readOpenSshVersion } from './openssh-version.js';
+import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from './openssh-version.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
 
@@ -21,7 +21,11 @@ export interface ReconcileSettings {
   backupDir: string;
   sshPort: number;
   sshListenAddresses?: string[];
+  sshPerSourceMaxStartups?: number;
   hasPerSourcePenalties?: boolean;
+  /** What the installed OpenSSH knows (`ssh -Q kex`) and whether the CPU has AES instructions. */
+  supportedKex?: ReadonlySet<string> | null;
+  hasAesInstructions?: boolean;
   /** Where passwd, group and shadow live; tests point it elsewhere. */
   etcDir?: string;
   /** Where sessions are looked for (/proc); tests point it at a fake one. */
@@ -36,7 +40,9 @@ export async function reconcileSettingsFor(config: Config, run: Run): Promise<Re
     backupDir: config.backupDir,
     sshPort: config.sshPort,
     sshListenAddresses: config.sshListenAddresses,
+    sshPerSourceMaxStartups: config.sshPerSourceMaxStartups,
     hasPerSourcePenalties: isAtLeast(version, 9, 8),
+    ...(await readAlgorithmSupport(run)),
   };
 }
 
@@ -139,9 +145,12 @@ export function reconcile(
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
     listenAddresses: settings.sshListenAddresses ?? [],
+    perSourceMaxStartups: settings.sshPerSourceMaxStartups,
     sshDir: paths.sshDir,
     authorizedKeysDir: paths.authorizedKeysDir,
     hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,
+    supportedKex: settings.supportedKex ?? null,
+    hasAesInstructions: settings.hasAesInstructions ?? false,
   });
   const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
   if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });

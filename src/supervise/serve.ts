@@ -27,6 +27,7 @@ import {
   type RepositoryWatch,
 } from './repository-watch.js';
 import { serialized } from './serialized.js';
+import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from './session-limit.js';
 
 const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
@@ -107,10 +108,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
+  const sessionLimit = createSessionLimit({ db, logger, now: () => new Date() });
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
+    sessionLimit.refreshHosts();
     // When a full-access window ends, --append-only goes back into that host's key line.
     clearTimeout(windowEndTimer);
     if (summary.nextFullAccessEnd) {
@@ -159,6 +162,14 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.error({ err: error }, 'repository watch failed');
     }
   }, REPOSITORY_WATCH_INTERVAL_MS);
+  // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
+  const sessionLimitTimer = setInterval(() => {
+    try {
+      sessionLimit.check();
+    } catch (error) {
+      logger.error({ err: error }, 'session limit check failed');
+    }
+  }, SESSION_LIMIT_INTERVAL_MS);
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
     memory = createReconcileMemory();
@@ -169,6 +180,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const stop = () => {
       logger.info('stopping');
       clearInterval(watchTimer);
+      clearInterval(sessionLimitTimer);
       clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();

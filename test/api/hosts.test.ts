@@ -43,6 +43,7 @@ describe('GET /v1/admin/hosts/:name', () => {
       appendOnly: true,
       quotaBytes: null,
       allowFrom: null,
+      maxSessions: 2,
       origin: 'enrollment',
       repository: '/backups/web1/repo',
       repoUrl: 'ssh://web1@backup.example.test:2022/./repo',
@@ -82,6 +83,14 @@ describe('PATCH /v1/admin/hosts/:name', () => {
     expect(api.reconcileCalls).toHaveLength(2);
   });
 
+  it('changes the session cap', async () => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    const response = await patchHost('web1', { maxSessions: 5 });
+    expect(response.status).toBe(200);
+    expect(response.body.maxSessions).toBe(5);
+    expect((await getHost('web1')).body.maxSessions).toBe(5);
+  });
+
   it('keeps the UID', async () => {
     await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const before = (await getHost('web1')).body.uid;
@@ -95,6 +104,8 @@ describe('PATCH /v1/admin/hosts/:name', () => {
     ['an allowFrom that is not a range', { allowFrom: '*' }, 'INVALID_CIDR'],
     ['an unknown field', { shell: '/bin/bash' }, 'BAD_REQUEST'],
     ['a wrong type', { disabled: 'yes' }, 'BAD_REQUEST'],
+    ['a session cap of zero', { maxSessions: 0 }, 'BAD_REQUEST'],
+    ['a session cap given as text', { maxSessions: '5' }, 'BAD_REQUEST'],
   ])('refuses %s', async (_label, body, code) => {
     await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
     const response = await patchHost('web1', body);

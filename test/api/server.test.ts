@@ -20,7 +20,8 @@ describe('GET /v1/server', () => {
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ sshHost: 'backup.example.test', sshPort: 2022, publicUrl: 'https://backup.example.test:8443' });
     expect(response.body.sshHostKeys).toEqual(TEST_SSH_HOST_KEYS);
-    expect(response.body.sshHostKeys.map((key: { type: string }) => key.type)).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']);
+    // The fixture directory also holds an ECDSA key, as a state volume made before ECDSA was dropped does: not published.
+    expect(response.body.sshHostKeys.map((key: { type: string }) => key.type)).toEqual(['ssh-ed25519', 'ssh-rsa']);
   });
 
   it('publishes known_hosts lines for the published port', async () => {

@@ -14,6 +14,7 @@ import {
   sleep,
   uniqueRunId,
 } from '../support/podman.js';
+import { isIgnoredNote, runSshAudit, summarizeSshAudit } from '../support/ssh-audit.js';
 import { SYSTEM_PATH } from '../support/system-path.js';
 import { borgClient, evaluateBorgSettings, fingerprintOf, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
 import { type EnrollmentView, expectOk, type MintedToken, type ServerInfo } from './server-api.js';
@@ -221,6 +222,50 @@ describe('the image', () => {
     const identity = await hostIdentity(server.name, 'vm1');
     const uid = identity.passwd.split(':')[2];
     expect(identity.ownership).toBe(`${uid} vm1 700`);
+  });
+
+  it("passes an external SSH audit (this machine's ssh-audit) with the image's OpenSSH", async () => {
+    const report = await runSshAudit('127.0.0.1', sshPort);
+    console.log(`image: ${summarizeSshAudit(report)}`);
+    expect(
+      report.notes.filter((note) => note.level !== 'info' && !isIgnoredNote(note)),
+      report.output,
+    ).toEqual([]);
+    const offeredKex = report.notes.filter((note) => note.section === 'kex').map((note) => note.algorithm);
+    expect(offeredKex[0]).toBe('mlkem768x25519-sha256');
+  });
+
+  it("serves the image's own borg 1.4 and OpenSSH 10.0 as a client, with a post-quantum key exchange", async () => {
+    const client = '/tmp/image-client';
+    const key = await readFile(join(vmHome, '.ssh/borg_ed25519'), 'utf8');
+    await execInContainer(server.name, ['sh', '-c', `umask 077 && mkdir -p ${client} && cat > ${client}/key`], { input: key });
+    // sshd listens on 22 inside the container: known_hosts names the plain address.
+    await execInContainer(server.name, [
+      'sh',
+      '-c',
+      `for type in ed25519 rsa; do printf '127.0.0.1 %s\n' "$(cut -d ' ' -f 1,2 /var/lib/secure-borg-server/ssh/ssh_host_\${type}_key.pub)"; done > ${client}/known_hosts`,
+    ]);
+    const rsh = `ssh -v -i ${client}/key -o IdentitiesOnly=yes -o UserKnownHostsFile=${client}/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes`;
+    try {
+      const version = await execInContainer(server.name, ['borg', '--version']);
+      expect(version.stdout).toMatch(/^borg 1\.4\./);
+      const listed = await execInContainer(server.name, [
+        'env',
+        `HOME=${client}`,
+        `BORG_BASE_DIR=${client}/borg`,
+        `BORG_RSH=${rsh}`,
+        `BORG_PASSPHRASE=${PASSPHRASE}`,
+        'borg',
+        'list',
+        '--short',
+        'ssh://vm1@127.0.0.1/./repo',
+      ]);
+      expect(listed.stdout.split('\n')).toContain('first');
+      expect(listed.stderr).toMatch(/kex: algorithm: mlkem768x25519-sha256/);
+      expect(listed.stderr).toMatch(/OpenSSH_10\./);
+    } finally {
+      await execInContainer(server.name, ['rm', '-rf', client]);
+    }
   });
 
   describe('re-created on the same volumes', () => {

@@ -16,7 +16,7 @@ import { SYSTEM_PATH } from '../support/system-path.js';
  * compile the CLI they start, and afterwards check that no sshd outlived them.
  */
 
-const REQUIRED_COMMANDS = ['unshare', 'nsenter', 'setpriv', 'mount', 'useradd', 'sshd', 'ssh', 'ssh-keygen', 'borg', 'curl'];
+const REQUIRED_COMMANDS = ['unshare', 'nsenter', 'setpriv', 'mount', 'useradd', 'sshd', 'ssh', 'ssh-keygen', 'borg', 'curl', 'ssh-audit'];
 
 export default async function setup(): Promise<() => Promise<void>> {
   if (process.getuid?.() !== 0) throw new Error('the system tests run as root (they make a mount namespace and users)');
@@ -26,7 +26,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     if (found.exitCode !== 0) missing.push(command);
   }
   if (missing.length > 0) {
-    throw new Error(`the system tests need ${missing.join(', ')} (apt-get install -y openssh-server borgbackup curl)`);
+    throw new Error(`the system tests need ${missing.join(', ')} (apt-get install -y openssh-server borgbackup curl ssh-audit)`);
   }
 
   // The tests start bin/borgctl, which runs dist/: compile the current sources.

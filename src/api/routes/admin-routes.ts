@@ -31,6 +31,7 @@ const hostChangesBody = z.strictObject({
   appendOnly: z.boolean().optional(),
   disabled: z.boolean().optional(),
   allowFrom: z.union([z.string().max(1024), z.null()]).optional(),
+  maxSessions: z.number().int().optional(),
   fullAccessFor: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
 });
 

@@ -6,7 +6,18 @@ import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 
-const HOST_COLUMNS = ['name', 'uid', 'status', 'appendOnly', 'fullAccessUntil', 'quotaBytes', 'allowFrom', 'fingerprint', 'repoUrl'];
+const HOST_COLUMNS = [
+  'name',
+  'uid',
+  'status',
+  'appendOnly',
+  'fullAccessUntil',
+  'quotaBytes',
+  'allowFrom',
+  'maxSessions',
+  'fingerprint',
+  'repoUrl',
+];
 
 export function addHostCommands(program: Command): void {
   const hosts = program.command('hosts').description('enrolled hosts');
@@ -38,19 +49,21 @@ export function addHostCommands(program: Command): void {
   }
   hosts
     .command('set <name>')
-    .description("change a host's quota, source range or append-only mode")
+    .description("change a host's quota, source range, session cap or append-only mode")
     .option('--quota <size>', 'storage quota, e.g. 500G ("none" removes it)')
     .option('--allow-from <cidr>', 'the address ranges it may connect from, comma-separated ("none": anywhere)')
+    .option('--max-sessions <count>', 'SSH sessions it may have open at once (default 2); the newest beyond are ended')
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
-    .action(async (name: string, options: { quota?: string; allowFrom?: string; appendOnly?: boolean }) => {
+    .action(async (name: string, options: { quota?: string; allowFrom?: string; maxSessions?: string; appendOnly?: boolean }) => {
       const changes = {
         ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
         ...(options.allowFrom === undefined ? {} : { allowFrom: options.allowFrom === 'none' ? null : options.allowFrom }),
+        ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
         ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
       };
       if (Object.keys(changes).length === 0)
-        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from or --[no-]append-only');
+        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from, --max-sessions or --[no-]append-only');
       const context = await openCliContext();
       printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
     });

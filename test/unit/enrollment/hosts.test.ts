@@ -69,6 +69,13 @@ describe('updateHost', () => {
     });
   });
 
+  it('gives a new host a cap of 2 sessions, and changes it', async () => {
+    expect((await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN)).maxSessions).toBe(2);
+    expect((await updateHost(test.context, 'web1', { maxSessions: '4' }, ADMIN)).maxSessions).toBe(4);
+    expect(await codeOfAsync(() => updateHost(test.context, 'web1', { maxSessions: 0 }, ADMIN))).toBe('BAD_REQUEST');
+    expect(getHost(test.context, 'web1').maxSessions).toBe(4);
+  });
+
   it('disables and enables a host', async () => {
     await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     expect((await updateHost(test.context, 'web1', { disabled: true }, ADMIN)).status).toBe('disabled');

@@ -1,0 +1,1 @@
+ALTER TABLE `hosts` ADD `max_sessions` integer DEFAULT 2 NOT NULL;

@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Db } from '../db/connection.js';
+import { hosts } from '../db/schema.js';
+import { type HostProcess, sessionsOverCap } from '../domain/session-cap.js';
+import type { Logger } from '../log.js';
+
+/** How often the server counts sessions: a flood lives at most this long. */
+export const SESSION_LIMIT_INTERVAL_MS = 500;
+/** One audit entry per host in this time however often it tries (the log has every look). */
+const AUDIT_EVERY_MS = 60_000;
+
+export interface SessionLimit {
+  /** Reads the active hosts and their caps again (after every reconcile). */
+  refreshHosts(): void;
+  /** One look: ends the newest sessions of every host beyond its cap; returns how many processes it ended. */
+  check(): number;
+}
+
+function mountNamespaceOf(procDir: string, pid: string): string | null {
+  try {
+    return readlinkSync(`${procDir}/${pid}/ns/mnt`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Processes of these UIDs in this server's mount namespace (the same UID may
+ * be another server's host elsewhere on the machine), by real UID. Not by the
+ * owner of /proc/PID: sshd's child for a connection changed its UID and is
+ * not dumpable, so its /proc directory belongs to root.
+ */
+function readHostProcesses(uids: ReadonlySet<number>, procDir: string): HostProcess[] {
+  if (uids.size === 0) return [];
+  const ownNamespace = mountNamespaceOf(procDir, 'self');
+  const found: HostProcess[] = [];
+  for (const entry of readdirSync(procDir)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const realUid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`${procDir}/${entry}/status`, 'utf8'))?.[1] ?? -1);
+      if (!uids.has(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
+      // Fields after "(comm)", which may itself hold spaces and parentheses: state ppid … starttime (the 20th).
+      const stat = readFileSync(`${procDir}/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      found.push({ pid: Number(entry), parentPid: Number(fields[1]), uid: realUid, startTicks: Number(fields[19]) });
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return found;
+}
+
+/**
+ * The per-host session cap, enforced from the root side: sshd cannot (see
+ * domain/session-cap.ts). The supervisor calls `check` on a timer.
+ */
+export function createSessionLimit(options: { db: Db; logger: Logger; now: () => Date; procDir?: string }): SessionLimit {
+  const { db, logger, now, procDir = '/proc' } = options;
+  let capByUid = new Map<number, { name: string; maxSessions: number }>();
+  const lastAuditAt = new Map<string, number>();
+  return {
+    refreshHosts() {
+      const rows = db
+        .select({ uid: hosts.uid, name: hosts.name, maxSessions: hosts.maxSessions })
+        .from(hosts)
+        .where(eq(hosts.status, 'active'))
+        .all();
+      capByUid = new Map(rows.map((row) => [row.uid, { name: row.name, maxSessions: row.maxSessions }]));
+    },
+    check() {
+      const processes = readHostProcesses(new Set(capByUid.keys()), procDir);
+      let ended = 0;
+      for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
+        for (const pid of over.pidsToEnd) {
+          try {
+            process.kill(pid, 'SIGKILL');
+            ended += 1;
+          } catch {}
+        }
+        const name = capByUid.get(over.uid)?.name ?? String(over.uid);
+        const details = {
+          uid: over.uid,
+          sessions: over.sessions,
+          maxSessions: over.maxSessions,
+          endedSessions: over.sessions - over.maxSessions,
+        };
+        logger.warn({ host: name, ...details }, 'sessions beyond the host cap ended');
+        const at = now();
+        if (at.getTime() - (lastAuditAt.get(name) ?? Number.NEGATIVE_INFINITY) >= AUDIT_EVERY_MS) {
+          lastAuditAt.set(name, at.getTime());
+          recordAudit(db, at, { actor: 'server', action: 'host.sessions.limit', target: name, details });
+        }
+      }
+      return ended;
+    },
+  };
+}
