@@ -7,18 +7,17 @@
  */
 
 /**
- * Key exchange, post-quantum hybrids first. The first two names exist from
+ * Key exchange, post-quantum hybrids first. Both hybrid names exist from
  * OpenSSH 9.9 on (Debian 12's 9.2 has the second as a backport): sshd refuses
  * to start on a name it does not know, so each is offered only when the
- * installed OpenSSH lists it. sntrup761x25519-sha512@openssh.com is the name
- * OpenSSH 8.5 to 9.8 clients use for the same hybrid; ssh-audit 2.5.0 still
- * calls it experimental (later versions no longer do), but dropping it would
- * leave those clients with curve25519 alone.
+ * installed OpenSSH lists it. The older name of the second,
+ * sntrup761x25519-sha512@openssh.com, is left out: ssh-audit 2.5.0 warns of
+ * it as experimental, so clients of OpenSSH 8.5 to 9.8 without the backport
+ * fall back to curve25519 (borg encrypts the backups themselves either way).
  */
 const PREFERRED_KEX = [
   'mlkem768x25519-sha256',
   'sntrup761x25519-sha512',
-  'sntrup761x25519-sha512@openssh.com',
   'curve25519-sha256',
   'curve25519-sha256@libssh.org',
   'diffie-hellman-group16-sha512',

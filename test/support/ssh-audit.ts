@@ -61,14 +61,10 @@ export async function runSshAudit(host: string, port: number): Promise<SshAuditR
 /**
  * Notes that are no finding: "unknown algorithm" (names newer than this
  * ssh-audit: sntrup761x25519-sha512, mlkem768x25519-sha256, the strict-kex
- * marker kex-strict-s-v00@openssh.com), and ssh-audit 2.x calling
- * sntrup761x25519-sha512@openssh.com experimental: the default key exchange of
- * OpenSSH 9.0 to 9.8, which ssh-audit 3 no longer warns about, and kept so
- * that clients of those versions still get a post-quantum key exchange.
+ * marker kex-strict-s-v00@openssh.com). Nothing else is ignored.
  */
 export function isIgnoredNote(note: SshAuditNote): boolean {
-  if (note.text === 'unknown algorithm') return true;
-  return note.algorithm === 'sntrup761x25519-sha512@openssh.com' && note.text === 'using experimental algorithm';
+  return note.text === 'unknown algorithm';
 }
 
 /** The counts for the attack matrix: "ssh-audit 2.5.0: 0 fail, 0 warn, 14 info (3 notes ignored: …)". */

@@ -49,10 +49,7 @@ const HARDENED: [string, string][] = [
   ['persourcenetblocksize', '32:64'],
   // What ssh-audit passes (the attack suite runs it): no NIST curves, SHA-1, small tags or encrypt-and-MAC.
   // Rendered here without asking the installed OpenSSH or the CPU: the names every supported version has.
-  [
-    'kexalgorithms',
-    'sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512',
-  ],
+  ['kexalgorithms', 'curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512'],
   ['ciphers', 'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com'],
   ['macs', 'hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,umac-128-etm@openssh.com'],
   ['hostkeyalgorithms', 'ssh-ed25519,rsa-sha2-512,rsa-sha2-256'],
