@@ -144,11 +144,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
-    try {
-      watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 });
-    } catch (error) {
+    watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }).catch((error: unknown) => {
       logger.error({ err: error }, 'repository watch failed');
-    }
+    });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
