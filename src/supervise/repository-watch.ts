@@ -5,12 +5,13 @@ import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { judgeQuota, type QuotaVerdict, segmentUsage } from '../domain/borg-segments.js';
+import { isConfigChurning } from '../domain/config-versions.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
 import type { Logger } from '../log.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
 import { createSegmentScanner, type SegmentScanner } from '../provision/segment-scan.js';
 import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
-import { recordConfigVersion } from '../restore/config-history.js';
+import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
 export const REPOSITORY_WATCH_INTERVAL_MS = 250;
@@ -28,7 +29,10 @@ export interface RepositoryWatchOptions {
   scanner?: SegmentScanner;
 }
 
-type WatchedRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly' | 'fullAccessUntil'>;
+type WatchedRow = Pick<
+  typeof hosts.$inferSelect,
+  'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly' | 'fullAccessUntil' | 'updatedAt'
+>;
 
 export interface WatchedHost {
   name: string;
@@ -57,7 +61,8 @@ export interface RepositoryWatch {
  * unseen, however short. For each repository looked at:
  * - keeps a copy of every new version of its config (it holds the repository
  *   key, which borg lets a VM replace even in append-only mode), for
- *   `borgctl hosts restore`;
+ *   `borgctl hosts restore`, within a cap (see CONFIG_HISTORY_LIMITS), and
+ *   disables a host that churns it (see isConfigChurning);
  * - holds the storage quota on disk, in blocks and files (see judgeQuota and
  *   segment-scan.ts): ends the sessions of a transaction that goes past it,
  *   removes what such a session left behind, and disables a host whose
@@ -92,6 +97,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         quotaBytes: hosts.quotaBytes,
         appendOnly: hosts.appendOnly,
         fullAccessUntil: hosts.fullAccessUntil,
+        updatedAt: hosts.updatedAt,
       })
       .from(hosts)
       .where(inArray(hosts.status, ['active', 'disabled']))
@@ -130,7 +136,10 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       let verdict: QuotaVerdict | null = null;
       try {
         configRecorded = recordConfigVersion(backupDir, row.name, now());
-        if (configRecorded) logger.info({ host: row.name }, 'kept a new version of the repository config');
+        if (configRecorded) {
+          logger.info({ host: row.name }, 'kept a new version of the repository config');
+          if (isConfigChurning(configVersionTimes(backupDir, row.name), now(), row.updatedAt)) disableChurningHost(row);
+        }
         if (row.quotaBytes !== null) verdict = await holdQuota(row, repository, inSession.has(row.uid));
       } catch (error) {
         logger.error({ err: error, host: row.name }, 'could not check the repository');
@@ -139,6 +148,17 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     }
     previous = inSession;
     return watched;
+  }
+
+  /** A host that keeps replacing its config (its key) is under attack or broken: it stops until the admin looks. */
+  function disableChurningHost(row: WatchedRow): void {
+    if (row.status === 'active') {
+      disableHost(row);
+      const details = { versionsKept: configVersionTimes(backupDir, row.name).length };
+      recordAudit(db, now(), { actor: 'server', action: 'host.config-churn.disable', target: row.name, details });
+      logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
+    }
+    endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
   }
 
   function disableHost(row: WatchedRow): void {
@@ -154,6 +174,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (scan.isComplete) unfinished.delete(row.name);
     else unfinished.add(row.name);
     const usage = segmentUsage(scan.segments, scan.lastCommitted);
+    // The root-owned copies of its config count too: they are the host's doing.
+    usage.committedBytes += configHistoryBytes(backupDir, row.name);
     const uncommittedFiles = usage.uncommitted.length;
     const verdict = judgeQuota({
       quotaBytes,

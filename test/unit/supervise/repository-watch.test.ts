@@ -1,4 +1,15 @@
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -6,6 +17,8 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hosts } from '../../../src/db/schema.js';
+import { quotaAllowanceBytes } from '../../../src/domain/borg-segments.js';
+import { CONFIG_HISTORY_LIMITS } from '../../../src/domain/config-versions.js';
 import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
@@ -245,5 +258,40 @@ describe.runIf(isRoot)('the repository watch and the repository config', () => {
     const history = join(backupDir, 'web1', 'repo-config-history');
     expect(readdirSync(history)).toHaveLength(2);
     expect(statSync(history)).toMatchObject({ uid: 0, gid: 0, mode: 0o40700 });
+  });
+});
+
+describe.runIf(isRoot)('the repository watch and a host that churns its config', () => {
+  const history = () => readdirSync(join(backupDir, 'web1', 'repo-config-history'));
+
+  it('keeps the history within its cap, the first version included, and disables the host once it churns', async () => {
+    const repository = addHost('web1', 20004, null);
+    startSession(99_999_004, 20004);
+    const watch = createWatch();
+    for (let version = 0; version < 30; version += 1) {
+      writeFileSync(join(repository, 'config'), `[repository]\nkey = version ${version}\n`);
+      await watch.check();
+    }
+    expect(history().length).toBeLessThanOrEqual(CONFIG_HISTORY_LIMITS.maxVersions);
+    expect(readFileSync(join(backupDir, 'web1', 'repo-config-history', history().sort()[0] as string), 'utf8')).toContain('version 0');
+    expect(findHost(db, 'web1')?.status).toBe('disabled');
+    expect(actions()).toEqual(['host.config-churn.disable web1']);
+    expect(reconcileRequests).toBe(1);
+  });
+
+  it('counts the kept versions against the quota', async () => {
+    const repository = addHost('web1', 20004, 10_000_000);
+    startSession(99_999_004, 20004);
+    hostSegment(repository, 0, 10_000_000 + quotaAllowanceBytes(10_000_000) - 4096, true);
+    writeFileSync(join(repository, 'config'), '[repository]\nkey = original\n');
+    expect(await createWatch().check()).toEqual([expect.objectContaining({ configRecorded: true, verdict: 'disable' })]);
+  });
+
+  it('keeps no copy of what a config that is a link points at', async () => {
+    const repository = addHost('web1', 20004, null);
+    writeFileSync(join(base, 'root-secret'), 'root only\n');
+    symlinkSync(join(base, 'root-secret'), join(repository, 'config'));
+    expect(await createWatch().check()).toEqual([expect.objectContaining({ configRecorded: false })]);
+    expect(existsSync(join(backupDir, 'web1', 'repo-config-history'))).toBe(false);
   });
 });
