@@ -1,78 +1,43 @@
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { endsWithCommitEntry, lockHolderPid, type SegmentFile, segmentUsage } from '../domain/borg-segments.js';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, type Stats, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { lockHolderPid } from '../domain/borg-segments.js';
+import { isOwnDirectory, type RepositoryScan } from './segment-scan.js';
 
 /**
- * What the root side reads and removes in a borg repository without borg:
- * segment sizes, uncommitted segments, stale locks. Only ever while the host
- * has no borg process on the repository, or only reading.
+ * What the root side removes in a borg repository without borg: uncommitted
+ * segments, stale locks (segment-scan.ts reads the segments). Only ever while
+ * the host has no borg process on the repository.
  */
-
-export interface SegmentOnDisk extends SegmentFile {
-  path: string;
-}
 
 /**
- * The repository's segment files with their sizes. Only the newest ones are
- * read, down to the first that ends with a commit: everything below it is
- * committed (`endsWithCommit` is false for those without being read).
+ * Removes the segments of a transaction that was never committed (those above
+ * the scan's last commit), as borg's next write would; returns how many.
+ * Nothing is removed while a live process holds the lock, and nothing through
+ * a link: `data` and `data/N` must be real directories owned by the host
+ * (unlink itself never follows the last component).
  */
-export function listSegments(repository: string): SegmentOnDisk[] {
-  const dataDir = `${repository}/data`;
-  if (!existsSync(dataDir)) return [];
-  const segments: SegmentOnDisk[] = [];
-  for (const directory of readdirSync(dataDir)) {
-    if (!/^\d+$/.test(directory)) continue;
-    for (const name of readdirSync(`${dataDir}/${directory}`)) {
-      if (!/^\d+$/.test(name)) continue;
-      const path = `${dataDir}/${directory}/${name}`;
-      try {
-        segments.push({ number: Number(name), path, size: statSync(path).size, endsWithCommit: false });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-    }
-  }
-  segments.sort((a, b) => a.number - b.number);
-  for (let index = segments.length - 1; index >= 0; index -= 1) {
-    const segment = segments[index] as SegmentOnDisk;
-    if (segment.size > 0 && endsWithCommitEntry(readTailIfExists(segment.path))) {
-      segment.endsWithCommit = true;
-      break;
-    }
-  }
-  return segments;
-}
-
-function readTailIfExists(path: string): Buffer {
-  let descriptor: number;
-  try {
-    descriptor = openSync(path, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-    throw error;
-  }
-  try {
-    const size = fstatSync(descriptor).size;
-    const tail = Buffer.alloc(Math.min(size, 9));
-    readSync(descriptor, tail, 0, tail.length, size - tail.length);
-    return tail;
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
-/** Removes the segments of a transaction that was never committed, as borg's next write would; returns how many. */
-export function removeUncommittedSegments(repository: string): number {
+export function removeUncommittedSegments(repository: string, ownerUid: number, scan: RepositoryScan): number {
   if (lockHolders(repository).some(isProcessAlive)) return 0;
-  const segments = listSegments(repository);
   let removed = 0;
-  const uncommitted = new Set(segmentUsage(segments).uncommitted);
-  for (const segment of segments) {
-    if (!uncommitted.has(segment.number)) continue;
+  for (const segment of scan.segments) {
+    if (segment.number <= scan.lastCommitted) continue;
+    const directory = dirname(segment.path);
+    if (dirname(directory) !== `${repository}/data`) continue;
+    if (!isOwnDirectory(lstatIfExists(`${repository}/data`), ownerUid) || !isOwnDirectory(lstatIfExists(directory), ownerUid)) continue;
+    if (!lstatIfExists(segment.path)?.isFile()) continue;
     unlinkSync(segment.path);
     removed += 1;
   }
   return removed;
+}
+
+function lstatIfExists(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
 }
 
 /** PIDs named by the repository's exclusive lock and lock roster. */

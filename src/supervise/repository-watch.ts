@@ -5,11 +5,13 @@ import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { judgeQuota, type QuotaVerdict, segmentUsage } from '../domain/borg-segments.js';
-import { isAppendOnlyNow } from '../domain/full-access.js';
+import { isConfigChurning } from '../domain/config-versions.js';
+import { isFullAccessOpen } from '../domain/full-access.js';
 import type { Logger } from '../log.js';
-import { listSegments, removeUncommittedSegments } from '../provision/repository-files.js';
+import { removeUncommittedSegments } from '../provision/repository-files.js';
+import { createSegmentScanner, type SegmentScanner } from '../provision/segment-scan.js';
 import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
-import { recordConfigVersion } from '../restore/config-history.js';
+import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
 export const REPOSITORY_WATCH_INTERVAL_MS = 250;
@@ -23,9 +25,14 @@ export interface RepositoryWatchOptions {
   /** Applies a host's new status (disable): the supervisor's reconcile. */
   requestReconcile: () => Promise<void>;
   procDir?: string;
+  /** Reads the segments (tests pass one with a small budget). */
+  scanner?: SegmentScanner;
 }
 
-type WatchedRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly' | 'fullAccessUntil'>;
+type WatchedRow = Pick<
+  typeof hosts.$inferSelect,
+  'name' | 'uid' | 'status' | 'quotaBytes' | 'appendOnly' | 'fullAccessUntil' | 'updatedAt'
+>;
 
 export interface WatchedHost {
   name: string;
@@ -34,8 +41,13 @@ export interface WatchedHost {
 }
 
 export interface RepositoryWatch {
-  /** One look; `sweep` also looks at every repository whose directory changed since the last sweep. */
-  check(options?: { sweep?: boolean }): WatchedHost[];
+  /**
+   * One look; `sweep` also looks at every repository whose directory changed
+   * since the last sweep. Asynchronous, so that reading many segments never
+   * holds up the supervisor; a look asked for while one runs gets that one
+   * (and a sweep asked for meanwhile is the next look).
+   */
+  check(options?: { sweep?: boolean }): Promise<WatchedHost[]>;
   /** The hosts changed (after a reconcile): read them again at the next look. */
   refreshHosts(): void;
 }
@@ -49,17 +61,23 @@ export interface RepositoryWatch {
  * unseen, however short. For each repository looked at:
  * - keeps a copy of every new version of its config (it holds the repository
  *   key, which borg lets a VM replace even in append-only mode), for
- *   `borgctl hosts restore`;
- * - holds the storage quota on disk (see judgeQuota): ends the sessions of a
- *   transaction that goes past it, removes what such a session left behind,
- *   and disables an append-only host whose kept history has filled it.
+ *   `borgctl hosts restore`, within a cap (see CONFIG_HISTORY_LIMITS), and
+ *   disables a host that churns it (see isConfigChurning);
+ * - holds the storage quota on disk, in blocks and files (see judgeQuota and
+ *   segment-scan.ts): ends the sessions of a transaction that goes past it,
+ *   removes what such a session left behind, and disables a host whose
+ *   committed data has filled it.
  */
 export function createRepositoryWatch(options: RepositoryWatchOptions): RepositoryWatch {
-  const { db, backupDir, logger, now, requestReconcile, procDir = '/proc' } = options;
+  const { db, backupDir, logger, now, requestReconcile, procDir = '/proc', scanner = createSegmentScanner() } = options;
+  let running: Promise<WatchedHost[]> | null = null;
+  let isSweepDue = false;
   let rows: WatchedRow[] | null = null;
   let previous = new Set<number>();
   let hasSwept = false;
   const directoryStamps = new Map<string, string>();
+  /** Hosts whose last scan ran out of its budget: looked at again at the next look. */
+  const unfinished = new Set<string>();
 
   function directoryStamp(repository: string): string {
     try {
@@ -79,6 +97,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         quotaBytes: hosts.quotaBytes,
         appendOnly: hosts.appendOnly,
         fullAccessUntil: hosts.fullAccessUntil,
+        updatedAt: hosts.updatedAt,
       })
       .from(hosts)
       .where(inArray(hosts.status, ['active', 'disabled']))
@@ -86,8 +105,18 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     return rows;
   }
 
-  function check({ sweep = false }: { sweep?: boolean } = {}): WatchedHost[] {
-    const isSweep = sweep || !hasSwept;
+  function check({ sweep = false }: { sweep?: boolean } = {}): Promise<WatchedHost[]> {
+    // A sweep asked for while a look runs is the next look.
+    isSweepDue ||= sweep;
+    running ??= look().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  async function look(): Promise<WatchedHost[]> {
+    const isSweep = isSweepDue || !hasSwept;
+    isSweepDue = false;
     hasSwept = true;
     if (isSweep) rows = null;
     const current = loadHosts();
@@ -102,13 +131,16 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         hasChanged = directoryStamps.get(row.name) !== stamp;
         directoryStamps.set(row.name, stamp);
       }
-      if (!hasChanged && !inSession.has(row.uid) && !previous.has(row.uid)) continue;
+      if (!hasChanged && !inSession.has(row.uid) && !previous.has(row.uid) && !unfinished.has(row.name)) continue;
       let configRecorded = false;
       let verdict: QuotaVerdict | null = null;
       try {
         configRecorded = recordConfigVersion(backupDir, row.name, now());
-        if (configRecorded) logger.info({ host: row.name }, 'kept a new version of the repository config');
-        if (row.quotaBytes !== null) verdict = holdQuota(row, repository, inSession.has(row.uid));
+        if (configRecorded) {
+          logger.info({ host: row.name }, 'kept a new version of the repository config');
+          if (isConfigChurning(configVersionTimes(backupDir, row.name), now(), row.updatedAt)) disableChurningHost(row);
+        }
+        if (row.quotaBytes !== null) verdict = await holdQuota(row, repository, inSession.has(row.uid));
       } catch (error) {
         logger.error({ err: error, host: row.name }, 'could not check the repository');
       }
@@ -118,11 +150,49 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     return watched;
   }
 
-  function holdQuota(row: WatchedRow, repository: string, hasSession: boolean): QuotaVerdict {
+  /** A host that keeps replacing its config (its key) is under attack or broken: it stops until the admin looks. */
+  function disableChurningHost(row: WatchedRow): void {
+    if (row.status === 'active') {
+      disableHost(row);
+      const details = { versionsKept: configVersionTimes(backupDir, row.name).length };
+      recordAudit(db, now(), { actor: 'server', action: 'host.config-churn.disable', target: row.name, details });
+      logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
+    }
+    endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+  }
+
+  function disableHost(row: WatchedRow): void {
+    db.update(hosts).set({ status: 'disabled', updatedAt: now() }).where(eq(hosts.name, row.name)).run();
+    row.status = 'disabled';
+    rows = null;
+    requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+  }
+
+  async function holdQuota(row: WatchedRow, repository: string, hasSession: boolean): Promise<QuotaVerdict> {
     const quotaBytes = row.quotaBytes as number;
-    const usage = segmentUsage(listSegments(repository));
-    const verdict = judgeQuota({ quotaBytes, ...usage, hasSession, isAppendOnly: isAppendOnlyNow(row, now()) });
-    const details = { quotaBytes, committedBytes: usage.committedBytes, uncommittedBytes: usage.uncommittedBytes };
+    const scan = await scanner.scan(repository, row.uid);
+    if (scan.isComplete) unfinished.delete(row.name);
+    else unfinished.add(row.name);
+    const usage = segmentUsage(scan.segments, scan.lastCommitted);
+    // The root-owned copies of its config count too: they are the host's doing.
+    usage.committedBytes += configHistoryBytes(backupDir, row.name);
+    const uncommittedFiles = usage.uncommitted.length;
+    const verdict = judgeQuota({
+      quotaBytes,
+      committedBytes: usage.committedBytes,
+      uncommittedBytes: usage.uncommittedBytes,
+      committedFiles: scan.fileCount - uncommittedFiles,
+      uncommittedFiles,
+      hasSession,
+      isFullAccessWindow: row.appendOnly && isFullAccessOpen(row, now()),
+    });
+    const details = {
+      quotaBytes,
+      committedBytes: usage.committedBytes,
+      uncommittedBytes: usage.uncommittedBytes,
+      files: scan.fileCount,
+      lastCommitted: scan.lastCommitted,
+    };
     switch (verdict) {
       case 'within':
         break;
@@ -132,18 +202,16 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         recordAudit(db, now(), { actor: 'server', action: 'host.quota.end-sessions', target: row.name, details });
         break;
       case 'clean-up': {
-        const removed = removeUncommittedSegments(repository);
+        const removed = removeUncommittedSegments(repository, row.uid, scan);
         if (removed > 0) logger.warn({ host: row.name, removed, ...details }, 'removed uncommitted segments past the storage quota');
         break;
       }
       case 'disable':
-        if (!hasSession) removeUncommittedSegments(repository);
+        if (!hasSession) removeUncommittedSegments(repository, row.uid, scan);
         if (row.status === 'active') {
-          db.update(hosts).set({ status: 'disabled', updatedAt: now() }).where(eq(hosts.name, row.name)).run();
-          rows = null;
+          disableHost(row);
           recordAudit(db, now(), { actor: 'server', action: 'host.quota.disable', target: row.name, details });
           logger.error({ host: row.name, ...details }, 'the repository is over its storage quota on disk: host disabled');
-          requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
         }
         endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
         break;

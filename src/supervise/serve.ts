@@ -156,11 +156,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
-    try {
-      watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 });
-    } catch (error) {
+    watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }).catch((error: unknown) => {
       logger.error({ err: error }, 'repository watch failed');
-    }
+    });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
   const sessionLimitTimer = setInterval(() => {

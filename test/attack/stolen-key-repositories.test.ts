@@ -13,6 +13,7 @@ import { commandSwappingRsh } from '../support/attack-ssh.js';
 import type { CommandResult } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A stolen key against repositories: another host's, one it makes up, its
@@ -218,6 +219,30 @@ describe('a stolen key against repositories', () => {
       expect(Number(accepted) + Number(refused)).toBeLessThan(300);
       expect(bytes).toBeLessThanOrEqual(QUOTA_BYTES);
       return `${output.trim().split('\n').join('; ')}: the server ended the session; repository holds ${bytes} bytes of segments afterwards`;
+    });
+
+    attack(group, "a modified client whose objects end with the commit entry's bytes, past the quota", async () => {
+      const { client: forger, repoUrl: forgerUrl } = await enrolledClient('forge1', { quota: '10M' });
+      expect(await forger.run(['init', '--encryption', 'none', forgerUrl])).toMatchObject({ exitCode: 0 });
+      const result = await execa('python3', [PUT_IGNORING_QUOTA, forgerUrl, '300', '--end-with-commit-tag'], {
+        env: forger.environment,
+        extendEnv: false,
+        reject: false,
+        timeout: 120_000,
+      });
+      const output = String(result.stdout);
+      const [, accepted = '0', refused = '0'] = /puts accepted: (\d+), refused: (\d+)/.exec(output) ?? [];
+      expect(Number(accepted), output).toBeGreaterThan(0);
+      // Its segment ends like a committed one after every put; only borg's index.N says what was committed.
+      expect(output).toMatch(/cut off by the server: (ConnectionClosed|BrokenPipeError|ConnectionResetError)/);
+      expect(Number(accepted) + Number(refused)).toBeLessThan(300);
+      const bytes = await waitFor('the uncommitted segments removed', async () => {
+        const now = await segmentBytes('forge1');
+        return now <= QUOTA_BYTES ? now : undefined;
+      });
+      const host = await server().api.request<{ status: string }>('GET', '/v1/admin/hosts/forge1', { bearer: server().api.adminToken });
+      expect(host.body.status).toBe('active');
+      return `${output.trim().split('\n').join('; ')}: the session was ended and what it wrote removed; repository holds ${bytes} bytes of segments (quota ${QUOTA_BYTES})`;
     });
 
     attack(group, 'grow the disk past the quota by deleting and re-adding archives (append-only keeps deleted data)', async () => {

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  COMMIT_ENTRY,
-  endsWithCommitEntry,
   judgeQuota,
+  lastCommittedTransaction,
   lockHolderPid,
   quotaAllowanceBytes,
+  repositoryFileLimit,
   segmentNumberOf,
   segmentUsage,
 } from '../../../src/domain/borg-segments.js';
@@ -23,33 +23,40 @@ describe('segmentNumberOf', () => {
   });
 });
 
-describe('endsWithCommitEntry', () => {
-  it('recognises the commit entry borg writes at the end of a committed segment', () => {
-    expect(endsWithCommitEntry(Buffer.concat([Buffer.from('BORG_SEG'), COMMIT_ENTRY]))).toBe(true);
+describe('lastCommittedTransaction', () => {
+  it("takes the last commit from borg's own index.N, the highest non-empty one", () => {
+    const entries = [
+      { name: 'index.7', size: 100 },
+      { name: 'index.12', size: 100 },
+      { name: 'index.13', size: 0 },
+      { name: 'hints.12', size: 50 },
+      { name: 'index.14.tmp', size: 100 },
+      { name: 'config', size: 100 },
+    ];
+    expect(lastCommittedTransaction(entries)).toBe(12);
   });
 
-  it('is false for a segment cut off before its commit', () => {
-    expect(endsWithCommitEntry(Buffer.from('BORG_SEGsome put entries'))).toBe(false);
-  });
-
-  it('is false for an empty file', () => {
-    expect(endsWithCommitEntry(Buffer.alloc(0))).toBe(false);
+  it('is -1 when borg never committed', () => {
+    expect(lastCommittedTransaction([{ name: 'config', size: 100 }])).toBe(-1);
   });
 });
 
 describe('segmentUsage', () => {
-  it('counts the segments above the last committed one as uncommitted', () => {
-    const usage = segmentUsage([
-      { number: 0, size: 100, endsWithCommit: false },
-      { number: 1, size: 17, endsWithCommit: true },
-      { number: 2, size: 5000, endsWithCommit: false },
-      { number: 3, size: 7000, endsWithCommit: false },
-    ]);
+  it('counts the segments above the last committed transaction as uncommitted, whatever their bytes say', () => {
+    const usage = segmentUsage(
+      [
+        { number: 0, usedBytes: 100 },
+        { number: 1, usedBytes: 17 },
+        { number: 2, usedBytes: 5000 },
+        { number: 3, usedBytes: 7000 },
+      ],
+      1,
+    );
     expect(usage).toEqual({ committedBytes: 117, uncommittedBytes: 12_000, uncommitted: [2, 3] });
   });
 
   it('counts everything as uncommitted when nothing was ever committed', () => {
-    expect(segmentUsage([{ number: 0, size: 10, endsWithCommit: false }]).uncommitted).toEqual([0]);
+    expect(segmentUsage([{ number: 0, usedBytes: 10 }], -1).uncommitted).toEqual([0]);
   });
 });
 
@@ -64,7 +71,7 @@ describe('lockHolderPid', () => {
 });
 
 describe('judgeQuota', () => {
-  const base = { quotaBytes: QUOTA, committedBytes: 4_000_000, uncommittedBytes: 0, hasSession: true, isAppendOnly: true };
+  const base = { quotaBytes: QUOTA, committedBytes: 4_000_000, uncommittedBytes: 0, hasSession: true, isFullAccessWindow: false };
 
   it('leaves a repository within its quota alone', () => {
     expect(judgeQuota({ ...base, uncommittedBytes: 5_000_000 })).toBe('within');
@@ -86,16 +93,30 @@ describe('judgeQuota', () => {
     expect(judgeQuota({ ...base, committedBytes: QUOTA + ALLOWANCE })).toBe('within');
   });
 
-  it('lets a full-access host compact: rewriting its live data may double the disk use for a while', () => {
-    expect(judgeQuota({ ...base, isAppendOnly: false, committedBytes: 9_000_000, uncommittedBytes: 9_000_000 })).toBe('within');
+  it('lets a host in a full-access window compact: rewriting its live data may double the disk use for a while', () => {
+    expect(judgeQuota({ ...base, isFullAccessWindow: true, committedBytes: 9_000_000, uncommittedBytes: 9_000_000 })).toBe('within');
   });
 
-  it('never disables a full-access host', () => {
-    expect(judgeQuota({ ...base, isAppendOnly: false, committedBytes: 5 * QUOTA })).toBe('within');
+  it('leaves committed data past the quota to a host in a full-access window (it is there to compact)', () => {
+    expect(judgeQuota({ ...base, isFullAccessWindow: true, committedBytes: 5 * QUOTA })).toBe('within');
   });
 
   it('ends a full-access session that writes more than the quota in one transaction', () => {
-    expect(judgeQuota({ ...base, isAppendOnly: false, uncommittedBytes: QUOTA + ALLOWANCE + 1 })).toBe('end-sessions');
+    expect(judgeQuota({ ...base, isFullAccessWindow: true, uncommittedBytes: QUOTA + ALLOWANCE + 1 })).toBe('end-sessions');
+  });
+
+  it('disables a host outside a window (append-only or not) whose committed data is past the quota', () => {
+    expect(judgeQuota({ ...base, committedBytes: 5 * QUOTA, hasSession: false })).toBe('disable');
+  });
+
+  it('ends the session whose open transaction takes the repository past its file limit', () => {
+    const files = repositoryFileLimit(QUOTA);
+    expect(judgeQuota({ ...base, committedFiles: files - 10, uncommittedFiles: 11, uncommittedBytes: 45_056 })).toBe('end-sessions');
+    expect(judgeQuota({ ...base, committedFiles: files - 10, uncommittedFiles: 11, hasSession: false })).toBe('clean-up');
+  });
+
+  it('disables a host whose committed files are past the file limit', () => {
+    expect(judgeQuota({ ...base, committedFiles: repositoryFileLimit(QUOTA) + 1 })).toBe('disable');
   });
 
   it('never lets an append-only session keep an open transaction past the quota and allowance', () => {

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { breakStaleLock, listSegments, removeUncommittedSegments } from '../../../src/provision/repository-files.js';
+import { breakStaleLock, removeUncommittedSegments } from '../../../src/provision/repository-files.js';
+import { createSegmentScanner } from '../../../src/provision/segment-scan.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 
 /** A pid no process can have (above any pid_max). */
@@ -17,39 +18,42 @@ beforeEach(() => {
 
 afterEach(() => rmSync(repository, { recursive: true, force: true }));
 
-describe('listSegments', () => {
-  it('lists segment files with their sizes, the newest committed one marked', () => {
-    writeSegment(repository, 0, 500, true);
-    writeSegment(repository, 1, 17, true);
-    writeSegment(repository, 2, 4000, false);
-    expect(listSegments(repository).map(({ number, size, endsWithCommit }) => ({ number, size, endsWithCommit }))).toEqual([
-      { number: 0, size: 500, endsWithCommit: false },
-      { number: 1, size: 17, endsWithCommit: true },
-      { number: 2, size: 4000, endsWithCommit: false },
-    ]);
-  });
-
-  it('is empty for a directory that is no repository yet', () => {
-    expect(listSegments(join(repository, 'nothing'))).toEqual([]);
-  });
-});
-
 describe('removeUncommittedSegments', () => {
-  it('removes the segments after the last commit and keeps the committed ones', () => {
+  const ownerUid = process.getuid?.() ?? 0;
+  const scanOf = () => createSegmentScanner().scan(repository, ownerUid);
+  const numbers = async () => (await scanOf()).segments.map((segment) => segment.number);
+
+  it('removes the segments after the last commit and keeps the committed ones', async () => {
     writeSegment(repository, 0, 500, true);
     writeSegment(repository, 1, 4000, false);
     writeSegment(repository, 2, 4000, false);
-    expect(removeUncommittedSegments(repository)).toBe(2);
-    expect(listSegments(repository).map((segment) => segment.number)).toEqual([0]);
+    expect(removeUncommittedSegments(repository, ownerUid, await scanOf())).toBe(2);
+    expect(await numbers()).toEqual([0]);
   });
 
-  it('removes nothing while a live process holds the lock', () => {
+  it('removes nothing while a live process holds the lock', async () => {
     writeSegment(repository, 0, 500, true);
     writeSegment(repository, 1, 4000, false);
     mkdirSync(join(repository, 'lock.exclusive'));
     writeFileSync(join(repository, 'lock.exclusive', `host@1.${process.pid}-0`), '');
-    expect(removeUncommittedSegments(repository)).toBe(0);
-    expect(listSegments(repository)).toHaveLength(2);
+    expect(removeUncommittedSegments(repository, ownerUid, await scanOf())).toBe(0);
+    expect(await numbers()).toEqual([0, 1]);
+  });
+
+  it('removes nothing through a segment directory that was swapped for a link since the scan', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'sbs-outside-'));
+    try {
+      writeSegment(repository, 0, 500, true);
+      writeSegment(repository, 1, 4000, false);
+      const scan = await scanOf();
+      writeSegment(outside, 1, 4000, false);
+      rmSync(join(repository, 'data', '0'), { recursive: true });
+      symlinkSync(join(outside, 'data', '0'), join(repository, 'data', '0'));
+      expect(removeUncommittedSegments(repository, ownerUid, scan)).toBe(0);
+      expect(existsSync(join(outside, 'data', '0', '1'))).toBe(true);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
 
