@@ -38,19 +38,21 @@ export function addHostCommands(program: Command): void {
   }
   hosts
     .command('set <name>')
-    .description("change a host's quota, source range or append-only mode")
+    .description("change a host's quota, source range, append-only mode or ping URL")
     .option('--quota <size>', 'storage quota, e.g. 500G ("none" removes it)')
     .option('--allow-from <cidr>', 'the address ranges it may connect from, comma-separated ("none": anywhere)')
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
-    .action(async (name: string, options: { quota?: string; allowFrom?: string; appendOnly?: boolean }) => {
+    .option('--ping-url <url>', 'a push monitor to call after each backup, URL/fail after a failed one ("none" removes it)')
+    .action(async (name: string, options: { quota?: string; allowFrom?: string; appendOnly?: boolean; pingUrl?: string }) => {
       const changes = {
         ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
         ...(options.allowFrom === undefined ? {} : { allowFrom: options.allowFrom === 'none' ? null : options.allowFrom }),
         ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
+        ...(options.pingUrl === undefined ? {} : { pingUrl: options.pingUrl === 'none' ? null : options.pingUrl }),
       };
       if (Object.keys(changes).length === 0)
-        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from or --[no-]append-only');
+        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from, --[no-]append-only or --ping-url');
       const context = await openCliContext();
       printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
     });
