@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrateDatabase, openDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/schema.js';
 import { upsertHost } from '../../../src/enrollment/hosts-store.js';
+import { listDeliveries } from '../../../src/notify/delivery-store.js';
 import { createDeliveryWorker, type DeliveryWorker } from '../../../src/notify/delivery-worker.js';
 import { sendHttpRequest } from '../../../src/notify/http-sender.js';
 import { enqueueEvent, enqueuePing } from '../../../src/notify/queue.js';
@@ -139,6 +140,35 @@ describe('webhook delivery to a loopback receiver', () => {
       for (const id of ids) expect(receiver.seen.get(id)).toBe(4);
     } finally {
       await receiver.close();
+    }
+  });
+
+  it('gives up on a receiver that does not answer in time, and records the timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer(() => {});
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const test = await makeTestContext({ db: openDb(), now: () => new Date() });
+      const { port } = silent.address() as AddressInfo;
+      const webhook = createWebhook(test.context, { url: `http://127.0.0.1:${port}/hook` }, { actor: 'test' });
+      enqueueEvent(test.context.db, new Date(), { type: 'host.stale', host: 'web1', data: {} });
+      const worker = createDeliveryWorker({
+        db: test.context.db,
+        now: () => new Date(),
+        send: sendHttpRequest,
+        logger: { warn() {}, error() {} },
+        retryScheduleMs: [60_000],
+        requestTimeoutMs: 50,
+        leaseMs: 120_000,
+      });
+      expect(await worker.deliverDue()).toBe(1);
+      expect(listDeliveries(test.context.db, webhook.id, { limit: 10 })).toEqual([
+        expect.objectContaining({ status: 'pending', attempts: 1, lastStatusCode: null, lastError: 'timed out' }),
+      ]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((done) => silent.close(() => done(undefined)));
     }
   });
 
