@@ -61,7 +61,7 @@ describe('webhooks from the real server', () => {
     await receiver?.close();
   });
 
-  it('sends a signed enrollment.pending with the fingerprint and approval link when a VM enrolls over HTTP', async () => {
+  it('sends signed enrollment events (pending with fingerprint and approval link, approved) as a VM enrolls over HTTP', async () => {
     const { sandbox, api } = server as ServerSandbox;
     const hooks = receiver as NonNullable<typeof receiver>;
     const created = await api.request<{ id: string; secret: string }>('POST', '/v1/admin/webhooks', {
@@ -96,12 +96,27 @@ describe('webhooks from the real server', () => {
       return deliveries.length === 2 && deliveries.every((entry) => entry.status === 'delivered') ? deliveries : undefined;
     });
     expect(log.map((entry) => entry.id).sort()).toEqual([pending.id, tested.id].sort());
-    expect(hooks.received.every((entry) => entry.verified)).toBe(true);
     expect(hooks.received).toHaveLength(2);
+
+    // The admin approves: enrollment.approved follows; the host gets a ping URL with the CLI.
+    expect((await api.approve(enrollment.id, (client as BorgClient).fingerprint)).status).toBe(200);
+    const approved = await waitFor('the enrollment.approved webhook', () =>
+      hooks.received.find((entry) => entry.payload?.type === 'enrollment.approved'),
+    );
+    expect(approved).toMatchObject({ verified: true, payload: { data: { host: 'web1', enrollmentId: enrollment.id } } });
+    const pingUrl = `${hooks.url}/ping/5bf66975`;
+    expect((await sandbox.borgctl(['hosts', 'set', 'web1', '--ping-url', pingUrl])).exitCode).toBe(0);
+    expect(JSON.parse((await sandbox.borgctl(['hosts', 'show', 'web1', '--json'])).stdout)).toEqual([expect.objectContaining({ pingUrl })]);
+    expect(
+      (await sandbox.borgctl(['hosts', 'set', 'web1', '--ping-url', 'https://u:p@example.test/'], { reject: false })).exitCode,
+    ).not.toBe(0);
 
     // The secret was shown once: neither the list nor the server's log repeat it.
     const listed = await sandbox.borgctl(['webhooks', 'list', '--json']);
     expect(listed.stdout).toContain(created.body.id);
     expect(listed.stdout + (sandbox.server?.output() ?? '')).not.toContain(secret.slice(6));
+    expect(sandbox.server?.output()).not.toContain('5bf66975');
+    expect(hooks.received.every((entry) => entry.verified)).toBe(true);
+    expect(hooks.received).toHaveLength(3);
   });
 });
