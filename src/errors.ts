@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'INVALID_QUOTA'
   | 'INVALID_DURATION'
   | 'INVALID_CIDR'
+  | 'INVALID_URL'
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
   | 'TOKEN_INVALID'

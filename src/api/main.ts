@@ -5,6 +5,8 @@ import { loadConfig, statePaths } from '../config.js';
 import type { ServerContext } from '../context.js';
 import { openStateDatabase } from '../db/state-database.js';
 import { createLogger } from '../log.js';
+import { createDeliveryWorker } from '../notify/delivery-worker.js';
+import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import { requestReconcileFromSupervisor } from '../supervise/reconcile-messages.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
@@ -25,6 +27,14 @@ const context: ServerContext = {
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),
   tlsIdentity: () => tlsIdentity,
 };
+// Webhooks and ping URLs go out from here: the process that already talks to the network, never root.
+const deliveries = createDeliveryWorker({
+  db: context.db,
+  now: context.now,
+  send: sendHttpRequest,
+  logger: logger.child({ part: 'notify' }),
+});
+deliveries.start();
 const app = createApp({ context, logError: (error) => logger.error({ err: error }, 'request failed') });
 
 function readTlsPair() {
@@ -55,6 +65,7 @@ if (config.isHttps) {
 }
 
 function shutDown() {
+  void deliveries.stop();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3000).unref();
 }

@@ -7,6 +7,7 @@ import { openCliContext } from './cli-context.js';
 import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
 import { healthcheck } from './commands/healthcheck.js';
 import { addAncestorCommands, addHostCommands } from './commands/host-commands.js';
+import { addWebhookCommands } from './commands/webhook-commands.js';
 
 const program = new Command('borgctl')
   .description('secure-borg-server: a BorgBackup server where hosts enroll themselves')
@@ -59,6 +60,7 @@ addAdminTokenCommands(program);
 addEnrollmentTokenCommands(program);
 addEnrollmentCommands(program);
 addHostCommands(program);
+addWebhookCommands(program);
 addAncestorCommands(program);
 
 try {

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { type AnySQLiteColumn, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull();
 
@@ -81,6 +81,8 @@ export const hosts = sqliteTable(
     status: text('status', { enum: ['active', 'disabled', 'deleted', 'purging'] }).notNull(),
     origin: text('origin', { enum: ['enrollment', 'createuser', 'import'] }).notNull(),
     enrollmentId: text('enrollment_id'),
+    /** A push monitor (healthchecks.io, Uptime Kuma) told of each backup; admin input, never logged. */
+    pingUrl: text('ping_url'),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
@@ -108,4 +110,48 @@ export const auditLog = sqliteTable(
     details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
   },
   (table) => [index('audit_log_at').on(table.at)],
+);
+
+// ── Notifications (src/notify): outgoing webhooks, their delivery queue, host ping URLs ──
+
+/** Receivers of signed event notifications (Standard Webhooks). The secret is shown once, at creation. */
+export const webhooks = sqliteTable('webhooks', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  /** `whsec_<base64>`: the HMAC key; never returned by the API after creation. */
+  secret: text('secret').notNull(),
+  /** The event types it receives (JSON array); opt-in types only when listed. */
+  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  createdAt: createdAt(),
+});
+
+/**
+ * The persisted queue: one row per message to send (a webhook event, or a
+ * host's ping). `id` is the webhook-id header, the same on every retry.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['webhook', 'ping'] }).notNull(),
+    webhookId: text('webhook_id').references((): AnySQLiteColumn => webhooks.id, { onDelete: 'cascade' }),
+    /** The host the event is about; for a ping, whose ping URL is called. */
+    hostName: text('host_name'),
+    eventType: text('event_type').notNull(),
+    /** The exact request body (JSON), signed anew at every attempt. */
+    payload: text('payload').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    lastStatusCode: integer('last_status_code'),
+    /** Short and secret-free: an HTTP status or a network error code. */
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    deliveredAt: integer('delivered_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [
+    index('webhook_deliveries_due').on(table.status, table.nextAttemptAt),
+    index('webhook_deliveries_webhook').on(table.webhookId, table.createdAt),
+  ],
 );

@@ -4,6 +4,7 @@ import type { Actor, ServerContext } from '../context.js';
 import { enrollments } from '../db/schema.js';
 import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
 import { AppError } from '../errors.js';
+import { enqueueEvent } from '../notify/queue.js';
 import { findNameHolder, upsertHost } from './hosts-store.js';
 
 export interface ApproveRequest {
@@ -64,6 +65,11 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
       target: id,
       details: { host: row.hostName, fingerprint: row.fingerprint, uid: approved.uid, previousFingerprint: existing?.fingerprint ?? null },
     });
+    enqueueEvent(tx, now, {
+      type: 'enrollment.approved',
+      host: row.hostName,
+      data: { enrollmentId: id, fingerprint: row.fingerprint, replacedKey: existing !== undefined, by: by.actor },
+    });
     return approved;
   });
   await context.requestReconcile();
@@ -79,5 +85,10 @@ export function denyEnrollment(context: ServerContext, id: string, reason: strin
       .where(eq(enrollments.id, id))
       .run();
     recordAudit(tx, now, { ...by, action: 'enrollment.deny', target: id, details: { host: row.hostName, reason } });
+    enqueueEvent(tx, now, {
+      type: 'enrollment.denied',
+      host: row.hostName,
+      data: { enrollmentId: id, fingerprint: row.fingerprint, reason, by: by.actor },
+    });
   });
 }

@@ -8,6 +8,8 @@ import { parseHostName } from '../domain/host-name.js';
 import { isAddressAllowed } from '../domain/networks.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
+import { enrollmentApprovalUrl } from '../notify/events.js';
+import { enqueueEvent } from '../notify/queue.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
 import { approveEnrollment } from './decisions.js';
 import { findNameHolder } from './hosts-store.js';
@@ -90,12 +92,37 @@ export async function submitEnrollment(context: ServerContext, request: EnrollRe
       sourceAddress: request.sourceAddress,
       details: { host: hostName, fingerprint: key.fingerprint, conflict },
     });
-    return { row, autoApprove: token.autoApprove && !conflict };
+    const autoApprove = token.autoApprove && !conflict;
+    // An auto-approved enrollment is reported as approved; only one that waits for an admin is "pending".
+    if (!autoApprove) enqueueEvent(tx, now, pendingEvent(context, row, conflict));
+    return { row, autoApprove };
   });
   if (enrollment.autoApprove) {
-    await approveEnrollment(context, id, { fingerprint: key.fingerprint }, { actor: `token:${claims.jti}` });
+    try {
+      await approveEnrollment(context, id, { fingerprint: key.fingerprint }, { actor: `token:${claims.jti}` });
+    } catch (error) {
+      // Not approved after all: it waits for an admin, who must hear of it.
+      if (getEnrollment(context, id).status === 'pending') enqueueEvent(context.db, now, pendingEvent(context, enrollment.row, false));
+      throw error;
+    }
   }
   return getEnrollment(context, id);
+}
+
+function pendingEvent(context: ServerContext, row: Omit<EnrollmentRow, 'reason' | 'decidedAt' | 'decidedBy'>, conflict: boolean) {
+  return {
+    type: 'enrollment.pending' as const,
+    host: row.hostName,
+    data: {
+      enrollmentId: row.id,
+      fingerprint: row.fingerprint,
+      keyType: row.keyType,
+      sourceAddress: row.sourceAddress,
+      conflict,
+      expiresAt: row.expiresAt.toISOString(),
+      approvalUrl: enrollmentApprovalUrl(context.config.publicUrl, row.id),
+    },
+  };
 }
 
 export interface EnrollmentView {

@@ -6,6 +6,7 @@ import { repositoryPath } from '../domain/authorized-keys.js';
 import { fullAccessEnd, isFullAccessOpen } from '../domain/full-access.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
+import { parseOutgoingUrl, urlOrigin } from '../domain/outgoing-url.js';
 import { parseMaxSessions } from '../domain/session-cap.js';
 import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
@@ -25,6 +26,8 @@ export interface HostView {
   allowFrom: string | null;
   /** Open SSH sessions it may have at once. */
   maxSessions: number;
+  /** Called after each backup (and URL/fail after a failed one); may carry a token: shown to admins, never logged. */
+  pingUrl: string | null;
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
@@ -51,6 +54,7 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     quotaBytes: row.quotaBytes,
     allowFrom: row.allowFrom,
     maxSessions: row.maxSessions,
+    pingUrl: row.pingUrl,
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
@@ -85,6 +89,8 @@ export interface HostChanges {
   maxSessions?: number | string | undefined;
   /** Opens a full-access window this long ("2h"; at most 7 days), or closes it (null). */
   fullAccessFor?: string | number | null | undefined;
+  /** A push monitor's URL (healthchecks.io, Uptime Kuma), or null to remove it. */
+  pingUrl?: string | null | undefined;
 }
 
 export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
@@ -94,6 +100,7 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
   if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
+  if (changes.pingUrl !== undefined) values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl);
   const now = context.now();
   if (changes.fullAccessFor !== undefined) {
     values.fullAccessUntil = changes.fullAccessFor === null ? null : fullAccessEnd(changes.fullAccessFor, now);
@@ -111,7 +118,9 @@ export async function updateHost(context: ServerContext, name: string, changes: 
       .set({ ...values, updatedAt: now })
       .where(eq(hosts.name, name))
       .run();
-    recordAudit(tx, now, { ...by, action: 'host.update', target: name, details: { ...values } });
+    // A ping URL's path is its secret: the audit log keeps only where it points.
+    const details = values.pingUrl ? { ...values, pingUrl: urlOrigin(values.pingUrl) } : { ...values };
+    recordAudit(tx, now, { ...by, action: 'host.update', target: name, details });
   });
   await context.requestReconcile();
   return getHost(context, name);

@@ -8,6 +8,7 @@ import { judgeQuota, type QuotaVerdict, segmentUsage } from '../domain/borg-segm
 import { isConfigChurning } from '../domain/config-versions.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
 import type { Logger } from '../log.js';
+import { enqueueEvent } from '../notify/queue.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
 import { createSegmentScanner, type SegmentScanner } from '../provision/segment-scan.js';
 import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
@@ -156,6 +157,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       disableHost(row);
       const details = { versionsKept: configVersionTimes(backupDir, row.name).length };
       recordAudit(db, now(), { actor: 'server', action: 'host.config-churn.disable', target: row.name, details });
+      enqueueEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
       logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
     }
     endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
@@ -211,6 +213,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         if (row.status === 'active') {
           disableHost(row);
           recordAudit(db, now(), { actor: 'server', action: 'host.quota.disable', target: row.name, details });
+          // Only a row in the queue: the unprivileged API process sends it, root never goes to the network.
+          enqueueEvent(db, now(), { type: 'host.quota.disabled', host: row.name, data: details });
           logger.error({ host: row.name, ...details }, 'the repository is over its storage quota on disk: host disabled');
         }
         endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);

@@ -7,6 +7,7 @@ import { listEnrollments } from '../../enrollment/enroll.js';
 import { deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
 import { AppError } from '../../errors.js';
+import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
 import type { AppEnv } from '../app-env.js';
 import { jsonBody } from '../middleware/json-body.js';
 
@@ -33,6 +34,26 @@ const hostChangesBody = z.strictObject({
   allowFrom: z.union([z.string().max(1024), z.null()]).optional(),
   maxSessions: z.number().int().optional(),
   fullAccessFor: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
+  pingUrl: z.union([z.string().max(2048), z.null()]).optional(),
+});
+
+const webhookBody = z.strictObject({
+  url: z.string().max(2048),
+  events: z.array(z.string().max(64)).max(32).optional(),
+});
+
+/** `limit` (1–1000, default 100) and `before` (a delivery id, for the next page). */
+const deliveriesQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(1000))
+    .default(100),
+  before: z
+    .string()
+    .regex(/^msg_[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
 });
 
 const statusQuery = z.enum(['pending', 'approved', 'denied', 'expired']).optional();
@@ -93,6 +114,20 @@ export function adminRoutes(context: ServerContext) {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));
     return c.json({ name: c.req.param('name'), status: purge ? 'purged' : 'deleted' });
+  });
+
+  app.get('/webhooks', (c) => c.json({ webhooks: listWebhooks(context) }));
+  app.post('/webhooks', jsonBody(webhookBody), (c) => c.json(createWebhook(context, c.req.valid('json'), actorOf(c)), 201));
+  app.delete('/webhooks/:id', (c) => {
+    removeWebhook(context, c.req.param('id'), actorOf(c));
+    return c.json({ id: c.req.param('id'), status: 'removed' });
+  });
+  app.post('/webhooks/:id/test', (c) => c.json(sendTestEvent(context, c.req.param('id'), actorOf(c)), 202));
+  app.get('/webhooks/:id/deliveries', (c) => {
+    const query = deliveriesQuery.safeParse(c.req.query());
+    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a delivery id');
+    const { limit, before } = query.data;
+    return c.json({ deliveries: webhookDeliveries(context, c.req.param('id'), { limit, ...(before === undefined ? {} : { before }) }) });
   });
 
   app.get('/audit', (c) => {

@@ -49,24 +49,34 @@ export function addHostCommands(program: Command): void {
   }
   hosts
     .command('set <name>')
-    .description("change a host's quota, source range, session cap or append-only mode")
+    .description("change a host's quota, source range, session cap, append-only mode or ping URL")
     .option('--quota <size>', 'storage quota, e.g. 500G ("none" removes it)')
     .option('--allow-from <cidr>', 'the address ranges it may connect from, comma-separated ("none": anywhere)')
     .option('--max-sessions <count>', 'SSH sessions it may have open at once (default 2); the newest beyond are ended')
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
-    .action(async (name: string, options: { quota?: string; allowFrom?: string; maxSessions?: string; appendOnly?: boolean }) => {
-      const changes = {
-        ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
-        ...(options.allowFrom === undefined ? {} : { allowFrom: options.allowFrom === 'none' ? null : options.allowFrom }),
-        ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
-        ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
-      };
-      if (Object.keys(changes).length === 0)
-        throw new AppError('BAD_REQUEST', 'nothing to change: give --quota, --allow-from, --max-sessions or --[no-]append-only');
-      const context = await openCliContext();
-      printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
-    });
+    .option('--ping-url <url>', 'a push monitor to call after each backup, URL/fail after a failed one ("none" removes it)')
+    .action(
+      async (
+        name: string,
+        options: { quota?: string; allowFrom?: string; maxSessions?: string; appendOnly?: boolean; pingUrl?: string },
+      ) => {
+        const changes = {
+          ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
+          ...(options.allowFrom === undefined ? {} : { allowFrom: options.allowFrom === 'none' ? null : options.allowFrom }),
+          ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
+          ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
+          ...(options.pingUrl === undefined ? {} : { pingUrl: options.pingUrl === 'none' ? null : options.pingUrl }),
+        };
+        if (Object.keys(changes).length === 0)
+          throw new AppError(
+            'BAD_REQUEST',
+            'nothing to change: give --quota, --allow-from, --max-sessions, --[no-]append-only or --ping-url',
+          );
+        const context = await openCliContext();
+        printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
+      },
+    );
   hosts
     .command('full-access <name>')
     .description('let an append-only host prune and compact its own repository for a while')

@@ -33,6 +33,8 @@ describe('openMemoryDatabase', () => {
       'enrollments',
       'hosts',
       'signing_keys',
+      'webhook_deliveries',
+      'webhooks',
     ]);
   });
 

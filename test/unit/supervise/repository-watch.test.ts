@@ -16,7 +16,7 @@ import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { auditLog, hosts } from '../../../src/db/schema.js';
+import { auditLog, hosts, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
 import { quotaAllowanceBytes } from '../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../src/domain/config-versions.js';
 import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
@@ -158,6 +158,25 @@ describe('the repository watch and the quota', () => {
     expect(findHost(db, 'small1')?.status).toBe('disabled');
     expect(reconcileRequests).toBe(1);
     expect(actions()).toEqual(['host.quota.disable small1']);
+  });
+
+  it('queues a webhook event when it disables a host, for quota or for config churn', async () => {
+    db.insert(webhooks)
+      .values({
+        id: 'hook1',
+        url: 'https://hooks.example.test/',
+        secret: 'whsec_x',
+        events: ['host.quota.disabled', 'host.config-churn.disabled'],
+        createdAt: NOW,
+      })
+      .run();
+    const repository = addHost('small1', 20001, 10_000_000);
+    hostSegment(repository, 0, 12_000_000, true);
+    startSession(99_999_001, 20001);
+    await createWatch().check();
+    const queued = db.select().from(webhookDeliveries).all();
+    expect(queued.map((delivery) => [delivery.eventType, delivery.hostName])).toEqual([['host.quota.disabled', 'small1']]);
+    expect(JSON.parse(queued[0]?.payload ?? '{}').data).toMatchObject({ quotaBytes: 10_000_000 });
   });
 
   it('leaves a host in a full-access window past its quota in committed data to compact', async () => {

@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * The real `borgctl serve`: its API process (the unprivileged API user) sends
+ * signed webhooks to a receiver on 127.0.0.1, which verifies each with the
+ * standardwebhooks library.
+ */
+
+interface Received {
+  id: string;
+  verified: boolean;
+  payload: { type: string; data: Record<string, unknown> } | null;
+}
+
+function startReceiver(secret: () => string) {
+  const received: Received[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let payload: Received['payload'] = null;
+      try {
+        payload = new Webhook(secret()).verify(body, request.headers as Record<string, string>) as Received['payload'];
+      } catch {
+        // Recorded as unverified.
+      }
+      received.push({ id: String(request.headers['webhook-id']), verified: payload !== null, payload });
+      response.writeHead(payload === null ? 401 : 200).end();
+    });
+  });
+  return new Promise<{ url: string; received: Received[]; close: () => Promise<void> }>((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/borg-events`, received, close: () => new Promise((done) => server.close(() => done())) });
+    });
+  });
+}
+
+describe('webhooks from the real server', () => {
+  let server: ServerSandbox | undefined;
+  let client: BorgClient | undefined;
+  let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
+  let secret = '';
+
+  beforeEach(async () => {
+    receiver = await startReceiver(() => secret);
+    server = await startServerSandbox();
+    client = await createBorgClient('web1');
+  });
+
+  afterEach(async (context) => {
+    await client?.remove();
+    await stopServerSandbox(server, context);
+    await receiver?.close();
+  });
+
+  it('sends signed enrollment events (pending with fingerprint and approval link, approved) as a VM enrolls over HTTP', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const hooks = receiver as NonNullable<typeof receiver>;
+    const created = await api.request<{ id: string; secret: string }>('POST', '/v1/admin/webhooks', {
+      body: { url: hooks.url },
+      bearer: api.adminToken,
+    });
+    expect(created.status).toBe(201);
+    secret = created.body.secret;
+
+    const { token } = await api.mintEnrollmentToken();
+    const enrollment = await api.enroll(token, 'web1', (client as BorgClient).publicKey);
+    const pending = await waitFor('the enrollment.pending webhook', () =>
+      hooks.received.find((entry) => entry.payload?.type === 'enrollment.pending'),
+    );
+    expect(pending.verified).toBe(true);
+    expect(pending.payload?.data).toMatchObject({
+      host: 'web1',
+      enrollmentId: enrollment.id,
+      fingerprint: (client as BorgClient).fingerprint,
+      approvalUrl: `${sandbox.baseUrl}/ui/enrollments/${enrollment.id}`,
+    });
+
+    // `borgctl webhooks test` queues from the admin's process; the server's loop sends it.
+    const test = await sandbox.borgctl(['webhooks', 'test', created.body.id]);
+    expect(test.exitCode).toBe(0);
+    const tested = await waitFor('the webhook.test event', () => hooks.received.find((entry) => entry.payload?.type === 'webhook.test'));
+    expect(tested.verified).toBe(true);
+
+    const log = await waitFor('both deliveries logged as delivered', async () => {
+      const listed = await sandbox.borgctl(['webhooks', 'deliveries', created.body.id, '--json']);
+      const deliveries = JSON.parse(listed.stdout) as { id: string; status: string; lastStatusCode: number }[];
+      return deliveries.length === 2 && deliveries.every((entry) => entry.status === 'delivered') ? deliveries : undefined;
+    });
+    expect(log.map((entry) => entry.id).sort()).toEqual([pending.id, tested.id].sort());
+    expect(hooks.received).toHaveLength(2);
+
+    // The admin approves: enrollment.approved follows; the host gets a ping URL with the CLI.
+    expect((await api.approve(enrollment.id, (client as BorgClient).fingerprint)).status).toBe(200);
+    const approved = await waitFor('the enrollment.approved webhook', () =>
+      hooks.received.find((entry) => entry.payload?.type === 'enrollment.approved'),
+    );
+    expect(approved).toMatchObject({ verified: true, payload: { data: { host: 'web1', enrollmentId: enrollment.id } } });
+    const pingUrl = `${hooks.url}/ping/5bf66975`;
+    expect((await sandbox.borgctl(['hosts', 'set', 'web1', '--ping-url', pingUrl])).exitCode).toBe(0);
+    expect(JSON.parse((await sandbox.borgctl(['hosts', 'show', 'web1', '--json'])).stdout)).toEqual([expect.objectContaining({ pingUrl })]);
+    expect(
+      (await sandbox.borgctl(['hosts', 'set', 'web1', '--ping-url', 'https://u:p@example.test/'], { reject: false })).exitCode,
+    ).not.toBe(0);
+
+    // The secret was shown once: neither the list nor the server's log repeat it.
+    const listed = await sandbox.borgctl(['webhooks', 'list', '--json']);
+    expect(listed.stdout).toContain(created.body.id);
+    expect(listed.stdout + (sandbox.server?.output() ?? '')).not.toContain(secret.slice(6));
+    expect(sandbox.server?.output()).not.toContain('5bf66975');
+    expect(hooks.received.every((entry) => entry.verified)).toBe(true);
+    expect(hooks.received).toHaveLength(3);
+  });
+});
