@@ -17,6 +17,11 @@ import { AppError } from '../errors.js';
 export const DEFAULT_MAX_SESSIONS = 2;
 const MAX_MAX_SESSIONS = 100;
 
+/** Whether a stored cap is one parseMaxSessions would have let through. */
+export function isSessionCap(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_MAX_SESSIONS;
+}
+
 export function parseMaxSessions(value: unknown): number {
   const number = typeof value === 'string' && /^\d{1,4}$/.test(value.trim()) ? Number(value.trim()) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > MAX_MAX_SESSIONS) {

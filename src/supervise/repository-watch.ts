@@ -9,6 +9,7 @@ import { isConfigChurning } from '../domain/config-versions.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
 import type { Logger } from '../log.js';
 import { enqueueEvent } from '../notify/queue.js';
+import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
 import { createSegmentScanner, type SegmentScanner } from '../provision/segment-scan.js';
 import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
@@ -90,19 +91,15 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   }
 
   function loadHosts(): WatchedRow[] {
-    rows ??= db
-      .select({
-        name: hosts.name,
-        uid: hosts.uid,
-        status: hosts.status,
-        quotaBytes: hosts.quotaBytes,
-        appendOnly: hosts.appendOnly,
-        fullAccessUntil: hosts.fullAccessUntil,
-        updatedAt: hosts.updatedAt,
-      })
-      .from(hosts)
-      .where(inArray(hosts.status, ['active', 'disabled']))
-      .all();
+    // The unprivileged API writes these rows: only those reconcile accepts (a host name, a host UID) are looked at.
+    rows ??= acceptedHostRows(
+      db
+        .select()
+        .from(hosts)
+        .where(inArray(hosts.status, ['active', 'disabled']))
+        .all(),
+      backupDir,
+    ).accepted;
     return rows;
   }
 

@@ -108,7 +108,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
-  const sessionLimit = createSessionLimit({ db, logger, now: () => new Date() });
+  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date() });
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());

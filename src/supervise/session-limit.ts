@@ -3,8 +3,9 @@ import { eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
-import { type HostProcess, sessionsOverCap } from '../domain/session-cap.js';
+import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap } from '../domain/session-cap.js';
 import type { Logger } from '../log.js';
+import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 
 /** How often the server counts sessions: a flood lives at most this long. */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
@@ -56,18 +57,26 @@ function readHostProcesses(uids: ReadonlySet<number>, procDir: string): HostProc
  * The per-host session cap, enforced from the root side: sshd cannot (see
  * domain/session-cap.ts). The supervisor calls `check` on a timer.
  */
-export function createSessionLimit(options: { db: Db; logger: Logger; now: () => Date; procDir?: string }): SessionLimit {
-  const { db, logger, now, procDir = '/proc' } = options;
+export function createSessionLimit(options: {
+  db: Db;
+  backupDir: string;
+  logger: Logger;
+  now: () => Date;
+  procDir?: string;
+}): SessionLimit {
+  const { db, backupDir, logger, now, procDir = '/proc' } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   const lastAuditAt = new Map<string, number>();
   return {
     refreshHosts() {
-      const rows = db
-        .select({ uid: hosts.uid, name: hosts.name, maxSessions: hosts.maxSessions })
-        .from(hosts)
-        .where(eq(hosts.status, 'active'))
-        .all();
-      capByUid = new Map(rows.map((row) => [row.uid, { name: row.name, maxSessions: row.maxSessions }]));
+      // The unprivileged API writes these rows: a forged one must not make root count (or end) another UID's processes.
+      const { accepted } = acceptedHostRows(db.select().from(hosts).where(eq(hosts.status, 'active')).all(), backupDir);
+      capByUid = new Map(
+        accepted.map((row) => [
+          row.uid,
+          { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS },
+        ]),
+      );
     },
     check() {
       const processes = readHostProcesses(new Set(capByUid.keys()), procDir);

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -148,6 +149,20 @@ describe('the repository watch and the quota', () => {
     rmSync(join(repository, 'lock.roster'));
     expect(await watch.check()).toEqual([]);
     expect(await watch.check({ sweep: true })).toEqual([expect.objectContaining({ name: 'small1', verdict: 'clean-up' })]);
+  });
+
+  it('leaves alone a repository a forged row names outside the backup directory (../x)', async () => {
+    // What a compromised API could write: a row whose name climbs out, pointing at someone else's files.
+    const outside = addHost('x', 20001, 10_000_000);
+    hostSegment(outside, 0, 500, true);
+    hostSegment(outside, 1, 30_000_000, false);
+    db.update(hosts).set({ name: '../x' }).where(eq(hosts.name, 'x')).run();
+    rmSync(join(backupDir, '..', 'x'), { recursive: true, force: true });
+    mkdirSync(join(backupDir, '..', 'x'));
+    renameSync(join(backupDir, 'x', 'repo'), join(backupDir, '..', 'x', 'repo'));
+    expect(await createWatch().check({ sweep: true })).toEqual([]);
+    expect(readdirSync(join(backupDir, '..', 'x', 'repo', 'data', '0')).sort()).toEqual(['0', '1']);
+    rmSync(join(backupDir, '..', 'x'), { recursive: true, force: true });
   });
 
   it('disables an append-only host whose committed history is past its quota', async () => {
