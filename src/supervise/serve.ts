@@ -18,6 +18,7 @@ import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
+import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
 import { isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
 import {
@@ -182,8 +183,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();
+      // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
+      const listenerPid = sshd?.current()?.pid;
+      const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])
         .then(() => endHostSessions(db))
+        .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {
           db.$client.close();
           resolve();

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
 import { canConnect } from '../support/sandbox.js';
@@ -80,5 +81,25 @@ describe('borgctl serve', () => {
     ).catch(async () => sandbox.processesInside());
     expect(remaining).toEqual([]);
     expect((await session).exitCode).not.toBe(0);
+  });
+
+  it("ends sshd's connections that have not logged in when it stops", async () => {
+    const { sandbox } = server as ServerSandbox;
+    // A client that connects and says nothing: sshd's child for it would wait 30 s (LoginGraceTime).
+    const socket = createConnection({ port: sandbox.sshPort, host: '127.0.0.1' });
+    let banner = '';
+    socket.on('data', (chunk: Buffer) => {
+      banner += chunk.toString();
+    });
+    socket.on('error', () => {});
+    try {
+      await waitFor('the SSH banner', () => (banner.startsWith('SSH-2.0-') ? true : undefined));
+      const serverProcess = sandbox.server as NonNullable<Sandbox['server']>;
+      expect(await serverProcess.stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+      // Nothing waits for the children it ended: they are gone when serve has stopped.
+      expect(await sandbox.processesInside()).toEqual([]);
+    } finally {
+      socket.destroy();
+    }
   });
 });
