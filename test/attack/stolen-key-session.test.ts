@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
@@ -274,7 +274,7 @@ describe('a stolen key', () => {
         const environment = await environmentOf(serve.pid);
         await forwarded.waitForOutput('Requesting authentication agent forwarding');
         expect(environment).not.toHaveProperty('SSH_AUTH_SOCK');
-        const ownedInTmp = await filesOwnedBy(uid, '/tmp');
+        const ownedInTmp = await agentSocketsOwnedBy(uid, '/tmp');
         expect(ownedInTmp).toEqual([]);
         await forwarded.close();
         return `the session has no SSH_AUTH_SOCK and no agent socket of uid ${uid} exists: nothing to reach the agent through`;
@@ -405,11 +405,18 @@ function sftpRun(client: BorgClient, input: string) {
   } as const;
 }
 
-async function filesOwnedBy(uid: number, directory: string): Promise<string[]> {
+/**
+ * What agent forwarding would leave in `directory` for this UID: sshd's
+ * `ssh-XXXX` directories and sockets. Other files of the UID (another run's,
+ * made under the same UID) are not the attack's.
+ */
+async function agentSocketsOwnedBy(uid: number, directory: string): Promise<string[]> {
   const owned: string[] = [];
   for (const entry of await readdir(directory)) {
     try {
-      if ((await stat(`${directory}/${entry}`)).uid === uid) owned.push(entry);
+      const stats = await lstat(`${directory}/${entry}`);
+      const isAgentPlace = stats.isSocket() || (stats.isDirectory() && entry.startsWith('ssh-'));
+      if (stats.uid === uid && isAgentPlace) owned.push(entry);
     } catch {
       // Gone while we looked.
     }
