@@ -225,14 +225,15 @@ describe('the image', () => {
   });
 
   it("passes an external SSH audit (this machine's ssh-audit) with the image's OpenSSH", async () => {
-    const report = await runSshAudit('127.0.0.1', sshPort);
-    console.log(`image: ${summarizeSshAudit(report)}`);
     // ssh-audit 2.5.0 compares OpenSSH versions as text: it takes 10.0 for a release older than 2.x
     // ("compatibility: OpenSSH 7.4+") and lists every CVE it knows, fixed decades ago. The
     // configuration's findings are the algorithm notes; the CVE list says nothing of 10.0.
-    expect(report.output).toMatch(/^\(gen\) software: OpenSSH 10\./m);
+    const audited = await runSshAudit('127.0.0.1', sshPort);
+    expect(audited.output).toMatch(/^\(gen\) software: OpenSSH 10\./m);
+    const report = { ...audited, notes: audited.notes.filter((note) => note.section !== 'cve') };
+    console.log(`image: ${summarizeSshAudit(report)} (its misdated CVE list left out)`);
     expect(
-      report.notes.filter((note) => note.level !== 'info' && note.section !== 'cve' && !isIgnoredNote(note)),
+      report.notes.filter((note) => note.level !== 'info' && !isIgnoredNote(note)),
       report.output,
     ).toEqual([]);
     const offeredKex = report.notes.filter((note) => note.section === 'kex').map((note) => note.algorithm);
