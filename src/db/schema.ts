@@ -188,7 +188,8 @@ export const hostSessions = sqliteTable(
     bytesAdded: integer('bytes_added').notNull(),
     manifestRewritten: integer('manifest_rewritten', { mode: 'boolean' }).notNull(),
     uncommittedLeft: integer('uncommitted_left', { mode: 'boolean' }).notNull(),
-    endedBy: text('ended_by', { enum: ['client', 'quota-watch', 'session-cap'] }).notNull(),
+    /** client: it ended on its own (or its client went away); quota-watch: the server ended it. */
+    endedBy: text('ended_by', { enum: ['client', 'quota-watch'] }).notNull(),
     outcome: text('outcome', { enum: ['backup', 'changed', 'read-only', 'aborted'] }).notNull(),
   },
   (table) => [index('host_sessions_host').on(table.hostName, table.id)],
