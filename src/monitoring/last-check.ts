@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, max } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { repositoryChecks } from '../db/schema.js';
 
@@ -9,11 +9,14 @@ export interface LastCheck {
 
 /** The last finished integrity check of every host (the table the integrity checks fill), by host name. */
 export function lastChecks(db: Queryable): Map<string, LastCheck> {
+  const newest = db
+    .select({ id: max(repositoryChecks.id) })
+    .from(repositoryChecks)
+    .where(isNotNull(repositoryChecks.endedAt))
+    .groupBy(repositoryChecks.hostName);
   const found = new Map<string, LastCheck>();
-  const rows = db.select().from(repositoryChecks).where(isNotNull(repositoryChecks.endedAt)).orderBy(desc(repositoryChecks.id)).all();
-  for (const row of rows) {
-    if (found.has(row.hostName) || row.endedAt === null || row.outcome === null) continue;
-    found.set(row.hostName, { endedAt: row.endedAt, outcome: row.outcome });
+  for (const row of db.select().from(repositoryChecks).where(inArray(repositoryChecks.id, newest)).all()) {
+    if (row.endedAt !== null && row.outcome !== null) found.set(row.hostName, { endedAt: row.endedAt, outcome: row.outcome });
   }
   return found;
 }
