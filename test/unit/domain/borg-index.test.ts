@@ -40,7 +40,9 @@ describe('findManifest', () => {
   });
 
   it('skips deleted buckets, as borg does', () => {
-    expect(findManifest(Buffer.concat([bucket('zero', 0xfffffffe, 0), bucket('zero', 9, 40)]))).toEqual({ found: { segment: 9, offset: 40 } });
+    expect(findManifest(Buffer.concat([bucket('zero', 0xfffffffe, 0), bucket('zero', 9, 40)]))).toEqual({
+      found: { segment: 9, offset: 40 },
+    });
   });
 
   it('stops at an empty bucket: there is no manifest', () => {

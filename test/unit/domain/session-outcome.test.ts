@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { type RepositoryState, summarizeSession } from '../../../src/domain/session-outcome.js';
 
-const before: RepositoryState = { lastCommitted: 4, objects: 10, manifest: { segment: 4, offset: 8 }, bytes: 100_000, uncommittedSegments: 0 };
+const before: RepositoryState = {
+  lastCommitted: 4,
+  objects: 10,
+  manifest: { segment: 4, offset: 8 },
+  bytes: 100_000,
+  uncommittedSegments: 0,
+};
 
 describe('summarizeSession', () => {
   it('counts a commit that rewrote the manifest and added objects as a backup', () => {

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { hosts, hostSessions, webhookDeliveries } from '../../../src/db/schema.js';
+import { hostSessions, hosts, webhookDeliveries } from '../../../src/db/schema.js';
 import type { SessionSummary } from '../../../src/domain/session-outcome.js';
 import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { findBackupState } from '../../../src/monitoring/backup-state.js';
@@ -10,13 +10,37 @@ import { createWebhook } from '../../../src/notify/webhooks.js';
 import { useTestContext } from '../../support/fixture-hooks.js';
 
 const test = useTestContext();
-const BACKUP: SessionSummary = { transactionsCommitted: 1, objectsAdded: 5, bytesAdded: 1000, manifestRewritten: true, uncommittedLeft: false, outcome: 'backup' };
-const ABORTED: SessionSummary = { transactionsCommitted: 0, objectsAdded: 0, bytesAdded: 4000, manifestRewritten: false, uncommittedLeft: true, outcome: 'aborted' };
+const BACKUP: SessionSummary = {
+  transactionsCommitted: 1,
+  objectsAdded: 5,
+  bytesAdded: 1000,
+  manifestRewritten: true,
+  uncommittedLeft: false,
+  outcome: 'backup',
+};
+const ABORTED: SessionSummary = {
+  transactionsCommitted: 0,
+  objectsAdded: 0,
+  bytesAdded: 4000,
+  manifestRewritten: false,
+  uncommittedLeft: true,
+  outcome: 'aborted',
+};
 
 function addHost(quotaBytes: number | null = null) {
   upsertHost(
     test.context.db,
-    { name: 'web1', keyType: 'ssh-ed25519', keyBase64: 'AAAA', fingerprint: 'SHA256:x', appendOnly: true, quotaBytes, allowFrom: null, origin: 'createuser', enrollmentId: null },
+    {
+      name: 'web1',
+      keyType: 'ssh-ed25519',
+      keyBase64: 'AAAA',
+      fingerprint: 'SHA256:x',
+      appendOnly: true,
+      quotaBytes,
+      allowFrom: null,
+      origin: 'createuser',
+      enrollmentId: null,
+    },
     test.clock.now(),
   );
   test.context.db.update(hosts).set({ pingUrl: 'https://hc.example.test/ping/abc' }).where(eq(hosts.name, 'web1')).run();
@@ -51,7 +75,11 @@ describe('recordEndedSession', () => {
     addHost();
     createWebhook(test.context, { url: 'https://hooks.example.test/in', events: ['backup.completed'] }, { actor: 'admin:test' });
     end(BACKUP);
-    expect(findBackupState(test.context.db, 'web1')).toMatchObject({ lastBackupAt: test.clock.now(), lastSessionAt: test.clock.now(), repositoryBytes: 5000 });
+    expect(findBackupState(test.context.db, 'web1')).toMatchObject({
+      lastBackupAt: test.clock.now(),
+      lastSessionAt: test.clock.now(),
+      repositoryBytes: 5000,
+    });
     expect(queued().sort()).toEqual(['backup.completed', 'ping.success']);
   });
 

@@ -12,7 +12,18 @@ const test = useTestContext();
 function addHost(name: string, expectBackupEveryMs: number | null = null) {
   upsertHost(
     test.context.db,
-    { name, keyType: 'ssh-ed25519', keyBase64: 'AAAA', fingerprint: `SHA256:${name}`, appendOnly: true, quotaBytes: null, allowFrom: null, expectBackupEveryMs, origin: 'createuser', enrollmentId: null },
+    {
+      name,
+      keyType: 'ssh-ed25519',
+      keyBase64: 'AAAA',
+      fingerprint: `SHA256:${name}`,
+      appendOnly: true,
+      quotaBytes: null,
+      allowFrom: null,
+      expectBackupEveryMs,
+      origin: 'createuser',
+      enrollmentId: null,
+    },
     test.clock.now(),
   );
 }
@@ -28,7 +39,14 @@ function backUp(name: string) {
     lastCommitBefore: 1,
     lastCommitAfter: 3,
     endedBy: 'client',
-    summary: { transactionsCommitted: 1, objectsAdded: 5, bytesAdded: 1000, manifestRewritten: true, uncommittedLeft: false, outcome: 'backup' },
+    summary: {
+      transactionsCommitted: 1,
+      objectsAdded: 5,
+      bytesAdded: 1000,
+      manifestRewritten: true,
+      uncommittedLeft: false,
+      outcome: 'backup',
+    },
     repositoryBytes: 5000,
   });
 }
