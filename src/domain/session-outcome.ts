@@ -9,7 +9,7 @@ import type { ObjectLocation } from './borg-index.js';
 export interface RepositoryState {
   /** The last committed transaction (the N of index.N), -1 when none. */
   lastCommitted: number;
-  /** Objects in borg's index. */
+  /** Objects in borg's index, the manifest not counted. */
   objects: number;
   /** Where the manifest is (segment, offset), null when there is none. */
   manifest: ObjectLocation | null;

@@ -197,7 +197,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     const index = readIndexFacts(repository, scan.lastCommitted, row.uid);
     return {
       lastCommitted: scan.lastCommitted,
-      objects: index?.objects ?? 0,
+      // The manifest is an object too: `borg init` writes one, and adds no data.
+      objects: index === null ? 0 : index.objects - (index.manifest === null ? 0 : 1),
       manifest: index?.manifest ?? null,
       bytes: usage.committedBytes + usage.uncommittedBytes + configHistoryBytes(backupDir, row.name),
       uncommittedSegments: usage.uncommitted.length,

@@ -56,7 +56,7 @@ export function addHostCommands(program: Command): void {
       const host = getHost(context, name);
       const sessions = hostSessions(context, name, { limit: RECENT_SESSIONS });
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ ...host, sessions }, null, 2)}\n`);
+        printRows([{ ...host, sessions }], [], true);
         return;
       }
       printRows(
