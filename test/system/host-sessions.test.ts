@@ -102,11 +102,11 @@ describe('sessions recorded by the server', () => {
     expect(created.result.exitCode).toBe(0);
     expect(created.session).toMatchObject({ outcome: 'backup', manifestRewritten: true, uncommittedLeft: false, endedBy: 'client' });
     expect(created.session.transactionsCommitted).toBeGreaterThanOrEqual(1);
-    expect(created.session.bytesAdded).toBeGreaterThan(65_536);
+    expect(created.session.bytesAdded).toBeGreaterThan(0);
     const afterBackup = await host();
     expect(afterBackup).toMatchObject({ backupStatus: 'ok' });
     expect(afterBackup.lastBackupAt).not.toBeNull();
-    expect(afterBackup.repositoryBytes).toBeGreaterThan(65_536);
+    expect(afterBackup.repositoryBytes).toBeGreaterThanOrEqual(created.session.bytesAdded);
     await waitFor('the success ping', () => (ping.paths.includes('/ping/5bf66975') ? true : undefined));
 
     for (const command of [
