@@ -4,6 +4,7 @@ import { hosts } from '../db/schema.js';
 import { DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../domain/backup-staleness.js';
 import { enqueueEvent } from '../notify/queue.js';
 import { allBackupStates, updateBackupState } from './backup-state.js';
+import { listSessions } from './host-sessions.js';
 
 /** How often the supervisor looks for hosts that went stale. */
 export const STALENESS_INTERVAL_MS = 60_000;
@@ -28,6 +29,8 @@ export function evaluateStaleness(db: Queryable, now: Date): { stale: string[]; 
     const data = {
       lastBackupAt: lastBackupAt?.toISOString() ?? null,
       lastSessionAt: state?.lastSessionAt?.toISOString() ?? null,
+      // The why: the last session's outcome (aborted, read-only, …), or null when it never connected.
+      lastSessionOutcome: listSessions(db, host.name, { limit: 1 })[0]?.outcome ?? null,
       expectBackupEverySeconds: (host.expectBackupEveryMs ?? DEFAULT_EXPECT_BACKUP_EVERY_MS) / 1000,
     };
     enqueueEvent(db, now, { type: isOverdue ? 'host.stale' : 'host.recovered', host: host.name, data });

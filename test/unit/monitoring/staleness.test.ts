@@ -73,6 +73,12 @@ describe('evaluateStaleness', () => {
     backUp('web1');
     expect(evaluateStaleness(test.context.db, test.clock.now()).recovered).toEqual([]);
     expect(events()).toEqual(['host.stale:web1', 'host.recovered:web1']);
+    const stale = test.context.db.select().from(webhookDeliveries).all()[0];
+    expect(JSON.parse(stale?.payload ?? '{}').data).toMatchObject({
+      host: 'web1',
+      lastSessionOutcome: 'backup',
+      expectBackupEverySeconds: 93_600,
+    });
   });
 
   it('counts a host that never backed up from its creation', () => {
