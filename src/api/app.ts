@@ -10,6 +10,7 @@ import { createRateLimiter, type RateLimiter } from './middleware/rate-limit.js'
 import { requireAdmin } from './middleware/require-admin.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import { serverRoutes } from './routes/server-routes.js';
 
 export const MAX_BODY_BYTES = 32 * 1024;
@@ -57,8 +58,12 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
 
   app.route('/', serverRoutes(context));
   app.route('/', enrollmentRoutes(context, limits));
-  app.use('/v1/admin/*', requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures }));
+  const adminOnly = requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures });
+  app.use('/v1/admin/*', adminOnly);
   app.route('/v1/admin', adminRoutes(context));
+  // Prometheus scrapes with the same bearer admin token (bearer_token_file in its scrape config).
+  app.use('/metrics', adminOnly);
+  app.route('/', metricsRoutes(context));
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {

@@ -22,6 +22,8 @@ export const enrollmentTokens = sqliteTable(
     appendOnly: integer('append_only', { mode: 'boolean' }).notNull(),
     allowFrom: text('allow_from'),
     autoApprove: integer('auto_approve', { mode: 'boolean' }).notNull().default(false),
+    /** The host it enrolls is stale when it has not backed up for this long; null: the default. */
+    expectBackupEveryMs: integer('expect_backup_every_ms'),
     status: text('status', { enum: ['issued', 'consumed', 'revoked'] }).notNull(),
     createdBy: text('created_by').notNull(),
     issuedAt: integer('issued_at', { mode: 'timestamp_ms' }).notNull(),
@@ -50,6 +52,7 @@ export const enrollments = sqliteTable(
     quotaBytes: integer('quota_bytes'),
     appendOnly: integer('append_only', { mode: 'boolean' }).notNull(),
     allowFrom: text('allow_from'),
+    expectBackupEveryMs: integer('expect_backup_every_ms'),
     createdAt: createdAt(),
     expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
     decidedAt: integer('decided_at', { mode: 'timestamp_ms' }),
@@ -83,6 +86,8 @@ export const hosts = sqliteTable(
     enrollmentId: text('enrollment_id'),
     /** A push monitor (healthchecks.io, Uptime Kuma) told of each backup; admin input, never logged. */
     pingUrl: text('ping_url'),
+    /** Stale when its last backup is older than this; null: DEFAULT_EXPECT_BACKUP_EVERY_MS. */
+    expectBackupEveryMs: integer('expect_backup_every_ms'),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
@@ -155,3 +160,61 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_webhook').on(table.webhookId, table.createdAt),
   ],
 );
+
+// ── Monitoring (src/monitoring): what the server saw of each host's sessions ──
+
+/**
+ * One row per borg session the repository watch saw (a time during which the
+ * host had processes), with what it did, read from the repository files borg
+ * serve wrote (its index), never from what the client sent. Bounded per host.
+ */
+export const hostSessions = sqliteTable(
+  'host_sessions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostName: text('host_name').notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }).notNull(),
+    /** From SSH_CONNECTION, which sshd sets for the session; null when it could not be read. */
+    clientAddress: text('client_address'),
+    /** SSH connections seen during the session (a backup and a `borg list` beside it are one session). */
+    connections: integer('connections').notNull(),
+    transactionsCommitted: integer('transactions_committed').notNull(),
+    lastCommitBefore: integer('last_commit_before').notNull(),
+    lastCommitAfter: integer('last_commit_after').notNull(),
+    /** Change of the objects in borg's index (negative after a delete or prune). */
+    objectsAdded: integer('objects_added').notNull(),
+    /** Change of the disk blocks of the repository, in bytes (negative after compaction). */
+    bytesAdded: integer('bytes_added').notNull(),
+    manifestRewritten: integer('manifest_rewritten', { mode: 'boolean' }).notNull(),
+    uncommittedLeft: integer('uncommitted_left', { mode: 'boolean' }).notNull(),
+    /** client: it ended on its own (or its client went away); quota-watch: the server ended it. */
+    endedBy: text('ended_by', { enum: ['client', 'quota-watch'] }).notNull(),
+    outcome: text('outcome', { enum: ['backup', 'changed', 'read-only', 'aborted'] }).notNull(),
+  },
+  (table) => [index('host_sessions_host').on(table.hostName, table.id)],
+);
+
+/** What the server knows of each host's repository and backups, updated after each session. */
+export const hostBackupState = sqliteTable('host_backup_state', {
+  hostName: text('host_name').primaryKey(),
+  lastSessionAt: integer('last_session_at', { mode: 'timestamp_ms' }),
+  lastBackupAt: integer('last_backup_at', { mode: 'timestamp_ms' }),
+  /** Disk blocks of the repository (committed and not), in bytes, after the last session. */
+  repositoryBytes: integer('repository_bytes'),
+  /** What the stale and quota events last said, so each is sent once. */
+  isStaleNotified: integer('is_stale_notified', { mode: 'boolean' }).notNull().default(false),
+  isQuotaHighNotified: integer('is_quota_high_notified', { mode: 'boolean' }).notNull().default(false),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+// ── Integrity checks (built in src/monitoring/integrity-check.ts by another branch) ──
+
+export const repositoryChecks = sqliteTable('repository_checks', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  hostName: text('host_name').notNull(),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+  endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
+  outcome: text('outcome', { enum: ['ok', 'failed', 'interrupted', 'error'] }),
+  detail: text('detail'),
+});

@@ -50,6 +50,7 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
         appendOnly: row.appendOnly,
         quotaBytes: row.quotaBytes,
         allowFrom: row.allowFrom,
+        expectBackupEveryMs: row.expectBackupEveryMs,
         origin: 'enrollment',
         enrollmentId: row.id,
       },

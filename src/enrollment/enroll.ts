@@ -80,6 +80,7 @@ export async function submitEnrollment(context: ServerContext, request: EnrollRe
       quotaBytes: token.quotaBytes,
       appendOnly: token.appendOnly,
       allowFrom: token.allowFrom,
+      expectBackupEveryMs: token.expectBackupEveryMs,
       createdAt: now,
       expiresAt: new Date(now.getTime() + PENDING_ENROLLMENT_TTL_MS),
     };

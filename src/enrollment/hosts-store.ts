@@ -69,6 +69,8 @@ export interface HostKeyAndPolicy {
   appendOnly: boolean;
   quotaBytes: number | null;
   allowFrom: string | null;
+  /** Set from the enrollment token; left as it is when undefined. */
+  expectBackupEveryMs?: number | null;
   origin: HostRow['origin'];
   enrollmentId: string | null;
   uid?: number;

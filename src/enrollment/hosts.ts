@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
+import { parseExpectBackupEvery } from '../domain/backup-staleness.js';
 import { fullAccessEnd, isFullAccessOpen } from '../domain/full-access.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
@@ -11,9 +12,11 @@ import { parseMaxSessions } from '../domain/session-cap.js';
 import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
+import { type HostMonitoring, hostMonitoring } from '../monitoring/host-monitoring.js';
+import { type HostSessionRow, listSessions } from '../monitoring/host-sessions.js';
 import { findHost, findLiveHost, type HostRow, upsertHost } from './hosts-store.js';
 
-export interface HostView {
+export interface HostView extends HostMonitoring {
   name: string;
   uid: number;
   status: HostRow['status'];
@@ -60,6 +63,7 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     repoUrl: repositoryUrl(context, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    ...hostMonitoring(context.db, row, context.now()),
   };
 }
 
@@ -80,6 +84,12 @@ export function getHost(context: ServerContext, name: string): HostView {
   return toHostView(context, row);
 }
 
+/** A live host's recorded sessions, newest first (see monitoring/host-sessions.ts). */
+export function hostSessions(context: ServerContext, name: string, page: { limit: number; beforeId?: number }): HostSessionRow[] {
+  if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  return listSessions(context.db, name, page);
+}
+
 export interface HostChanges {
   quota?: string | number | null | undefined;
   appendOnly?: boolean | undefined;
@@ -91,6 +101,8 @@ export interface HostChanges {
   fullAccessFor?: string | number | null | undefined;
   /** A push monitor's URL (healthchecks.io, Uptime Kuma), or null to remove it. */
   pingUrl?: string | null | undefined;
+  /** Stale after this long without a backup ("26h"), or null for the default. */
+  expectBackupEvery?: string | number | null | undefined;
 }
 
 export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
@@ -101,6 +113,9 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
   if (changes.pingUrl !== undefined) values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl);
+  if (changes.expectBackupEvery !== undefined) {
+    values.expectBackupEveryMs = changes.expectBackupEvery === null ? null : parseExpectBackupEvery(changes.expectBackupEvery);
+  }
   const now = context.now();
   if (changes.fullAccessFor !== undefined) {
     values.fullAccessUntil = changes.fullAccessFor === null ? null : fullAccessEnd(changes.fullAccessFor, now);

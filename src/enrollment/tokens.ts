@@ -2,6 +2,7 @@ import { desc, eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { enrollmentTokens } from '../db/schema.js';
+import { parseExpectBackupEvery } from '../domain/backup-staleness.js';
 import { parseDurationSeconds } from '../domain/durations.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
@@ -23,6 +24,8 @@ export interface TokenRequest {
   appendOnly?: boolean | undefined;
   allowFrom?: string | undefined;
   autoApprove?: boolean | undefined;
+  /** The host it enrolls is stale after this long without a backup ("26h"). */
+  expectBackupEvery?: string | number | undefined;
 }
 
 /**
@@ -57,6 +60,7 @@ export async function createEnrollmentToken(context: ServerContext, request: Tok
   const quotaBytes = request.quota === undefined ? null : parseQuota(request.quota);
   const allowFrom = request.allowFrom === undefined ? null : parseAllowFrom(request.allowFrom);
   const autoApprove = request.autoApprove ?? false;
+  const expectBackupEveryMs = request.expectBackupEvery === undefined ? null : parseExpectBackupEvery(request.expectBackupEvery);
   if (autoApprove && hostName === null) {
     throw new AppError('BAD_REQUEST', 'autoApprove needs a token bound to a host name');
   }
@@ -76,6 +80,7 @@ export async function createEnrollmentToken(context: ServerContext, request: Tok
         appendOnly: request.appendOnly ?? true,
         allowFrom,
         autoApprove,
+        expectBackupEveryMs,
         status: 'issued',
         createdBy: by.actor,
         issuedAt,
@@ -93,6 +98,7 @@ export async function createEnrollmentToken(context: ServerContext, request: Tok
         appendOnly: request.appendOnly ?? true,
         allowFrom,
         autoApprove,
+        expectBackupEveryMs,
       },
     });
   });
@@ -112,6 +118,7 @@ export function listEnrollmentTokens(context: ServerContext) {
       appendOnly: enrollmentTokens.appendOnly,
       allowFrom: enrollmentTokens.allowFrom,
       autoApprove: enrollmentTokens.autoApprove,
+      expectBackupEveryMs: enrollmentTokens.expectBackupEveryMs,
       createdBy: enrollmentTokens.createdBy,
     })
     .from(enrollmentTokens)

@@ -7,6 +7,7 @@ import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized
 import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
 import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
+import { forgetHostMonitoring } from '../monitoring/forget-host.js';
 import type { Run } from '../process/run.js';
 import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
@@ -254,6 +255,7 @@ function purgeHosts(db: Db, backupDir: string, purging: (typeof hosts.$inferSele
   for (const row of purging) {
     rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
     db.delete(hosts).where(eq(hosts.name, row.name)).run();
+    forgetHostMonitoring(db, row.name);
   }
   return purging.map((row) => row.name);
 }

@@ -7,12 +7,15 @@ import { repositoryPath } from '../domain/authorized-keys.js';
 import { judgeQuota, type QuotaVerdict, segmentUsage } from '../domain/borg-segments.js';
 import { isConfigChurning } from '../domain/config-versions.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
+import type { RepositoryState } from '../domain/session-outcome.js';
 import type { Logger } from '../log.js';
+import { createSessionTracker, type SessionTracker } from '../monitoring/session-tracker.js';
 import { enqueueEvent } from '../notify/queue.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
+import { readIndexFacts } from '../provision/borg-index-file.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
-import { createSegmentScanner, type SegmentScanner } from '../provision/segment-scan.js';
-import { endSessionsOf, uidsInSession } from '../provision/sessions.js';
+import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '../provision/segment-scan.js';
+import { endSessionsOf, processIdsInSession } from '../provision/sessions.js';
 import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
@@ -29,6 +32,8 @@ export interface RepositoryWatchOptions {
   procDir?: string;
   /** Reads the segments (tests pass one with a small budget). */
   scanner?: SegmentScanner;
+  /** Records the sessions it sees (tests may pass their own). */
+  sessions?: SessionTracker;
 }
 
 type WatchedRow = Pick<
@@ -68,10 +73,13 @@ export interface RepositoryWatch {
  * - holds the storage quota on disk, in blocks and files (see judgeQuota and
  *   segment-scan.ts): ends the sessions of a transaction that goes past it,
  *   removes what such a session left behind, and disables a host whose
- *   committed data has filled it.
+ *   committed data has filled it;
+ * - tells the session tracker what it saw (the host's processes, the
+ *   repository's state), which records each session when it ends.
  */
 export function createRepositoryWatch(options: RepositoryWatchOptions): RepositoryWatch {
   const { db, backupDir, logger, now, requestReconcile, procDir = '/proc', scanner = createSegmentScanner() } = options;
+  const sessions = options.sessions ?? createSessionTracker({ db, logger, procDir });
   let running: Promise<WatchedHost[]> | null = null;
   let isSweepDue = false;
   let rows: WatchedRow[] | null = null;
@@ -119,7 +127,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (isSweep) rows = null;
     const current = loadHosts();
     // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs.
-    const inSession = uidsInSession(new Set(current.map((row) => row.uid)), procDir);
+    const processes = processIdsInSession(new Set(current.map((row) => row.uid)), procDir);
+    const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {
       const repository = repositoryPath(backupDir, row.name);
@@ -138,7 +147,22 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
           logger.info({ host: row.name }, 'kept a new version of the repository config');
           if (isConfigChurning(configVersionTimes(backupDir, row.name), now(), row.updatedAt)) disableChurningHost(row);
         }
-        if (row.quotaBytes !== null) verdict = await holdQuota(row, repository, inSession.has(row.uid));
+        const scan = await scanner.scan(repository, row.uid);
+        if (scan.isComplete) unfinished.delete(row.name);
+        else unfinished.add(row.name);
+        if (row.quotaBytes !== null) verdict = holdQuota(row, repository, scan, inSession.has(row.uid));
+        sessions.observe(
+          {
+            name: row.name,
+            uid: row.uid,
+            quotaBytes: row.quotaBytes,
+            repository,
+            pids: processes.get(row.uid) ?? [],
+            state: repositoryState(row, repository, scan),
+            hasEndedSessions: verdict === 'end-sessions' || verdict === 'disable',
+          },
+          now(),
+        );
       } catch (error) {
         logger.error({ err: error, host: row.name }, 'could not check the repository');
       }
@@ -167,11 +191,22 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
   }
 
-  async function holdQuota(row: WatchedRow, repository: string, hasSession: boolean): Promise<QuotaVerdict> {
+  /** What the session tracker compares: borg's index (the last commit, its objects, the manifest) and the blocks. */
+  function repositoryState(row: WatchedRow, repository: string, scan: RepositoryScan): RepositoryState {
+    const usage = segmentUsage(scan.segments, scan.lastCommitted);
+    const index = readIndexFacts(repository, scan.lastCommitted, row.uid);
+    return {
+      lastCommitted: scan.lastCommitted,
+      // The manifest is an object too: `borg init` writes one, and adds no data.
+      objects: index === null ? 0 : index.objects - (index.manifest === null ? 0 : 1),
+      manifest: index?.manifest ?? null,
+      bytes: usage.committedBytes + usage.uncommittedBytes + configHistoryBytes(backupDir, row.name),
+      uncommittedSegments: usage.uncommitted.length,
+    };
+  }
+
+  function holdQuota(row: WatchedRow, repository: string, scan: RepositoryScan, hasSession: boolean): QuotaVerdict {
     const quotaBytes = row.quotaBytes as number;
-    const scan = await scanner.scan(repository, row.uid);
-    if (scan.isComplete) unfinished.delete(row.name);
-    else unfinished.add(row.name);
     const usage = segmentUsage(scan.segments, scan.lastCommitted);
     // The root-owned copies of its config count too: they are the host's doing.
     usage.committedBytes += configHistoryBytes(backupDir, row.name);

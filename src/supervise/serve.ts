@@ -7,6 +7,7 @@ import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/stat
 import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
@@ -169,6 +170,15 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.error({ err: error }, 'session limit check failed');
     }
   }, SESSION_LIMIT_INTERVAL_MS);
+  // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
+  const stalenessTimer = setInterval(() => {
+    try {
+      const changed = evaluateStaleness(db, new Date());
+      if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
+    } catch (error) {
+      logger.error({ err: error }, 'staleness evaluation failed');
+    }
+  }, STALENESS_INTERVAL_MS);
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
     memory = createReconcileMemory();
@@ -180,6 +190,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.info('stopping');
       clearInterval(watchTimer);
       clearInterval(sessionLimitTimer);
+      clearInterval(stalenessTimer);
       clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();

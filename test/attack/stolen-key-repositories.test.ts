@@ -240,9 +240,22 @@ describe('a stolen key against repositories', () => {
         const now = await segmentBytes('forge1');
         return now <= QUOTA_BYTES ? now : undefined;
       });
-      const host = await server().api.request<{ status: string }>('GET', '/v1/admin/hosts/forge1', { bearer: server().api.adminToken });
+      const host = await server().api.request<{ status: string; lastBackupAt: string | null }>('GET', '/v1/admin/hosts/forge1', {
+        bearer: server().api.adminToken,
+      });
       expect(host.body.status).toBe('active');
-      return `${output.trim().split('\n').join('; ')}: the session was ended and what it wrote removed; repository holds ${bytes} bytes of segments (quota ${QUOTA_BYTES})`;
+      // Its commit tags count for nothing: the server records an aborted session, and no backup.
+      const session = await waitFor('the forged session recorded', async () => {
+        const listed = await server().api.request<{ sessions: { outcome: string; endedBy: string }[] }>(
+          'GET',
+          '/v1/admin/hosts/forge1/sessions',
+          { bearer: server().api.adminToken },
+        );
+        return listed.body.sessions.find((entry) => entry.outcome === 'aborted');
+      });
+      expect(session.endedBy).toBe('quota-watch');
+      expect(host.body.lastBackupAt).toBeNull();
+      return `${output.trim().split('\n').join('; ')}: the session was ended and what it wrote removed; repository holds ${bytes} bytes of segments (quota ${QUOTA_BYTES}); recorded as an aborted session, no backup`;
     });
 
     attack(group, 'grow the disk past the quota by deleting and re-adding archives (append-only keeps deleted data)', async () => {

@@ -4,7 +4,7 @@ import { listAudit } from '../../audit/audit-log.js';
 import type { Actor, ServerContext } from '../../context.js';
 import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
 import { listEnrollments } from '../../enrollment/enroll.js';
-import { deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
 import { AppError } from '../../errors.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
@@ -18,6 +18,7 @@ const tokenBody = z.strictObject({
   appendOnly: z.boolean().optional(),
   allowFrom: z.string().max(1024).optional(),
   autoApprove: z.boolean().optional(),
+  expectBackupEvery: z.union([z.string().max(16), z.number().int()]).optional(),
 });
 
 const approveBody = z.strictObject({
@@ -35,6 +36,7 @@ const hostChangesBody = z.strictObject({
   maxSessions: z.number().int().optional(),
   fullAccessFor: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
   pingUrl: z.union([z.string().max(2048), z.null()]).optional(),
+  expectBackupEvery: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
 });
 
 const webhookBody = z.strictObject({
@@ -110,6 +112,14 @@ export function adminRoutes(context: ServerContext) {
   app.patch('/hosts/:name', jsonBody(hostChangesBody), async (c) =>
     c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
   );
+  app.get('/hosts/:name/sessions', (c) => {
+    const query = auditQuery.safeParse(c.req.query());
+    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a session id');
+    const { limit, before } = query.data;
+    return c.json({
+      sessions: hostSessions(context, c.req.param('name'), { limit, ...(before === undefined ? {} : { beforeId: before }) }),
+    });
+  });
   app.delete('/hosts/:name', async (c) => {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));

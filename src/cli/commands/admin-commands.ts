@@ -46,8 +46,17 @@ export function addEnrollmentTokenCommands(program: Command): void {
     .option('--no-append-only', 'give the host full access (it can then delete its own backups)')
     .option('--allow-from <cidr>', 'addresses the host may connect from, e.g. 192.0.2.0/24')
     .option('--auto-approve', 'approve the enrollment without an admin (needs --host)')
+    .option('--expect-backup-every <duration>', 'the host is stale after this long without a backup (default 26h)')
     .action(
-      async (options: { host?: string; ttl?: string; quota?: string; appendOnly: boolean; allowFrom?: string; autoApprove?: boolean }) => {
+      async (options: {
+        host?: string;
+        ttl?: string;
+        quota?: string;
+        appendOnly: boolean;
+        allowFrom?: string;
+        autoApprove?: boolean;
+        expectBackupEvery?: string;
+      }) => {
         const context = await openCliContext();
         const created = await createEnrollmentToken(
           context,
@@ -58,6 +67,7 @@ export function addEnrollmentTokenCommands(program: Command): void {
             appendOnly: options.appendOnly,
             allowFrom: options.allowFrom,
             autoApprove: options.autoApprove,
+            expectBackupEvery: options.expectBackupEvery,
           },
           CLI_ACTOR,
         );

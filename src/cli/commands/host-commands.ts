@@ -1,15 +1,33 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createOrRekeyHost, deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { AppError } from '../../errors.js';
 import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 
+/** What `hosts show` lists of the recent sessions. */
+const SESSION_COLUMNS = [
+  'id',
+  'startedAt',
+  'endedAt',
+  'clientAddress',
+  'outcome',
+  'transactionsCommitted',
+  'bytesAdded',
+  'manifestRewritten',
+  'uncommittedLeft',
+  'endedBy',
+];
+const RECENT_SESSIONS = 10;
+
 const HOST_COLUMNS = [
   'name',
   'uid',
   'status',
+  'backupStatus',
+  'lastBackupAt',
+  'repositoryBytes',
   'appendOnly',
   'fullAccessUntil',
   'quotaBytes',
@@ -35,7 +53,19 @@ export function addHostCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }) => {
       const context = await openCliContext();
-      printRows([getHost(context, name) as unknown as Record<string, unknown>], HOST_COLUMNS, options.json ?? false);
+      const host = getHost(context, name);
+      const sessions = hostSessions(context, name, { limit: RECENT_SESSIONS });
+      if (options.json) {
+        printRows([{ ...host, sessions }], [], true);
+        return;
+      }
+      printRows(
+        [host as unknown as Record<string, unknown>],
+        [...HOST_COLUMNS, 'lastSessionAt', 'quotaUse', 'expectBackupEverySeconds', 'stale'],
+        false,
+      );
+      process.stdout.write('\nrecent sessions (newest first):\n');
+      printRows(sessions as unknown as Record<string, unknown>[], SESSION_COLUMNS, false);
     });
   for (const [command, disabled] of [
     ['disable', true],
@@ -56,10 +86,18 @@ export function addHostCommands(program: Command): void {
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
     .option('--ping-url <url>', 'a push monitor to call after each backup, URL/fail after a failed one ("none" removes it)')
+    .option('--expect-backup-every <duration>', 'stale after this long without a backup, e.g. 26h (the default), 7d ("default" resets it)')
     .action(
       async (
         name: string,
-        options: { quota?: string; allowFrom?: string; maxSessions?: string; appendOnly?: boolean; pingUrl?: string },
+        options: {
+          quota?: string;
+          allowFrom?: string;
+          maxSessions?: string;
+          appendOnly?: boolean;
+          pingUrl?: string;
+          expectBackupEvery?: string;
+        },
       ) => {
         const changes = {
           ...(options.quota === undefined ? {} : { quota: options.quota === 'none' ? null : options.quota }),
@@ -67,11 +105,14 @@ export function addHostCommands(program: Command): void {
           ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
           ...(options.appendOnly === undefined ? {} : { appendOnly: options.appendOnly }),
           ...(options.pingUrl === undefined ? {} : { pingUrl: options.pingUrl === 'none' ? null : options.pingUrl }),
+          ...(options.expectBackupEvery === undefined
+            ? {}
+            : { expectBackupEvery: options.expectBackupEvery === 'default' ? null : options.expectBackupEvery }),
         };
         if (Object.keys(changes).length === 0)
           throw new AppError(
             'BAD_REQUEST',
-            'nothing to change: give --quota, --allow-from, --max-sessions, --[no-]append-only or --ping-url',
+            'nothing to change: give --quota, --allow-from, --max-sessions, --[no-]append-only, --ping-url or --expect-backup-every',
           );
         const context = await openCliContext();
         printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);

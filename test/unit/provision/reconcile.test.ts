@@ -6,7 +6,8 @@ import { eq } from 'drizzle-orm';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { hosts } from '../../../src/db/schema.js';
+import { hostSessions, hosts } from '../../../src/db/schema.js';
+import { findBackupState, updateBackupState } from '../../../src/monitoring/backup-state.js';
 import { type ReconcileSettings, reconcile } from '../../../src/provision/reconcile.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -158,6 +159,33 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     } finally {
       session.kill('SIGKILL');
     }
+  });
+
+  it('forgets the sessions and last backup of a purged host, so a new host of that name starts at never', () => {
+    insertRow('gone', 20_005, { status: 'purging' });
+    mkdirSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+    updateBackupState(db, NOW, 'gone', { lastBackupAt: NOW, repositoryBytes: 1000 });
+    db.insert(hostSessions)
+      .values({
+        hostName: 'gone',
+        startedAt: NOW,
+        endedAt: NOW,
+        clientAddress: null,
+        connections: 1,
+        transactionsCommitted: 1,
+        lastCommitBefore: 1,
+        lastCommitAfter: 2,
+        objectsAdded: 1,
+        bytesAdded: 1,
+        manifestRewritten: true,
+        uncommittedLeft: false,
+        endedBy: 'client',
+        outcome: 'backup',
+      })
+      .run();
+    expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['gone']);
+    expect(findBackupState(db, 'gone')).toBeUndefined();
+    expect(db.select().from(hostSessions).all()).toEqual([]);
   });
 
   it('refuses a host whose repo is a regular file, and provisions the others', () => {
