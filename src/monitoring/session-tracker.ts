@@ -1,4 +1,6 @@
+import { eq } from 'drizzle-orm';
 import type { Db } from '../db/connection.js';
+import { hostSessions } from '../db/schema.js';
 import { type RepositoryState, type SessionEnd, summarizeSession } from '../domain/session-outcome.js';
 import type { Logger } from '../log.js';
 import { countLoggedCommits } from '../provision/borg-index-file.js';
@@ -29,7 +31,12 @@ export interface ObservedHost {
 export interface SessionTracker {
   /** One look at a host (by the repository watch): opens, follows or closes its session. */
   observe(host: ObservedHost, now: Date): void;
+  /** Whether a look has given this host a start state yet (the watch looks at once at a host that has none). */
+  hasSeen(name: string): boolean;
 }
+
+/** A repository as reconcile makes it: a directory with nothing in it. */
+const EMPTY_REPOSITORY: RepositoryState = { lastCommitted: -1, objects: 0, manifest: null, bytes: 0, uncommittedSegments: 0 };
 
 /**
  * Follows each host's borg sessions as the repository watch sees them: a
@@ -75,9 +82,22 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
     logger.info({ host: host.name, ...summary }, 'borg session ended');
   }
 
+  /**
+   * The state a session starts from when no look has read the host before:
+   * a host that has never had a session was made with an empty repository
+   * moments ago (the first look at boot reads every other), so whatever its
+   * first session did before the watch saw it counts; otherwise its state now.
+   */
+  function firstState(host: ObservedHost): RepositoryState {
+    if (host.pids.length === 0) return host.state;
+    const hasHadSession = db.select({ id: hostSessions.id }).from(hostSessions).where(eq(hostSessions.hostName, host.name)).limit(1).get();
+    return hasHadSession ? host.state : EMPTY_REPOSITORY;
+  }
+
   return {
+    hasSeen: (name) => lastState.has(name),
     observe(host, now) {
-      const previous = lastState.get(host.name) ?? host.state;
+      const previous = lastState.get(host.name) ?? firstState(host);
       lastState.set(host.name, host.state);
       let session = open.get(host.name);
       if (host.pids.length > 0) {

@@ -138,7 +138,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         hasChanged = directoryStamps.get(row.name) !== stamp;
         directoryStamps.set(row.name, stamp);
       }
-      if (!hasChanged && !inSession.has(row.uid) && !previous.has(row.uid) && !unfinished.has(row.name)) continue;
+      const isNew = !sessions.hasSeen(row.name);
+      if (!isNew && !hasChanged && !inSession.has(row.uid) && !previous.has(row.uid) && !unfinished.has(row.name)) continue;
       let configRecorded = false;
       let verdict: QuotaVerdict | null = null;
       try {

@@ -136,6 +136,17 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
     expect(findBackupState(db, 'web1')?.lastBackupAt).toEqual(session?.endedAt);
   });
 
+  it("counts what a new host's first session did before the watch first saw it, from the empty repository", async () => {
+    // The repository already holds the first commit (borg init) when the first look finds the session running.
+    startSession(9_000_002, '198.51.100.8');
+    const watch = createWatch();
+    await watch.check();
+    endSession(9_000_002);
+    await watch.check();
+    const [session] = listSessions(db, 'web1', { limit: 10 });
+    expect(session).toMatchObject({ outcome: 'changed', lastCommitBefore: -1, lastCommitAfter: 1, manifestRewritten: true });
+  });
+
   it('does not count a segment that ends with a commit tag but has no index as a backup', async () => {
     const watch = createWatch();
     await watch.check({ sweep: true });
