@@ -83,6 +83,8 @@ export const hosts = sqliteTable(
     enrollmentId: text('enrollment_id'),
     /** A push monitor (healthchecks.io, Uptime Kuma) told of each backup; admin input, never logged. */
     pingUrl: text('ping_url'),
+    /** How often the server checks its repository (borg check --repository-only); null: never on a schedule. */
+    checkEverySeconds: integer('check_every_seconds').default(604800),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
@@ -154,4 +156,21 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_due').on(table.status, table.nextAttemptAt),
     index('webhook_deliveries_webhook').on(table.webhookId, table.createdAt),
   ],
+);
+
+// ── Integrity checks (src/monitoring/integrity-check.ts): borg check --repository-only per host ──
+
+/** One run (a slice, with --max-duration) of the server's check of a host's repository; the newest kept per host. */
+export const repositoryChecks = sqliteTable(
+  'repository_checks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostName: text('host_name').notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
+    outcome: text('outcome', { enum: ['ok', 'failed', 'interrupted', 'error'] }),
+    /** Short and secret-free: borg's last error lines, or how far a partial check got. */
+    detail: text('detail'),
+  },
+  (table) => [index('repository_checks_host').on(table.hostName, table.id)],
 );

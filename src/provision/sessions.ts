@@ -52,9 +52,17 @@ export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals 
   return ended;
 }
 
-/** Which of these UIDs have a process running (an open session), by one pass over /proc. */
-export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set<number> {
-  return new Set(processesOf(uids, procDir).map((found) => found.uid));
+/**
+ * Which of these UIDs have a process running (an open session), by one pass
+ * over /proc; the server's own processes as a host (its repository check) in
+ * `exceptPids` do not count.
+ */
+export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc', exceptPids: ReadonlySet<number> = new Set()): Set<number> {
+  return new Set(
+    processesOf(uids, procDir)
+      .filter((found) => !exceptPids.has(found.pid))
+      .map((found) => found.uid),
+  );
 }
 
 /**
