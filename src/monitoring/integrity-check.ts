@@ -184,32 +184,38 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
     requested.delete(host.name);
     const started = checkHost(host).finally(() => {
       running = null;
+      // An admin's request that waited for this check.
+      if (requested.size > 0)
+        setImmediate(() => void tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed')));
     });
     running = started;
     return started;
   }
 
+  async function tick(): Promise<RepositoryCheckRow | null> {
+    if (running || isStopped) return null;
+    const candidates = checkableHosts();
+    const inSession = uidsInSession(new Set(candidates.map((row) => row.uid)), procDir, pids);
+    const current = now();
+    const chosen = chooseHostToCheck(
+      candidates.map((row) => ({
+        name: row.name,
+        checkEverySeconds: row.checkEverySeconds,
+        last: lastCheckOf(db, row.name),
+        isInSession: inSession.has(row.uid),
+        isRequested: requested.has(row.name),
+      })),
+      current,
+    );
+    const host = candidates.find((row) => row.name === chosen);
+    return host ? start(host) : null;
+  }
+
   return {
-    async tick() {
-      if (running || isStopped) return null;
-      const candidates = checkableHosts();
-      const inSession = uidsInSession(new Set(candidates.map((row) => row.uid)), procDir, pids);
-      const current = now();
-      const chosen = chooseHostToCheck(
-        candidates.map((row) => ({
-          name: row.name,
-          checkEverySeconds: row.checkEverySeconds,
-          last: lastCheckOf(db, row.name),
-          isInSession: inSession.has(row.uid),
-          isRequested: requested.has(row.name),
-        })),
-        current,
-      );
-      const host = candidates.find((row) => row.name === chosen);
-      return host ? start(host) : null;
-    },
+    tick,
     request(hostName) {
       requested.add(hostName);
+      tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
     },
     async checkNow(hostName) {
       while (running) await running.catch(() => undefined);

@@ -7,6 +7,7 @@ import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/stat
 import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../monitoring/integrity-check.js';
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
@@ -19,7 +20,7 @@ import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { listenForReconcileRequests } from './control-socket.js';
-import { isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
+import { isCheckRequest, isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -108,7 +109,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
-  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date() });
+  // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
+  const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
+  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
@@ -138,6 +141,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     () => {
       const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
       child.on('message', (message: unknown) => {
+        if (isCheckRequest(message)) checks.request(message.host);
         if (!isReconcileRequest(message)) return;
         reconcileNow().then(
           () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
@@ -151,7 +155,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     },
     logger,
   );
-  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow);
+  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
+  const checkTimer = setInterval(() => {
+    checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+  }, CHECK_SCHEDULE_INTERVAL_MS);
   const watch = createRepositoryWatch({ db, backupDir: config.backupDir, logger, now: () => new Date(), requestReconcile: reconcileNow });
   repositoryWatch = watch;
   let watchLooks = 0;
@@ -179,10 +186,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.info('stopping');
       clearInterval(watchTimer);
       clearInterval(sessionLimitTimer);
+      clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();
-      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
         .then(() => endHostSessions(db))
         .then(() => {
           db.$client.close();

@@ -7,6 +7,7 @@ import { listEnrollments } from '../../enrollment/enroll.js';
 import { deleteHost, getHost, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
 import { AppError } from '../../errors.js';
+import { listHostChecks, queueHostCheck } from '../../monitoring/host-checks.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
 import type { AppEnv } from '../app-env.js';
 import { jsonBody } from '../middleware/json-body.js';
@@ -35,6 +36,7 @@ const hostChangesBody = z.strictObject({
   maxSessions: z.number().int().optional(),
   fullAccessFor: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
   pingUrl: z.union([z.string().max(2048), z.null()]).optional(),
+  checkEvery: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
 });
 
 const webhookBody = z.strictObject({
@@ -110,6 +112,11 @@ export function adminRoutes(context: ServerContext) {
   app.patch('/hosts/:name', jsonBody(hostChangesBody), async (c) =>
     c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
   );
+  app.get('/hosts/:name/checks', (c) => c.json({ checks: listHostChecks(context, c.req.param('name')) }));
+  app.post('/hosts/:name/checks', async (c) => {
+    await queueHostCheck(context, c.req.param('name'), actorOf(c));
+    return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
+  });
   app.delete('/hosts/:name', async (c) => {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));
