@@ -32,6 +32,7 @@ describe('openMemoryDatabase', () => {
       'enrollment_tokens',
       'enrollments',
       'hosts',
+      'repository_checks',
       'signing_keys',
       'webhook_deliveries',
       'webhooks',
