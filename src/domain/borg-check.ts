@@ -106,7 +106,9 @@ export function parseBorgCheckResult(result: BorgCheckResult): ParsedCheck {
       }
       return {
         outcome: 'error',
-        detail: lastLines(errorLines(result.stderr), 3) ?? `borg exited with ${result.exitCode ?? 'a signal'}`,
+        detail:
+          lastLines(errorLines(result.stderr), 3) ??
+          (result.exitCode === undefined ? 'borg was ended' : `borg exited with ${result.exitCode}`),
         isPartial: false,
       };
   }

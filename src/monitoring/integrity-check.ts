@@ -14,6 +14,7 @@ import {
   parseBorgCheckResult,
 } from '../domain/borg-check.js';
 import { chooseHostToCheck } from '../domain/check-schedule.js';
+import { isValidHostName } from '../domain/host-name.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { enqueueEvent } from '../notify/queue.js';
@@ -39,6 +40,8 @@ import { closeUnfinishedChecks, lastCheckOf, type RepositoryCheckRow, recordChec
 export const CHECK_SCHEDULE_INTERVAL_MS = 60_000;
 /** How often a running check looks for a session of its host. */
 export const CHECK_SESSION_POLL_MS = 250;
+/** Admin requests waiting at once, at most (each names a host; one check runs at a time). */
+const MAX_REQUESTED_CHECKS = 10_000;
 /** SIGTERM lets borg release its lock; SIGKILL after this. */
 const FORCE_KILL_AFTER_MS = 3000;
 
@@ -214,6 +217,8 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
   return {
     tick,
     request(hostName) {
+      // The names come from the unprivileged API: only a host's name, and never an unbounded set.
+      if (!isValidHostName(hostName) || requested.size >= MAX_REQUESTED_CHECKS) return;
       requested.add(hostName);
       tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
     },
