@@ -11,6 +11,7 @@ import { createIntegrityChecks } from '../../../src/monitoring/integrity-check.j
 import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../src/monitoring/repository-checks.js';
 import { CommandFailed, type Run, type RunOptions } from '../../../src/process/run.js';
 import { codeOfAsync } from '../../support/error-codes.js';
+import { waitFor } from '../../support/wait-for.js';
 
 /**
  * The scheduler against a fake borg (a recorded `run`) and a fake /proc:
@@ -196,6 +197,17 @@ describe("the server's repository checks", () => {
     const id = recordCheckStart(db, 'web1', NOW);
     checks(fakeBorg(0, ''));
     expect(db.select().from(repositoryChecks).where(eq(repositoryChecks.id, id)).get()).toMatchObject({ outcome: 'interrupted' });
+  });
+
+  it('takes a queued request only for a host name', async () => {
+    const calls: RunCall[] = [];
+    db.update(hosts).set({ checkEverySeconds: null }).where(eq(hosts.name, 'web1')).run();
+    const scheduler = checks(fakeBorg(0, '', calls));
+    scheduler.request('../../etc');
+    expect(await scheduler.tick()).toBeNull();
+    scheduler.request('web1');
+    await waitFor('the requested check', () => (calls.length > 0 ? true : undefined));
+    expect(calls).toHaveLength(1);
   });
 
   it('runs an admin request now, and refuses one for a host in session', async () => {
