@@ -47,6 +47,8 @@ export function borgCheckEnvironment(scratchDir: string): Record<string, string>
     BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',
     BORG_CHECK_I_KNOW_WHAT_I_AM_DOING: 'NO',
     BORG_DELETE_I_KNOW_WHAT_I_AM_DOING: 'NO',
+    // borg 1.4 (the image's) can give other exit codes; parseBorgCheckResult reads the 0/1/2 ones.
+    BORG_EXIT_CODES: 'legacy',
   };
 }
 

@@ -56,6 +56,7 @@ describe('the borg check command', () => {
       BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',
       BORG_CHECK_I_KNOW_WHAT_I_AM_DOING: 'NO',
       BORG_DELETE_I_KNOW_WHAT_I_AM_DOING: 'NO',
+      BORG_EXIT_CODES: 'legacy',
     });
   });
 });
