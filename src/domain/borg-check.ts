@@ -78,12 +78,18 @@ function lastLines(lines: string[], count: number): string | null {
 
 /** What borg's stderr says went wrong: its error lines, not the info lines or the index listing. */
 function errorLines(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(
-      (line) => line !== '' && !line.startsWith('ID: ') && !/^(Starting|skipping|finished|Finished|Index object count match)/.test(line),
-    );
+  // After a traceback borg reports its platform, PID and argv: not the error.
+  const [beforeReport = ''] = stderr.split(/^Platform: /m);
+  return (
+    beforeReport
+      .split('\n')
+      // A traceback's frames are indented; its first and last lines are not.
+      .filter((line) => !/^\s/.test(line) && !line.startsWith('Traceback '))
+      .map((line) => line.trim())
+      .filter(
+        (line) => line !== '' && !line.startsWith('ID: ') && !/^(Starting|skipping|finished|Finished|Index object count match)/.test(line),
+      )
+  );
 }
 
 /**

@@ -64,14 +64,18 @@ describe("the server's repository checks", () => {
       });
   }
 
-  it('finds a real repository ok, running borg as the host (what it wrote is the host’s)', async () => {
+  it('finds a real repository ok; borg ran as the host (what it rewrote is the host’s)', async () => {
     const { sandbox } = server as ServerSandbox;
-    // borg rewrites the repository config as it checks: make root own it first, and see who owns the new one.
-    await sandbox.exec(['chown', 'root:root', `${repository()}/config`]);
+    // borg writes the repository config anew as it checks (a new file, renamed into place).
+    const before = await sandbox.exec(['stat', '-c', '%i', `${repository()}/config`]);
     const checked = await sandbox.borgctl(['hosts', 'check', HOST, '--json']);
     expect(JSON.parse(checked.stdout)).toEqual([expect.objectContaining({ hostName: HOST, outcome: 'ok', detail: null })]);
-    const owner = await sandbox.exec(['stat', '-c', '%u', `${repository()}/config`]);
-    expect(Number(owner.stdout.trim())).toBe(await hostUid());
+    const after = await sandbox.exec(['stat', '-c', '%i %u', `${repository()}/config`]);
+    const [inode, owner] = after.stdout.trim().split(' ');
+    expect(inode).not.toBe(before.stdout.trim());
+    expect(Number(owner)).toBe(await hostUid());
+    // Nothing in the repository is root's.
+    expect((await sandbox.exec(['find', repository(), '-not', '-uid', String(await hostUid())])).stdout).toBe('');
     const scratch = await sandbox.exec(['stat', '-c', '%u %a', `${sandbox.stateDir}/checks/${HOST}`]);
     expect(scratch.stdout.trim()).toBe(`${await hostUid()} 700`);
     const listed = JSON.parse((await sandbox.borgctl(['hosts', 'checks', HOST, '--json'])).stdout) as CheckRow[];

@@ -107,6 +107,25 @@ describe('the outcome of a borg check', () => {
     });
   });
 
+  it('keeps the exception of a borg traceback, not its frames or its platform report', () => {
+    const stderr = [
+      'Local Exception',
+      'Traceback (most recent call last):',
+      '  File "/usr/lib/python3/dist-packages/borg/archiver.py", line 5159, in main',
+      '    exit_code = archiver.run(args)',
+      "PermissionError: [Errno 1] Operation not permitted: '/srv/backups/web1/repo/config'",
+      '',
+      'Platform: Linux host 6.1.0 #1 SMP x86_64',
+      'Borg: 1.2.4  Python: CPython 3.11.2 msgpack: 1.0.3 fuse: llfuse 1.4.1 [pyfuse3,llfuse]',
+      'PID: 26893  CWD: /srv/state/checks/web1',
+      "sys.argv: ['/usr/bin/borg', 'check']",
+      'SSH_ORIGINAL_COMMAND: None',
+    ].join('\n');
+    expect(parseBorgCheckResult({ exitCode: 2, stderr, ...ran }).detail).toBe(
+      "Local Exception\nPermissionError: [Errno 1] Operation not permitted: '/srv/backups/web1/repo/config'",
+    );
+  });
+
   it('is interrupted when a session held the repository lock', () => {
     const stderr = 'Failed to create/acquire the lock /backups/web1/repo/lock.exclusive (timeout).\n';
     expect(parseBorgCheckResult({ exitCode: 2, stderr, ...ran }).outcome).toBe('interrupted');
