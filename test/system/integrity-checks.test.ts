@@ -122,6 +122,8 @@ describe("the server's repository checks", () => {
     await sandbox.exec(['mkfifo', '-m', '600', fifo]);
     await sandbox.exec(['chown', `${uid}:${uid}`, fifo]);
 
+    // One session allowed: the check is no session of the host, so the cap never ends the backup for it.
+    await sandbox.borgctl(['hosts', 'set', HOST, '--max-sessions', '1']);
     const check = sandbox.spawn([process.execPath, BORGCTL_PATH, 'hosts', 'check', HOST, '--json'], { env: sandbox.serverEnvironment });
     const borgCheck = await waitFor('borg check running', async () =>
       (await sandbox.processesInside()).find((process_) => process_.commandLine.includes('check --repository-only')),
