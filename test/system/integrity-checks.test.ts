@@ -82,6 +82,24 @@ describe("the server's repository checks", () => {
     expect(listed).toEqual([expect.objectContaining({ outcome: 'ok' })]);
   });
 
+  it('queues a check from the API (the unprivileged API asks the root side) and runs it', async () => {
+    const { api } = server as ServerSandbox;
+    const queued = await api.request('POST', `/v1/admin/hosts/${HOST}/checks`, { bearer: api.adminToken });
+    expect(queued.status).toBe(202);
+    const checks = await waitFor('the queued check', async () => {
+      const listed = await api.request<{ checks: CheckRow[] }>('GET', `/v1/admin/hosts/${HOST}/checks`, { bearer: api.adminToken });
+      return listed.body.checks.some((check) => check.outcome !== null) ? listed.body.checks : undefined;
+    });
+    expect(checks).toEqual([expect.objectContaining({ hostName: HOST, outcome: 'ok' })]);
+  });
+
+  it('checks in the command itself when no server runs', async () => {
+    const { sandbox } = server as ServerSandbox;
+    await sandbox.server?.stop();
+    const checked = await sandbox.borgctl(['hosts', 'check', HOST, '--json']);
+    expect(JSON.parse(checked.stdout)).toEqual([expect.objectContaining({ hostName: HOST, outcome: 'ok' })]);
+  });
+
   it('finds a corrupted segment: the check failed and a host.check.failed delivery is queued', async () => {
     const { sandbox, api } = server as ServerSandbox;
     const webhook = await api.request<{ id: string }>('POST', '/v1/admin/webhooks', {
