@@ -13,6 +13,8 @@ export interface ServerContext {
   /** Asks the root side to make the system match the database, and waits for it. */
   requestReconcile: () => Promise<void>;
   readSshHostKeys: () => SshHostKey[];
+  /** Asks the root side to check a host's repository soon (borg check --repository-only); absent where no server runs. */
+  requestCheck?: (hostName: string) => Promise<void>;
   /** The served certificate's pin (HTTPS), or null for plain HTTP. */
   tlsIdentity: () => TlsIdentity | null;
 }

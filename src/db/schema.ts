@@ -88,6 +88,8 @@ export const hosts = sqliteTable(
     pingUrl: text('ping_url'),
     /** Stale when its last backup is older than this; null: DEFAULT_EXPECT_BACKUP_EVERY_MS. */
     expectBackupEveryMs: integer('expect_backup_every_ms'),
+    /** How often the server checks its repository (borg check --repository-only); null: never on a schedule. */
+    checkEverySeconds: integer('check_every_seconds').default(604800),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
@@ -208,13 +210,19 @@ export const hostBackupState = sqliteTable('host_backup_state', {
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
-// ── Integrity checks (built in src/monitoring/integrity-check.ts by another branch) ──
+// ── Integrity checks (src/monitoring/integrity-check.ts): borg check --repository-only per host ──
 
-export const repositoryChecks = sqliteTable('repository_checks', {
-  id: integer('id').primaryKey({ autoIncrement: true }),
-  hostName: text('host_name').notNull(),
-  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
-  endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
-  outcome: text('outcome', { enum: ['ok', 'failed', 'interrupted', 'error'] }),
-  detail: text('detail'),
-});
+/** One run (a slice, with --max-duration) of the server's check of a host's repository; the newest kept per host. */
+export const repositoryChecks = sqliteTable(
+  'repository_checks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostName: text('host_name').notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
+    outcome: text('outcome', { enum: ['ok', 'failed', 'interrupted', 'error'] }),
+    /** Short and secret-free: borg's last error lines, or how far a partial check got. */
+    detail: text('detail'),
+  },
+  (table) => [index('repository_checks_host').on(table.hostName, table.id)],
+);

@@ -97,3 +97,12 @@ export function isConfigChurning(
   const from = Math.max(now.getTime() - churn.windowMs, since?.getTime() ?? Number.NEGATIVE_INFINITY);
   return recordedAt.filter((time) => time.getTime() > from).length > churn.maxVersions;
 }
+
+/**
+ * A repository config without the line borg's partial check keeps its place
+ * in (`last_segment_checked`, written by the server's own checks, as the host):
+ * two configs that differ only there are the same version.
+ */
+export function withoutCheckProgress(config: string): string {
+  return config.replace(/^last_segment_checked = \d+\r?\n?/m, '');
+}

@@ -4,6 +4,7 @@ import type { Actor, ServerContext } from '../context.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { parseExpectBackupEvery } from '../domain/backup-staleness.js';
+import { parseCheckEvery } from '../domain/check-schedule.js';
 import { fullAccessEnd, isFullAccessOpen } from '../domain/full-access.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
@@ -31,6 +32,8 @@ export interface HostView extends HostMonitoring {
   maxSessions: number;
   /** Called after each backup (and URL/fail after a failed one); may carry a token: shown to admins, never logged. */
   pingUrl: string | null;
+  /** Seconds between the server's checks of its repository (borg check --repository-only), or null: none scheduled. */
+  checkEverySeconds: number | null;
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
@@ -58,6 +61,7 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     allowFrom: row.allowFrom,
     maxSessions: row.maxSessions,
     pingUrl: row.pingUrl,
+    checkEverySeconds: row.checkEverySeconds,
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
@@ -103,6 +107,8 @@ export interface HostChanges {
   pingUrl?: string | null | undefined;
   /** Stale after this long without a backup ("26h"), or null for the default. */
   expectBackupEvery?: string | number | null | undefined;
+  /** How often the server checks its repository ("7d"), or null/"none" for no scheduled checks. */
+  checkEvery?: string | number | null | undefined;
 }
 
 export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
@@ -112,6 +118,7 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
   if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
+  if (changes.checkEvery !== undefined) values.checkEverySeconds = parseCheckEvery(changes.checkEvery);
   if (changes.pingUrl !== undefined) values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl);
   if (changes.expectBackupEvery !== undefined) {
     values.expectBackupEveryMs = changes.expectBackupEvery === null ? null : parseExpectBackupEvery(changes.expectBackupEvery);

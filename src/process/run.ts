@@ -12,6 +12,16 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Argument positions whose values are secrets, masked in errors. */
   secretArguments?: number[];
+  /** Run as this user and group (root only): work on a host's files as the host. */
+  uid?: number;
+  gid?: number;
+  /** Working directory (one the `uid` may enter). */
+  cwd?: string;
+  /** Ends the command (SIGTERM, then SIGKILL after `forceKillAfterMs`); it then fails with `isCanceled`. */
+  cancelSignal?: AbortSignal;
+  forceKillAfterMs?: number;
+  /** Told the process id once it started (to tell it apart from others of the same UID). */
+  onStart?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -29,6 +39,7 @@ export class CommandFailed extends AppError {
     readonly exitCode: number | undefined,
     readonly timedOut: boolean,
     readonly stderr: string,
+    readonly isCanceled = false,
   ) {
     super('COMMAND_FAILED', `${file} ${timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`}`);
   }
@@ -41,17 +52,30 @@ export function maskArguments(arguments_: string[], secretArguments: number[] = 
 export const run: Run = async (file, arguments_, options) => {
   if (!file.startsWith('/')) throw new TypeError(`run needs an absolute path, got ${file}`);
   try {
-    const result = await execa(file, arguments_, {
+    const subprocess = execa(file, arguments_, {
       timeout: options.timeoutMs,
       input: options.input,
       env: { ...BASE_ENVIRONMENT, ...options.env },
       extendEnv: false,
       stripFinalNewline: false,
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(options.cancelSignal ? { cancelSignal: options.cancelSignal } : {}),
+      ...(options.forceKillAfterMs === undefined ? {} : { forceKillAfterDelay: options.forceKillAfterMs }),
     });
+    if (subprocess.pid !== undefined) options.onStart?.(subprocess.pid);
+    const result = await subprocess;
     return { stdout: result.stdout, stderr: result.stderr };
   } catch (error) {
-    const failure = error as { exitCode?: number; timedOut?: boolean; stderr?: string };
-    throw new CommandFailed(file, failure.exitCode, failure.timedOut ?? false, String(failure.stderr ?? '').slice(0, 4000));
+    const failure = error as { exitCode?: number; timedOut?: boolean; isCanceled?: boolean; stderr?: string };
+    throw new CommandFailed(
+      file,
+      failure.exitCode,
+      failure.timedOut ?? false,
+      String(failure.stderr ?? '').slice(0, 4000),
+      failure.isCanceled ?? false,
+    );
   }
 };
 

@@ -52,16 +52,26 @@ export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals 
   return ended;
 }
 
-/** The processes of these UIDs that run (their open sessions), by UID, by one pass over /proc. */
-export function processIdsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Map<number, number[]> {
+/**
+ * The processes of these UIDs that run (their open sessions), by UID, by one
+ * pass over /proc; the server's own processes as a host (its repository
+ * check) in `exceptPids` do not count.
+ */
+export function processIdsInSession(
+  uids: ReadonlySet<number>,
+  procDir = '/proc',
+  exceptPids: ReadonlySet<number> = new Set(),
+): Map<number, number[]> {
   const byUid = new Map<number, number[]>();
-  for (const { pid, uid } of processesOf(uids, procDir)) byUid.set(uid, [...(byUid.get(uid) ?? []), pid]);
+  for (const { pid, uid } of processesOf(uids, procDir)) {
+    if (!exceptPids.has(pid)) byUid.set(uid, [...(byUid.get(uid) ?? []), pid]);
+  }
   return byUid;
 }
 
-/** Which of these UIDs have a process running (an open session), by one pass over /proc. */
-export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc'): Set<number> {
-  return new Set(processesOf(uids, procDir).map((found) => found.uid));
+/** Which of these UIDs have a process running (an open session), by one pass over /proc; `exceptPids` as above. */
+export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc', exceptPids: ReadonlySet<number> = new Set()): Set<number> {
+  return new Set(processIdsInSession(uids, procDir, exceptPids).keys());
 }
 
 /**

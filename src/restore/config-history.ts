@@ -6,6 +6,7 @@ import {
   configVersionTime,
   lastConfigVersionBefore,
   newestConfigVersion,
+  withoutCheckProgress,
 } from '../domain/config-versions.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { ensureDirectory } from '../provision/directories.js';
@@ -63,7 +64,9 @@ export function recordConfigVersion(backupDir: string, name: string, seenAt: Dat
   if (content === null) return false;
   const directory = configHistoryDir(backupDir, name);
   const newest = newestConfigVersion(versions(directory));
-  if (newest !== null && readFileSync(`${directory}/${newest}`, 'utf8') === content) return false;
+  // The server's own partial checks move a progress line in it: no new version for that.
+  if (newest !== null && withoutCheckProgress(readFileSync(`${directory}/${newest}`, 'utf8')) === withoutCheckProgress(content))
+    return false;
   ensureDirectory(directory, { uid: 0, gid: 0, mode: 0o700 });
   const path = `${directory}/${configVersionName(seenAt)}`;
   // Two versions in one millisecond: the first one seen stays.

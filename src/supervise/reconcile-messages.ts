@@ -31,3 +31,22 @@ export function requestReconcileFromSupervisor(timeoutMs = 120_000): Promise<voi
     send({ type: 'reconcile', id } satisfies ReconcileRequest);
   });
 }
+
+/** The API side asks the supervisor to check a host's repository soon; no answer (the result lands in the database). */
+export type CheckRequest = { type: 'check'; host: string };
+
+export function isCheckRequest(message: unknown): message is CheckRequest {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as CheckRequest).type === 'check' &&
+    typeof (message as CheckRequest).host === 'string'
+  );
+}
+
+export function requestCheckFromSupervisor(hostName: string): Promise<void> {
+  const send = process.send?.bind(process);
+  if (!send) return Promise.reject(new AppError('CHECK_UNAVAILABLE', 'the API runs without its supervisor'));
+  send({ type: 'check', host: hostName } satisfies CheckRequest);
+  return Promise.resolve();
+}

@@ -34,6 +34,8 @@ export interface RepositoryWatchOptions {
   scanner?: SegmentScanner;
   /** Records the sessions it sees (tests may pass their own). */
   sessions?: SessionTracker;
+  /** The server's own processes running as a host (its repository check): no session of that host. */
+  ownPids?: () => ReadonlySet<number>;
 }
 
 type WatchedRow = Pick<
@@ -78,7 +80,16 @@ export interface RepositoryWatch {
  *   repository's state), which records each session when it ends.
  */
 export function createRepositoryWatch(options: RepositoryWatchOptions): RepositoryWatch {
-  const { db, backupDir, logger, now, requestReconcile, procDir = '/proc', scanner = createSegmentScanner() } = options;
+  const {
+    db,
+    backupDir,
+    logger,
+    now,
+    requestReconcile,
+    procDir = '/proc',
+    scanner = createSegmentScanner(),
+    ownPids = () => new Set<number>(),
+  } = options;
   const sessions = options.sessions ?? createSessionTracker({ db, logger, procDir });
   let running: Promise<WatchedHost[]> | null = null;
   let isSweepDue = false;
@@ -127,7 +138,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (isSweep) rows = null;
     const current = loadHosts();
     // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs.
-    const processes = processIdsInSession(new Set(current.map((row) => row.uid)), procDir);
+    const processes = processIdsInSession(new Set(current.map((row) => row.uid)), procDir, ownPids());
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {

@@ -7,6 +7,7 @@ import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/stat
 import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../monitoring/integrity-check.js';
 import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
@@ -21,7 +22,7 @@ import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
-import { isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
+import { isCheckRequest, isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -110,7 +111,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
-  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date() });
+  // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
+  const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
+  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
@@ -140,6 +143,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     () => {
       const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
       child.on('message', (message: unknown) => {
+        if (isCheckRequest(message)) checks.request(message.host);
         if (!isReconcileRequest(message)) return;
         reconcileNow().then(
           () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
@@ -153,8 +157,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     },
     logger,
   );
-  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow);
-  const watch = createRepositoryWatch({ db, backupDir: config.backupDir, logger, now: () => new Date(), requestReconcile: reconcileNow });
+  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
+  const checkTimer = setInterval(() => {
+    checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+  }, CHECK_SCHEDULE_INTERVAL_MS);
+  const watch = createRepositoryWatch({
+    db,
+    backupDir: config.backupDir,
+    logger,
+    now: () => new Date(),
+    requestReconcile: reconcileNow,
+    ownPids: checks.ownPids,
+  });
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
@@ -191,13 +205,14 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(watchTimer);
       clearInterval(sessionLimitTimer);
       clearInterval(stalenessTimer);
+      clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
       control.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
       const listenerPid = sshd?.current()?.pid;
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
-      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS)])
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
         .then(() => endHostSessions(db))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {

@@ -63,8 +63,10 @@ export function createSessionLimit(options: {
   logger: Logger;
   now: () => Date;
   procDir?: string;
+  /** The server's own processes as a host (its repository check): not a session. */
+  ownPids?: () => ReadonlySet<number>;
 }): SessionLimit {
-  const { db, backupDir, logger, now, procDir = '/proc' } = options;
+  const { db, backupDir, logger, now, procDir = '/proc', ownPids = () => new Set<number>() } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   const lastAuditAt = new Map<string, number>();
   return {
@@ -79,7 +81,8 @@ export function createSessionLimit(options: {
       );
     },
     check() {
-      const processes = readHostProcesses(new Set(capByUid.keys()), procDir);
+      const own = ownPids();
+      const processes = readHostProcesses(new Set(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
       let ended = 0;
       for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
         for (const pid of over.pidsToEnd) {

@@ -7,6 +7,7 @@ import { listEnrollments } from '../../enrollment/enroll.js';
 import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
 import { AppError } from '../../errors.js';
+import { listHostChecks, queueHostCheck } from '../../monitoring/host-checks.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
 import type { AppEnv } from '../app-env.js';
 import { jsonBody } from '../middleware/json-body.js';
@@ -37,6 +38,7 @@ const hostChangesBody = z.strictObject({
   fullAccessFor: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
   pingUrl: z.union([z.string().max(2048), z.null()]).optional(),
   expectBackupEvery: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
+  checkEvery: z.union([z.string().max(16), z.number().int(), z.null()]).optional(),
 });
 
 const webhookBody = z.strictObject({
@@ -119,6 +121,11 @@ export function adminRoutes(context: ServerContext) {
     return c.json({
       sessions: hostSessions(context, c.req.param('name'), { limit, ...(before === undefined ? {} : { beforeId: before }) }),
     });
+  });
+  app.get('/hosts/:name/checks', (c) => c.json({ checks: listHostChecks(context, c.req.param('name')) }));
+  app.post('/hosts/:name/checks', async (c) => {
+    await queueHostCheck(context, c.req.param('name'), actorOf(c));
+    return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
   });
   app.delete('/hosts/:name', async (c) => {
     const purge = c.req.query('purge') === 'true';

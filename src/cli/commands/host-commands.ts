@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { statePaths } from '../../config.js';
 import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { AppError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { listHostChecks } from '../../monitoring/host-checks.js';
+import { createIntegrityChecks } from '../../monitoring/integrity-check.js';
+import { run } from '../../process/run.js';
 import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
+import { requestCheckOverSocket } from '../../supervise/control-socket.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 
@@ -33,9 +39,12 @@ const HOST_COLUMNS = [
   'quotaBytes',
   'allowFrom',
   'maxSessions',
+  'checkEverySeconds',
   'fingerprint',
   'repoUrl',
 ];
+
+const CHECK_COLUMNS = ['id', 'hostName', 'startedAt', 'endedAt', 'outcome', 'detail'];
 
 export function addHostCommands(program: Command): void {
   const hosts = program.command('hosts').description('enrolled hosts');
@@ -86,6 +95,7 @@ export function addHostCommands(program: Command): void {
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
     .option('--ping-url <url>', 'a push monitor to call after each backup, URL/fail after a failed one ("none" removes it)')
+    .option('--check-every <duration>', 'how often the server checks its repository (default 7d; "none": never on a schedule)')
     .option('--expect-backup-every <duration>', 'stale after this long without a backup, e.g. 26h (the default), 7d ("default" resets it)')
     .action(
       async (
@@ -97,6 +107,7 @@ export function addHostCommands(program: Command): void {
           appendOnly?: boolean;
           pingUrl?: string;
           expectBackupEvery?: string;
+          checkEvery?: string;
         },
       ) => {
         const changes = {
@@ -108,6 +119,7 @@ export function addHostCommands(program: Command): void {
           ...(options.expectBackupEvery === undefined
             ? {}
             : { expectBackupEvery: options.expectBackupEvery === 'default' ? null : options.expectBackupEvery }),
+          ...(options.checkEvery === undefined ? {} : { checkEvery: options.checkEvery }),
         };
         if (Object.keys(changes).length === 0)
           throw new AppError(
@@ -118,6 +130,37 @@ export function addHostCommands(program: Command): void {
         printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
       },
     );
+  hosts
+    .command('check <name>')
+    .description("check the host's repository now (borg check --repository-only, as the host) and print the outcome")
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      getHost(context, name);
+      const { config } = context;
+      // The running server checks (one check at a time for the server); with none running, this process does.
+      const result =
+        (await requestCheckOverSocket(statePaths(config.stateDir).controlSocket, name)) ??
+        (await createIntegrityChecks({
+          db: context.db,
+          backupDir: config.backupDir,
+          stateDir: config.stateDir,
+          logger: createLogger(config.logLevel, 'check'),
+          now: context.now,
+          run,
+        }).checkNow(name));
+      printRows([result as Record<string, unknown>], CHECK_COLUMNS, options.json ?? false);
+      const { outcome } = result as { outcome: string };
+      if (outcome !== 'ok') process.exitCode = outcome === 'failed' ? 1 : 2;
+    });
+  hosts
+    .command('checks <name>')
+    .description("the server's recent checks of the host's repository, newest first")
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      printRows(listHostChecks(context, name) as unknown as Record<string, unknown>[], CHECK_COLUMNS, options.json ?? false);
+    });
   hosts
     .command('full-access <name>')
     .description('let an append-only host prune and compact its own repository for a while')

@@ -71,6 +71,22 @@ describe('the session cap', () => {
     ]);
   });
 
+  it("does not count the server's own repository check as a session of the host", () => {
+    addHost('web1', 20001);
+    for (const pid of [99_999_001, 99_999_002]) addProcess(pid, 20001);
+    const limit = createSessionLimit({
+      db,
+      backupDir: '/backups',
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+      procDir,
+      ownPids: () => new Set([99_999_002]),
+    });
+    limit.refreshHosts();
+    limit.check();
+    expect(db.select().from(auditLog).all()).toEqual([]);
+  });
+
   it("never counts the processes of a UID a forged row names (root's, a system account's)", () => {
     addHost('web1', 20001);
     db.update(hosts).set({ uid: 0 }).where(eq(hosts.name, 'web1')).run();

@@ -1,0 +1,19 @@
+import { recordAudit } from '../audit/audit-log.js';
+import type { Actor, ServerContext } from '../context.js';
+import { getHost } from '../enrollment/hosts.js';
+import { AppError } from '../errors.js';
+import { listChecks, type RepositoryCheckRow } from './repository-checks.js';
+
+/** What the API and the CLI show of a host's repository checks (newest first). */
+export function listHostChecks(context: ServerContext, hostName: string): RepositoryCheckRow[] {
+  getHost(context, hostName);
+  return listChecks(context.db, hostName);
+}
+
+/** Asks the server to check the host's repository as soon as it can (no other check running, no session open). */
+export async function queueHostCheck(context: ServerContext, hostName: string, by: Actor): Promise<void> {
+  getHost(context, hostName);
+  if (!context.requestCheck) throw new AppError('CHECK_UNAVAILABLE', 'no server runs to check repositories');
+  recordAudit(context.db, context.now(), { ...by, action: 'host.check.request', target: hostName });
+  await context.requestCheck(hostName);
+}
