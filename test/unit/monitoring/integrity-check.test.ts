@@ -6,11 +6,11 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { hosts, repositoryChecks, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { createIntegrityChecks } from '../../../src/monitoring/integrity-check.js';
 import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../src/monitoring/repository-checks.js';
 import { CommandFailed, type Run, type RunOptions } from '../../../src/process/run.js';
 import { codeOfAsync } from '../../support/error-codes.js';
+import { addHostRow } from '../../support/host-rows.js';
 import { waitFor } from '../../support/wait-for.js';
 
 /**
@@ -32,22 +32,7 @@ function addProcess(pid: number, uid: number): void {
 }
 
 function addHost(name: string, uid: number): void {
-  upsertHost(
-    db,
-    {
-      name,
-      uid,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-      fingerprint: `SHA256:${name}`,
-      appendOnly: true,
-      quotaBytes: null,
-      allowFrom: null,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    NOW,
-  );
+  addHostRow(db, name, NOW, { uid });
   mkdirSync(join(root, 'backups', name, 'repo'), { recursive: true });
   chownSync(join(root, 'backups', name, 'repo'), uid, uid);
 }

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { findBackupState } from '../../../src/monitoring/backup-state.js';
 import { listSessions } from '../../../src/monitoring/host-sessions.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
 import { markCommitted, writeSegment } from '../../support/borg-segment-files.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 /**
  * The repository watch records sessions: a fake /proc (a process with the
@@ -85,22 +85,7 @@ beforeEach(() => {
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   db = openMemoryDatabase();
   ticks = 0;
-  upsertHost(
-    db,
-    {
-      name: 'web1',
-      uid: UID,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-      fingerprint: 'SHA256:t',
-      appendOnly: true,
-      quotaBytes: null,
-      allowFrom: null,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    NOW,
-  );
+  addHostRow(db, 'web1', NOW, { uid: UID });
   repository = join(base, 'backups', 'web1', 'repo');
   mkdirSync(join(repository, 'data', '0'), { recursive: true });
   writeSegment(repository, 1, 4096, true);

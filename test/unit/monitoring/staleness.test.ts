@@ -1,31 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { webhookDeliveries } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { recordEndedSession } from '../../../src/monitoring/session-ended.js';
 import { evaluateStaleness } from '../../../src/monitoring/staleness.js';
 import { createWebhook } from '../../../src/notify/webhooks.js';
 import { useTestContext } from '../../support/fixture-hooks.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 const HOUR = 3600_000;
 const test = useTestContext();
 
 function addHost(name: string, expectBackupEveryMs: number | null = null) {
-  upsertHost(
-    test.context.db,
-    {
-      name,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAA',
-      fingerprint: `SHA256:${name}`,
-      appendOnly: true,
-      quotaBytes: null,
-      allowFrom: null,
-      expectBackupEveryMs,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    test.clock.now(),
-  );
+  addHostRow(test.context.db, name, test.clock.now(), { expectBackupEveryMs });
 }
 
 function backUp(name: string) {

@@ -1,13 +1,13 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { hosts, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../../src/notify/delivery-worker.js';
 import type { OutgoingRequest } from '../../../src/notify/http-sender.js';
 import { enqueueEvent, enqueuePing } from '../../../src/notify/queue.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../../../src/notify/retry-schedule.js';
 import { createWebhook } from '../../../src/notify/webhooks.js';
 import { useTestContext } from '../../support/fixture-hooks.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 const ADMIN = { actor: 'admin:test' };
 const test = useTestContext();
@@ -108,21 +108,7 @@ describe('the delivery worker', () => {
   });
 
   it('calls a ping URL with GET, unsigned, and URL/fail for a failure', async () => {
-    upsertHost(
-      test.context.db,
-      {
-        name: 'web1',
-        keyType: 'ssh-ed25519',
-        keyBase64: 'AAAA',
-        fingerprint: 'SHA256:x',
-        appendOnly: true,
-        quotaBytes: null,
-        allowFrom: null,
-        origin: 'createuser',
-        enrollmentId: null,
-      },
-      test.clock.now(),
-    );
+    addHostRow(test.context.db, 'web1', test.clock.now());
     test.context.db.update(hosts).set({ pingUrl: 'https://hc.example.test/ping/abc' }).where(eq(hosts.name, 'web1')).run();
     enqueuePing(test.context.db, test.clock.now(), 'web1', 'success');
     enqueuePing(test.context.db, test.clock.now(), 'web1', 'fail');
@@ -136,21 +122,7 @@ describe('the delivery worker', () => {
   });
 
   it('fails a ping whose host no longer has a ping URL', async () => {
-    upsertHost(
-      test.context.db,
-      {
-        name: 'web1',
-        keyType: 'ssh-ed25519',
-        keyBase64: 'AAAA',
-        fingerprint: 'SHA256:x',
-        appendOnly: true,
-        quotaBytes: null,
-        allowFrom: null,
-        origin: 'createuser',
-        enrollmentId: null,
-      },
-      test.clock.now(),
-    );
+    addHostRow(test.context.db, 'web1', test.clock.now());
     test.context.db.update(hosts).set({ pingUrl: 'https://hc.example.test/ping/abc' }).where(eq(hosts.name, 'web1')).run();
     const id = enqueuePing(test.context.db, test.clock.now(), 'web1', 'success') ?? '';
     test.context.db.update(hosts).set({ pingUrl: null }).where(eq(hosts.name, 'web1')).run();

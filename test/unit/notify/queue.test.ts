@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { hosts, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { enqueueEvent, enqueuePing, pingTargetUrl } from '../../../src/notify/queue.js';
 import { createWebhook } from '../../../src/notify/webhooks.js';
 import { useTestContext } from '../../support/fixture-hooks.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 const ADMIN = { actor: 'admin:test' };
 const test = useTestContext();
@@ -65,21 +65,7 @@ describe('enqueueEvent', () => {
 
 describe('enqueuePing', () => {
   function addHost(pingUrl: string | null) {
-    upsertHost(
-      test.context.db,
-      {
-        name: 'web1',
-        keyType: 'ssh-ed25519',
-        keyBase64: 'AAAA',
-        fingerprint: 'SHA256:x',
-        appendOnly: true,
-        quotaBytes: null,
-        allowFrom: null,
-        origin: 'createuser',
-        enrollmentId: null,
-      },
-      test.clock.now(),
-    );
+    addHostRow(test.context.db, 'web1', test.clock.now());
     test.context.db.update(hosts).set({ pingUrl }).where(eq(hosts.name, 'web1')).run();
   }
 

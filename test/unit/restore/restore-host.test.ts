@@ -6,11 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import type { ServerContext } from '../../../src/context.js';
 import { auditLog, hosts } from '../../../src/db/schema.js';
-import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../src/enrollment/hosts-store.js';
 import { recordConfigVersion } from '../../../src/restore/config-history.js';
 import { restoreHost } from '../../../src/restore/restore-host.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
+import { addHostRow } from '../../support/host-rows.js';
 import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
 
 /**
@@ -29,22 +30,7 @@ beforeEach(async () => {
   repository = join(backupDir, 'db1', 'repo');
   mkdirSync(repository, { recursive: true });
   test = await makeTestContext({ config: loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }) });
-  upsertHost(
-    test.context.db,
-    {
-      name: 'db1',
-      uid: 20001,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-      fingerprint: 'SHA256:test',
-      appendOnly: true,
-      quotaBytes: null,
-      allowFrom: null,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    test.clock.now(),
-  );
+  addHostRow(test.context.db, 'db1', test.clock.now(), { uid: 20001 });
   writeSegment(repository, 0, 500, false);
   writeSegment(repository, 1, 600, true);
   writeSegment(repository, 2, 700, false);

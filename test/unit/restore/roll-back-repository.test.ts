@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { listRestorePoints, restoreHost } from '../../../src/restore/restore-host.js';
 import { readTransactions, rollBackRepository } from '../../../src/restore/roll-back-repository.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
+import { addHostRow } from '../../support/host-rows.js';
 import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
 
 /**
@@ -109,22 +109,7 @@ describe.runIf(isRoot)('rolling back a repository with links in it', () => {
     rmSync(repository, { recursive: true });
     symlinkSync(other, repository);
     const test: TestContext = await makeTestContext({ config: loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }) });
-    upsertHost(
-      test.context.db,
-      {
-        name: 'db1',
-        uid: UID,
-        keyType: 'ssh-ed25519',
-        keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-        fingerprint: 'SHA256:test',
-        appendOnly: true,
-        quotaBytes: null,
-        allowFrom: null,
-        origin: 'createuser',
-        enrollmentId: null,
-      },
-      test.clock.now(),
-    );
+    addHostRow(test.context.db, 'db1', test.clock.now(), { uid: UID });
     expect(() => listRestorePoints(test.context, 'db1')).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
     await expect(restoreHost(test.context, 'db1', BEFORE, { actor: 'cli', sourceAddress: null })).rejects.toMatchObject({
       code: 'UNSAFE_PATH',

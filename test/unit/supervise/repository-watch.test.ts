@@ -20,9 +20,10 @@ import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hosts, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
 import { quotaAllowanceBytes } from '../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../src/domain/config-versions.js';
-import { findHost, upsertHost } from '../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../src/enrollment/hosts-store.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 /**
  * The repository watch against a fake /proc (one process per "session"),
@@ -41,22 +42,7 @@ let reconcileRequests: number;
 let ticks: number;
 
 function addHost(name: string, uid: number, quotaBytes: number | null, appendOnly = true): string {
-  upsertHost(
-    db,
-    {
-      name,
-      uid,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-      fingerprint: 'SHA256:test',
-      appendOnly,
-      quotaBytes,
-      allowFrom: null,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    NOW,
-  );
+  addHostRow(db, name, NOW, { uid, appendOnly, quotaBytes });
   const repository = join(backupDir, name, 'repo');
   mkdirSync(join(repository, 'data', '0'), { recursive: true });
   owners.set(repository, uid);

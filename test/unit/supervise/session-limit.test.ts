@@ -6,8 +6,8 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hosts } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
 import { createSessionLimit } from '../../../src/supervise/session-limit.js';
+import { addHostRow } from '../../support/host-rows.js';
 
 /**
  * The session cap against a fake /proc: three "sessions" (processes whose
@@ -27,22 +27,7 @@ function addProcess(pid: number, uid: number): void {
 }
 
 function addHost(name: string, uid: number): void {
-  upsertHost(
-    db,
-    {
-      name,
-      uid,
-      keyType: 'ssh-ed25519',
-      keyBase64: 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK',
-      fingerprint: `SHA256:${name}`,
-      appendOnly: true,
-      quotaBytes: null,
-      allowFrom: null,
-      origin: 'createuser',
-      enrollmentId: null,
-    },
-    NOW,
-  );
+  addHostRow(db, name, NOW, { uid });
   db.update(hosts).set({ maxSessions: 1 }).where(eq(hosts.name, name)).run();
 }
 
