@@ -3,7 +3,7 @@ import type { hosts } from '../db/schema.js';
 import { type BackupStatus, backupStatus, DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../domain/backup-staleness.js';
 import type { BackupStateRow } from './backup-state.js';
 import { findBackupState } from './backup-state.js';
-import { type LastCheck, lastCheckOf } from './last-check.js';
+import { type FinishedCheck, lastFinishedCheckOf } from './repository-checks.js';
 
 /** What a host view says of its backups: every figure as the server saw it. */
 export interface HostMonitoring {
@@ -16,7 +16,7 @@ export interface HostMonitoring {
   /** repositoryBytes / quotaBytes, or null without either. */
   quotaUse: number | null;
   expectBackupEverySeconds: number;
-  lastCheck: LastCheck | null;
+  lastCheck: FinishedCheck | null;
 }
 
 type HostFacts = Pick<typeof hosts.$inferSelect, 'name' | 'status' | 'createdAt' | 'quotaBytes' | 'expectBackupEveryMs'>;
@@ -24,7 +24,7 @@ type HostFacts = Pick<typeof hosts.$inferSelect, 'name' | 'status' | 'createdAt'
 export function describeMonitoring(
   row: HostFacts,
   state: BackupStateRow | undefined,
-  lastCheck: LastCheck | null,
+  lastCheck: FinishedCheck | null,
   now: Date,
 ): HostMonitoring {
   const facts = {
@@ -47,5 +47,5 @@ export function describeMonitoring(
 }
 
 export function hostMonitoring(db: Queryable, row: HostFacts, now: Date): HostMonitoring {
-  return describeMonitoring(row, findBackupState(db, row.name), lastCheckOf(db, row.name), now);
+  return describeMonitoring(row, findBackupState(db, row.name), lastFinishedCheckOf(db, row.name), now);
 }

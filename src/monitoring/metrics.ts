@@ -5,7 +5,7 @@ import { enrollments, hostSessions, hosts, webhookDeliveries } from '../db/schem
 import type { BackupStatus } from '../domain/backup-staleness.js';
 import { allBackupStates } from './backup-state.js';
 import { describeMonitoring } from './host-monitoring.js';
-import { lastChecks } from './last-check.js';
+import { lastFinishedChecks } from './repository-checks.js';
 
 const BACKUP_STATUSES: readonly BackupStatus[] = ['ok', 'stale', 'never', 'disabled'];
 
@@ -28,7 +28,7 @@ export async function renderMetrics(db: Queryable, now: Date): Promise<{ content
   const failedDeliveries = gauge('borg_server_webhook_deliveries_failed', 'Webhook and ping deliveries that gave up');
 
   const states = allBackupStates(db);
-  const checks = lastChecks(db);
+  const checks = lastFinishedChecks(db);
   const counts = new Map<BackupStatus, number>(BACKUP_STATUSES.map((status) => [status, 0]));
   for (const row of db
     .select()

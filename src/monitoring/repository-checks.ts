@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, lt, max } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { repositoryChecks } from '../db/schema.js';
 import { isPartialCheckDetail, type ParsedCheck } from '../domain/borg-check.js';
@@ -60,6 +60,38 @@ export function lastCheckOf(db: Queryable, hostName: string): LastCheck | null {
   const [row] = listChecks(db, hostName, 1);
   if (!row) return null;
   return { endedAt: row.endedAt, outcome: row.outcome, isPartial: row.outcome === 'ok' && isPartialCheckDetail(row.detail) };
+}
+
+/** A finished check as host views and metrics show it. */
+export interface FinishedCheck {
+  endedAt: Date;
+  outcome: NonNullable<RepositoryCheckRow['outcome']>;
+}
+
+/** The last finished check of every host, by host name. */
+export function lastFinishedChecks(db: Queryable): Map<string, FinishedCheck> {
+  const newest = db
+    .select({ id: max(repositoryChecks.id) })
+    .from(repositoryChecks)
+    .where(isNotNull(repositoryChecks.endedAt))
+    .groupBy(repositoryChecks.hostName);
+  const found = new Map<string, FinishedCheck>();
+  for (const row of db.select().from(repositoryChecks).where(inArray(repositoryChecks.id, newest)).all()) {
+    if (row.endedAt !== null && row.outcome !== null) found.set(row.hostName, { endedAt: row.endedAt, outcome: row.outcome });
+  }
+  return found;
+}
+
+/** A host's last finished check (one running now does not count), or null. */
+export function lastFinishedCheckOf(db: Queryable, hostName: string): FinishedCheck | null {
+  const row = db
+    .select()
+    .from(repositoryChecks)
+    .where(and(eq(repositoryChecks.hostName, hostName), isNotNull(repositoryChecks.endedAt)))
+    .orderBy(desc(repositoryChecks.id))
+    .limit(1)
+    .get();
+  return row?.endedAt && row.outcome ? { endedAt: row.endedAt, outcome: row.outcome } : null;
 }
 
 /**

@@ -46,14 +46,17 @@ const webhookBody = z.strictObject({
   events: z.array(z.string().max(64)).max(32).optional(),
 });
 
-/** `limit` (1–1000, default 100) and `before` (a delivery id, for the next page). */
+/** A page's `limit`: a decimal integer from 1 to 1000, 100 when absent. */
+const pageLimit = z
+  .string()
+  .regex(/^\d{1,4}$/)
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(1000))
+  .default(100);
+
+/** `limit` and `before` (a delivery id, for the next page). */
 const deliveriesQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(1000))
-    .default(100),
+  limit: pageLimit,
   before: z
     .string()
     .regex(/^msg_[A-Za-z0-9_-]{1,64}$/)
@@ -62,14 +65,9 @@ const deliveriesQuery = z.strictObject({
 
 const statusQuery = z.enum(['pending', 'approved', 'denied', 'expired']).optional();
 
-/** `limit` (1–1000, default 100) and `before` (an entry id, for the next page): decimal integers. */
+/** `limit` and `before` (an entry id, for the next page): decimal integers. */
 const auditQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(1000))
-    .default(100),
+  limit: pageLimit,
   before: z
     .string()
     .regex(/^\d{1,15}$/)
