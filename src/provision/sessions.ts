@@ -14,7 +14,7 @@ function mountNamespaceOf(procDir: string, pid: string): string | null {
  * `uids`. Host UIDs only, whatever the caller passes: the UIDs come from rows
  * the unprivileged API writes, and a row saying 0 must not end root's processes.
  */
-function processesOf(uids: ReadonlySet<number>, procDir: string): { pid: number; uid: number }[] {
+export function processesOf(uids: ReadonlySet<number>, procDir = '/proc'): { pid: number; uid: number }[] {
   if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found: { pid: number; uid: number }[] = [];

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { statFieldsOf } from '../provision/proc-stat.js';
 
 /**
  * Processes a child of ours started and left (sshd forks one per connection,
@@ -12,23 +13,12 @@ export interface ProcessIdentity {
   startTicks: string;
 }
 
-/** The fields after "(comm)" of /proc/PID/stat (comm may hold spaces and parentheses), or null once it is gone. */
-function statFields(procDir: string, pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`${procDir}/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
 /** The live children of `parentPid` (zombies excluded). */
 export function childProcesses(parentPid: number, procDir = '/proc'): ProcessIdentity[] {
   const children: ProcessIdentity[] = [];
   for (const entry of readdirSync(procDir)) {
     if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(procDir, Number(entry));
-    // state is field 3 of the line (index 0 here), ppid field 4, starttime field 22.
+    const fields = statFieldsOf(procDir, Number(entry));
     if (fields === null || fields[0] === 'Z' || Number(fields[1]) !== parentPid) continue;
     children.push({ pid: Number(entry), startTicks: fields[19] ?? '' });
   }
@@ -36,7 +26,7 @@ export function childProcesses(parentPid: number, procDir = '/proc'): ProcessIde
 }
 
 function isStillRunning(process_: ProcessIdentity, procDir: string): boolean {
-  const fields = statFields(procDir, process_.pid);
+  const fields = statFieldsOf(procDir, process_.pid);
   return fields !== null && fields[0] !== 'Z' && fields[19] === process_.startTicks;
 }
 

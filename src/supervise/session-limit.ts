@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/connection.js';
@@ -6,6 +5,8 @@ import { hosts } from '../db/schema.js';
 import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap } from '../domain/session-cap.js';
 import type { Logger } from '../log.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
+import { statFieldsOf } from '../provision/proc-stat.js';
+import { processesOf } from '../provision/sessions.js';
 
 /** How often the server counts sessions: a flood lives at most this long. */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
@@ -19,38 +20,16 @@ export interface SessionLimit {
   check(): number;
 }
 
-function mountNamespaceOf(procDir: string, pid: string): string | null {
-  try {
-    return readlinkSync(`${procDir}/${pid}/ns/mnt`);
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Processes of these UIDs in this server's mount namespace (the same UID may
- * be another server's host elsewhere on the machine), by real UID. Not by the
- * owner of /proc/PID: sshd's child for a connection changed its UID and is
- * not dumpable, so its /proc directory belongs to root.
+ * The host processes in this server's mount namespace (sessions.ts), each
+ * with its parent and start time: sshd's child for a connection changed its
+ * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
 function readHostProcesses(uids: ReadonlySet<number>, procDir: string): HostProcess[] {
-  if (uids.size === 0) return [];
-  const ownNamespace = mountNamespaceOf(procDir, 'self');
-  const found: HostProcess[] = [];
-  for (const entry of readdirSync(procDir)) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const realUid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`${procDir}/${entry}/status`, 'utf8'))?.[1] ?? -1);
-      if (!uids.has(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
-      // Fields after "(comm)", which may itself hold spaces and parentheses: state ppid … starttime (the 20th).
-      const stat = readFileSync(`${procDir}/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      found.push({ pid: Number(entry), parentPid: Number(fields[1]), uid: realUid, startTicks: Number(fields[19]) });
-    } catch {
-      // It ended while we looked.
-    }
-  }
-  return found;
+  return processesOf(uids, procDir).flatMap(({ pid, uid }) => {
+    const fields = statFieldsOf(procDir, pid);
+    return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
+  });
 }
 
 /**
