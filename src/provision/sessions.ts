@@ -18,20 +18,26 @@ export function processesOf(uids: ReadonlySet<number>, procDir = '/proc'): { pid
   if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found: { pid: number; uid: number }[] = [];
+  for (const { pid, realUid } of processStatuses(procDir)) {
+    // A zombie has no mount namespace left: it is no session any more.
+    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, pid) !== ownNamespace) continue;
+    found.push({ pid: Number(pid), uid: realUid });
+  }
+  return found;
+}
+
+/** Every process in /proc with its real UID and status text; one that ends while it is read is left out. */
+function* processStatuses(procDir: string): Generator<{ pid: string; realUid: number; status: string }> {
   for (const entry of readdirSync(procDir)) {
     if (!/^\d+$/.test(entry)) continue;
     let status: string;
     try {
       status = readFileSync(`${procDir}/${entry}/status`, 'utf8');
     } catch {
-      continue; // the process ended while we looked
+      continue;
     }
-    const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
-    // A zombie has no mount namespace left: it is no session any more.
-    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, entry) !== ownNamespace) continue;
-    found.push({ pid: Number(entry), uid: realUid });
+    yield { pid: entry, realUid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), status };
   }
-  return found;
 }
 
 /**
@@ -85,19 +91,11 @@ export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc', exce
 export function uidsRunningIn(low: number, high: number, procDir = '/proc'): Set<number> {
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found = new Set<number>();
-  for (const entry of readdirSync(procDir)) {
-    if (!/^\d+$/.test(entry)) continue;
-    let status: string;
-    try {
-      status = readFileSync(`${procDir}/${entry}/status`, 'utf8');
-    } catch {
-      continue;
-    }
-    const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+  for (const { pid, realUid, status } of processStatuses(procDir)) {
     if (realUid < low || realUid > high || found.has(realUid) || /^State:\s+Z/m.test(status)) continue;
     let namespace: string;
     try {
-      namespace = readlinkSync(`${procDir}/${entry}/ns/mnt`);
+      namespace = readlinkSync(`${procDir}/${pid}/ns/mnt`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EACCES') found.add(realUid);
       continue;
