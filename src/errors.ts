@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'INVALID_CIDR'
   | 'INVALID_URL'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'RATE_LIMITED'
   | 'TOKEN_INVALID'
   | 'TOKEN_EXPIRED'

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ServerContext } from '../context.js';
 import { AppError, isAppError } from '../errors.js';
+import { webRoutes } from '../web/web-routes.js';
 import type { AppEnv } from './app-env.js';
 import { STATUS_BY_CODE } from './error-map.js';
 import { clientAddress } from './middleware/client-address.js';
@@ -64,6 +65,8 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
   // Prometheus scrapes with the same bearer admin token (bearer_token_file in its scrape config).
   app.use('/metrics', adminOnly);
   app.route('/', metricsRoutes(context));
+  app.route('/ui', webRoutes(context, limits, logError));
+  app.get('/', (c) => c.redirect('/ui', 302));
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {

@@ -1,4 +1,4 @@
-import { desc, lt } from 'drizzle-orm';
+import { and, desc, eq, lt } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { auditLog } from '../db/schema.js';
 
@@ -24,8 +24,17 @@ export function recordAudit(db: Queryable, at: Date, entry: AuditEntry): void {
     .run();
 }
 
-export function listAudit(db: Queryable, options: { limit: number; beforeId?: number }) {
-  const query = db.select().from(auditLog);
-  const filtered = options.beforeId === undefined ? query : query.where(lt(auditLog.id, options.beforeId));
-  return filtered.orderBy(desc(auditLog.id)).limit(options.limit).all();
+/** Newest first; `beforeId` gives the next page, `target` only the entries about one host, token or webhook. */
+export function listAudit(db: Queryable, options: { limit: number; beforeId?: number; target?: string }) {
+  const conditions = [
+    options.beforeId === undefined ? undefined : lt(auditLog.id, options.beforeId),
+    options.target === undefined ? undefined : eq(auditLog.target, options.target),
+  ];
+  return db
+    .select()
+    .from(auditLog)
+    .where(and(...conditions))
+    .orderBy(desc(auditLog.id))
+    .limit(options.limit)
+    .all();
 }

@@ -116,7 +116,7 @@ export const auditLog = sqliteTable(
     sourceAddress: text('source_address'),
     details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
   },
-  (table) => [index('audit_log_at').on(table.at)],
+  (table) => [index('audit_log_at').on(table.at), index('audit_log_target').on(table.target, table.id)],
 );
 
 // ── Notifications (src/notify): outgoing webhooks, their delivery queue, host ping URLs ──
@@ -225,4 +225,28 @@ export const repositoryChecks = sqliteTable(
     detail: text('detail'),
   },
   (table) => [index('repository_checks_host').on(table.hostName, table.id)],
+);
+
+// ── The admin web page (src/web): logins by admin token ──
+
+/**
+ * A browser's login to /ui. The cookie carries a random id; only its hash is
+ * stored. A session ends on logout, after its idle or absolute lifetime, and
+ * with the admin token it was opened with.
+ */
+export const adminSessions = sqliteTable(
+  'admin_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    adminTokenId: text('admin_token_id')
+      .notNull()
+      .references(() => adminTokens.id),
+    /** Sent in every form of the session and compared on every POST (with the Origin check). */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    sourceAddress: text('source_address'),
+  },
+  (table) => [index('admin_sessions_expiry').on(table.expiresAt)],
 );
