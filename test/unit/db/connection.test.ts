@@ -27,6 +27,7 @@ function tableNames(db: ReturnType<typeof openMemoryDatabase>): string[] {
 describe('openMemoryDatabase', () => {
   it('creates every table with the real migrations', () => {
     expect(tableNames(openMemoryDatabase())).toEqual([
+      'admin_sessions',
       'admin_tokens',
       'audit_log',
       'enrollment_tokens',
