@@ -8,7 +8,11 @@ import { createLogger } from '../log.js';
 import { createDeliveryWorker } from '../notify/delivery-worker.js';
 import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
-import { requestCheckFromSupervisor, requestReconcileFromSupervisor } from '../supervise/reconcile-messages.js';
+import {
+  requestCheckFromSupervisor,
+  requestReconcileFromSupervisor,
+  requestRestorePointsFromSupervisor,
+} from '../supervise/reconcile-messages.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
@@ -25,6 +29,7 @@ const context: ServerContext = {
   signingKey: await loadOrCreateSigningKey(paths.signingKeyDir),
   requestReconcile: () => requestReconcileFromSupervisor(),
   requestCheck: (hostName) => requestCheckFromSupervisor(hostName),
+  readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),
   tlsIdentity: () => tlsIdentity,
 };

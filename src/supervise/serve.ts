@@ -22,7 +22,13 @@ import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
-import { isCheckRequest, isReconcileRequest, type ReconcileReply } from './reconcile-messages.js';
+import {
+  answerRestorePoints,
+  isCheckRequest,
+  isReconcileRequest,
+  isRestorePointsRequest,
+  type ReconcileReply,
+} from './reconcile-messages.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -144,6 +150,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
       child.on('message', (message: unknown) => {
         if (isCheckRequest(message)) checks.request(message.host);
+        if (isRestorePointsRequest(message)) child.send(answerRestorePoints(message, db, config.backupDir));
         if (!isReconcileRequest(message)) return;
         reconcileNow().then(
           () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),

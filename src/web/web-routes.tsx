@@ -23,7 +23,7 @@ import { AuditPage } from './pages/audit-page.js';
 import { EnrollmentsPage } from './pages/enrollments-page.js';
 import { HostPage, type HostPageData } from './pages/host-page.js';
 import { HOST_FILTERS, type HostFilter, HostsPage } from './pages/hosts-page.js';
-import type { NAVIGATION, PageFrame } from './pages/layout.js';
+import type { NAVIGATION } from './pages/layout.js';
 import { ErrorPage, LoginPage } from './pages/login-page.js';
 import { OverviewPage } from './pages/overview-page.js';
 import { TokensPage } from './pages/tokens-page.js';
