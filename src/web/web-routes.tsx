@@ -287,7 +287,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     );
   });
 
-  app.notFound((c) => {
+  app.all('*', (c) => {
     throw new AppError('NOT_FOUND', `no page at ${c.req.path}`);
   });
   app.onError((error, c) => {

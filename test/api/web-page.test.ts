@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/admin/admin-sessions.js';
+import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
+import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
+import { listAudit } from '../../src/audit/audit-log.js';
+import { listEnrollments } from '../../src/enrollment/enroll.js';
+import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
+import { enrollPending } from '../support/enrollment-flow.js';
+import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
+import { addHostRow } from '../support/host-rows.js';
+import { makeTestApp } from '../support/test-context.js';
+import { createWebClient, PAGE_ORIGIN } from '../support/web-client.js';
+
+const keys = useSshKeys({ vm: 'ed25519' });
+const api = useTestApi();
+
+const PAGES = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
+
+async function loggedIn() {
+  const web = createWebClient(api.app);
+  expect((await web.logIn(api.adminToken)).status).toBe(303);
+  return web;
+}
+
+describe('logging in to /ui', () => {
+  it.each(PAGES)('sends a browser without a session from %s to the login page', async (path) => {
+    const page = await createWebClient(api.app).get(path);
+    expect(page.status).toBe(303);
+    expect(page.location).toMatch(/^\/ui\/login/);
+  });
+
+  it('gives a session cookie that scripts, other sites and plain HTTP cannot use', async () => {
+    const response = await createWebClient(api.app).post('/ui/login', { token: api.adminToken }, { csrf: null });
+    expect(response.status).toBe(303);
+    expect(response.location).toBe('/ui');
+    const [cookie] = response.headers.getSetCookie();
+    expect(cookie).toMatch(/^__Host-sbs_session=[A-Za-z0-9_-]{43}; Max-Age=43200; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    expect(listAudit(api.context.db, { limit: 1 })[0]).toMatchObject({ action: 'admin.login' });
+  });
+
+  it('refuses a wrong token with 401 and no cookie, and counts it against the address', async () => {
+    const app = makeTestApp(api.context, { limits: { adminFailures: createRateLimiter({ limit: 2, windowMs: 60_000 }) } });
+    const web = createWebClient(app);
+    const wrong = `${api.adminToken.slice(0, -1)}${api.adminToken.endsWith('A') ? 'B' : 'A'}`;
+    for (const attempt of [1, 2]) {
+      const response = await web.post('/ui/login', { token: wrong }, { csrf: null });
+      expect(response.status, `attempt ${attempt}`).toBe(401);
+      expect(response.text).toContain('That admin token is not valid');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    }
+    const limited = await web.post('/ui/login', { token: api.adminToken }, { csrf: null });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.getSetCookie()).toEqual([]);
+  });
+
+  it('goes back to the page that asked for the login, and never to another site', async () => {
+    const web = createWebClient(api.app);
+    expect((await web.get('/ui/hosts')).location).toBe('/ui/login?next=%2Fui%2Fhosts');
+    expect((await web.post('/ui/login', { token: api.adminToken, next: '/ui/hosts' }, { csrf: null })).location).toBe('/ui/hosts');
+    for (const next of ['https://evil.example/ui', '//evil.example/ui', '/ui//evil.example', '/elsewhere']) {
+      const other = createWebClient(api.app);
+      expect((await other.post('/ui/login', { token: api.adminToken, next }, { csrf: null })).location).toBe('/ui');
+    }
+  });
+
+  it('refuses a login form posted from another site', async () => {
+    const web = createWebClient(api.app);
+    const response = await web.post('/ui/login', { token: api.adminToken }, { csrf: null, origin: 'https://evil.example' });
+    expect(response.status).toBe(403);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('a session', () => {
+  it('ends after 30 minutes without a request', async () => {
+    const web = await loggedIn();
+    api.clock.advance(SESSION_IDLE_MS - 60_000);
+    expect((await web.get('/ui/hosts')).status).toBe(200);
+    api.clock.advance(SESSION_IDLE_MS - 60_000);
+    expect((await web.get('/ui/hosts')).status).toBe(200);
+    api.clock.advance(SESSION_IDLE_MS);
+    const expired = await web.get('/ui/hosts');
+    expect(expired.status).toBe(303);
+    expect(expired.location).toMatch(/^\/ui\/login/);
+  });
+
+  it('ends 12 hours after the login, however busy', async () => {
+    const web = await loggedIn();
+    for (let elapsed = 0; elapsed < SESSION_LIFETIME_MS - 20 * 60_000; elapsed += 20 * 60_000) {
+      api.clock.advance(20 * 60_000);
+      expect((await web.get('/ui')).status).toBe(200);
+    }
+    api.clock.advance(20 * 60_000);
+    expect((await web.get('/ui')).status).toBe(303);
+  });
+
+  it('ends at logout: the old cookie opens nothing', async () => {
+    const web = await loggedIn();
+    const cookie = web.cookie;
+    const logout = await web.post('/ui/logout');
+    expect(logout.status).toBe(303);
+    expect(logout.location).toBe('/ui/login?notice=logged-out');
+    expect(logout.headers.getSetCookie()[0]).toMatch(/^__Host-sbs_session=; Max-Age=0/);
+    web.cookie = cookie;
+    expect((await web.get('/ui')).status).toBe(303);
+    expect((await web.post('/ui/tokens', { ttl: '1h' })).status).toBe(401);
+    expect(listEnrollmentTokens(api.context)).toEqual([]);
+  });
+
+  it('ends when its admin token is revoked', async () => {
+    const web = await loggedIn();
+    const [tokenId] = /^bsa_([A-Za-z0-9]{12})_/.exec(api.adminToken)?.slice(1) ?? [];
+    revokeAdminToken(api.context.db, tokenId ?? '', api.clock.now(), 'test');
+    expect((await web.get('/ui')).status).toBe(303);
+  });
+});
+
+describe('forms of the page', () => {
+  it('refuses a post from another site, or with no origin at all, and changes nothing', async () => {
+    const web = await loggedIn();
+    for (const origin of ['https://evil.example', 'null', null]) {
+      const response = await web.post('/ui/tokens', { ttl: '1h' }, { origin });
+      expect(response.status, `origin ${origin}`).toBe(403);
+      expect(response.text).toContain('not sent from this page');
+    }
+    const crossSite = await web.post('/ui/tokens', { ttl: '1h' }, { origin: null, headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(crossSite.status).toBe(403);
+    expect(listEnrollmentTokens(api.context)).toEqual([]);
+  });
+
+  it('refuses a post without the session form token, or with another session`s', async () => {
+    const web = await loggedIn();
+    const other = await loggedIn();
+    expect((await web.post('/ui/tokens', { ttl: '1h' }, { csrf: null })).status).toBe(403);
+    expect((await web.post('/ui/tokens', { ttl: '1h' }, { csrf: other.csrfToken ?? '' })).status).toBe(403);
+    expect(listEnrollmentTokens(api.context)).toEqual([]);
+    expect((await web.post('/ui/tokens', { ttl: '1h' })).status).toBe(200);
+    expect(listEnrollmentTokens(api.context)).toHaveLength(1);
+  });
+
+  it('shows a minted token`s command once, in the page and never in a URL', async () => {
+    const web = await loggedIn();
+    const minted = await web.post('/ui/tokens', { ttl: '15m', host: 'web1', quota: '20G', appendOnly: 'yes' });
+    expect(minted.status).toBe(200);
+    expect(minted.location).toBeNull();
+    const command = /<code id="enroll-command">([^<]+)<\/code>/.exec(minted.text)?.[1] ?? '';
+    expect(command).toContain('BORG_ENROLL_TOKEN=&#39;ey');
+    const token = /BORG_ENROLL_TOKEN=&#39;([^&]+)&#39;/.exec(command)?.[1] ?? '';
+    expect(listEnrollmentTokens(api.context)).toMatchObject([{ host: 'web1', appendOnly: true, quotaBytes: 20e9 }]);
+    const list = await web.get('/ui/tokens');
+    expect(list.text).not.toContain(token);
+    expect(list.text).toContain('quota 20.0 GB');
+  });
+
+  it('answers a bad value with a 4xx page that names the problem, and keeps nothing', async () => {
+    const web = await loggedIn();
+    const response = await web.post('/ui/tokens', { ttl: '9d' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.text).toContain('role="alert"');
+    expect(response.text).toContain('href="/ui/tokens"');
+    expect(listEnrollmentTokens(api.context)).toEqual([]);
+  });
+
+  it('refuses a body larger than the limit with 413', async () => {
+    const web = await loggedIn();
+    const response = await web.post('/ui/tokens', { host: 'x'.repeat(40_000) });
+    expect(response.status).toBe(413);
+  });
+});
+
+describe('approving an enrollment on the page', () => {
+  it('approves only when the typed fingerprint is the key`s exact fingerprint', async () => {
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.vm);
+    const web = await loggedIn();
+    const page = await web.get('/ui/enrollments');
+    expect(page.text).toContain(`data-enrollment-id="${id}"`);
+    expect(page.text).toContain(`<code class="fingerprint">${keys.vm.fingerprint}</code>`);
+    const shortened = keys.vm.fingerprint.slice(0, -1);
+    const wrong = await web.post(`/ui/enrollments/${id}/approve`, { fingerprint: shortened });
+    expect(wrong.status).toBe(409);
+    expect(listEnrollments(api.context, 'pending')).toHaveLength(1);
+    const right = await web.post(`/ui/enrollments/${id}/approve`, { fingerprint: ` ${keys.vm.fingerprint} ` });
+    expect(right.status).toBe(303);
+    expect(right.location).toBe('/ui/hosts/web1?notice=approved');
+    expect((await web.get(right.location ?? '')).text).toContain('Approved: the host can back up now.');
+  });
+
+  it('denies with a reason, shown as text and never as markup', async () => {
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.vm);
+    const web = await loggedIn();
+    expect((await web.post(`/ui/enrollments/${id}/deny`, { reason: '<script>alert(1)</script> unknown VM' })).status).toBe(303);
+    const page = await web.get('/ui/enrollments');
+    expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt; unknown VM');
+    expect(page.text).not.toContain('<script>alert');
+  });
+});
+
+describe('the hosts on the page', () => {
+  it('pages through 10,000 hosts and finds one by name', async () => {
+    const at = api.clock.now();
+    api.context.db.transaction((tx) => {
+      // Given UIDs: allocating one looks through /proc, once per approval in real use.
+      for (let index = 0; index < 10_000; index += 1) addHostRow(tx, `vm${String(index).padStart(5, '0')}`, at, { uid: 20_000 + index });
+    });
+    const web = await loggedIn();
+    const first = await web.get('/ui/hosts');
+    expect(first.text).toContain('10000 hosts, page 1 of 200');
+    expect(first.text.match(/<tr data-host=/g)).toHaveLength(50);
+    const last = await web.get('/ui/hosts?page=200');
+    expect(last.text).toContain('data-host="vm09999"');
+    const found = await web.get('/ui/hosts?q=vm0424');
+    expect(found.text).toContain('10 hosts');
+    expect(found.text).toContain('data-host="vm04242"');
+    expect((await web.get('/ui')).text).toMatch(/<strong>10000<\/strong>Hosts/);
+  });
+
+  it('changes a host`s settings, each form one field', async () => {
+    addHostRow(api.context.db, 'web1', api.clock.now());
+    const web = await loggedIn();
+    await web.get('/ui/hosts/web1');
+    expect((await web.post('/ui/hosts/web1/settings', { setting: 'quota', value: '50G' })).status).toBe(303);
+    expect((await web.post('/ui/hosts/web1/settings', { setting: 'allowFrom', value: '192.0.2.0/24' })).status).toBe(303);
+    expect((await web.post('/ui/hosts/web1/full-access', { for: '2h' })).status).toBe(303);
+    const page = await web.get('/ui/hosts/web1');
+    expect(page.text).toContain('value="50G"');
+    expect(page.text).toContain('192.0.2.0/24');
+    expect(page.text).toContain('full access until');
+    expect((await web.post('/ui/hosts/web1/settings', { setting: 'uid', value: '0' })).status).toBe(400);
+    expect((await web.post('/ui/hosts/web1/settings', { setting: 'allowFrom', value: 'not-a-network' })).status).toBe(400);
+  });
+
+  it('deletes a host only when its name is typed', async () => {
+    addHostRow(api.context.db, 'web1', api.clock.now());
+    const web = await loggedIn();
+    await web.get('/ui/hosts/web1');
+    expect((await web.post('/ui/hosts/web1/delete', { confirm: 'web2' })).status).toBe(400);
+    expect((await web.get('/ui/hosts/web1')).status).toBe(200);
+    expect((await web.post('/ui/hosts/web1/delete', { confirm: 'web1' })).location).toBe('/ui/hosts?notice=deleted');
+    expect((await web.get('/ui/hosts/web1')).status).toBe(404);
+  });
+});
+
+describe('every page', () => {
+  it.each(PAGES)('%s has a strict Content-Security-Policy and no inline script or style', async (path) => {
+    addHostRow(api.context.db, 'web1', api.clock.now());
+    const web = await loggedIn();
+    const page = await web.get(path);
+    expect(page.status).toBe(200);
+    expect(page.text.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(page.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.text).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    expect(page.text).not.toMatch(/\sstyle=|<style|\son[a-z]+=/);
+    // The login form's admin token field is never filled in, and no page shows the token.
+    expect(page.text).not.toContain(api.adminToken);
+  });
+
+  it('says "not found" as a page for a host that does not exist, however it is written', async () => {
+    const web = await loggedIn();
+    for (const path of ['/ui/hosts/nope', '/ui/hosts/..%2F..%2Fetc', '/ui/webhooks/wh_x', '/ui/nothing-here']) {
+      const page = await web.get(path);
+      expect(page.status, path).toBe(404);
+      expect(page.headers.get('content-type')).toContain('text/html');
+    }
+  });
+
+  it('serves its stylesheet and script from its own origin', async () => {
+    const web = createWebClient(api.app);
+    expect((await web.get('/ui/assets/app.css')).headers.get('content-type')).toContain('text/css');
+    expect((await web.get('/ui/assets/app.js')).headers.get('content-type')).toContain('text/javascript');
+    expect(PAGE_ORIGIN).toBe('https://backup.example.test:8443');
+  });
+});
