@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, inArray, lt } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { auditLog } from '../db/schema.js';
 
@@ -24,11 +24,11 @@ export function recordAudit(db: Queryable, at: Date, entry: AuditEntry): void {
     .run();
 }
 
-/** Newest first; `beforeId` gives the next page, `target` only the entries about one host, token or webhook. */
-export function listAudit(db: Queryable, options: { limit: number; beforeId?: number; target?: string }) {
+/** Newest first; `beforeId` gives the next page, `targets` only the entries about these (a host and its enrollment). */
+export function listAudit(db: Queryable, options: { limit: number; beforeId?: number; targets?: string[] }) {
   const conditions = [
     options.beforeId === undefined ? undefined : lt(auditLog.id, options.beforeId),
-    options.target === undefined ? undefined : eq(auditLog.target, options.target),
+    options.targets === undefined ? undefined : inArray(auditLog.target, options.targets),
   ];
   return db
     .select()

@@ -45,6 +45,7 @@ form { margin: 0; }
 form.inline { display: inline-block; margin: .15rem .3rem .15rem 0; }
 form.stack { display: grid; gap: .7rem; max-width: 34rem; }
 form.stack label { display: grid; gap: .2rem; }
+form.setting + form.setting { margin-top: .9rem; }
 form.stack label.check { display: flex; gap: .5rem; align-items: center; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; min-width: 0; }
 input[type=text], input[type=password], input[type=url], input[type=search], select { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); width: 100%; max-width: 100%; }

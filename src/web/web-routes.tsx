@@ -11,6 +11,7 @@ import { rateLimitKeyOf } from '../domain/networks.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
 import { listEnrollments } from '../enrollment/enroll.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../enrollment/hosts.js';
+import { findLiveHost } from '../enrollment/hosts-store.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
 import { AppError, isAppError } from '../errors.js';
 import { listHostChecks, queueHostCheck } from '../monitoring/host-checks.js';
@@ -154,7 +155,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       host,
       sessions: hostSessions(context, name, { limit: 30 }),
       checks: listHostChecks(context, name).slice(0, 20),
-      audit: listAudit(context.db, { limit: 30, target: name }),
+      audit: listAudit(context.db, { limit: 30, targets: auditTargetsOf(context, name) }),
       restorePoints: await restorePointsOf(context, name),
       now: context.now(),
     };
@@ -352,6 +353,12 @@ function matchesFilter(host: ReturnType<typeof listHostSummaries>[number], show:
     default:
       return host.problems.includes(show);
   }
+}
+
+/** A host's entries in the audit log: about its name, and about the enrollment that made it. */
+function auditTargetsOf(context: ServerContext, name: string): string[] {
+  const enrollmentId = findLiveHost(context.db, name)?.enrollmentId;
+  return enrollmentId ? [name, enrollmentId] : [name];
 }
 
 async function restorePointsOf(context: ServerContext, name: string): Promise<HostPageData['restorePoints']> {

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { REPOSITORY_ROOT } from './sandbox.js';
+
+/**
+ * Debian's chromium, driven by playwright-core (which never downloads a
+ * browser), for the tests of the admin page. Every page records what a
+ * developer's console would show: errors, warnings, failed loads, CSP
+ * violations and uncaught exceptions; a test expects none of them.
+ */
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Screenshots of every page land here (kept after the run: test artifacts). */
+export const SCREENSHOT_DIR = join(REPOSITORY_ROOT, 'test-artifacts', 'screenshots');
+
+// This machine's network is closed: Chromium's own background traffic would only make noise.
+const QUIET_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--metrics-recording-only',
+  '--no-default-browser-check',
+];
+
+export interface TestBrowser {
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** Chromium with a fresh profile of its own (playwright makes and removes it). */
+export async function launchBrowser(): Promise<TestBrowser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: QUIET_FLAGS });
+  return {
+    browser,
+    close: () => browser.close().catch(() => {}),
+  };
+}
+
+export const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  /** Everything the console would have shown as a problem, in order. */
+  problems: string[];
+  /** Problems matching this are expected (a 401 page the test asks for shows "Failed to load resource … 401"). */
+  allow(pattern: RegExp): void;
+  close(): Promise<void>;
+}
+
+/** A fresh browser context (no cookies) and page for `origin`, with clipboard access and a problem recorder. */
+export async function openWatchedPage(
+  browser: TestBrowser,
+  origin: string,
+  device: typeof PHONE | typeof DESKTOP = DESKTOP,
+): Promise<WatchedPage> {
+  const context = await browser.browser.newContext({ ...device });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+  const page = await context.newPage();
+  const allowed: RegExp[] = [];
+  const problems: string[] = [];
+  const record = (problem: string) => {
+    if (!allowed.some((pattern) => pattern.test(problem))) problems.push(problem);
+  };
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning')
+      record(`console ${message.type()}: ${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => record(`uncaught: ${error.message}`));
+  page.on('requestfailed', (request) => record(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('response', (response) => {
+    if (response.status() >= 500) record(`server error: ${response.status()} ${response.url()}`);
+  });
+  return {
+    page,
+    context,
+    problems,
+    allow: (pattern) => allowed.push(pattern),
+    close: () => context.close(),
+  };
+}
+
+/** A full-page PNG under test-artifacts/screenshots, named for what it shows. */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Whether the page is wider than its window (a phone would scroll sideways). */
+export async function scrollsSideways(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+}
