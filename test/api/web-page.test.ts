@@ -274,3 +274,35 @@ describe('every page', () => {
     expect(PAGE_ORIGIN).toBe('https://backup.example.test:8443');
   });
 });
+
+describe('webhooks on the page', () => {
+  it('adds one with chosen events, shows its secret once, sends a test event and lists the delivery', async () => {
+    const web = await loggedIn();
+    await web.get('/ui/webhooks');
+    const added = await web.post('/ui/webhooks', { url: 'https://hooks.example.test/borg', events: ['host.stale', 'backup.completed'] });
+    expect(added.status).toBe(200);
+    const secret = /<code id="webhook-secret">(whsec_[^<]+)<\/code>/.exec(added.text)?.[1] ?? '';
+    expect(secret).toMatch(/^whsec_/);
+    const list = await web.get('/ui/webhooks');
+    expect(list.text).not.toContain(secret);
+    expect(list.text).toContain('host.stale, backup.completed');
+    const id = /data-webhook="(wh_[^"]+)"/.exec(list.text)?.[1] ?? '';
+    const sent = await web.post(`/ui/webhooks/${id}/test`);
+    expect(sent.location).toBe(`/ui/webhooks/${id}?notice=test-sent`);
+    const deliveries = await web.get(sent.location ?? '');
+    expect(deliveries.text).toContain('webhook.test');
+    expect(deliveries.text).toMatch(/<tr data-delivery="msg_/);
+    expect((await web.post(`/ui/webhooks/${id}/remove`)).location).toBe('/ui/webhooks?notice=webhook-removed');
+    expect((await web.get('/ui/webhooks')).text).not.toContain(id);
+  });
+
+  it('refuses an unknown event type and a URL that is not http(s), adding nothing', async () => {
+    const web = await loggedIn();
+    await web.get('/ui/webhooks');
+    expect((await web.post('/ui/webhooks', { url: 'https://hooks.example.test/borg', events: ['rm -rf'] })).status).toBe(400);
+    const fileUrl = await web.post('/ui/webhooks', { url: 'file:///etc/passwd', events: ['host.stale'] });
+    expect(fileUrl.status).toBe(400);
+    expect(fileUrl.text).toContain('role="alert"');
+    expect((await web.get('/ui/webhooks')).text).not.toContain('data-webhook=');
+  });
+});

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openWatchedPage, saveScreenshot } from '../support/browser.js';
 import {
   createCleanup,
   createVolume,
@@ -222,6 +223,30 @@ describe('the image', () => {
     const identity = await hostIdentity(server.name, 'vm1');
     const uid = identity.passwd.split(':')[2];
     expect(identity.ownership).toBe(`${uid} vm1 700`);
+  });
+
+  it('shows the host and its backup on the admin page over HTTPS, with the restore points root read', async () => {
+    const browser = await launchBrowser();
+    try {
+      const admin = await openWatchedPage(browser, server.api.baseUrl, { acceptSelfSigned: true });
+      await admin.page.goto(`${server.api.baseUrl}/ui/hosts/vm1`);
+      await admin.page.getByLabel('Admin token').fill(adminToken);
+      await admin.page.getByRole('button', { name: 'Log in' }).click();
+      await admin.page.waitForURL(`${server.api.baseUrl}/ui/hosts/vm1`);
+      const [cookie] = await admin.context.cookies();
+      expect(cookie).toMatchObject({ name: '__Host-sbs_session', secure: true, httpOnly: true, sameSite: 'Strict', path: '/' });
+      const lastBackup = admin.page.locator('[data-field=last-backup]');
+      for (let attempt = 0; (await lastBackup.textContent())?.includes('never'); attempt += 1) {
+        if (attempt > 120) throw new Error('the host page never showed the backup');
+        await sleep(1000);
+        await admin.page.reload();
+      }
+      expect(await admin.page.locator('h2:has-text("Restore points") + p + table td[data-label=Commit]').count()).toBeGreaterThan(0);
+      await saveScreenshot(admin.page, 'image-host-page');
+      expect(admin.problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("passes an external SSH audit (this machine's ssh-audit) with the image's OpenSSH", async () => {

@@ -57,13 +57,17 @@ export interface WatchedPage {
   close(): Promise<void>;
 }
 
-/** A fresh browser context (no cookies) and page for `origin`, with clipboard access and a problem recorder. */
+/**
+ * A fresh browser context (no cookies) and page for `origin`, with clipboard
+ * access and a problem recorder. `acceptSelfSigned` is for the container's own
+ * certificate, which the image tests check by its pin elsewhere.
+ */
 export async function openWatchedPage(
   browser: TestBrowser,
   origin: string,
-  device: typeof PHONE | typeof DESKTOP = DESKTOP,
+  { device = DESKTOP, acceptSelfSigned = false }: { device?: typeof PHONE | typeof DESKTOP; acceptSelfSigned?: boolean } = {},
 ): Promise<WatchedPage> {
-  const context = await browser.browser.newContext({ ...device });
+  const context = await browser.browser.newContext({ ...device, ignoreHTTPSErrors: acceptSelfSigned });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   const page = await context.newPage();
   const allowed: RegExp[] = [];

@@ -170,7 +170,7 @@ describe('the admin page in chromium, against the real server', () => {
 
   it('shows every page without console errors, on a desktop and on a 375 px phone without sideways scrolling', () =>
     track(async () => {
-      const phone = await openWatchedPage(browser, server.sandbox.baseUrl, PHONE);
+      const phone = await openWatchedPage(browser, server.sandbox.baseUrl, { device: PHONE });
       try {
         await logIn(phone, server.api.adminToken);
         for (const [name, path] of PAGES) {
