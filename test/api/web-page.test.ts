@@ -306,3 +306,31 @@ describe('webhooks on the page', () => {
     expect((await web.get('/ui/webhooks')).text).not.toContain('data-webhook=');
   });
 });
+
+describe('tokens and the audit log on the page', () => {
+  it('revokes an unused token, which then enrolls nothing', async () => {
+    const web = await loggedIn();
+    await web.get('/ui/tokens');
+    await web.post('/ui/tokens', { ttl: '1h' });
+    const [token] = listEnrollmentTokens(api.context);
+    const revoked = await web.post(`/ui/tokens/${token?.jti}/revoke`);
+    expect(revoked.location).toBe('/ui/tokens?notice=token-revoked');
+    expect(listEnrollmentTokens(api.context)).toMatchObject([{ jti: token?.jti, status: 'revoked' }]);
+    expect((await web.get('/ui/tokens')).text).not.toContain(`/ui/tokens/${token?.jti}/revoke`);
+  });
+
+  it('pages through the audit log, newest first', async () => {
+    const web = await loggedIn();
+    await web.get('/ui/tokens');
+    for (let index = 0; index < 60; index += 1) await web.post('/ui/tokens', { ttl: '1h' });
+    const first = await web.get('/ui/audit');
+    const ids = [...first.text.matchAll(/data-audit="(\d+)"/g)].map((match) => Number(match[1]));
+    expect(ids).toHaveLength(50);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    const older = /href="(\/ui\/audit\?before=\d+)" rel="next"/.exec(first.text)?.[1] ?? '';
+    const second = await web.get(older);
+    const rest = [...second.text.matchAll(/data-audit="(\d+)"/g)].map((match) => Number(match[1]));
+    expect(Math.max(...rest)).toBeLessThan(Math.min(...ids));
+    expect(rest.at(-1)).toBe(1);
+  });
+});
