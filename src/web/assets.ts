@@ -56,7 +56,8 @@ button.link { background: none; border: 0; padding: 0; color: var(--accent); tex
 .search { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: .8rem; }
 .search label { flex: 1 1 12rem; display: grid; gap: .2rem; }
 .pager { display: flex; gap: 1rem; margin: .8rem 0; }
-.card { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; margin-bottom: .8rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; margin-bottom: .8rem; min-width: 0; }
+.card > h2:first-child, .card > h3:first-child { margin-top: 0; }
 .actions { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); }

@@ -1,5 +1,5 @@
 import type { listEnrollmentTokens } from '../../enrollment/tokens.js';
-import { humanBytes } from '../format.js';
+import { humanBytes, utcTime } from '../format.js';
 import { Badge, Cell, DataTable, When } from './components.js';
 import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';
 
@@ -29,7 +29,7 @@ export function TokensPage({
         <section class="card" id="minted">
           <h2>Run this on the new VM, as root</h2>
           <p class="muted">
-            It is shown only now. It works once, until <When at={minted.expiresAt} now={now} />
+            It is shown only now. It can be used once, until {utcTime(minted.expiresAt)} (<When at={minted.expiresAt} now={now} />)
             {minted.host ? `, for the host name ${minted.host}` : ''}. The VM prints its key's fingerprint; approve it under Enrollments.
           </p>
           <pre>
