@@ -101,7 +101,11 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   return path;
 }
 
-/** Whether the page is wider than its window (a phone would scroll sideways). */
+/**
+ * Whether the page is wider than its layout viewport (a phone would scroll sideways).
+ * Not window.innerWidth: with isMobile, chromium zooms out to fit a wide page, and
+ * innerWidth grows with it.
+ */
 export async function scrollsSideways(page: Page): Promise<boolean> {
-  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
 }
