@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserServer, chromium, type Page } from 'playwright-core';
 import { REPOSITORY_ROOT } from './sandbox.js';
 
 /**
@@ -32,16 +32,44 @@ const QUIET_FLAGS = [
 
 export interface TestBrowser {
   browser: Browser;
+  /** Chromium's main process, leader of the process group that holds all of this browser's processes. */
+  processId: number;
+  /** Closes chromium, killing its process group if it does not close in time: none of it outlives the test file. */
   close(): Promise<void>;
 }
 
+const CLOSE_TIMEOUT_MS = 5000;
+
 /** Chromium with a fresh profile of its own (playwright makes and removes it). */
 export async function launchBrowser(): Promise<TestBrowser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: QUIET_FLAGS });
-  return {
-    browser,
-    close: () => browser.close().catch(() => {}),
-  };
+  const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, headless: true, args: QUIET_FLAGS });
+  const processId = server.process().pid;
+  if (processId === undefined) throw new Error('chromium did not start');
+  const browser = await chromium.connect(server.wsEndpoint());
+  return { browser, processId, close: () => closeBrowser(browser, server, processId) };
+}
+
+async function closeBrowser(browser: Browser, server: BrowserServer, processId: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = Promise.all([browser.close(), server.close()]).then(
+    () => true,
+    () => false,
+  );
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
+  });
+  const closedInTime = await Promise.race([closed, timedOut]);
+  clearTimeout(timer);
+  if (!closedInTime) await server.kill();
+  killProcessGroup(processId); // a renderer or zygote left behind by a main process that exited
+}
+
+function killProcessGroup(processId: number): void {
+  try {
+    process.kill(-processId, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 export const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
