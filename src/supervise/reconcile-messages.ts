@@ -4,7 +4,7 @@ import { repositoryPath } from '../domain/authorized-keys.js';
 import type { BorgTransaction } from '../domain/borg-transactions.js';
 import { parseHostName } from '../domain/host-name.js';
 import { findLiveHost } from '../enrollment/hosts-store.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { readTransactions } from '../restore/roll-back-repository.js';
 
 /** Messages between the API child and the supervisor over Node's IPC channel. */
@@ -15,27 +15,44 @@ export function isReconcileRequest(message: unknown): message is ReconcileReques
   return typeof message === 'object' && message !== null && (message as ReconcileRequest).type === 'reconcile';
 }
 
-/** The API side: ask the root supervisor to reconcile, and wait for its answer. */
-export function requestReconcileFromSupervisor(timeoutMs = 120_000): Promise<void> {
+/**
+ * The API side of a request that waits for its answer: sends `request` with a
+ * fresh id and resolves with the supervisor's reply of `replyType` for that id.
+ */
+function askSupervisor<Reply extends { type: string; id: string }>(
+  request: { type: string } & Record<string, unknown>,
+  replyType: Reply['type'],
+  timeoutMs: number,
+  failure: { code: ErrorCode; withoutSupervisor: string; timedOut: string },
+): Promise<Reply> {
   const send = process.send?.bind(process);
-  if (!send) return Promise.reject(new AppError('RECONCILE_FAILED', 'the API runs without its supervisor'));
+  if (!send) return Promise.reject(new AppError(failure.code, failure.withoutSupervisor));
   const id = randomUUID();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off('message', onMessage);
-      reject(new AppError('RECONCILE_FAILED', 'the server did not apply the change in time'));
+      reject(new AppError(failure.code, failure.timedOut));
     }, timeoutMs);
     function onMessage(message: unknown) {
-      const reply = message as ReconcileReply;
-      if (reply?.type !== 'reconciled' || reply.id !== id) return;
+      const reply = message as Reply;
+      if (reply?.type !== replyType || reply.id !== id) return;
       clearTimeout(timer);
       process.off('message', onMessage);
-      if (reply.error) reject(new AppError('RECONCILE_FAILED', 'the change is saved but could not be applied yet; see the server log'));
-      else resolve();
+      resolve(reply);
     }
     process.on('message', onMessage);
-    send({ type: 'reconcile', id } satisfies ReconcileRequest);
+    send({ ...request, id });
   });
+}
+
+/** The API side: ask the root supervisor to reconcile, and wait for its answer. */
+export async function requestReconcileFromSupervisor(timeoutMs = 120_000): Promise<void> {
+  const reply = await askSupervisor<ReconcileReply>({ type: 'reconcile' } satisfies Omit<ReconcileRequest, 'id'>, 'reconciled', timeoutMs, {
+    code: 'RECONCILE_FAILED',
+    withoutSupervisor: 'the API runs without its supervisor',
+    timedOut: 'the server did not apply the change in time',
+  });
+  if (reply.error) throw new AppError('RECONCILE_FAILED', 'the change is saved but could not be applied yet; see the server log');
 }
 
 /** The API side asks the supervisor to check a host's repository soon; no answer (the result lands in the database). */
@@ -66,26 +83,15 @@ export function isRestorePointsRequest(message: unknown): message is RestorePoin
   return typeof message === 'object' && message !== null && request.type === 'restore-points' && typeof request.host === 'string';
 }
 
-export function requestRestorePointsFromSupervisor(hostName: string, timeoutMs = 30_000): Promise<BorgTransaction[]> {
-  const send = process.send?.bind(process);
-  if (!send) return Promise.reject(new AppError('CHECK_UNAVAILABLE', 'the API runs without its supervisor'));
-  const id = randomUUID();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      process.off('message', onMessage);
-      reject(new AppError('CHECK_UNAVAILABLE', 'the server did not list the restore points in time'));
-    }, timeoutMs);
-    function onMessage(message: unknown) {
-      const reply = message as RestorePointsReply;
-      if (reply?.type !== 'restore-points' || reply.id !== id) return;
-      clearTimeout(timer);
-      process.off('message', onMessage);
-      if (reply.error !== undefined || !reply.points) reject(new AppError('CHECK_UNAVAILABLE', reply.error ?? 'no answer'));
-      else resolve(reply.points.map((point) => ({ id: point.id, committedAt: new Date(point.committedAt) })));
-    }
-    process.on('message', onMessage);
-    send({ type: 'restore-points', id, host: hostName } satisfies RestorePointsRequest);
+export async function requestRestorePointsFromSupervisor(hostName: string, timeoutMs = 30_000): Promise<BorgTransaction[]> {
+  const request: Omit<RestorePointsRequest, 'id'> = { type: 'restore-points', host: hostName };
+  const reply = await askSupervisor<RestorePointsReply>(request, 'restore-points', timeoutMs, {
+    code: 'CHECK_UNAVAILABLE',
+    withoutSupervisor: 'the API runs without its supervisor',
+    timedOut: 'the server did not list the restore points in time',
   });
+  if (reply.error !== undefined || !reply.points) throw new AppError('CHECK_UNAVAILABLE', reply.error ?? 'no answer');
+  return reply.points.map((point) => ({ id: point.id, committedAt: new Date(point.committedAt) }));
 }
 
 /** The supervisor's side: the commits of a live host's repository, or why there are none to show. */
