@@ -22,7 +22,7 @@ import { type FormFields, optionalField, readForm, requiredField } from './form-
 import { type Notice, noticeText } from './notices.js';
 import { AuditPage } from './pages/audit-page.js';
 import { EnrollmentsPage } from './pages/enrollments-page.js';
-import { HostPage, type HostPageData } from './pages/host-page.js';
+import { HOST_SETTINGS, HostPage, type HostPageData } from './pages/host-page.js';
 import { HOST_FILTERS, type HostFilter, HostsPage } from './pages/hosts-page.js';
 import type { NAVIGATION } from './pages/layout.js';
 import { ErrorPage, LoginPage } from './pages/login-page.js';
@@ -329,13 +329,11 @@ function pageOfForm(path: string): string {
   return section ? `/ui/${section[1]}` : '/ui';
 }
 
-const SETTINGS = ['quota', 'allowFrom', 'maxSessions', 'expectBackupEvery', 'checkEvery', 'pingUrl'] as const;
-
 /** One setting of the host page's forms; an empty value clears it (no quota, anywhere, the default, no checks, no ping). */
 function settingChange(form: FormFields): HostChanges {
   const setting = requiredField(form, 'setting', 32);
   const value = requiredField(form, 'value', 2048, { allowEmpty: true }).trim();
-  if (!(SETTINGS as readonly string[]).includes(setting)) throw new AppError('BAD_REQUEST', `no setting called "${setting}"`);
+  if (!Object.hasOwn(HOST_SETTINGS, setting)) throw new AppError('BAD_REQUEST', `no setting called "${setting}"`);
   if (setting === 'maxSessions') return { maxSessions: value };
   return { [setting]: value === '' ? null : value };
 }

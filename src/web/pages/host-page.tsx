@@ -11,6 +11,22 @@ import { Badge, Cell, DataTable, QuotaBar, When } from './components.js';
 import { HostMode } from './host-rows.js';
 import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';
 
+/** The host page's one-field settings forms: what each is called and shows; the route accepts only these names. */
+export const HOST_SETTINGS: Record<string, { label: string; shownFor: (host: HostView) => string }> = {
+  quota: { label: 'Quota (e.g. 50G; empty for none)', shownFor: (host) => (host.quotaBytes === null ? '' : formatBytes(host.quotaBytes)) },
+  allowFrom: { label: 'Allowed sources (CIDR list; empty for anywhere)', shownFor: (host) => host.allowFrom ?? '' },
+  maxSessions: { label: 'Sessions at once (1–100)', shownFor: (host) => String(host.maxSessions) },
+  expectBackupEvery: {
+    label: 'Stale after (e.g. 26h; empty for the default)',
+    shownFor: (host) => durationInput(host.expectBackupEverySeconds),
+  },
+  checkEvery: {
+    label: 'Integrity check every (e.g. 7d, or "none")',
+    shownFor: (host) => (host.checkEverySeconds === null ? 'none' : durationInput(host.checkEverySeconds)),
+  },
+  pingUrl: { label: 'Ping URL (empty for none)', shownFor: (host) => host.pingUrl ?? '' },
+};
+
 export interface HostPageData {
   host: HostView;
   sessions: HostSessionRow[];
@@ -123,42 +139,9 @@ export function HostPage({ frame, data }: { frame: PageFrame & { csrfToken: stri
         </section>
         <section class="card">
           <h3>Settings</h3>
-          <SettingForm
-            base={base}
-            csrfToken={csrfToken}
-            setting="quota"
-            label="Quota (e.g. 50G; empty for none)"
-            value={host.quotaBytes === null ? '' : formatBytes(host.quotaBytes)}
-          />
-          <SettingForm
-            base={base}
-            csrfToken={csrfToken}
-            setting="allowFrom"
-            label="Allowed sources (CIDR list; empty for anywhere)"
-            value={host.allowFrom ?? ''}
-          />
-          <SettingForm
-            base={base}
-            csrfToken={csrfToken}
-            setting="maxSessions"
-            label="Sessions at once (1–100)"
-            value={String(host.maxSessions)}
-          />
-          <SettingForm
-            base={base}
-            csrfToken={csrfToken}
-            setting="expectBackupEvery"
-            label="Stale after (e.g. 26h; empty for the default)"
-            value={durationInput(host.expectBackupEverySeconds)}
-          />
-          <SettingForm
-            base={base}
-            csrfToken={csrfToken}
-            setting="checkEvery"
-            label='Integrity check every (e.g. 7d, or "none")'
-            value={host.checkEverySeconds === null ? 'none' : durationInput(host.checkEverySeconds)}
-          />
-          <SettingForm base={base} csrfToken={csrfToken} setting="pingUrl" label="Ping URL (empty for none)" value={host.pingUrl ?? ''} />
+          {Object.entries(HOST_SETTINGS).map(([setting, { label, shownFor }]) => (
+            <SettingForm base={base} csrfToken={csrfToken} setting={setting} label={label} value={shownFor(host)} />
+          ))}
         </section>
         <section class="card">
           <h3>Delete</h3>
