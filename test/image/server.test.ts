@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, saveScreenshot } from '../support/browser.js';
+import { launchBrowser, openWatchedPage, reloadUntil, saveScreenshot } from '../support/browser.js';
 import {
   createCleanup,
   createVolume,
@@ -236,11 +236,7 @@ describe('the image', () => {
       const [cookie] = await admin.context.cookies();
       expect(cookie).toMatchObject({ name: '__Host-sbs_session', secure: true, httpOnly: true, sameSite: 'Strict', path: '/' });
       const lastBackup = admin.page.locator('[data-field=last-backup]');
-      for (let attempt = 0; (await lastBackup.textContent())?.includes('never'); attempt += 1) {
-        if (attempt > 120) throw new Error('the host page never showed the backup');
-        await sleep(1000);
-        await admin.page.reload();
-      }
+      await reloadUntil(admin.page, async () => !(await lastBackup.textContent())?.includes('never'), 'the backup');
       expect(await admin.page.locator('h2:has-text("Restore points") + p + table td[data-label=Commit]').count()).toBeGreaterThan(0);
       await saveScreenshot(admin.page, 'image-host-page');
       expect(admin.problems).toEqual([]);

@@ -137,3 +137,15 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
 export async function scrollsSideways(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
 }
+
+/**
+ * Reloads the page once a second until `isShown` holds: for what the server
+ * records after the fact (a session, once borg serve has gone). Fails after two minutes.
+ */
+export async function reloadUntil(page: Page, isShown: () => Promise<boolean>, what: string): Promise<void> {
+  for (let attempt = 0; !(await isShown()); attempt += 1) {
+    if (attempt > 120) throw new Error(`the page never showed ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await page.reload();
+  }
+}

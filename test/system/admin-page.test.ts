@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   DESKTOP,
   launchBrowser,
   openWatchedPage,
   PHONE,
+  reloadUntil,
   saveScreenshot,
   scrollsSideways,
   type TestBrowser,
@@ -132,11 +132,7 @@ describe('the admin page in chromium, against the real server', () => {
 
       // The server records the session once borg serve has gone: reload until the page shows it.
       const lastBackup = page.locator('[data-field=last-backup]');
-      for (let attempt = 0; (await lastBackup.textContent())?.includes('never'); attempt += 1) {
-        if (attempt > 120) throw new Error('the host page never showed the backup');
-        await sleep(1000);
-        await page.reload();
-      }
+      await reloadUntil(page, async () => !(await lastBackup.textContent())?.includes('never'), 'the backup');
       expect(await lastBackup.locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(await page.locator('[data-field=status]').textContent()).toContain('ok');
       expect(await page.locator('tr[data-session] td[data-label=Outcome]').first().textContent()).toBe('backup');
