@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, openMemoryDatabase } from '../../../src/db/connection.js';
-import { enrollments } from '../../../src/db/schema.js';
+import { auditLog, enrollments } from '../../../src/db/schema.js';
 
 let directory: string;
 
@@ -87,5 +87,32 @@ describe('openDatabase', () => {
     migrateDatabase(second);
     expect(tableNames(second)).toContain('hosts');
     second.$client.close();
+  });
+
+  it('takes the write lock at BEGIN, so another connection committing after its first read cannot make it fail', () => {
+    const path = join(directory, 'borg.db');
+    const api = openDatabase(path);
+    migrateDatabase(api);
+    const root = openDatabase(path);
+    // The other writer gives up at once instead of waiting 5 s for the lock the transaction holds.
+    root.$client.pragma('busy_timeout = 0');
+    const entry = (action: string) => ({ at: new Date(), actor: 'test', action, target: 'web1' });
+    let otherWrite: unknown;
+    api.transaction((tx) => {
+      tx.select().from(auditLog).all();
+      try {
+        root.insert(auditLog).values(entry('root.write')).run();
+      } catch (error) {
+        otherWrite = error;
+      }
+      // With a deferred BEGIN the root's commit above would land first, and this write would
+      // fail with SQLITE_BUSY (a stale WAL snapshot) without waiting the busy timeout.
+      tx.insert(auditLog).values(entry('api.write')).run();
+    });
+    expect(otherWrite).toMatchObject({ code: 'SQLITE_BUSY' });
+    const actions = root.select({ action: auditLog.action }).from(auditLog).all();
+    expect(actions).toEqual([{ action: 'api.write' }]);
+    api.$client.close();
+    root.$client.close();
   });
 });
