@@ -13,7 +13,7 @@ import { parseMaxSessions } from '../domain/session-cap.js';
 import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
-import { type HostMonitoring, hostMonitoring } from '../monitoring/host-monitoring.js';
+import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { type HostSessionRow, listSessions } from '../monitoring/host-sessions.js';
 import { findHost, findLiveHost, type HostRow, upsertHost } from './hosts-store.js';
 
@@ -48,7 +48,11 @@ export function repositoryUrl(context: ServerContext, name: string): string {
   return `ssh://${name}@${hostPart}:${sshPublicPort}/./repo`;
 }
 
-export function toHostView(context: ServerContext, row: HostRow): HostView {
+export function toHostView(
+  context: ServerContext,
+  row: HostRow,
+  monitoring: HostMonitoring = hostMonitoring(context.db, row, context.now()),
+): HostView {
   return {
     name: row.name,
     uid: row.uid,
@@ -67,19 +71,20 @@ export function toHostView(context: ServerContext, row: HostRow): HostView {
     repoUrl: repositoryUrl(context, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
-    ...hostMonitoring(context.db, row, context.now()),
+    ...monitoring,
   };
 }
 
 export function listHosts(context: ServerContext, options: { includeDeleted?: boolean } = {}): HostView[] {
   const statuses: HostRow['status'][] = options.includeDeleted ? ['active', 'disabled', 'deleted', 'purging'] : ['active', 'disabled'];
+  const monitoringOf = monitoringOfEveryHost(context.db, context.now());
   return context.db
     .select()
     .from(hosts)
     .where(inArray(hosts.status, statuses))
     .orderBy(asc(hosts.name))
     .all()
-    .map((row) => toHostView(context, row));
+    .map((row) => toHostView(context, row, monitoringOf(row)));
 }
 
 export function getHost(context: ServerContext, name: string): HostView {

@@ -1,9 +1,8 @@
 import type { Queryable } from '../db/connection.js';
 import type { hosts } from '../db/schema.js';
 import { type BackupStatus, backupStatus, DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../domain/backup-staleness.js';
-import type { BackupStateRow } from './backup-state.js';
-import { findBackupState } from './backup-state.js';
-import { type FinishedCheck, lastFinishedCheckOf } from './repository-checks.js';
+import { allBackupStates, type BackupStateRow, findBackupState } from './backup-state.js';
+import { type FinishedCheck, lastFinishedCheckOf, lastFinishedChecks } from './repository-checks.js';
 
 /** What a host view says of its backups: every figure as the server saw it. */
 export interface HostMonitoring {
@@ -48,4 +47,11 @@ export function describeMonitoring(
 
 export function hostMonitoring(db: Queryable, row: HostFacts, now: Date): HostMonitoring {
   return describeMonitoring(row, findBackupState(db, row.name), lastFinishedCheckOf(db, row.name), now);
+}
+
+/** Monitoring for many hosts from two queries, however many hosts are then described: for lists. */
+export function monitoringOfEveryHost(db: Queryable, now: Date): (row: HostFacts) => HostMonitoring {
+  const states = allBackupStates(db);
+  const checks = lastFinishedChecks(db);
+  return (row) => describeMonitoring(row, states.get(row.name), checks.get(row.name) ?? null, now);
 }

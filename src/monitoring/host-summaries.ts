@@ -3,9 +3,7 @@ import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
 import { QUOTA_HIGH_FRACTION } from '../notify/events.js';
-import { allBackupStates } from './backup-state.js';
-import { describeMonitoring, type HostMonitoring } from './host-monitoring.js';
-import { lastFinishedChecks } from './repository-checks.js';
+import { type HostMonitoring, monitoringOfEveryHost } from './host-monitoring.js';
 
 /** What a list of hosts shows of each: enough to sort by trouble, without a query per host. */
 export interface HostSummary extends HostMonitoring {
@@ -24,8 +22,7 @@ const PROBLEM_ORDER: readonly HostProblem[] = ['stale', 'check-failed', 'quota-h
 
 /** Every live host, by name, with its monitoring figures: three queries for any number of hosts. */
 export function listHostSummaries(db: Queryable, now: Date): HostSummary[] {
-  const states = allBackupStates(db);
-  const checks = lastFinishedChecks(db);
+  const monitoringOf = monitoringOfEveryHost(db, now);
   return db
     .select()
     .from(hosts)
@@ -33,7 +30,7 @@ export function listHostSummaries(db: Queryable, now: Date): HostSummary[] {
     .orderBy(asc(hosts.name))
     .all()
     .map((row) => {
-      const monitoring = describeMonitoring(row, states.get(row.name), checks.get(row.name) ?? null, now);
+      const monitoring = monitoringOf(row);
       const problems = PROBLEM_ORDER.filter((problem) => hasProblem(problem, monitoring));
       return {
         name: row.name,

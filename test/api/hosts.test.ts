@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { updateBackupState } from '../../src/monitoring/backup-state.js';
+import { recordCheckEnd, recordCheckStart } from '../../src/monitoring/repository-checks.js';
 import { approve, enrollApproved, enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';
@@ -21,6 +23,24 @@ describe('GET /v1/admin/hosts', () => {
     const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(200);
     expect(response.body.hosts.map((host: { name: string }) => host.name)).toEqual(['web1', 'web2']);
+  });
+
+  it("gives each host the same backup and check figures as the host's own view", async () => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
+    await enrollApproved(api.app, api.adminToken, 'web2', keys.second);
+    updateBackupState(api.context.db, api.clock.now(), 'web1', {
+      lastBackupAt: api.clock.now(),
+      lastSessionAt: api.clock.now(),
+      repositoryBytes: 4096,
+    });
+    const check = recordCheckStart(api.context.db, 'web2', api.clock.now());
+    recordCheckEnd(api.context.db, check, api.clock.now(), { outcome: 'failed', detail: 'segment 3' });
+    api.clock.advance(60_000);
+
+    const listed = (await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken })).body.hosts;
+    expect(listed).toEqual([(await getHost('web1')).body, (await getHost('web2')).body]);
+    expect(listed[0]).toMatchObject({ backupStatus: 'ok', repositoryBytes: 4096, lastCheck: null });
+    expect(listed[1]).toMatchObject({ backupStatus: 'never', repositoryBytes: null, lastCheck: { outcome: 'failed' } });
   });
 
   it('does not list a pending enrollment', async () => {
