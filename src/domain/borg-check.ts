@@ -33,6 +33,11 @@ export function borgCheckCommand(repository: string, options: { maxDurationSecon
   };
 }
 
+/** Where borg keeps its cache and security files for one host's checks: the host's, under root's state dir. */
+export function checkScratchDir(stateDir: string, hostName: string): string {
+  return `${stateDir}/checks/${hostName}`;
+}
+
 /**
  * borg's environment for the check: its own scratch directory for cache and
  * security files (never the repository, never root's home), and every

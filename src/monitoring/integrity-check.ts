@@ -9,6 +9,7 @@ import {
   borgCheckEnvironment,
   CHECK_SLICE_SECONDS,
   CHECK_TIMEOUT_MARGIN_SECONDS,
+  checkScratchDir,
   IONICE,
   type ParsedCheck,
   parseBorgCheckResult,
@@ -71,11 +72,6 @@ export interface IntegrityCheckOptions {
 }
 
 type HostRow = typeof hosts.$inferSelect;
-
-/** Where borg keeps its cache and security files for one host's checks: the host's, under root's state dir. */
-export function checkScratchDir(stateDir: string, hostName: string): string {
-  return `${stateDir}/checks/${hostName}`;
-}
 
 export function createIntegrityChecks(options: IntegrityCheckOptions): IntegrityChecks {
   const { db, backupDir, stateDir, logger, now, run, procDir = '/proc' } = options;

@@ -4,6 +4,7 @@ import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { type KeyLineHost, renderAuthorizedKeysLine } from '../domain/authorized-keys.js';
+import { checkScratchDir } from '../domain/borg-check.js';
 import { isAppendOnlyNow, nextFullAccessEnd } from '../domain/full-access.js';
 import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
@@ -141,7 +142,7 @@ export function reconcile(
   const purging = rows.filter((row) => row.status === 'purging');
   const endingUids = new Set([...keys.revokedUids, ...purging.map((row) => row.uid)]);
   const sessionsEnded = endSessionsOf(endingUids, 'SIGKILL', settings.procDir);
-  const purged = purgeHosts(db, settings.backupDir, purging);
+  const purged = purgeHosts(db, settings, purging);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -248,12 +249,14 @@ function syncKeyFiles(
 }
 
 /**
- * Removes the data of hosts deleted with purge, then their rows (checked
- * rows only, whose account, key and sessions are gone already).
+ * Removes the data of hosts deleted with purge (repository, and borg's
+ * files from their checks), then their rows (checked rows only, whose
+ * account, key and sessions are gone already).
  */
-function purgeHosts(db: Db, backupDir: string, purging: (typeof hosts.$inferSelect)[]): string[] {
+function purgeHosts(db: Db, settings: ReconcileSettings, purging: (typeof hosts.$inferSelect)[]): string[] {
   for (const row of purging) {
-    rmSync(`${backupDir}/${row.name}`, { recursive: true, force: true });
+    rmSync(`${settings.backupDir}/${row.name}`, { recursive: true, force: true });
+    rmSync(checkScratchDir(settings.stateDir, row.name), { recursive: true, force: true });
     db.delete(hosts).where(eq(hosts.name, row.name)).run();
     forgetHostMonitoring(db, row.name);
   }

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { hostSessions, hosts } from '../../../src/db/schema.js';
+import { checkScratchDir } from '../../../src/domain/borg-check.js';
 import { findBackupState, updateBackupState } from '../../../src/monitoring/backup-state.js';
 import { type ReconcileSettings, reconcile } from '../../../src/provision/reconcile.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -186,6 +187,19 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['gone']);
     expect(findBackupState(db, 'gone')).toBeUndefined();
     expect(db.select().from(hostSessions).all()).toEqual([]);
+  });
+
+  it("removes a purged host's check files with its repository, and leaves another host's", () => {
+    insertRow('gone', 20_005, { status: 'purging' });
+    insertRow('kept', 20_006);
+    for (const name of ['gone', 'kept']) {
+      mkdirSync(join(settings.backupDir, name, 'repo'), { recursive: true });
+      mkdirSync(join(checkScratchDir(settings.stateDir, name), '.config', 'borg', 'security'), { recursive: true });
+    }
+    expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['gone']);
+    expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);
+    expect(existsSync(checkScratchDir(settings.stateDir, 'gone'))).toBe(false);
+    expect(existsSync(join(checkScratchDir(settings.stateDir, 'kept'), '.config', 'borg', 'security'))).toBe(true);
   });
 
   it('refuses a host whose repo is a regular file, and provisions the others', () => {
