@@ -86,11 +86,11 @@ export function isRestorePointsRequest(message: unknown): message is RestorePoin
 export async function requestRestorePointsFromSupervisor(hostName: string, timeoutMs = 30_000): Promise<BorgTransaction[]> {
   const request: Omit<RestorePointsRequest, 'id'> = { type: 'restore-points', host: hostName };
   const reply = await askSupervisor<RestorePointsReply>(request, 'restore-points', timeoutMs, {
-    code: 'CHECK_UNAVAILABLE',
+    code: 'RESTORE_POINTS_UNAVAILABLE',
     withoutSupervisor: 'the API runs without its supervisor',
     timedOut: 'the server did not list the restore points in time',
   });
-  if (reply.error !== undefined || !reply.points) throw new AppError('CHECK_UNAVAILABLE', reply.error ?? 'no answer');
+  if (reply.error !== undefined || !reply.points) throw new AppError('RESTORE_POINTS_UNAVAILABLE', reply.error ?? 'no answer');
   return reply.points.map((point) => ({ id: point.id, committedAt: new Date(point.committedAt) }));
 }
 

@@ -1,0 +1,80 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
+import { answerRestorePoints, requestRestorePointsFromSupervisor } from '../../../src/supervise/reconcile-messages.js';
+import { codeOfAsync } from '../../support/error-codes.js';
+import { giveRepositoryToHost } from '../../support/host-repository.js';
+import { addHostRow } from '../../support/host-rows.js';
+
+/**
+ * The supervisor's answer to the API's "restore points of HOST": only the
+ * commits of a live host's own repository, read as its owner. Root only
+ * (the repository is given to a host UID).
+ */
+
+const isRoot = process.getuid?.() === 0;
+const NOW = new Date('2026-11-28T00:00:00.000Z');
+const LOG = 'transaction 1, UTC time 2026-11-27T02:00:00.000000\ntransaction 3, UTC time 2026-11-27T04:00:00.000000\n';
+
+let base: string;
+let backupDir: string;
+let db: Db;
+
+beforeEach(() => {
+  base = mkdtempSync(join(tmpdir(), 'sbs-restore-points-'));
+  chmodSync(base, 0o711);
+  backupDir = join(base, 'backups');
+  mkdirSync(backupDir);
+  db = openMemoryDatabase();
+});
+
+afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+function hostWithLog(name: string): void {
+  const host = addHostRow(db, name, NOW);
+  mkdirSync(join(backupDir, name, 'repo'), { recursive: true });
+  writeFileSync(join(backupDir, name, 'repo', 'transactions'), LOG);
+  giveRepositoryToHost(backupDir, name, host.uid);
+}
+
+const ask = (host: string) => answerRestorePoints({ type: 'restore-points', id: 'r1', host }, db, backupDir);
+
+describe.runIf(isRoot)('answerRestorePoints', () => {
+  it("gives a live host's commits, ids and times only, under the request's id", () => {
+    hostWithLog('web1');
+    expect(ask('web1')).toEqual({
+      type: 'restore-points',
+      id: 'r1',
+      points: [
+        { id: 1, committedAt: '2026-11-27T02:00:00.000Z' },
+        { id: 3, committedAt: '2026-11-27T04:00:00.000Z' },
+      ],
+    });
+  });
+
+  it('answers an error, not a path, for an unknown host, a hostile name and a repository without a log', () => {
+    hostWithLog('web1');
+    addHostRow(db, 'web2', NOW);
+    expect(ask('db9')).toEqual({ type: 'restore-points', id: 'r1', error: 'no host named "db9"' });
+    expect(ask('../web1')).toMatchObject({ id: 'r1', error: expect.any(String) });
+    expect(ask('../web1')).not.toHaveProperty('points');
+    expect(ask('web2')).toMatchObject({ id: 'r1', error: expect.stringContaining('no repository') });
+  });
+});
+
+describe('requestRestorePointsFromSupervisor', () => {
+  it('refuses with RESTORE_POINTS_UNAVAILABLE when the API runs without its supervisor', async () => {
+    // A forked test worker has an IPC channel of its own: hide it for the (synchronous) look.
+    const send = process.send;
+    process.send = undefined;
+    let asked: Promise<unknown>;
+    try {
+      asked = requestRestorePointsFromSupervisor('web1');
+    } finally {
+      process.send = send;
+    }
+    expect(await codeOfAsync(() => asked)).toBe('RESTORE_POINTS_UNAVAILABLE');
+  });
+});
