@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, gt, lte, not, type SQL, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { enrollments, enrollmentTokens } from '../db/schema.js';
@@ -162,7 +162,27 @@ export function getEnrollment(context: ServerContext, id: string): EnrollmentVie
   return toView(context, row);
 }
 
-export function listEnrollments(context: ServerContext, status?: EnrollmentStatus): EnrollmentView[] {
-  const rows = context.db.select().from(enrollments).orderBy(desc(enrollments.createdAt)).all();
-  return rows.map((row) => toView(context, row)).filter((view) => status === undefined || view.status === status);
+/** Enrollments whose status (as effectiveStatus gives it: a pending one past its expiry is expired) is `status`, in SQL. */
+function hasStatus(status: EnrollmentStatus, now: Date): SQL {
+  const isPending = eq(enrollments.status, 'pending');
+  if (status === 'pending') return sql`(${isPending} and ${gt(enrollments.expiresAt, now)})`;
+  if (status === 'expired') return sql`(${eq(enrollments.status, 'expired')} or (${isPending} and ${lte(enrollments.expiresAt, now)}))`;
+  return eq(enrollments.status, status);
+}
+
+/** Newest first; filtered in the query, so the overview's pending list stays cheap however many hosts ever enrolled. */
+export function listEnrollments(context: ServerContext, status?: EnrollmentStatus, limit?: number): EnrollmentView[] {
+  const where = status === undefined ? undefined : hasStatus(status, context.now());
+  return selectEnrollments(context, where, limit);
+}
+
+/** The newest enrollments that are no longer waiting for an admin: decided or expired. */
+export function listPastEnrollments(context: ServerContext, limit: number): EnrollmentView[] {
+  return selectEnrollments(context, not(hasStatus('pending', context.now())), limit);
+}
+
+function selectEnrollments(context: ServerContext, where: SQL | undefined, limit: number | undefined): EnrollmentView[] {
+  const query = context.db.select().from(enrollments).where(where).orderBy(desc(enrollments.createdAt), desc(enrollments.id));
+  const rows = limit === undefined ? query.all() : query.limit(limit).all();
+  return rows.map((row) => toView(context, row));
 }

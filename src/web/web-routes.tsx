@@ -9,7 +9,7 @@ import { listAudit } from '../audit/audit-log.js';
 import type { Actor, ServerContext } from '../context.js';
 import { rateLimitKeyOf } from '../domain/networks.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
-import { listEnrollments } from '../enrollment/enroll.js';
+import { listEnrollments, listPastEnrollments } from '../enrollment/enroll.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../enrollment/hosts.js';
 import { findLiveHost } from '../enrollment/hosts-store.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
@@ -108,9 +108,8 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   });
 
   app.get('/enrollments', (c) => {
-    const all = listEnrollments(context);
-    const pending = all.filter((enrollment) => enrollment.status === 'pending');
-    const decided = all.filter((enrollment) => enrollment.status !== 'pending').slice(0, 20);
+    const pending = listEnrollments(context, 'pending');
+    const decided = listPastEnrollments(context, 20);
     return c.html(
       <EnrollmentsPage frame={frameOf(c, 'Enrollments', '/ui/enrollments')} pending={pending} decided={decided} now={context.now()} />,
     );

@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { enrollments, enrollmentTokens } from '../../../src/db/schema.js';
-import { getEnrollment, listEnrollments, submitEnrollment } from '../../../src/enrollment/enroll.js';
+import { denyEnrollment } from '../../../src/enrollment/decisions.js';
+import { getEnrollment, listEnrollments, listPastEnrollments, submitEnrollment } from '../../../src/enrollment/enroll.js';
 import { createEnrollmentToken } from '../../../src/enrollment/tokens.js';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_TYPE } from '../../../src/tokens/enrollment-token.js';
 import { codeOfAsync } from '../../support/error-codes.js';
@@ -144,5 +145,27 @@ describe('listEnrollments', () => {
     expect(listEnrollments(test.context, 'pending').map((view) => view.hostname)).toEqual(['web1']);
     expect(listEnrollments(test.context, 'approved').map((view) => view.hostname)).toEqual(['web2']);
     expect(listEnrollments(test.context)).toHaveLength(2);
+  });
+
+  it('counts a pending enrollment past its expiry as expired, as getEnrollment does, and lists the past ones newest first', async () => {
+    const submitFor = async (hostname: string) =>
+      (await submit((await createEnrollmentToken(test.context, {}, ADMIN)).token, { hostname })).id;
+    const old = await submitFor('old1');
+    test.clock.advance(3 * 86_400_000);
+    const denied = await submitFor('denied1');
+    denyEnrollment(test.context, denied, 'not ours', ADMIN);
+    test.clock.advance(3 * 86_400_000);
+    const waiting = await submitFor('waiting1');
+    test.clock.advance(86_400_000 + 1);
+
+    expect(getEnrollment(test.context, old).status).toBe('expired');
+    const names = (views: { hostname: string }[]) => views.map((view) => view.hostname);
+    expect(names(listEnrollments(test.context, 'pending'))).toEqual(['waiting1']);
+    expect(names(listEnrollments(test.context, 'expired'))).toEqual(['old1']);
+    expect(names(listEnrollments(test.context, 'denied'))).toEqual(['denied1']);
+    expect(names(listEnrollments(test.context, undefined, 2))).toEqual(['waiting1', 'denied1']);
+    expect(names(listPastEnrollments(test.context, 20))).toEqual(['denied1', 'old1']);
+    expect(names(listPastEnrollments(test.context, 1))).toEqual(['denied1']);
+    expect(getEnrollment(test.context, waiting).status).toBe('pending');
   });
 });
