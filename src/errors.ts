@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'HOST_IN_SESSION'
   | 'CHECK_UNAVAILABLE'
   | 'RESTORE_POINTS_UNAVAILABLE'
+  | 'SERVER_BUSY'
   | 'UNSAFE_PATH'
   | 'CONFIG_INVALID';
 
@@ -46,4 +47,20 @@ export class AppError extends Error {
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
+}
+
+/**
+ * The database still locked by another writer after its busy timeout: the
+ * request did nothing (its transaction rolled back), and may simply be sent again.
+ */
+function isDatabaseBusy(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === 'SqliteError' && typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** An expected failure as an AppError (a busy database becomes SERVER_BUSY), or null for a bug. */
+export function asExpectedError(error: unknown): AppError | null {
+  if (isAppError(error)) return error;
+  if (isDatabaseBusy(error)) return new AppError('SERVER_BUSY', 'the server is busy; try again in a few seconds');
+  return null;
 }

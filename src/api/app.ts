@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ServerContext } from '../context.js';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, asExpectedError } from '../errors.js';
 import { webRoutes } from '../web/web-routes.js';
 import type { AppEnv } from './app-env.js';
 import { STATUS_BY_CODE } from './error-map.js';
@@ -70,8 +70,10 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {
-    if (isAppError(error)) {
-      return c.json({ error: error.code, message: error.message }, STATUS_BY_CODE[error.code]);
+    const expected = asExpectedError(error);
+    if (expected) {
+      if (expected.code === 'SERVER_BUSY') logError(error);
+      return c.json({ error: expected.code, message: expected.message }, STATUS_BY_CODE[expected.code]);
     }
     if (error instanceof HTTPException && error.status < 500) {
       return c.json({ error: 'BAD_REQUEST', message: error.message || 'bad request' }, error.status);

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config.js';
-import { isAppError } from '../errors.js';
+import { asExpectedError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { serve } from '../supervise/serve.js';
 import { openCliContext } from './cli-context.js';
@@ -66,10 +66,11 @@ addAncestorCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  const expected = asExpectedError(error);
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
-  } else if (isAppError(error)) {
-    process.stderr.write(`borgctl: ${error.message}\n`);
+  } else if (expected) {
+    process.stderr.write(`borgctl: ${expected.message}\n`);
     process.exitCode = 1;
   } else {
     process.stderr.write(`borgctl: ${(error as Error).stack ?? String(error)}\n`);

@@ -13,7 +13,7 @@ import { listEnrollments, listPastEnrollments } from '../enrollment/enroll.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../enrollment/hosts.js';
 import { findLiveHost } from '../enrollment/hosts-store.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, asExpectedError } from '../errors.js';
 import { listHostChecks, queueHostCheck } from '../monitoring/host-checks.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
@@ -311,7 +311,8 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
 }
 
 function describeError(error: unknown): { status: ContentfulStatusCode; message: string } {
-  if (isAppError(error)) return { status: STATUS_BY_CODE[error.code], message: error.message };
+  const expected = asExpectedError(error);
+  if (expected) return { status: STATUS_BY_CODE[expected.code], message: expected.message };
   if (error instanceof HTTPException && error.status === 403) {
     return { status: 403, message: 'This form was not sent from this page: a form from another site may not change anything here.' };
   }
