@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { closeAdminSession, openAdminSession } from '../admin/admin-sessions.js';
@@ -24,7 +24,7 @@ import { AuditPage } from './pages/audit-page.js';
 import { EnrollmentsPage } from './pages/enrollments-page.js';
 import { HOST_SETTINGS, HostPage, type HostPageData } from './pages/host-page.js';
 import { HOST_FILTERS, type HostFilter, HostsPage } from './pages/hosts-page.js';
-import type { NAVIGATION } from './pages/layout.js';
+import type { PageFrame } from './pages/layout.js';
 import { ErrorPage, LoginPage } from './pages/login-page.js';
 import { OverviewPage } from './pages/overview-page.js';
 import { TokensPage } from './pages/tokens-page.js';
@@ -48,11 +48,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     actor: `admin:${c.get('adminId')}`,
     sourceAddress: c.get('clientAddress'),
   });
-  const frameOf = (
-    c: { get(key: 'session'): WebEnv['Variables']['session']; req: { query(key: string): string | undefined } },
-    title: string,
-    section?: (typeof NAVIGATION)[number][0],
-  ) => ({
+  const frameOf = (c: Context<WebEnv>, title: string, section?: PageFrame['section']): PageFrame & { csrfToken: string } => ({
     title,
     csrfToken: c.get('session').csrfToken,
     ...(section ? { section } : {}),
