@@ -49,13 +49,19 @@ export function checkRegularFileOrAbsent(path: string): void {
  * The content of a regular file, or null when there is none; a link or
  * anything else is refused. `mayHaveOtherNames` lets a hard-linked file
  * through, for readers that run as the file's owner (a repository's files
- * have a second name in the copy a restore keeps).
+ * have a second name in the copy a restore keeps) or that ask for the
+ * owner with `ownedBy`: a hard link can then only reach what that UID owns.
  */
-export function readRegularFileIfExists(path: string, { mayHaveOtherNames = false } = {}): string | null {
+export function readRegularFileIfExists(
+  path: string,
+  { mayHaveOtherNames = false, ownedBy }: { mayHaveOtherNames?: boolean; ownedBy?: number } = {},
+): string | null {
   const descriptor = openWithoutFollowing(path);
   if (descriptor === null) return null;
   try {
-    checkRegularFile(path, fstatSync(descriptor), mayHaveOtherNames);
+    const stats = fstatSync(descriptor);
+    checkRegularFile(path, stats, mayHaveOtherNames);
+    if (ownedBy !== undefined && stats.uid !== ownedBy) throw refusal(path, `it is owned by UID ${stats.uid}, not ${ownedBy}`);
     return readFileSync(descriptor, 'utf8');
   } finally {
     closeSync(descriptor);

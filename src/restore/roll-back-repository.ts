@@ -3,20 +3,28 @@ import { type BorgTransaction, isNewerThanTransaction, lastTransactionBefore, pa
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { asAccount } from '../provision/effective-account.js';
-import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../provision/repository-owner.js';
+import { AS_OWNER, repositoryOwner } from '../provision/repository-owner.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
-function readTransactionLog(repository: string): BorgTransaction[] {
-  const content = readRegularFileIfExists(`${repository}/transactions`, AS_OWNER);
+function readTransactionLog(repository: string, options: { mayHaveOtherNames: boolean; ownedBy?: number } = AS_OWNER): BorgTransaction[] {
+  const content = readRegularFileIfExists(`${repository}/transactions`, options);
   if (content === null) {
     throw new AppError('NOT_FOUND', 'the repository has no transaction log (it was never written in append-only mode)');
   }
   return parseTransactionLog(content);
 }
 
-/** The repository's commits, read as its owner (see repository-owner.ts). */
+/**
+ * The repository's commits, read by root without becoming its owner: the
+ * supervisor answers the admin page with these, and a seteuid there would be
+ * the whole process's. The repository is looked at as repositoryOwner does
+ * (its parent is root's, so its name is safe); the log is opened without
+ * following a link and must be the owner's own file, so a hard link to root's
+ * or another host's file is refused.
+ */
 export function readTransactions(repository: string): BorgTransaction[] {
-  return asRepositoryOwner(repository, () => readTransactionLog(repository));
+  const owner = repositoryOwner(repository);
+  return readTransactionLog(repository, { ...AS_OWNER, ownedBy: owner.uid });
 }
 
 /** Copies a tree as hard links (cp -al): cheap, and the copy keeps every mode. Run as the tree's owner. */

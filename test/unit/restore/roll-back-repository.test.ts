@@ -2,6 +2,7 @@ import {
   chmodSync,
   chownSync,
   lchownSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -88,6 +89,21 @@ describe.runIf(isRoot)('rolling back a repository with links in it', () => {
     expect(() => rollBackRepository(repository, BEFORE, NOW)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
     expect(readdirSync(join(repository, 'data', '0')).sort()).toEqual(['0', '1', '2', '3']);
     expectRootFileUntouched();
+  });
+
+  it("refuses a transaction log that is a hard link to root's or another host's file", () => {
+    const other = makeRepository('db2', 20_002);
+    for (const target of [rootFile, join(other, 'transactions')]) {
+      rmSync(join(repository, 'transactions'));
+      linkSync(target, join(repository, 'transactions'));
+      expect(() => readTransactions(repository)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
+    }
+    expectRootFileUntouched();
+  });
+
+  it("reads the owner's own log, even with a second name (the copy a restore keeps)", () => {
+    linkSync(join(repository, 'transactions'), join(base, 'second-name'));
+    expect(readTransactions(repository).map((transaction) => transaction.id)).toEqual([1, 3]);
   });
 
   it('leaves a directory a data link points to alone', () => {
