@@ -10,6 +10,8 @@ const kinds = (process.env.TEST_KINDS ?? 'unit,api,system,attack,image').split('
 
 export default defineConfig({
   test: {
+    // The second writes what failed to test-artifacts/failures.txt, which scripts/test prints last.
+    reporters: ['default', './test/support/failure-summary-reporter.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { test: { name: 'api', include: ['test/api/**/*.test.ts'] } },
