@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
-import type { BorgTransaction } from './domain/borg-transactions.js';
+import type { RestorePoints } from './domain/borg-transactions.js';
 import type { SshHostKey } from './provision/host-keys.js';
 import type { TlsIdentity } from './tls/tls-files.js';
 import type { SigningKey } from './tokens/signing-key.js';
@@ -16,8 +16,8 @@ export interface ServerContext {
   readSshHostKeys: () => SshHostKey[];
   /** Asks the root side to check a host's repository soon (borg check --repository-only); absent where no server runs. */
   requestCheck?: (hostName: string) => Promise<void>;
-  /** The commits of a host's repository, read by the root side (the API user cannot read repositories); absent where no server runs. */
-  readRestorePoints?: (hostName: string) => Promise<BorgTransaction[]>;
+  /** The newest commits of a host's repository, read by the root side (the API user cannot read repositories); absent where no server runs. */
+  readRestorePoints?: (hostName: string) => Promise<RestorePoints>;
   /** The served certificate's pin (HTTPS), or null for plain HTTP. */
   tlsIdentity: () => TlsIdentity | null;
 }

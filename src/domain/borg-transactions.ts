@@ -23,6 +23,19 @@ export function parseTransactionLog(text: string): BorgTransaction[] {
     }));
 }
 
+/** The newest of a repository's commits, as many as a page shows, and how many it has in all. */
+export interface RestorePoints {
+  newest: BorgTransaction[];
+  total: number;
+}
+
+/** A host that commits empty transactions in a loop grows its log without bound: a page shows this many. */
+export const SHOWN_RESTORE_POINTS = 30;
+
+export function newestRestorePoints(transactions: BorgTransaction[]): RestorePoints {
+  return { newest: transactions.slice(-SHOWN_RESTORE_POINTS), total: transactions.length };
+}
+
 /** The last transaction committed strictly before `before`, or null. */
 export function lastTransactionBefore(transactions: BorgTransaction[], before: Date): BorgTransaction | null {
   let chosen: BorgTransaction | null = null;

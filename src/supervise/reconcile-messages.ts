@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/connection.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
-import type { BorgTransaction } from '../domain/borg-transactions.js';
+import { newestRestorePoints, type RestorePoints } from '../domain/borg-transactions.js';
 import { parseHostName } from '../domain/host-name.js';
 import { findLiveHost } from '../enrollment/hosts-store.js';
 import { AppError, type ErrorCode } from '../errors.js';
@@ -76,14 +76,21 @@ export function requestCheckFromSupervisor(hostName: string): Promise<void> {
 
 /** The API side asks for a host's restore points: the supervisor reads the repository's commits (the API user cannot). */
 export type RestorePointsRequest = { type: 'restore-points'; id: string; host: string };
-export type RestorePointsReply = { type: 'restore-points'; id: string; points?: { id: number; committedAt: string }[]; error?: string };
+export type RestorePointsReply = {
+  type: 'restore-points';
+  id: string;
+  /** The newest SHOWN_RESTORE_POINTS only: the IPC message stays small however long the log grew. */
+  points?: { id: number; committedAt: string }[];
+  total?: number;
+  error?: string;
+};
 
 export function isRestorePointsRequest(message: unknown): message is RestorePointsRequest {
   const request = message as RestorePointsRequest;
   return typeof message === 'object' && message !== null && request.type === 'restore-points' && typeof request.host === 'string';
 }
 
-export async function requestRestorePointsFromSupervisor(hostName: string, timeoutMs = 30_000): Promise<BorgTransaction[]> {
+export async function requestRestorePointsFromSupervisor(hostName: string, timeoutMs = 30_000): Promise<RestorePoints> {
   const request: Omit<RestorePointsRequest, 'id'> = { type: 'restore-points', host: hostName };
   const reply = await askSupervisor<RestorePointsReply>(request, 'restore-points', timeoutMs, {
     code: 'RESTORE_POINTS_UNAVAILABLE',
@@ -91,7 +98,8 @@ export async function requestRestorePointsFromSupervisor(hostName: string, timeo
     timedOut: 'the server did not list the restore points in time',
   });
   if (reply.error !== undefined || !reply.points) throw new AppError('RESTORE_POINTS_UNAVAILABLE', reply.error ?? 'no answer');
-  return reply.points.map((point) => ({ id: point.id, committedAt: new Date(point.committedAt) }));
+  const newest = reply.points.map((point) => ({ id: point.id, committedAt: new Date(point.committedAt) }));
+  return { newest, total: reply.total ?? newest.length };
 }
 
 /** The supervisor's side: the commits of a live host's repository, or why there are none to show. */
@@ -99,11 +107,12 @@ export function answerRestorePoints(request: RestorePointsRequest, db: Db, backu
   try {
     const name = parseHostName(request.host);
     if (!findLiveHost(db, name)) return { type: 'restore-points', id: request.id, error: `no host named "${name}"` };
-    const points = readTransactions(repositoryPath(backupDir, name));
+    const { newest, total } = newestRestorePoints(readTransactions(repositoryPath(backupDir, name)));
     return {
       type: 'restore-points',
       id: request.id,
-      points: points.map((point) => ({ id: point.id, committedAt: point.committedAt.toISOString() })),
+      points: newest.map((point) => ({ id: point.id, committedAt: point.committedAt.toISOString() })),
+      total,
     };
   } catch (error) {
     return { type: 'restore-points', id: request.id, error: (error as Error).message };

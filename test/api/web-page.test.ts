@@ -3,6 +3,7 @@ import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/admin/admin-sess
 import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { listAudit } from '../../src/audit/audit-log.js';
+import { newestRestorePoints, SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
 import { listEnrollments } from '../../src/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
 import { enrollPending } from '../support/enrollment-flow.js';
@@ -227,6 +228,17 @@ describe('the hosts on the page', () => {
     expect(page.text).toContain('full access until');
     expect((await web.post('/ui/hosts/web1/settings', { setting: 'uid', value: '0' })).status).toBe(400);
     expect((await web.post('/ui/hosts/web1/settings', { setting: 'allowFrom', value: 'not-a-network' })).status).toBe(400);
+  });
+
+  it('lists the newest restore points the server read, and says how many more there are', async () => {
+    addHostRow(api.context.db, 'web1', api.clock.now());
+    const commits = Array.from({ length: 100 }, (_, index) => ({ id: index + 1, committedAt: new Date(Date.UTC(2026, 10, 27, 0, index)) }));
+    api.context.readRestorePoints = async (name) => (name === 'web1' ? newestRestorePoints(commits) : { newest: [], total: 0 });
+    const page = (await (await loggedIn()).get('/ui/hosts/web1')).text;
+    expect(page.match(/<td data-label="Commit">\d+<\/td>/g)).toEqual(
+      Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => `<td data-label="Commit">${100 - index}</td>`),
+    );
+    expect(page).toContain(`The newest ${SHOWN_RESTORE_POINTS} of 100 commits`);
   });
 
   it('deletes a host only when its name is typed', async () => {

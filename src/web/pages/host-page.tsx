@@ -1,5 +1,5 @@
 import type { auditLog } from '../../db/schema.js';
-import type { BorgTransaction } from '../../domain/borg-transactions.js';
+import type { RestorePoints as NewestRestorePoints } from '../../domain/borg-transactions.js';
 import { formatBytes } from '../../domain/sizes.js';
 import type { HostView } from '../../enrollment/hosts.js';
 import type { HostSessionRow } from '../../monitoring/host-sessions.js';
@@ -33,7 +33,7 @@ export interface HostPageData {
   checks: RepositoryCheckRow[];
   audit: (typeof auditLog.$inferSelect)[];
   /** The repository's commits (restore points), or why they could not be read. */
-  restorePoints: BorgTransaction[] | { unavailable: string };
+  restorePoints: NewestRestorePoints | { unavailable: string };
   now: Date;
 }
 
@@ -222,20 +222,28 @@ function RestorePoints({ name, points, now }: { name: string; points: HostPageDa
       {'unavailable' in points ? (
         <p class="muted">{points.unavailable}</p>
       ) : (
-        <DataTable columns={['Commit', 'Committed']} empty="The repository has no commits yet.">
-          {points
-            .slice(-30)
-            .reverse()
-            .map((point) => (
-              <tr>
-                <Cell label="Commit">{point.id}</Cell>
-                <Cell label="Committed">
-                  <time datetime={point.committedAt.toISOString()}>{utcTime(point.committedAt)}</time> (
-                  <When at={point.committedAt} now={now} />)
-                </Cell>
-              </tr>
-            ))}
-        </DataTable>
+        <>
+          <DataTable columns={['Commit', 'Committed']} empty="The repository has no commits yet.">
+            {points.newest
+              .slice()
+              .reverse()
+              .map((point) => (
+                <tr>
+                  <Cell label="Commit">{point.id}</Cell>
+                  <Cell label="Committed">
+                    <time datetime={point.committedAt.toISOString()}>{utcTime(point.committedAt)}</time> (
+                    <When at={point.committedAt} now={now} />)
+                  </Cell>
+                </tr>
+              ))}
+          </DataTable>
+          {points.total > points.newest.length && (
+            <p class="muted">
+              The newest {points.newest.length} of {points.total} commits:{' '}
+              <code>docker compose exec borg borgctl hosts restore {name} --list</code> lists them all.
+            </p>
+          )}
+        </>
       )}
     </>
   );

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
+import { SHOWN_RESTORE_POINTS } from '../../../src/domain/borg-transactions.js';
 import { answerRestorePoints, requestRestorePointsFromSupervisor } from '../../../src/supervise/reconcile-messages.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
@@ -51,7 +52,23 @@ describe.runIf(isRoot)('answerRestorePoints', () => {
         { id: 1, committedAt: '2026-11-27T02:00:00.000Z' },
         { id: 3, committedAt: '2026-11-27T04:00:00.000Z' },
       ],
+      total: 2,
     });
+  });
+
+  it('gives only the newest commits of a long log, and how many there are', () => {
+    const host = addHostRow(db, 'busy1', NOW);
+    const lines = Array.from(
+      { length: 1000 },
+      (_, index) => `transaction ${index + 1}, UTC time 2026-11-27T02:00:00.${String(index).padStart(6, '0')}`,
+    );
+    mkdirSync(join(backupDir, 'busy1', 'repo'), { recursive: true });
+    writeFileSync(join(backupDir, 'busy1', 'repo', 'transactions'), `${lines.join('\n')}\n`);
+    giveRepositoryToHost(backupDir, 'busy1', host.uid);
+
+    const reply = ask('busy1');
+    expect(reply.total).toBe(1000);
+    expect(reply.points?.map((point) => point.id)).toEqual(Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => 971 + index));
   });
 
   it('answers an error, not a path, for an unknown host, a hostile name and a repository without a log', () => {
