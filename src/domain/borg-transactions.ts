@@ -12,15 +12,18 @@ export interface BorgTransaction {
 
 const LINE_PATTERN = /^transaction (\d+), UTC time (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/;
 
+/** One log line's transaction, or null for a line that is not one. */
+export function parseTransactionLine(line: string): BorgTransaction | null {
+  const match = LINE_PATTERN.exec(line.trim());
+  if (match === null) return null;
+  return { id: Number(match[1]), committedAt: new Date(`${match[2]}.${(match[3] ?? '0').padEnd(3, '0').slice(0, 3)}Z`) };
+}
+
 export function parseTransactionLog(text: string): BorgTransaction[] {
   return text
     .split('\n')
-    .map((line) => LINE_PATTERN.exec(line.trim()))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({
-      id: Number(match[1]),
-      committedAt: new Date(`${match[2]}.${(match[3] ?? '0').padEnd(3, '0').slice(0, 3)}Z`),
-    }));
+    .map(parseTransactionLine)
+    .filter((transaction): transaction is BorgTransaction => transaction !== null);
 }
 
 /** The newest of a repository's commits, as many as a page shows, and how many it has in all. */
@@ -32,8 +35,18 @@ export interface RestorePoints {
 /** A host that commits empty transactions in a loop grows its log without bound: a page shows this many. */
 export const SHOWN_RESTORE_POINTS = 30;
 
-export function newestRestorePoints(transactions: BorgTransaction[]): RestorePoints {
-  return { newest: transactions.slice(-SHOWN_RESTORE_POINTS), total: transactions.length };
+/** The newest SHOWN_RESTORE_POINTS of a log's lines and their count, holding no more than those at a time. */
+export function newestRestorePoints(lines: Iterable<string>): RestorePoints {
+  const newest: BorgTransaction[] = [];
+  let total = 0;
+  for (const line of lines) {
+    const transaction = parseTransactionLine(line);
+    if (transaction === null) continue;
+    total += 1;
+    newest.push(transaction);
+    if (newest.length > SHOWN_RESTORE_POINTS) newest.shift();
+  }
+  return { newest, total };
 }
 
 /** The last transaction committed strictly before `before`, or null. */

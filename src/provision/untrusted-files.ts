@@ -1,4 +1,4 @@
-import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { AppError } from '../errors.js';
 import type { Account } from './effective-account.js';
 
@@ -45,6 +45,23 @@ export function checkRegularFileOrAbsent(path: string): void {
   checkRegularFile(path, stats);
 }
 
+type ReadOptions = { mayHaveOtherNames?: boolean; ownedBy?: number };
+
+/** A descriptor of `path` once it is checked as readRegularFileIfExists describes, or null when there is none. */
+function openCheckedFile(path: string, { mayHaveOtherNames = false, ownedBy }: ReadOptions): number | null {
+  const descriptor = openWithoutFollowing(path);
+  if (descriptor === null) return null;
+  try {
+    const stats = fstatSync(descriptor);
+    checkRegularFile(path, stats, mayHaveOtherNames);
+    if (ownedBy !== undefined && stats.uid !== ownedBy) throw refusal(path, `it is owned by UID ${stats.uid}, not ${ownedBy}`);
+    return descriptor;
+  } catch (error) {
+    closeSync(descriptor);
+    throw error;
+  }
+}
+
 /**
  * The content of a regular file, or null when there is none; a link or
  * anything else is refused. `mayHaveOtherNames` lets a hard-linked file
@@ -52,17 +69,56 @@ export function checkRegularFileOrAbsent(path: string): void {
  * have a second name in the copy a restore keeps) or that ask for the
  * owner with `ownedBy`: a hard link can then only reach what that UID owns.
  */
-export function readRegularFileIfExists(
-  path: string,
-  { mayHaveOtherNames = false, ownedBy }: { mayHaveOtherNames?: boolean; ownedBy?: number } = {},
-): string | null {
-  const descriptor = openWithoutFollowing(path);
+export function readRegularFileIfExists(path: string, options: ReadOptions = {}): string | null {
+  const descriptor = openCheckedFile(path, options);
   if (descriptor === null) return null;
   try {
-    const stats = fstatSync(descriptor);
-    checkRegularFile(path, stats, mayHaveOtherNames);
-    if (ownedBy !== undefined && stats.uid !== ownedBy) throw refusal(path, `it is owned by UID ${stats.uid}, not ${ownedBy}`);
     return readFileSync(descriptor, 'utf8');
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+const CHUNK_BYTES = 65_536;
+/** Longer lines are skipped, not gathered: a file someone else wrote cannot make the reader hold it whole. */
+export const MAX_LINE_BYTES = 4096;
+
+function* linesOf(descriptor: number): Generator<string> {
+  const chunk = Buffer.alloc(CHUNK_BYTES);
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  let overlong = false;
+  for (let got = readSync(descriptor, chunk); got > 0; got = readSync(descriptor, chunk)) {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1 && newline < got; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      if (!overlong && partialBytes + piece.length <= MAX_LINE_BYTES) yield Buffer.concat([...partial, piece]).toString('utf8');
+      partial = [];
+      partialBytes = 0;
+      overlong = false;
+      start = newline + 1;
+    }
+    const rest = chunk.subarray(start, got);
+    if (partialBytes + rest.length > MAX_LINE_BYTES) overlong = true;
+    if (!overlong) {
+      partial.push(Buffer.from(rest));
+      partialBytes += rest.length;
+    }
+  }
+  if (!overlong && partialBytes > 0) yield Buffer.concat(partial).toString('utf8');
+}
+
+/**
+ * Calls `read` with the lines of a regular file checked as
+ * readRegularFileIfExists does, read a chunk at a time (a line over
+ * MAX_LINE_BYTES is skipped), so a long file never sits in memory whole.
+ * Null when there is no file.
+ */
+export function readLinesOfRegularFileIfExists<T>(path: string, options: ReadOptions, read: (lines: Iterable<string>) => T): T | null {
+  const descriptor = openCheckedFile(path, options);
+  if (descriptor === null) return null;
+  try {
+    return read(linesOf(descriptor));
   } finally {
     closeSync(descriptor);
   }

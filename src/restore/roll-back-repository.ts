@@ -1,30 +1,50 @@
 import { chmodSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
-import { type BorgTransaction, isNewerThanTransaction, lastTransactionBefore, parseTransactionLog } from '../domain/borg-transactions.js';
+import {
+  type BorgTransaction,
+  isNewerThanTransaction,
+  lastTransactionBefore,
+  newestRestorePoints,
+  parseTransactionLog,
+  type RestorePoints,
+} from '../domain/borg-transactions.js';
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { asAccount } from '../provision/effective-account.js';
 import { AS_OWNER, repositoryOwner } from '../provision/repository-owner.js';
-import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { readLinesOfRegularFileIfExists, readRegularFileIfExists } from '../provision/untrusted-files.js';
+
+function noTransactionLog(): AppError {
+  return new AppError('NOT_FOUND', 'the repository has no transaction log (it was never written in append-only mode)');
+}
 
 function readTransactionLog(repository: string, options: { mayHaveOtherNames: boolean; ownedBy?: number } = AS_OWNER): BorgTransaction[] {
   const content = readRegularFileIfExists(`${repository}/transactions`, options);
-  if (content === null) {
-    throw new AppError('NOT_FOUND', 'the repository has no transaction log (it was never written in append-only mode)');
-  }
+  if (content === null) throw noTransactionLog();
   return parseTransactionLog(content);
 }
 
 /**
- * The repository's commits, read by root without becoming its owner: the
- * supervisor answers the admin page with these, and a seteuid there would be
- * the whole process's. The repository is looked at as repositoryOwner does
- * (its parent is root's, so its name is safe); the log is opened without
- * following a link and must be the owner's own file, so a hard link to root's
- * or another host's file is refused.
+ * The repository's newest commits and their count, read by root without
+ * becoming its owner: the supervisor answers the admin page with these, and
+ * a seteuid there would be the whole process's. The repository is looked at
+ * as repositoryOwner does (its parent is root's, so its name is safe); the
+ * log is opened without following a link and must be the owner's own file,
+ * so a hard link to root's or another host's file is refused. The host
+ * writes the log, as long as it likes: it is read a chunk at a time.
  */
+export function readRestorePoints(repository: string): RestorePoints {
+  const points = readLinesOfRegularFileIfExists(`${repository}/transactions`, asRepositoryOwner(repository), newestRestorePoints);
+  if (points === null) throw noTransactionLog();
+  return points;
+}
+
+/** Every commit, read as readRestorePoints reads (for `borgctl hosts restore --list`, which prints them all). */
 export function readTransactions(repository: string): BorgTransaction[] {
-  const owner = repositoryOwner(repository);
-  return readTransactionLog(repository, { ...AS_OWNER, ownedBy: owner.uid });
+  return readTransactionLog(repository, asRepositoryOwner(repository));
+}
+
+function asRepositoryOwner(repository: string): { mayHaveOtherNames: boolean; ownedBy: number } {
+  return { ...AS_OWNER, ownedBy: repositoryOwner(repository).uid };
 }
 
 /** Copies a tree as hard links (cp -al): cheap, and the copy keeps every mode. Run as the tree's owner. */

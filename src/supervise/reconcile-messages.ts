@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/connection.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
-import { newestRestorePoints, type RestorePoints } from '../domain/borg-transactions.js';
+import type { RestorePoints } from '../domain/borg-transactions.js';
 import { parseHostName } from '../domain/host-name.js';
 import { findLiveHost } from '../enrollment/hosts-store.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { readTransactions } from '../restore/roll-back-repository.js';
+import { readRestorePoints } from '../restore/roll-back-repository.js';
 
 /** Messages between the API child and the supervisor over Node's IPC channel. */
 export type ReconcileRequest = { type: 'reconcile'; id: string };
@@ -107,7 +107,7 @@ export function answerRestorePoints(request: RestorePointsRequest, db: Db, backu
   try {
     const name = parseHostName(request.host);
     if (!findLiveHost(db, name)) return { type: 'restore-points', id: request.id, error: `no host named "${name}"` };
-    const { newest, total } = newestRestorePoints(readTransactions(repositoryPath(backupDir, name)));
+    const { newest, total } = readRestorePoints(repositoryPath(backupDir, name));
     return {
       type: 'restore-points',
       id: request.id,

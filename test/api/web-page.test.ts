@@ -3,7 +3,7 @@ import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/admin/admin-sess
 import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { listAudit } from '../../src/audit/audit-log.js';
-import { newestRestorePoints, SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
+import { SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
 import { listEnrollments } from '../../src/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
 import { enrollPending } from '../support/enrollment-flow.js';
@@ -233,7 +233,8 @@ describe('the hosts on the page', () => {
   it('lists the newest restore points the server read, and says how many more there are', async () => {
     addHostRow(api.context.db, 'web1', api.clock.now());
     const commits = Array.from({ length: 100 }, (_, index) => ({ id: index + 1, committedAt: new Date(Date.UTC(2026, 10, 27, 0, index)) }));
-    api.context.readRestorePoints = async (name) => (name === 'web1' ? newestRestorePoints(commits) : { newest: [], total: 0 });
+    const restorePoints = { newest: commits.slice(-SHOWN_RESTORE_POINTS), total: commits.length };
+    api.context.readRestorePoints = async (name) => (name === 'web1' ? restorePoints : { newest: [], total: 0 });
     const page = (await (await loggedIn()).get('/ui/hosts/web1')).text;
     expect(page.match(/<td data-label="Commit">\d+<\/td>/g)).toEqual(
       Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => `<td data-label="Commit">${100 - index}</td>`),

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isNewerThanTransaction, lastTransactionBefore, parseTransactionLog } from '../../../src/domain/borg-transactions.js';
+import {
+  isNewerThanTransaction,
+  lastTransactionBefore,
+  newestRestorePoints,
+  parseTransactionLog,
+  SHOWN_RESTORE_POINTS,
+} from '../../../src/domain/borg-transactions.js';
 
 const LOG = [
   'transaction 2, UTC time 2026-11-20T10:00:00.123456',
@@ -25,6 +31,19 @@ describe('parseTransactionLog', () => {
 
   it('reads an empty log as no transactions', () => {
     expect(parseTransactionLog('')).toEqual([]);
+  });
+});
+
+describe('newestRestorePoints', () => {
+  it('keeps the newest commits of the lines, in order, and counts only real ones', () => {
+    const lines = ['junk', ...Array.from({ length: 100 }, (_, index) => `transaction ${index + 1}, UTC time 2026-11-20T10:00:00`), ''];
+    const points = newestRestorePoints(lines);
+    expect(points.total).toBe(100);
+    expect(points.newest.map((point) => point.id)).toEqual(Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => 71 + index));
+  });
+
+  it('gives all of a short log', () => {
+    expect(newestRestorePoints(LOG.split('\n'))).toEqual({ newest: parseTransactionLog(LOG), total: 3 });
   });
 });
 
