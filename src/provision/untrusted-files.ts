@@ -45,7 +45,7 @@ export function checkRegularFileOrAbsent(path: string): void {
   checkRegularFile(path, stats);
 }
 
-type ReadOptions = { mayHaveOtherNames?: boolean; ownedBy?: number };
+export type ReadOptions = { mayHaveOtherNames?: boolean; ownedBy?: number };
 
 /** A descriptor of `path` once it is checked as readRegularFileIfExists describes, or null when there is none. */
 function openCheckedFile(path: string, { mayHaveOtherNames = false, ownedBy }: ReadOptions): number | null {
@@ -85,27 +85,20 @@ export const MAX_LINE_BYTES = 4096;
 
 function* linesOf(descriptor: number): Generator<string> {
   const chunk = Buffer.alloc(CHUNK_BYTES);
-  let partial: Buffer[] = [];
-  let partialBytes = 0;
-  let overlong = false;
+  // The start of a line the last chunk cut off; null while skipping an overlong line to its end.
+  let partial: Buffer | null = Buffer.alloc(0);
   for (let got = readSync(descriptor, chunk); got > 0; got = readSync(descriptor, chunk)) {
     let start = 0;
     for (let newline = chunk.indexOf(10, start); newline !== -1 && newline < got; newline = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, newline);
-      if (!overlong && partialBytes + piece.length <= MAX_LINE_BYTES) yield Buffer.concat([...partial, piece]).toString('utf8');
-      partial = [];
-      partialBytes = 0;
-      overlong = false;
+      if (partial !== null && partial.length + piece.length <= MAX_LINE_BYTES) yield Buffer.concat([partial, piece]).toString('utf8');
+      partial = Buffer.alloc(0);
       start = newline + 1;
     }
-    const rest = chunk.subarray(start, got);
-    if (partialBytes + rest.length > MAX_LINE_BYTES) overlong = true;
-    if (!overlong) {
-      partial.push(Buffer.from(rest));
-      partialBytes += rest.length;
-    }
+    if (partial !== null)
+      partial = partial.length + (got - start) <= MAX_LINE_BYTES ? Buffer.concat([partial, chunk.subarray(start, got)]) : null;
   }
-  if (!overlong && partialBytes > 0) yield Buffer.concat(partial).toString('utf8');
+  if (partial !== null && partial.length > 0) yield partial.toString('utf8');
 }
 
 /**

@@ -11,13 +11,13 @@ import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { asAccount } from '../provision/effective-account.js';
 import { AS_OWNER, repositoryOwner } from '../provision/repository-owner.js';
-import { readLinesOfRegularFileIfExists, readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { type ReadOptions, readLinesOfRegularFileIfExists, readRegularFileIfExists } from '../provision/untrusted-files.js';
 
 function noTransactionLog(): AppError {
   return new AppError('NOT_FOUND', 'the repository has no transaction log (it was never written in append-only mode)');
 }
 
-function readTransactionLog(repository: string, options: { mayHaveOtherNames: boolean; ownedBy?: number } = AS_OWNER): BorgTransaction[] {
+function readTransactionLog(repository: string, options: ReadOptions = AS_OWNER): BorgTransaction[] {
   const content = readRegularFileIfExists(`${repository}/transactions`, options);
   if (content === null) throw noTransactionLog();
   return parseTransactionLog(content);
@@ -43,7 +43,7 @@ export function readTransactions(repository: string): BorgTransaction[] {
   return readTransactionLog(repository, asRepositoryOwner(repository));
 }
 
-function asRepositoryOwner(repository: string): { mayHaveOtherNames: boolean; ownedBy: number } {
+function asRepositoryOwner(repository: string): ReadOptions {
   return { ...AS_OWNER, ownedBy: repositoryOwner(repository).uid };
 }
 
