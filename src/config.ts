@@ -103,6 +103,10 @@ function parseListenAddresses(value: string | undefined): string[] {
 /** Paths inside the state directory, in one place. */
 export function statePaths(stateDir: string) {
   return {
+    /** Root's own state (root-only): what it acts on. The API user can neither read nor write it. */
+    rootDir: `${stateDir}/root`,
+    rootDatabase: `${stateDir}/root/root.db`,
+    /** The API's own state (the API user's). Root never opens a file in it. */
     databaseDir: `${stateDir}/db`,
     database: `${stateDir}/db/borg.db`,
     signingKeyDir: `${stateDir}/db/signing`,

@@ -10,6 +10,7 @@ import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import { forgetHostMonitoring } from '../monitoring/forget-host.js';
 import type { Run } from '../process/run.js';
+import { reportToApi } from '../supervise/report-to-api.js';
 import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
@@ -142,7 +143,7 @@ export function reconcile(
   const purging = rows.filter((row) => row.status === 'purging');
   const endingUids = new Set([...keys.revokedUids, ...purging.map((row) => row.uid)]);
   const sessionsEnded = endSessionsOf(endingUids, 'SIGKILL', settings.procDir);
-  const purged = purgeHosts(db, settings, purging);
+  const purged = purgeHosts(db, settings, purging, now);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -253,12 +254,16 @@ function syncKeyFiles(
  * files from their checks), then their rows (checked rows only, whose
  * account, key and sessions are gone already).
  */
-function purgeHosts(db: Db, settings: ReconcileSettings, purging: (typeof hosts.$inferSelect)[]): string[] {
+function purgeHosts(db: Db, settings: ReconcileSettings, purging: (typeof hosts.$inferSelect)[], now: Date): string[] {
   for (const row of purging) {
     rmSync(`${settings.backupDir}/${row.name}`, { recursive: true, force: true });
     rmSync(checkScratchDir(settings.stateDir, row.name), { recursive: true, force: true });
-    db.delete(hosts).where(eq(hosts.name, row.name)).run();
-    forgetHostMonitoring(db, row.name);
+    db.transaction((tx) => {
+      tx.delete(hosts).where(eq(hosts.name, row.name)).run();
+      forgetHostMonitoring(tx, row.name);
+      // The API forgets it too once it has this report (the name is free again).
+      reportToApi(tx, now, { kind: 'host', name: row.name, row: null });
+    });
   }
   return purging.map((row) => row.name);
 }

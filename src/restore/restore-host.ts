@@ -1,5 +1,4 @@
-import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { Actor } from '../context.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
@@ -8,18 +7,20 @@ import { breakStaleLock } from '../provision/repository-files.js';
 import { AS_OWNER, asRepositoryOwner } from '../provision/repository-owner.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { reportAudit } from '../supervise/report-to-api.js';
+import type { RootContext } from '../supervise/root-context.js';
 import { configVersionBefore } from './config-history.js';
 import { keepHostOut } from './host-lockout.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
 
-function repositoryOf(context: ServerContext, name: string): { repository: string; uid: number } {
+function repositoryOf(context: RootContext, name: string): { repository: string; uid: number } {
   const host = findHost(context.db, name);
   if (!host || host.status === 'purging') throw new AppError('NOT_FOUND', `no host named "${name}"`);
   return { repository: repositoryPath(context.config.backupDir, name), uid: host.uid };
 }
 
 /** The commits an append-only repository has, to choose a restore point from. */
-export function listRestorePoints(context: ServerContext, name: string) {
+export function listRestorePoints(context: RootContext, name: string) {
   return readTransactions(repositoryOf(context, name).repository);
 }
 
@@ -36,7 +37,7 @@ export interface RestoreResult extends RollBackResult {
  * An active host is kept out (no key line) for the whole time. The state
  * before the restore is kept beside it as a hard-link copy.
  */
-export async function restoreHost(context: ServerContext, name: string, before: Date, by: Actor): Promise<RestoreResult> {
+export async function restoreHost(context: RootContext, name: string, before: Date, by: Actor): Promise<RestoreResult> {
   const { repository, uid } = repositoryOf(context, name);
   // No login between the end of its sessions and the end of the rollback: a thief could write meanwhile.
   const lockout = await keepHostOut(context, name, by, 'restore');
@@ -47,7 +48,7 @@ export async function restoreHost(context: ServerContext, name: string, before: 
   }
 }
 
-async function rollBackHost(context: ServerContext, name: string, repository: string, uid: number, before: Date, by: Actor) {
+async function rollBackHost(context: RootContext, name: string, repository: string, uid: number, before: Date, by: Actor) {
   if (!(await endSessionsAndWait(new Set([uid])))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
@@ -57,8 +58,8 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
   }
   const result = rollBackRepository(repository, before, context.now());
   const configRestored = restoreConfig(context, name, repository, before);
-  recordAudit(context.db, context.now(), {
-    ...by,
+  reportAudit(context.db, context.now(), {
+    actor: by.actor,
     action: 'host.restore',
     target: name,
     details: {
@@ -72,7 +73,7 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
   return { ...result, configRestored };
 }
 
-function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
+function restoreConfig(context: RootContext, name: string, repository: string, before: Date): boolean {
   const kept = configVersionBefore(context.config.backupDir, name, before);
   const configPath = `${repository}/config`;
   // Written by the repository's owner, owner and mode as borg writes it; the replaced version stays in the kept copy.

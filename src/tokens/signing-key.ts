@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { Queryable } from '../db/connection.js';
+import { signingKeys } from '../db/schema.js';
 import { asItself, type FileAccess } from '../provision/effective-account.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
@@ -46,4 +48,12 @@ async function importSigningKey(privateJwk: JWK): Promise<SigningKey> {
   const privateKey = (await importJWK({ ...privateJwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey;
   const publicKey = (await importJWK({ ...publicJwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey;
   return { kid, privateKey, publicKey, publicJwk: { ...publicJwk, kid, alg: 'EdDSA', use: 'sig' } };
+}
+
+/** Publishes the key's public half (the signing_keys table) in the API's database, once. */
+export function recordSigningKey(db: Queryable, key: SigningKey, at: Date): void {
+  db.insert(signingKeys)
+    .values({ kid: key.kid, publicJwk: JSON.stringify(key.publicJwk), createdAt: at })
+    .onConflictDoNothing()
+    .run();
 }

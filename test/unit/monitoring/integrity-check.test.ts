@@ -179,7 +179,7 @@ describe("the server's repository checks", () => {
   });
 
   it('closes the rows a stopped server left open as interrupted', () => {
-    const id = recordCheckStart(db, 'web1', NOW);
+    const id = recordCheckStart(db, 'web1', NOW).id;
     checks(fakeBorg(0, ''));
     expect(db.select().from(repositoryChecks).where(eq(repositoryChecks.id, id)).get()).toMatchObject({ outcome: 'interrupted' });
   });
