@@ -22,6 +22,7 @@ import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
+import { startLiveness } from './liveness.js';
 import {
   answerRestorePoints,
   isCheckRequest,
@@ -97,6 +98,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   asApiUser(() => ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 }));
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
 
   const db = openStateDatabase(paths.database);
   migrateDatabase(db);
@@ -120,7 +122,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
   const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
   const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
-  const reconcileNow = serialized(async () => {
+  const reconcilePass = async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
@@ -140,7 +142,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       'reconciled',
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
-  });
+  };
+  const reconcileNow = serialized(liveness.recordPasses('reconcile', reconcilePass));
   await reconcileNow();
 
   sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
@@ -166,7 +169,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
   const checkTimer = setInterval(() => {
-    checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+    liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
   const watch = createRepositoryWatch({
     db,
@@ -179,14 +182,17 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
-    watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }).catch((error: unknown) => {
-      logger.error({ err: error }, 'repository watch failed');
-    });
+    liveness
+      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'repository watch failed');
+      });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
   const sessionLimitTimer = setInterval(() => {
     try {
       sessionLimit.check();
+      liveness.passCompleted('session-limit');
     } catch (error) {
       logger.error({ err: error }, 'session limit check failed');
     }
@@ -195,6 +201,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const stalenessTimer = setInterval(() => {
     try {
       const changed = evaluateStaleness(db, new Date());
+      liveness.passCompleted('staleness');
       if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
     } catch (error) {
       logger.error({ err: error }, 'staleness evaluation failed');
@@ -214,6 +221,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(stalenessTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
+      liveness.stop();
       control.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
