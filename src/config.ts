@@ -6,6 +6,13 @@ import { AppError } from './errors.js';
 
 /** Unauthenticated SSH connections at once from one address, unless BORG_SERVER_SSH_PER_SOURCE_MAX_STARTUPS says otherwise. */
 export const DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS = 10;
+/**
+ * `borgctl healthcheck` fails when root has not reported, or one of root's loops has not
+ * completed a pass, for longer than this (BORG_SERVER_ROOT_STALL_SECONDS changes it).
+ */
+export const DEFAULT_ROOT_STALL_SECONDS = 60;
+/** Root writes its liveness every few seconds: a shorter bound would call a healthy root stalled. */
+const MIN_ROOT_STALL_SECONDS = 5;
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -26,6 +33,7 @@ const environmentSchema = z
     BORG_SERVER_TLS_CERT: z.string().startsWith('/').optional(),
     BORG_SERVER_TLS_KEY: z.string().startsWith('/').optional(),
     BORG_SERVER_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    BORG_SERVER_ROOT_STALL_SECONDS: z.coerce.number().int().min(MIN_ROOT_STALL_SECONDS).max(86_400).default(DEFAULT_ROOT_STALL_SECONDS),
   })
   .loose();
 
@@ -52,6 +60,8 @@ export interface Config {
   tlsCertificatePath: string | undefined;
   tlsKeyPath: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The healthcheck's bound on root's silence and on a loop without a completed pass. */
+  rootStallSeconds: number;
 }
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
@@ -86,6 +96,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     tlsCertificatePath: values.BORG_SERVER_TLS_CERT,
     tlsKeyPath: values.BORG_SERVER_TLS_KEY,
     logLevel: values.BORG_SERVER_LOG_LEVEL,
+    rootStallSeconds: values.BORG_SERVER_ROOT_STALL_SECONDS,
   };
 }
 
@@ -114,6 +125,10 @@ export function statePaths(stateDir: string) {
     sshdConfig: `${stateDir}/ssh/sshd_config`,
     authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
     controlSocket: `${stateDir}/control.sock`,
+    /** Root's own run-time files: no other user may write here. */
+    runDir: `${stateDir}/run`,
+    /** When root's loops last completed a pass, for the healthcheck (root only). */
+    livenessFile: `${stateDir}/run/liveness.json`,
     tlsDir: `${stateDir}/db/tls`,
     tlsCertificate: `${stateDir}/db/tls/certificate.pem`,
     tlsKey: `${stateDir}/db/tls/key.pem`,

@@ -3,6 +3,8 @@ import type { Db } from '../db/connection.js';
 import type { Logger } from '../log.js';
 import { forgetReportsUpTo, pendingReports } from './report-to-api.js';
 
+/** How often root looks for reports the API has not had yet (a cheap indexed query). */
+export const REPORT_FLUSH_INTERVAL_MS = 250;
 /** Reports in one message: far below the channel's line cap with every report at its largest. */
 export const REPORTS_PER_BATCH = 50;
 /** A batch not acknowledged in this time is sent again (the API may have restarted meanwhile). */

@@ -24,6 +24,7 @@ import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
 import { changeHost } from './host-requests.js';
+import { startLiveness } from './liveness.js';
 import {
   answerRestorePoints,
   errorReply,
@@ -34,7 +35,7 @@ import {
   isRestorePointsRequest,
   type ReconcileReply,
 } from './reconcile-messages.js';
-import { createReportPump } from './report-pump.js';
+import { createReportPump, REPORT_FLUSH_INTERVAL_MS } from './report-pump.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -48,8 +49,6 @@ const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
 const STOP_GRACE_MS = 5000;
 const SESSION_GRACE_MS = 2000;
-/** How often root looks for reports the API has not had yet (a cheap indexed query). */
-const REPORT_FLUSH_INTERVAL_MS = 250;
 
 /**
  * sshd gives each session its own process group, so stopping the listener
@@ -103,6 +102,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
 
   // Root's own database: what root acts on, written only by root after it checked what it was asked.
   const { db, isNew } = openRootDatabase(paths.rootDir, paths.rootDatabase);
@@ -121,7 +121,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
   const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
   const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
-  const reconcileNow = serialized(async () => {
+  const reconcilePass = async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
@@ -141,7 +141,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       'reconciled',
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
-  });
+  };
+  const reconcileNow = serialized(liveness.recordPasses('reconcile', reconcilePass));
   await reconcileNow();
   const reports = createReportPump({ db, logger });
   /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
@@ -186,7 +187,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
   const checkTimer = setInterval(() => {
-    checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+    liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
   const watch = createRepositoryWatch({
     db,
@@ -199,14 +200,17 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
-    watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }).catch((error: unknown) => {
-      logger.error({ err: error }, 'repository watch failed');
-    });
+    liveness
+      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'repository watch failed');
+      });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
   const sessionLimitTimer = setInterval(() => {
     try {
       sessionLimit.check();
+      liveness.passCompleted('session-limit');
     } catch (error) {
       logger.error({ err: error }, 'session limit check failed');
     }
@@ -214,6 +218,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const reportTimer = setInterval(() => {
     try {
       reports.flush();
+      liveness.passCompleted('reports');
     } catch (error) {
       logger.error({ err: error }, 'could not read the reports for the API');
     }
@@ -232,6 +237,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(reportTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
+      liveness.stop();
       control.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
