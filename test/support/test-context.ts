@@ -10,7 +10,6 @@ import type { ServerContext } from '../../src/context.js';
 import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
 import { changeHost } from '../../src/supervise/host-requests.js';
-import { pendingReports } from '../../src/supervise/report-to-api.js';
 import type { RootContext } from '../../src/supervise/root-context.js';
 import type { TlsIdentity } from '../../src/tls/tls-files.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
@@ -143,11 +142,6 @@ export function makeTestRootContext(config: Config = loadConfig({ ...TEST_ENVIRO
     },
   };
   return { context, clock, reconcileCalls };
-}
-
-/** The actions of the audit entries root reported to the API, oldest first. */
-export function reportedAuditActions(db: Db): string[] {
-  return pendingReports(db, 0, 10_000).flatMap(({ report }) => (report.kind === 'audit' ? [report.entry.action] : []));
 }
 
 /** Creates an admin token in the context's database and returns the secret token string. */

@@ -11,7 +11,8 @@ import { restoreHost } from '../../../src/restore/restore-host.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { addHostRow } from '../../support/host-rows.js';
-import { makeTestRootContext, reportedAuditActions, TEST_ENVIRONMENT, type TestRootContext } from '../../support/test-context.js';
+import { reportedAuditActions } from '../../support/root-reports.js';
+import { makeTestRootContext, TEST_ENVIRONMENT, type TestRootContext } from '../../support/test-context.js';
 
 /**
  * restoreHost on a repository laid out like borg's append-only one: a

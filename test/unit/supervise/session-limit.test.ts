@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { auditLog, hosts } from '../../../src/db/schema.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
+import { hosts } from '../../../src/db/root-schema.js';
 import { createSessionLimit } from '../../../src/supervise/session-limit.js';
 import { addHostRow } from '../../support/host-rows.js';
+import { reportedAuditEntries } from '../../support/root-reports.js';
 
 /**
  * The session cap against a fake /proc: three "sessions" (processes whose
@@ -35,7 +36,7 @@ beforeEach(() => {
   procDir = mkdtempSync(join(tmpdir(), 'sbs-session-limit-'));
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
 });
 
 afterEach(() => rmSync(procDir, { recursive: true, force: true }));
@@ -47,7 +48,7 @@ describe('the session cap', () => {
     const limit = createSessionLimit({ db, backupDir: '/backups', logger: pino({ level: 'silent' }), now: () => NOW, procDir });
     limit.refreshHosts();
     limit.check();
-    expect(db.select().from(auditLog).all()).toEqual([
+    expect(reportedAuditEntries(db)).toEqual([
       expect.objectContaining({
         action: 'host.sessions.limit',
         target: 'web1',
@@ -69,7 +70,7 @@ describe('the session cap', () => {
     });
     limit.refreshHosts();
     limit.check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 
   it("never counts the processes of a UID a forged row names (root's, a system account's)", () => {
@@ -82,6 +83,6 @@ describe('the session cap', () => {
     const limit = createSessionLimit({ db, backupDir: '/backups', logger: pino({ level: 'silent' }), now: () => NOW, procDir });
     limit.refreshHosts();
     limit.check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 });
