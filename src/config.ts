@@ -129,8 +129,11 @@ export function statePaths(stateDir: string) {
     runDir: `${stateDir}/run`,
     /** When root's loops last completed a pass, for the healthcheck (root only). */
     livenessFile: `${stateDir}/run/liveness.json`,
-    tlsDir: `${stateDir}/db/tls`,
-    tlsCertificate: `${stateDir}/db/tls/certificate.pem`,
-    tlsKey: `${stateDir}/db/tls/key.pem`,
+    /** Root's (root:API group, 0750): the API reads the pair it serves, and cannot replace it. */
+    tlsDir: `${stateDir}/tls`,
+    tlsCertificate: `${stateDir}/tls/certificate.pem`,
+    tlsKey: `${stateDir}/tls/key.pem`,
+    /** Where versions before root's own state kept the pair (the API user's directory): read once at the upgrade. */
+    legacyTlsDir: `${stateDir}/db/tls`,
   };
 }

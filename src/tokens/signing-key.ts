@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Queryable } from '../db/connection.js';
 import { signingKeys } from '../db/schema.js';
-import { asItself, type FileAccess } from '../provision/effective-account.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
 export interface SigningKey {
@@ -17,27 +16,23 @@ const KEY_FILE = 'enrollment-signing-key.jwk';
 /**
  * Loads the Ed25519 key that signs enrollment tokens, generating it on first
  * use. The file is created exclusively (0600), so two processes starting at
- * once end up with the same key. `access` runs the file work: root passes
- * the API user's (the directory is that user's), so a link put there is
- * refused and a new file is the API user's own.
+ * once end up with the same key. Only the API user runs this (the API, and
+ * borgctl once it became that user): the key is the API's, in its directory;
+ * a link put there is refused all the same.
  */
-export async function loadOrCreateSigningKey(directory: string, access: FileAccess = asItself): Promise<SigningKey> {
+export async function loadOrCreateSigningKey(directory: string): Promise<SigningKey> {
   const path = `${directory}/${KEY_FILE}`;
-  const existing = access(() => {
-    mkdirSync(directory, { recursive: true, mode: 0o700 });
-    return readRegularFileIfExists(path);
-  });
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const existing = readRegularFileIfExists(path);
   if (existing !== null) return importSigningKey(JSON.parse(existing) as JWK);
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const privateJwk = await exportJWK(privateKey);
-  const stored = access(() => {
-    try {
-      writeFileSync(path, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    return readRegularFileIfExists(path);
-  });
+  try {
+    writeFileSync(path, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stored = readRegularFileIfExists(path);
   if (stored === null) throw new Error(`${path} vanished right after it was written`);
   return importSigningKey(JSON.parse(stored) as JWK);
 }

@@ -2,16 +2,17 @@ import { and, eq, inArray, isNotNull, max } from 'drizzle-orm';
 import { toHostRowMessage } from '../channel/host-row.js';
 import { openDatabase } from '../db/connection.js';
 import { auditLog, hostBackupState, hosts, repositoryChecks } from '../db/schema.js';
+import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
 /**
  * Run once, as the API user, by root's first start of a version with a
  * database of its own (src/upgrade/legacy-state.ts): prints, as JSON, what
  * the API's database holds that root now keeps itself. Root never opens the
  * API's database; it reads this output and checks every row of it.
- * Usage: node export-api-state.js DATABASE
+ * Usage: node export-api-state.js DATABASE [TLS_DIRECTORY]
  */
-const path = process.argv[2];
-if (!path) throw new Error('usage: export-api-state DATABASE');
+const [path, tlsDirectory] = process.argv.slice(2);
+if (!path) throw new Error('usage: export-api-state DATABASE [TLS_DIRECTORY]');
 const db = openDatabase(path);
 const newestCheckIds = db
   .select({ id: max(repositoryChecks.id) })
@@ -44,4 +45,8 @@ const exported = {
     .map((row) => row.name),
 };
 db.$client.close();
+// The pair the API served (its pin is in every enroll command handed out): root keeps it in its own directory now.
+const certificatePem = tlsDirectory ? readRegularFileIfExists(`${tlsDirectory}/certificate.pem`) : null;
+const keyPem = tlsDirectory ? readRegularFileIfExists(`${tlsDirectory}/key.pem`) : null;
+Object.assign(exported, { tls: certificatePem && keyPem ? { certificatePem, keyPem } : null });
 process.stdout.write(JSON.stringify(exported));

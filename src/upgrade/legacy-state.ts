@@ -17,7 +17,11 @@ import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Run } from '../process/run.js';
+import { ensureDirectory } from '../provision/directories.js';
 import { checkedExpectBackupEvery, checkedWindowEnd } from '../supervise/host-requests.js';
+import { checkCertificatePair } from '../tls/certificate-check.js';
+import { publicKeyPin } from '../tls/public-key-pin.js';
+import { publicHostName, writeServedPair } from '../tls/tls-files.js';
 
 const EXPORT_ENTRY = fileURLToPath(new URL('./export-api-state.js', import.meta.url));
 /** More hosts than the UID range holds: an export larger than this is not what the server wrote. */
@@ -38,6 +42,7 @@ const legacyExport = z.strictObject({
     .max(MAX_EXPORTED_HOSTS),
   lastChecks: z.array(checkRowMessage).max(MAX_EXPORTED_HOSTS),
   importedNames: z.array(z.string().max(64)).max(MAX_EXPORTED_HOSTS),
+  tls: z.strictObject({ certificatePem: z.string().max(65_536), keyPem: z.string().max(65_536) }).nullable(),
 });
 
 /**
@@ -58,11 +63,12 @@ export async function importLegacyState(options: {
   run: Run;
 }): Promise<void> {
   const { db, config, apiAccount, logger, run } = options;
-  const { database } = statePaths(config.stateDir);
-  if (!existsSync(database)) return;
-  const output = await run(process.execPath, [EXPORT_ENTRY, database], { timeoutMs: 300_000, ...apiAccount });
+  const paths = statePaths(config.stateDir);
+  if (!existsSync(paths.database)) return;
+  const output = await run(process.execPath, [EXPORT_ENTRY, paths.database, paths.legacyTlsDir], { timeoutMs: 300_000, ...apiAccount });
   const exported = legacyExport.parse(JSON.parse(output.stdout));
   const now = new Date();
+  if (config.isHttps && exported.tls) keepServedTlsPair(config, exported.tls, apiAccount, now, logger);
   const refused: { name: string; reason: string }[] = [];
   const kept = new Set<string>();
   db.transaction((tx) => {
@@ -131,4 +137,27 @@ function legacyHostRow(tx: Queryable, host: LegacyHost, now: Date): HostRow {
     createdAt: new Date(host.createdAt),
     updatedAt: now,
   };
+}
+
+/**
+ * The pair the API served before (its pin is in every enroll command handed out), into root's tls/ directory,
+ * when it is still a valid pair for the public name; otherwise prepareTlsFiles makes a new one, as it always did.
+ */
+function keepServedTlsPair(
+  config: Config,
+  pair: { certificatePem: string; keyPem: string },
+  apiGroup: { gid: number },
+  now: Date,
+  logger: Logger,
+): void {
+  const paths = statePaths(config.stateDir);
+  try {
+    checkCertificatePair(pair.certificatePem, pair.keyPem, publicHostName(config), now);
+  } catch (error) {
+    logger.warn({ reason: (error as Error).message }, 'upgrade: the TLS pair served before is not kept');
+    return;
+  }
+  ensureDirectory(paths.tlsDir, { uid: 0, gid: apiGroup.gid, mode: 0o750 });
+  writeServedPair(paths, pair.certificatePem, pair.keyPem, apiGroup);
+  logger.info({ pin: publicKeyPin(pair.certificatePem) }, "upgrade: the TLS pair served before moved into root's tls/");
 }
