@@ -109,7 +109,12 @@ export function statePaths(stateDir: string) {
     sshDir: `${stateDir}/ssh`,
     sshdConfig: `${stateDir}/ssh/sshd_config`,
     authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
-    controlSocket: `${stateDir}/control.sock`,
+    /** Root's sockets: root-owned, 0711; the CLI's below in a root-only directory, the API's in one of the API user's group. */
+    runDir: `${stateDir}/run`,
+    controlSocketDir: `${stateDir}/run/cli`,
+    controlSocket: `${stateDir}/run/cli/control.sock`,
+    apiSocketDir: `${stateDir}/run/api`,
+    apiSocket: `${stateDir}/run/api/api.sock`,
     tlsDir: `${stateDir}/db/tls`,
     tlsCertificate: `${stateDir}/db/tls/certificate.pem`,
     tlsKey: `${stateDir}/db/tls/key.pem`,

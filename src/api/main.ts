@@ -8,19 +8,24 @@ import { createLogger } from '../log.js';
 import { createDeliveryWorker } from '../notify/delivery-worker.js';
 import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
+import { readTlsIdentity } from '../tls/tls-files.js';
+import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
+import { createApp } from './app.js';
+import { connectToRoot } from './root-connection.js';
 import {
   requestCheckFromSupervisor,
   requestReconcileFromSupervisor,
   requestRestorePointsFromSupervisor,
-} from '../supervise/reconcile-messages.js';
-import { readTlsIdentity } from '../tls/tls-files.js';
-import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
-import { createApp } from './app.js';
+  useRootConnection,
+} from './root-requests.js';
 
 /** The HTTP API process: started by `borgctl serve` as the unprivileged API user. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 const paths = statePaths(config.stateDir);
+// Root's channel first: without it the API could not apply a change (root listens before it starts us).
+const rootConnection = await connectToRoot(paths.apiSocket);
+useRootConnection(rootConnection);
 let tlsIdentity = readTlsIdentity(config);
 const context: ServerContext = {
   db: openStateDatabase(paths.database),
@@ -70,11 +75,15 @@ if (config.isHttps) {
   });
 }
 
-function shutDown() {
+function shutDown(exitCode: number) {
   void deliveries.stop();
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 3000).unref();
+  server.close(() => process.exit(exitCode));
+  setTimeout(() => process.exit(exitCode), 3000).unref();
 }
-process.on('SIGTERM', shutDown);
-process.on('SIGINT', shutDown);
-process.on('disconnect', shutDown);
+process.on('SIGTERM', () => shutDown(0));
+process.on('SIGINT', () => shutDown(0));
+// Root closed the channel (it stops, or it dropped this connection): a fresh process connects afresh.
+void rootConnection.closed.then(() => {
+  logger.error('the channel to root closed; exiting to be started again');
+  shutDown(1);
+});

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Config, statePaths } from '../config.js';
 import { type Db, migrateDatabase } from '../db/connection.js';
@@ -21,22 +21,18 @@ import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
-import { listenForReconcileRequests } from './control-socket.js';
-import {
-  answerRestorePoints,
-  isCheckRequest,
-  isReconcileRequest,
-  isRestorePointsRequest,
-  type ReconcileReply,
-} from './reconcile-messages.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
   REPOSITORY_WATCH_SWEEP_EVERY,
   type RepositoryWatch,
 } from './repository-watch.js';
+import { createRequestDispatcher } from './request-dispatcher.js';
+import { listenForRequests, MAX_API_CONNECTIONS, MAX_CLI_CONNECTIONS } from './request-sockets.js';
+import { createRequestTable } from './request-table.js';
 import { serialized } from './serialized.js';
 import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from './session-limit.js';
+import { supervisorRequestDefinitions } from './supervisor-request-handlers.js';
 
 const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
@@ -96,6 +92,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const asApiUser = accessAs(apiAccount);
   asApiUser(() => ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 }));
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
+  // Root's sockets: the API user may connect to its own (group) but write no directory on the way.
+  ensureDirectory(paths.runDir, { uid: 0, gid: 0, mode: 0o711 });
+  ensureDirectory(paths.controlSocketDir, { uid: 0, gid: 0, mode: 0o700 });
+  ensureDirectory(paths.apiSocketDir, { uid: 0, gid: apiAccount.gid, mode: 0o750 });
+  // Where the control socket was before it moved to run/.
+  rmSync(`${config.stateDir}/control.sock`, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
 
   const db = openStateDatabase(paths.database);
@@ -143,28 +145,37 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   });
   await reconcileNow();
 
+  // One table answers the API's socket and the CLI's alike; the socket says who asks.
+  const dispatcher = createRequestDispatcher({
+    table: createRequestTable(supervisorRequestDefinitions({ reconcileNow, checks, db, backupDir: config.backupDir, logger })),
+    logger: logger.child({ part: 'channel' }),
+  });
+  const requestSockets = await Promise.all([
+    listenForRequests({
+      path: paths.controlSocket,
+      origin: 'cli',
+      dispatcher,
+      maxConnections: MAX_CLI_CONNECTIONS,
+      ownership: { uid: 0, gid: 0, mode: 0o600 },
+      logger,
+    }),
+    listenForRequests({
+      path: paths.apiSocket,
+      origin: 'api',
+      dispatcher,
+      maxConnections: MAX_API_CONNECTIONS,
+      ownership: { uid: 0, gid: apiAccount.gid, mode: 0o660 },
+      logger,
+    }),
+  ]);
+
   sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  // The API connects to its socket at start and exits when that connection ends: it is then started again.
   const api = superviseChild(
     'api',
-    () => {
-      const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
-      child.on('message', (message: unknown) => {
-        if (isCheckRequest(message)) checks.request(message.host);
-        if (isRestorePointsRequest(message)) child.send(answerRestorePoints(message, db, config.backupDir));
-        if (!isReconcileRequest(message)) return;
-        reconcileNow().then(
-          () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
-          (error: unknown) => {
-            logger.error({ err: error }, 'reconcile failed');
-            child.send({ type: 'reconciled', id: message.id, error: 'reconcile failed' } satisfies ReconcileReply);
-          },
-        );
-      });
-      return child;
-    },
+    () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
     logger,
   );
-  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
   const checkTimer = setInterval(() => {
     checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
@@ -214,12 +225,13 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(stalenessTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
-      control.close();
+      for (const socket of requestSockets) socket.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
       const listenerPid = sshd?.current()?.pid;
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
+        .then(() => dispatcher.closeAll())
         .then(() => endHostSessions(db))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {
