@@ -99,7 +99,9 @@ export function createRequestDispatcher(options: RequestDispatcherOptions): Requ
       onDrop: (reason) => refuse({ reason }, undefined, undefined),
       onClose: () => {
         connections.delete(connection);
-        log.debug({ drops }, 'channel connection closed');
+        // Refusals held back by the once-a-second rule are counted here, or no line would ever say so.
+        if (leftOutOfLog > 0) log.warn({ drops, notLoggedSinceLastLine: leftOutOfLog }, 'channel connection closed');
+        else log.debug({ drops }, 'channel connection closed');
       },
     });
     const connection: Connection = { origin, channel };

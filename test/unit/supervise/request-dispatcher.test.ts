@@ -271,6 +271,16 @@ describe('the request dispatcher', () => {
     expect(refusals(logLines)[1]).toMatchObject({ reason: 'not-json', drops: 101, notLoggedSinceLastLine: 99 });
   });
 
+  it('counts the refusals it did not log when the connection closes', async () => {
+    const { connect, logLines } = harness();
+    const peer = await connect();
+    peer.write('not json\n'.repeat(10));
+    await until('the first log line', () => refusals(logLines).length === 1);
+    peer.socket.end();
+    await until('the closing line', () => logLines.some((line) => line.msg === 'channel connection closed'));
+    expect(logLines.find((line) => line.msg === 'channel connection closed')).toMatchObject({ drops: 10, notLoggedSinceLastLine: 9 });
+  });
+
   it('closes a connection that keeps sending garbage, and keeps serving the others', async () => {
     const { connect, dispatcher, logLines } = harness({ limits: { maxDrops: 1000 } });
     const attacker = await connect();
