@@ -13,20 +13,35 @@ import { createTokenBucket } from './token-bucket.js';
  * one line a second per connection, with a count of the ones left out) and,
  * when it had an id, answered with BAD_REQUEST; a flood is answered with
  * RATE_LIMITED beyond a token bucket; a connection that keeps being refused
- * is closed; a handler's failure is an answer, never an unhandled rejection.
+ * (past maxDrops, less one forgiven a second) is closed; a handler's failure
+ * is an answer, never an unhandled rejection.
  */
 
 export interface ConnectionLimits {
   /** Requests a second, on average, and at once, per connection. */
   requestsPerSecond: number;
   burst: number;
-  /** Requests answered later (a reconcile, a check) at once per connection; beyond, SERVER_BUSY. */
+  /**
+   * Requests being handled at once per connection; beyond, SERVER_BUSY. The API process asks for
+   * all its HTTP requests on one connection (each approval waits for a reconcile), hence room.
+   */
   maxInFlight: number;
-  /** Refused messages (bad lines, bad requests, over the rate) after which the connection is closed. */
+  /**
+   * Refused messages (bad lines, bad requests, over the rate) a connection may run up; the next
+   * one closes it. `dropsForgivenPerSecond` of them are forgiven again, so that a long-lived
+   * connection refused now and then is never closed for it, while one that keeps being refused soon is.
+   */
   maxDrops: number;
+  dropsForgivenPerSecond: number;
 }
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { requestsPerSecond: 50, burst: 200, maxInFlight: 16, maxDrops: 1000 };
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  requestsPerSecond: 50,
+  burst: 200,
+  maxInFlight: 64,
+  maxDrops: 1000,
+  dropsForgivenPerSecond: 1,
+};
 /** At most one log line per connection in this time for its refused messages. */
 export const DROP_LOG_INTERVAL_MS = 1000;
 const MAX_LOGGED_TYPE_LENGTH = 64;
@@ -87,8 +102,10 @@ export function createRequestDispatcher(options: RequestDispatcherOptions): Requ
   function accept(stream: Duplex, origin: RequestOrigin): void {
     connectionNumber += 1;
     const number = connectionNumber;
-    const bucket = createTokenBucket({ ratePerSecond: limits.requestsPerSecond, burst: limits.burst, nowMs });
+    const requestAllowance = createTokenBucket({ ratePerSecond: limits.requestsPerSecond, burst: limits.burst, nowMs });
     let inFlight = 0;
+    // Spent by refusals, refilled slowly: empty means the connection keeps being refused.
+    const dropAllowance = createTokenBucket({ ratePerSecond: limits.dropsForgivenPerSecond, burst: limits.maxDrops, nowMs });
     let drops = 0;
     let lastLoggedAtMs = Number.NEGATIVE_INFINITY;
     let leftOutOfLog = 0;
@@ -143,7 +160,7 @@ export function createRequestDispatcher(options: RequestDispatcherOptions): Requ
         const message = (refusal.message ?? refusal.reason).slice(0, MAX_REFUSAL_MESSAGE_LENGTH);
         answer({ type: 'reply', id, error: { code: refusal.code ?? 'BAD_REQUEST', message } });
       }
-      if (drops >= limits.maxDrops && !channel.isClosed) {
+      if (!dropAllowance.take() && !channel.isClosed) {
         log.warn({ drops }, 'channel connection closed: it keeps sending refused messages');
         channel.close();
       }
@@ -153,7 +170,7 @@ export function createRequestDispatcher(options: RequestDispatcherOptions): Requ
     function admit(message: ChannelMessage, id: string | undefined): Admitted | Refusal {
       const { type, id: _id, ...fields } = message;
       // First, before any other work: a flood costs root as little as it can.
-      if (!bucket.take()) return { reason: 'rate-limited', code: 'RATE_LIMITED', message: 'too many requests; slow down' };
+      if (!requestAllowance.take()) return { reason: 'rate-limited', code: 'RATE_LIMITED', message: 'too many requests; slow down' };
       if (typeof type !== 'string') return { reason: 'no-type', message: 'a request needs a string type' };
       if (id === undefined) return { reason: 'no-id' };
       const definition = table.get(type);

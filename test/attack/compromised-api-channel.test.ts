@@ -171,7 +171,7 @@ describe("the API user taken over, against root's channel", () => {
     const refusedAfterMs = Date.now() - disabledAt;
     expect(await healthz()).toBe(200);
     return (
-      `${flood.sent} requests: ${JSON.stringify(flood.tally)} before root closed the connection at ${MAX_DROPS} refusals; ` +
+      `${flood.sent} requests: ${JSON.stringify(flood.tally)} before root closed the connection past ${MAX_DROPS} refusals; ` +
       `${connections.tried} connections: ${connections.leftOpen} left open; ${logged} log lines; ` +
       `root runs; "hosts disable db1" refused its key ${refusedAfterMs} ms later ("${refused.stderr.trim().split('\n').pop()}")`
     );

@@ -285,7 +285,7 @@ describe('the request dispatcher', () => {
     const { connect, dispatcher, logLines } = harness({ limits: { maxDrops: 1000 } });
     const attacker = await connect();
     const admin = await connect();
-    attacker.write('{"type":\n'.repeat(999));
+    attacker.write('{"type":\n'.repeat(1000));
     await sleep(50);
     expect(attacker.socket.destroyed).toBe(false);
     attacker.write('garbage\n');
@@ -302,7 +302,21 @@ describe('the request dispatcher', () => {
     peer.write(`${JSON.stringify({ type: 'echo', id: 'x', text: 'x' })}\n`.repeat(200));
     await peer.closed;
     const limited = peer.replies.filter((reply) => (reply.error as { code?: string } | undefined)?.code === 'RATE_LIMITED');
-    expect(limited.length).toBe(50);
+    expect(limited.length).toBe(51);
+  });
+
+  it('forgives refusals as time passes, so that a connection refused now and then stays open', async () => {
+    const { connect, clock } = harness({ limits: { maxDrops: 10, dropsForgivenPerSecond: 1 } });
+    const peer = await connect();
+    for (let round = 0; round < 5; round += 1) {
+      peer.write('not json\n'.repeat(8));
+      await sleep(20);
+      clock.nowMs += 8000;
+    }
+    peer.request({ type: 'echo', id: 'still-open', text: 'x' });
+    expect(await peer.replyTo('still-open')).toMatchObject({ result: { text: 'x' } });
+    peer.write('not json\n'.repeat(11));
+    await peer.closed;
   });
 
   it('answers SERVER_BUSY past the in-flight cap of a connection', async () => {
