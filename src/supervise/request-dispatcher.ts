@@ -72,6 +72,8 @@ export interface RequestDispatcherOptions {
   logger: Logger;
   limits?: Partial<ConnectionLimits>;
   nowMs?: () => number;
+  /** Told when a connection of an origin opens or closes (to send root's pending reports to a new API connection). */
+  onConnection?: (origin: RequestOrigin, state: 'opened' | 'closed') => void;
 }
 
 /** Why a message is dropped, and what its asker is told when it gave an id (BAD_REQUEST unless `code` says otherwise). */
@@ -94,7 +96,16 @@ interface Connection {
 }
 
 export function createRequestDispatcher(options: RequestDispatcherOptions): RequestDispatcher {
-  const { table, logger, nowMs = () => performance.now() } = options;
+  const { table, logger, nowMs = () => performance.now(), onConnection = () => {} } = options;
+
+  /** The hook is ours, but a throw in it must not reach the socket's reader. */
+  function tellConnection(origin: RequestOrigin, state: 'opened' | 'closed'): void {
+    try {
+      onConnection(origin, state);
+    } catch (error) {
+      logger.error({ err: error, channel: origin }, 'the connection hook failed');
+    }
+  }
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const connections = new Set<Connection>();
   let connectionNumber = 0;
@@ -119,11 +130,13 @@ export function createRequestDispatcher(options: RequestDispatcherOptions): Requ
         // Refusals held back by the once-a-second rule are counted here, or no line would ever say so.
         if (leftOutOfLog > 0) log.warn({ drops, notLoggedSinceLastLine: leftOutOfLog }, 'channel connection closed');
         else log.debug({ drops }, 'channel connection closed');
+        tellConnection(origin, 'closed');
       },
     });
     const connection: Connection = { origin, channel };
     connections.add(connection);
     log.debug('channel connection opened');
+    tellConnection(origin, 'opened');
 
     /** Sends a reply; a reply that cannot be sent (too large, not JSON) becomes INTERNAL. */
     function answer(reply: Reply): void {

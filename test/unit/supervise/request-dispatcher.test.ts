@@ -347,6 +347,22 @@ describe('the request dispatcher', () => {
     expect(cli.replies).toEqual([]);
   });
 
+  it('tells the connection hook when a connection opens and closes', async () => {
+    const events: string[] = [];
+    const dispatcher = createRequestDispatcher({
+      table: testTable(),
+      logger: pino({ level: 'silent' }),
+      onConnection: (origin, state) => events.push(`${origin} ${state}`),
+    });
+    const pair = await connectedSocketPair();
+    removals.push(pair.remove);
+    dispatcher.accept(pair.far, 'api');
+    expect(events).toEqual(['api opened']);
+    pair.near.destroy();
+    await until('the close', () => events.length === 2);
+    expect(events).toEqual(['api opened', 'api closed']);
+  });
+
   it('closes every connection when asked (the server stops)', async () => {
     const { connect, dispatcher } = harness();
     const peer = await connect();
