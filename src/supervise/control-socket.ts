@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { createRequestClient } from '../channel/request-client.js';
+import { createRequestClient, type RequestClient } from '../channel/request-client.js';
 import { AppError, isAppError } from '../errors.js';
 
 /**
@@ -26,6 +26,16 @@ function connectIfListening(path: string): Promise<Socket | null> {
   });
 }
 
+/**
+ * A channel to the running server on its control socket, or null when no
+ * server listens. Connect while still root: the socket is root's only (a
+ * command that then gives up its rights keeps the connection it has).
+ */
+export async function openControlChannel(path: string): Promise<RequestClient | null> {
+  const socket = await connectIfListening(path);
+  return socket ? createRequestClient(socket) : null;
+}
+
 /** Asks the server over its control socket and closes the connection after the answer; null when no server listens. */
 async function askServer(
   path: string,
@@ -33,9 +43,8 @@ async function askServer(
   fields: Record<string, unknown>,
   timeoutMs: number,
 ): Promise<{ result: unknown } | null> {
-  const socket = await connectIfListening(path);
-  if (!socket) return null;
-  const client = createRequestClient(socket);
+  const client = await openControlChannel(path);
+  if (!client) return null;
   try {
     return { result: await client.ask(type, fields, timeoutMs) };
   } finally {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
 import type { RepositoryCheckRow } from '../../../src/monitoring/repository-checks.js';
-import { requestCheckOverSocket, requestReconcileOverSocket } from '../../../src/supervise/control-socket.js';
+import { openControlChannel, requestCheckOverSocket, requestReconcileOverSocket } from '../../../src/supervise/control-socket.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { type RootSocketsBehaviour, type RootSocketsFake, startRootSockets } from '../../support/root-sockets.js';
 
@@ -78,5 +78,28 @@ describe('a reconcile asked for over the control socket', () => {
       },
     });
     await expect(requestReconcileOverSocket(controlSocket)).rejects.toThrow(/could not reconcile/);
+  });
+});
+
+describe('a channel opened on the control socket', () => {
+  it('asks as the CLI for as long as it is open', async () => {
+    const fake = await startRoot({ checkNow: async () => CHECK_RESULT });
+    const channel = await openControlChannel(fake.controlSocket);
+    try {
+      expect(await channel?.ask('reconcile', {}, 5000)).toBeNull();
+      expect(await channel?.ask('check', { host: 'web1' }, 5000)).toEqual({ hostName: 'web1', outcome: 'ok' });
+      expect(fake.checkedNow).toEqual(['web1']);
+    } finally {
+      channel?.close();
+    }
+  });
+
+  it('is null when no server listens', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'sbs-control-'));
+    try {
+      expect(await openControlChannel(join(directory, 'none.sock'))).toBeNull();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
