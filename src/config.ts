@@ -124,9 +124,12 @@ export function statePaths(stateDir: string) {
     sshDir: `${stateDir}/ssh`,
     sshdConfig: `${stateDir}/ssh/sshd_config`,
     authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
-    controlSocket: `${stateDir}/control.sock`,
-    /** Root's own run-time files: no other user may write here. */
+    /** Root's run-time files (root-owned, 0711): its sockets, the CLI's in a root-only directory, the API's in one of the API user's group. */
     runDir: `${stateDir}/run`,
+    controlSocketDir: `${stateDir}/run/cli`,
+    controlSocket: `${stateDir}/run/cli/control.sock`,
+    apiSocketDir: `${stateDir}/run/api`,
+    apiSocket: `${stateDir}/run/api/api.sock`,
     /** When root's loops last completed a pass, for the healthcheck (root only). */
     livenessFile: `${stateDir}/run/liveness.json`,
     /** Root's (root:API group, 0750): the API reads the pair it serves, and cannot replace it. */

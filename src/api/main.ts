@@ -11,22 +11,28 @@ import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/stalenes
 import { createDeliveryWorker } from '../notify/delivery-worker.js';
 import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
-import {
-  requestCheckFromSupervisor,
-  requestHostChangeFromSupervisor,
-  requestRestorePointsFromSupervisor,
-} from '../supervise/reconcile-messages.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
+import { connectToRoot } from './root-connection.js';
 import { applyRootReports } from './root-reports.js';
+import {
+  acknowledgeRootReports,
+  requestCheckFromSupervisor,
+  requestHostChangeFromSupervisor,
+  requestRestorePointsFromSupervisor,
+  useRootConnection,
+} from './root-requests.js';
 
-const rootReportBatch = z.strictObject({ type: z.literal('reports'), reports: z.array(numberedRootReport).max(1000) });
+const rootReportBatch = z.strictObject({ type: z.literal('report'), reports: z.array(numberedRootReport).max(1000) });
 
 /** The HTTP API process: started by `borgctl serve` as the unprivileged API user. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 const paths = statePaths(config.stateDir);
+// Root's channel first: without it the API could not apply a change (root listens before it starts us).
+const rootConnection = await connectToRoot(paths.apiSocket);
+useRootConnection(rootConnection);
 let tlsIdentity = readTlsIdentity(config);
 // The API's own database: created and migrated here, by the user that owns it (root never opens it).
 const db = openDatabase(paths.database);
@@ -53,14 +59,20 @@ const deliveries = createDeliveryWorker({
 });
 deliveries.start();
 // What root recorded and decided (sessions, checks, a host it disabled, audit entries, events) comes as reports.
-process.on('message', (message: unknown) => {
+rootConnection.onPush((message) => {
   const batch = rootReportBatch.safeParse(message);
-  if (!batch.success) return;
+  if (!batch.success) {
+    logger.error('root pushed something else than reports');
+    return;
+  }
+  let upTo: number;
   try {
-    process.send?.({ type: 'reports.ack', upTo: applyRootReports(db, batch.data.reports) });
+    upTo = applyRootReports(db, batch.data.reports);
   } catch (error) {
     logger.error({ err: error }, "could not apply root's reports; root sends them again");
+    return;
   }
+  acknowledgeRootReports(upTo).catch((error: unknown) => logger.warn({ err: error }, "root did not take the reports' acknowledgement"));
 });
 // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
 const stalenessTimer = setInterval(() => {
@@ -100,12 +112,16 @@ if (config.isHttps) {
   });
 }
 
-function shutDown() {
+function shutDown(exitCode: number) {
   clearInterval(stalenessTimer);
   void deliveries.stop();
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 3000).unref();
+  server.close(() => process.exit(exitCode));
+  setTimeout(() => process.exit(exitCode), 3000).unref();
 }
-process.on('SIGTERM', shutDown);
-process.on('SIGINT', shutDown);
-process.on('disconnect', shutDown);
+process.on('SIGTERM', () => shutDown(0));
+process.on('SIGINT', () => shutDown(0));
+// Root closed the channel (it stops, or it dropped this connection): a fresh process connects afresh.
+void rootConnection.closed.then(() => {
+  logger.error('the channel to root closed; exiting to be started again');
+  shutDown(1);
+});

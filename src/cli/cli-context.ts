@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
+import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
 import type { Actor, ServerContext } from '../context.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
 import { AppError } from '../errors.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
+import { openControlChannel } from '../supervise/control-socket.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { becomeApiUser } from './api-user.js';
@@ -18,6 +20,8 @@ export const CLI_ACTOR: Actor = { actor: 'cli', sourceAddress: null };
  */
 export async function openCliContext(config: Config = loadConfig()): Promise<ServerContext> {
   const paths = statePaths(config.stateDir);
+  // Root's control socket is root's alone: connected now, kept once this process is the API user (null: no server runs).
+  const root = process.geteuid?.() === 0 ? await openControlChannel(paths.controlSocket, { keepsProcessAlive: false }) : null;
   becomeApiUser(config);
   if (!existsSync(paths.database)) {
     throw new AppError('CONFIG_INVALID', `no database at ${paths.database}: start the server once (borgctl serve) to create its state`);
@@ -33,8 +37,10 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
     signingKey,
     readSshHostKeys: () => readSshHostKeys(paths.sshDir),
     tlsIdentity: () => readTlsIdentity(config),
-    changeHost: async () => {
-      throw new AppError('RECONCILE_FAILED', 'not wired yet');
+    async changeHost(change) {
+      // Nothing is written on the API's side before root said yes: with no server, nothing changes.
+      if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
+      return requestHostChangeFromSupervisor(change, 120_000, root);
     },
   };
 }

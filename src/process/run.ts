@@ -83,11 +83,11 @@ export interface ChildOptions {
   env: Record<string, string>;
   uid?: number;
   gid?: number;
-  /** Run a Node.js script with an IPC channel to it. */
+  /** Run a Node.js script (with this Node). No IPC channel: the API talks to root over its Unix socket. */
   isNodeScript?: boolean;
 }
 
-/** A running child process: a promise of its result, with kill/send/on from Node's ChildProcess. */
+/** A running child process: a promise of its result, with kill/on from Node's ChildProcess. */
 export type Child = ResultPromise;
 
 /** A long-running child (sshd, the API) whose output joins ours. */
@@ -102,6 +102,6 @@ export function startChild(file: string, arguments_: string[], options: ChildOpt
     gid: options.gid,
     reject: false,
   };
-  if (options.isNodeScript) return execaNode(file, arguments_, { ...common, ipc: true, serialization: 'json' });
+  if (options.isNodeScript) return execaNode(file, arguments_, { ...common, ipc: false });
   return execa(file, arguments_, common);
 }

@@ -1,117 +1,83 @@
-import { chmodSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
-import { AppError, type ErrorCode } from '../errors.js';
+import { connect, type Socket } from 'node:net';
+import { createRequestClient, type RequestClient } from '../channel/request-client.js';
+import { AppError, isAppError } from '../errors.js';
 
 /**
- * A root-only Unix socket on which admin commands (`docker exec … borgctl`)
- * ask the running server to reconcile, so that one process writes the
- * system files. One line in ("reconcile"), one line out ("ok" or "error …").
+ * The CLI's side of root's control socket (STATE/run/cli/control.sock,
+ * root-only): admin commands (`docker exec … borgctl`) ask the running server
+ * to reconcile or to check a host, so that one process writes the system
+ * files and runs the checks. The same request table answers as for the API;
+ * these requests come in with the origin 'cli'.
  */
-export function listenForReconcileRequests(
-  path: string,
-  reconcileNow: () => Promise<void>,
-  checkNow?: (hostName: string) => Promise<unknown>,
-): Server {
-  try {
-    unlinkSync(path);
-  } catch {}
-  const server = createServer((socket) => {
-    socket.setEncoding('utf8');
-    let received = '';
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      if (!received.includes('\n')) {
-        if (received.length > 64) socket.destroy();
-        return;
-      }
-      // "check NAME": check that host's repository now and answer with the result (JSON).
-      const check = /^check ([a-z][a-z0-9-]{0,30})$/.exec(received.trim());
-      if (check?.[1] && checkNow) {
-        checkNow(check[1]).then(
-          (result) => socket.end(`ok ${JSON.stringify(result)}\n`),
-          (error: unknown) =>
-            socket.end(
-              `error ${JSON.stringify({ code: (error as { code?: string }).code, message: String((error as Error).message ?? error) })}\n`,
-            ),
-        );
-        return;
-      }
-      if (received.trim() !== 'reconcile') {
-        socket.end('error unknown request\n');
-        return;
-      }
-      reconcileNow().then(
-        () => socket.end('ok\n'),
-        (error: unknown) => socket.end(`error ${String((error as Error).message ?? error).replace(/\n/g, ' ')}\n`),
-      );
+
+/** Connects, or null when no server listens (no socket, or a socket nobody accepts on). */
+function connectIfListening(path: string): Promise<Socket | null> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      resolve(socket);
     });
-    socket.on('error', () => socket.destroy());
+    function onError(error: NodeJS.ErrnoException) {
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(null);
+      else reject(error);
+    }
+    socket.once('error', onError);
   });
-  server.listen(path, () => chmodSync(path, 0o600));
-  return server;
+}
+
+/**
+ * A channel to the running server on its control socket, or null when no
+ * server listens. Connect while still root: the socket is root's only (a
+ * command that then gives up its rights keeps the connection it has).
+ */
+export async function openControlChannel(path: string, options: { keepsProcessAlive?: boolean } = {}): Promise<RequestClient | null> {
+  const socket = await connectIfListening(path);
+  if (!socket) return null;
+  // A command that keeps the channel for a while should still end when its work is done (a waiting ask keeps it alive).
+  if (options.keepsProcessAlive === false) socket.unref();
+  return createRequestClient(socket);
+}
+
+/** Asks the server over its control socket and closes the connection after the answer; null when no server listens. */
+async function askServer(
+  path: string,
+  type: string,
+  fields: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<{ result: unknown } | null> {
+  const client = await openControlChannel(path);
+  if (!client) return null;
+  try {
+    return { result: await client.ask(type, fields, timeoutMs) };
+  } finally {
+    client.close();
+  }
 }
 
 /**
  * Asks the server to reconcile; resolves true when it did, false when no
  * server listens (the caller then reconciles itself).
  */
-export function requestReconcileOverSocket(path: string, timeoutMs = 120_000): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('the server did not answer the reconcile request in time')));
-    socket.on('connect', () => socket.write('reconcile\n'));
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on('end', () => {
-      if (answer.trim() === 'ok') resolve(true);
-      else reject(new Error(`the server could not reconcile: ${answer.trim().replace(/^error /, '')}`));
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(false);
-      else reject(error);
-    });
-  });
+export async function requestReconcileOverSocket(path: string, timeoutMs = 120_000): Promise<boolean> {
+  try {
+    return (await askServer(path, 'reconcile', {}, timeoutMs)) !== null;
+  } catch (error) {
+    throw new Error(`the server could not reconcile: ${(error as Error).message}`);
+  }
 }
 
 /**
  * Asks the running server to check a host's repository now and waits for the
  * result; resolves null when no server listens (the caller then checks itself).
+ * The server's refusal (HOST_IN_SESSION, NOT_FOUND, …) rejects with its code.
  */
-export function requestCheckOverSocket(path: string, hostName: string, timeoutMs = 3 * 3600_000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('the server did not finish the check in time')));
-    socket.on('connect', () => socket.write(`check ${hostName}\n`));
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on('end', () => {
-      const [word, ...rest] = answer.trim().split(' ');
-      let body: unknown;
-      try {
-        body = JSON.parse(rest.join(' '));
-      } catch {
-        reject(new Error(`the server could not check: ${answer.trim()}`));
-        return;
-      }
-      if (word === 'ok') resolve(body);
-      else {
-        const failure = body as { code?: string; message?: string };
-        reject(isErrorCode(failure.code) ? new AppError(failure.code, String(failure.message)) : new Error(String(failure.message)));
-      }
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(null);
-      else reject(error);
-    });
-  });
-}
-
-function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && /^[A-Z_]+$/.test(code);
+export async function requestCheckOverSocket(path: string, hostName: string, timeoutMs = 3 * 3600_000): Promise<unknown> {
+  try {
+    const answer = await askServer(path, 'check', { host: hostName }, timeoutMs);
+    return answer === null ? null : answer.result;
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw new AppError('CHECK_UNAVAILABLE', `the server could not check: ${(error as Error).message}`);
+  }
 }

@@ -1,7 +1,11 @@
+import { z } from 'zod';
 import type { NumberedRootReport } from '../channel/root-reports.js';
 import type { Db } from '../db/connection.js';
 import type { Logger } from '../log.js';
 import { forgetReportsUpTo, pendingReports } from './report-to-api.js';
+
+/** The API's acknowledgement (a request on its socket): it applied every report up to `upTo`. */
+export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().nonnegative() });
 
 /** How often root looks for reports the API has not had yet (a cheap indexed query). */
 export const REPORT_FLUSH_INTERVAL_MS = 250;

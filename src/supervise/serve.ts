@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { hostChangeRequest } from '../channel/host-change.js';
+import { type HostChange, hostChangeRequest } from '../channel/host-change.js';
 import { toHostRowMessage } from '../channel/host-row.js';
 import { type Config, statePaths } from '../config.js';
 import type { Db } from '../db/connection.js';
@@ -22,28 +22,21 @@ import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { importLegacyState } from '../upgrade/legacy-state.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
-import { listenForReconcileRequests } from './control-socket.js';
 import { changeHost } from './host-requests.js';
 import { startLiveness } from './liveness.js';
-import {
-  answerRestorePoints,
-  errorReply,
-  isCheckRequest,
-  isHostChangeMessage,
-  isReconcileRequest,
-  isReportsAcknowledgement,
-  isRestorePointsRequest,
-  type ReconcileReply,
-} from './reconcile-messages.js';
-import { createReportPump, REPORT_FLUSH_INTERVAL_MS } from './report-pump.js';
+import { createReportPump, REPORT_FLUSH_INTERVAL_MS, reportsAcknowledgement } from './report-pump.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
   REPOSITORY_WATCH_SWEEP_EVERY,
   type RepositoryWatch,
 } from './repository-watch.js';
+import { createRequestDispatcher } from './request-dispatcher.js';
+import { listenForRequests, MAX_API_CONNECTIONS, MAX_CLI_CONNECTIONS } from './request-sockets.js';
+import { createRequestTable, defineRequest } from './request-table.js';
 import { serialized } from './serialized.js';
 import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from './session-limit.js';
+import { supervisorRequestDefinitions } from './supervisor-request-handlers.js';
 
 const API_ENTRY = fileURLToPath(new URL('../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
@@ -101,6 +94,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   // db/ is the API user's (its database, signing key, TLS files): root makes the directory and never opens a file in it.
   ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
+  // Root's sockets: the API user may connect to its own (group) but write no directory on the way.
+  ensureDirectory(paths.runDir, { uid: 0, gid: 0, mode: 0o711 });
+  ensureDirectory(paths.controlSocketDir, { uid: 0, gid: 0, mode: 0o700 });
+  ensureDirectory(paths.apiSocketDir, { uid: 0, gid: apiAccount.gid, mode: 0o750 });
+  // Where the control socket was before it moved to run/.
+  rmSync(`${config.stateDir}/control.sock`, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
 
@@ -146,8 +145,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   await reconcileNow();
   const reports = createReportPump({ db, logger });
   /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
-  async function answerHostChange(request: unknown) {
-    const { change } = hostChangeRequest.parse({ change: request });
+  async function answerHostChange(change: HostChange) {
     const answer = changeHost(db, change, { now: new Date() });
     await reconcileNow();
     // After reconcile: a purge done leaves no row.
@@ -155,37 +153,47 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     return { ...answer, row: row ? toHostRowMessage(row) : null };
   }
 
+  // One table answers the API's socket and the CLI's alike; the socket says who asks.
+  const dispatcher = createRequestDispatcher({
+    table: createRequestTable({
+      ...supervisorRequestDefinitions({ reconcileNow, checks, db, backupDir: config.backupDir, logger }),
+      'host.change': defineRequest({ schema: hostChangeRequest, from: ['api', 'cli'], handle: ({ change }) => answerHostChange(change) }),
+      'reports.ack': defineRequest({ schema: reportsAcknowledgement, from: ['api'], handle: ({ upTo }) => reports.acknowledge(upTo) }),
+    }),
+    logger: logger.child({ part: 'channel' }),
+    // Root's reports go to the API's connections; one that (re)connects gets what is not acknowledged yet.
+    onConnection(origin, change) {
+      if (origin !== 'api') return;
+      if (change === 'opened') reports.connect((batch) => dispatcher.push('api', { type: 'report', reports: batch }));
+      else if (dispatcher.connectionCount('api') === 0) reports.disconnect();
+    },
+  });
+  const requestSockets = await Promise.all([
+    listenForRequests({
+      path: paths.controlSocket,
+      origin: 'cli',
+      dispatcher,
+      maxConnections: MAX_CLI_CONNECTIONS,
+      ownership: { uid: 0, gid: 0, mode: 0o600 },
+      logger,
+    }),
+    listenForRequests({
+      path: paths.apiSocket,
+      origin: 'api',
+      dispatcher,
+      maxConnections: MAX_API_CONNECTIONS,
+      ownership: { uid: 0, gid: apiAccount.gid, mode: 0o660 },
+      logger,
+    }),
+  ]);
+
   sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  // The API connects to its socket at start and exits when that connection ends: it is then started again.
   const api = superviseChild(
     'api',
-    () => {
-      const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
-      reports.connect((batch) => child.send({ type: 'reports', reports: batch }));
-      child.on('exit', () => reports.disconnect());
-      child.on('message', (message: unknown) => {
-        if (isCheckRequest(message)) checks.request(message.host);
-        if (isRestorePointsRequest(message)) child.send(answerRestorePoints(message, db, config.backupDir));
-        if (isReportsAcknowledgement(message)) reports.acknowledge(message.upTo);
-        if (isHostChangeMessage(message)) {
-          answerHostChange(message.change).then(
-            (answer) => child.send({ type: 'host.changed', id: message.id, answer }),
-            (error: unknown) => child.send({ type: 'host.changed', id: message.id, error: errorReply(error) }),
-          );
-        }
-        if (!isReconcileRequest(message)) return;
-        reconcileNow().then(
-          () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
-          (error: unknown) => {
-            logger.error({ err: error }, 'reconcile failed');
-            child.send({ type: 'reconciled', id: message.id, error: 'reconcile failed' } satisfies ReconcileReply);
-          },
-        );
-      });
-      return child;
-    },
+    () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
     logger,
   );
-  const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
   const checkTimer = setInterval(() => {
     liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
@@ -238,12 +246,13 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
       liveness.stop();
-      control.close();
+      for (const socket of requestSockets) socket.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
       const listenerPid = sshd?.current()?.pid;
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
+        .then(() => dispatcher.closeAll())
         .then(() => endHostSessions(db))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {

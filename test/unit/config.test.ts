@@ -103,7 +103,7 @@ describe('loadConfig', () => {
 });
 
 describe('statePaths', () => {
-  it("puts the database, signing key, ssh files and root's run files under the state directory", () => {
+  it("puts the database, signing key, ssh files, root's sockets and run files under the state directory", () => {
     expect(statePaths('/srv/state')).toMatchObject({
       databaseDir: '/srv/state/db',
       database: '/srv/state/db/borg.db',
@@ -111,8 +111,9 @@ describe('statePaths', () => {
       sshDir: '/srv/state/ssh',
       sshdConfig: '/srv/state/ssh/sshd_config',
       authorizedKeysDir: '/srv/state/ssh/authorized_keys',
-      controlSocket: '/srv/state/control.sock',
       runDir: '/srv/state/run',
+      controlSocket: '/srv/state/run/cli/control.sock',
+      apiSocket: '/srv/state/run/api/api.sock',
       livenessFile: '/srv/state/run/liveness.json',
     });
   });

@@ -1,18 +1,20 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
 import { SHOWN_RESTORE_POINTS } from '../../../src/domain/borg-transactions.js';
-import { answerRestorePoints, requestRestorePointsFromSupervisor } from '../../../src/supervise/reconcile-messages.js';
-import { codeOfAsync } from '../../support/error-codes.js';
+import { createRequestTable } from '../../../src/supervise/request-table.js';
+import { answerRestorePoints, supervisorRequestDefinitions } from '../../../src/supervise/supervisor-request-handlers.js';
+import { codeOf } from '../../support/error-codes.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { addHostRow } from '../../support/host-rows.js';
 
 /**
- * The supervisor's answer to the API's "restore points of HOST": only the
- * commits of a live host's own repository, read as its owner. Root only
- * (the repository is given to a host UID).
+ * Root's answer to the API's "restore points of HOST": only the commits of a
+ * live host's own repository, read as its owner. Root only (the repository is
+ * given to a host UID). The host name was parsed by the request's schema.
  */
 
 const isRoot = process.getuid?.() === 0;
@@ -40,14 +42,12 @@ function hostWithLog(name: string): void {
   giveRepositoryToHost(backupDir, name, host.uid);
 }
 
-const ask = (host: string) => answerRestorePoints({ type: 'restore-points', id: 'r1', host }, db, backupDir);
+const ask = (host: string) => answerRestorePoints(host, db, backupDir);
 
 describe.runIf(isRoot)('answerRestorePoints', () => {
-  it("gives a live host's commits, ids and times only, under the request's id", () => {
+  it("gives a live host's commits, ids and times only", () => {
     hostWithLog('web1');
     expect(ask('web1')).toEqual({
-      type: 'restore-points',
-      id: 'r1',
       points: [
         { id: 1, committedAt: '2026-11-27T02:00:00.000Z' },
         { id: 3, committedAt: '2026-11-27T04:00:00.000Z' },
@@ -68,30 +68,31 @@ describe.runIf(isRoot)('answerRestorePoints', () => {
 
     const reply = ask('busy1');
     expect(reply.total).toBe(1000);
-    expect(reply.points?.map((point) => point.id)).toEqual(Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => 971 + index));
+    expect(reply.points.map((point) => point.id)).toEqual(Array.from({ length: SHOWN_RESTORE_POINTS }, (_, index) => 971 + index));
   });
 
-  it('answers an error, not a path, for an unknown host, a hostile name and a repository without a log', () => {
+  it('refuses an unknown host and a host without a repository with NOT_FOUND', () => {
     hostWithLog('web1');
     addHostRow(db, 'web2', NOW);
-    expect(ask('db9')).toEqual({ type: 'restore-points', id: 'r1', error: 'no host named "db9"' });
-    expect(ask('../web1')).toMatchObject({ id: 'r1', error: expect.any(String) });
-    expect(ask('../web1')).not.toHaveProperty('points');
-    expect(ask('web2')).toMatchObject({ id: 'r1', error: expect.stringContaining('no repository') });
+    expect(codeOf(() => ask('db9'))).toBe('NOT_FOUND');
+    expect(codeOf(() => ask('web2'))).toBe('NOT_FOUND');
   });
 });
 
-describe('requestRestorePointsFromSupervisor', () => {
-  it('refuses with RESTORE_POINTS_UNAVAILABLE when the API runs without its supervisor', async () => {
-    // A forked test worker has an IPC channel of its own: hide it for the (synchronous) look.
-    const send = process.send;
-    process.send = undefined;
-    let asked: Promise<unknown>;
-    try {
-      asked = requestRestorePointsFromSupervisor('web1');
-    } finally {
-      process.send = send;
-    }
-    expect(await codeOfAsync(() => asked)).toBe('RESTORE_POINTS_UNAVAILABLE');
+describe("root's request definitions", () => {
+  it('let the API ask reconcile, check and restore-points, and the CLI reconcile and check', () => {
+    const definitions = supervisorRequestDefinitions({
+      reconcileNow: async () => {},
+      checks: { request: () => {}, checkNow: async () => ({}) as never },
+      db: openMemoryDatabase(),
+      backupDir: '/nonexistent',
+      logger: pino({ level: 'silent' }),
+    });
+    const table = createRequestTable(definitions);
+    expect(Object.fromEntries([...table].map(([type, definition]) => [type, definition.from]))).toEqual({
+      reconcile: ['api', 'cli'],
+      check: ['api', 'cli'],
+      'restore-points': ['api'],
+    });
   });
 });
