@@ -79,8 +79,10 @@ export async function requestHostChangeFromSupervisor(
   change: HostChange,
   timeoutMs = 120_000,
   client = processConnection,
+  auditAs?: string,
 ): Promise<HostChangeAnswer> {
-  const answer = await ask(client, 'host.change', { change }, timeoutMs, 'RECONCILE_FAILED');
+  const fields = { change, ...(auditAs === undefined ? {} : { auditAs }) };
+  const answer = await ask(client, 'host.change', fields, timeoutMs, 'RECONCILE_FAILED');
   const parsed = hostChangeAnswer.safeParse(answer);
   if (!parsed.success) throw new AppError('RECONCILE_FAILED', 'the server answered something else than a host');
   return parsed.data;

@@ -51,7 +51,17 @@ const deleteHost = z.strictObject({ action: z.literal('delete'), name: z.string(
 export const hostChange = z.discriminatedUnion('action', [putKey, setFields, deleteHost]);
 export type HostChange = z.infer<typeof hostChange>;
 
-export const hostChangeRequest = z.strictObject({ change: hostChange });
+export const hostChangeRequest = z.strictObject({
+  change: hostChange,
+  /**
+   * Who asked, when root itself is to put the change in the audit log (an admin's root-side borgctl, which
+   * never opens the API's database); the API records its own.
+   */
+  auditAs: z
+    .string()
+    .regex(/^[a-z][a-z0-9:._-]{0,63}$/)
+    .optional(),
+});
 
 /** Root's answer: the row it serves for the host now (null once a purge removed it). */
 export const hostChangeAnswer = z.strictObject({ row: hostRowMessage.nullable(), previous: hostRowMessage.nullable() });

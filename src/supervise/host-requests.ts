@@ -14,7 +14,7 @@ import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { allocateUid, findHost, HOST_UID_MAX, HOST_UID_MIN, upsertHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
 import { uidsRunningIn } from '../provision/sessions.js';
-import { reportHost } from './report-to-api.js';
+import { reportAudit, reportHost } from './report-to-api.js';
 
 /**
  * Root's side of every change of a host the API (or an admin's borgctl)
@@ -27,7 +27,7 @@ import { reportHost } from './report-to-api.js';
  * process can ask only what an admin could ask. The row root then serves is
  * the answer, and a report, so the API's copy follows even if it crashed.
  */
-export function changeHost(db: Db, change: HostChange, options: { now: Date; procDir?: string }): HostChangeAnswer {
+export function changeHost(db: Db, change: HostChange, options: { now: Date; procDir?: string; auditAs?: string }): HostChangeAnswer {
   const name = parseHostName(change.name);
   const { now } = options;
   return db.transaction((tx) => {
@@ -45,6 +45,8 @@ export function changeHost(db: Db, change: HostChange, options: { now: Date; pro
         break;
     }
     if (row) reportHost(tx, now, row);
+    if (options.auditAs)
+      reportAudit(tx, now, { actor: options.auditAs, action: auditActionOf(change), target: name, details: auditDetailsOf(change) });
     return { row: row ? toHostRowMessage(row) : null, previous: previous ? toHostRowMessage(previous) : null };
   });
 }
@@ -143,4 +145,17 @@ function chooseUid(db: Queryable, hint: number | undefined, procDir = '/proc'): 
     if (!isTaken && !uidsRunningIn(hint, hint, procDir).has(hint)) return hint;
   }
   return allocateUid(db, procDir);
+}
+
+/** The audit entry of a change root records itself: the API's names for the same actions. */
+function auditActionOf(change: HostChange): string {
+  if (change.action === 'set') return 'host.update';
+  if (change.action === 'delete') return change.purge ? 'host.purge' : 'host.delete';
+  return 'host.rekey';
+}
+
+function auditDetailsOf(change: HostChange): Record<string, unknown> {
+  if (change.action === 'set') return { ...change.fields };
+  if (change.action === 'delete') return {};
+  return { keyType: change.keyType };
 }

@@ -145,8 +145,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   await reconcileNow();
   const reports = createReportPump({ db, logger });
   /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
-  async function answerHostChange(change: HostChange) {
-    const answer = changeHost(db, change, { now: new Date() });
+  async function answerHostChange(change: HostChange, auditAs: string | undefined) {
+    const answer = changeHost(db, change, { now: new Date(), ...(auditAs === undefined ? {} : { auditAs }) });
     await reconcileNow();
     // After reconcile: a purge done leaves no row.
     const row = findHost(db, change.name);
@@ -157,7 +157,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const dispatcher = createRequestDispatcher({
     table: createRequestTable({
       ...supervisorRequestDefinitions({ reconcileNow, checks, db, backupDir: config.backupDir, logger }),
-      'host.change': defineRequest({ schema: hostChangeRequest, from: ['api', 'cli'], handle: ({ change }) => answerHostChange(change) }),
+      'host.change': defineRequest({
+        schema: hostChangeRequest,
+        from: ['api', 'cli'],
+        handle: ({ change, auditAs }) => answerHostChange(change, auditAs),
+      }),
       'reports.ack': defineRequest({ schema: reportsAcknowledgement, from: ['api'], handle: ({ upTo }) => reports.acknowledge(upTo) }),
     }),
     logger: logger.child({ part: 'channel' }),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { statePaths } from '../../config.js';
+import { loadConfig, statePaths } from '../../config.js';
 import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { findLiveHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
@@ -13,6 +13,7 @@ import { requestCheckOverSocket } from '../../supervise/control-socket.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
 import { openRootCliContext } from '../root-cli-context.js';
+import { changeHostAsRoot } from '../root-host-change.js';
 
 /** What `hosts show` lists of the recent sessions. */
 const SESSION_COLUMNS = [
@@ -82,9 +83,9 @@ export function addHostCommands(program: Command): void {
     ['disable', true],
     ['enable', false],
   ] as const) {
+    // Root's side alone: disabling a host works whatever state the API (and its database) is in.
     hosts.command(`${command} <name>`).action(async (name: string) => {
-      const context = await openCliContext();
-      await updateHost(context, name, { disabled }, CLI_ACTOR);
+      await changeHostAsRoot(loadConfig(), { action: 'set', name, fields: { status: disabled ? 'disabled' : 'active' } }, CLI_ACTOR.actor);
       process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
     });
   }
