@@ -15,6 +15,7 @@ import { ensureDirectory } from '../provision/directories.js';
 import { accessAs } from '../provision/effective-account.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
+import { createServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
@@ -117,9 +118,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
+  // The accounts root made (in /etc/passwd): the only ones whose processes and files root acts on.
+  const serverAccounts = createServerAccounts({ backupDir: config.backupDir, logger });
   // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
   const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
-  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
+  const sessionLimit = createSessionLimit({
+    db,
+    backupDir: config.backupDir,
+    logger,
+    now: () => new Date(),
+    serverAccounts,
+    ownPids: checks.ownPids,
+  });
   const reconcileNow = serialized(async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
