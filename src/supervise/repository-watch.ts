@@ -15,6 +15,7 @@ import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { readIndexFacts } from '../provision/borg-index-file.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
 import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '../provision/segment-scan.js';
+import type { ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsOf, processIdsInSession } from '../provision/sessions.js';
 import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 
@@ -29,6 +30,8 @@ export interface RepositoryWatchOptions {
   now: () => Date;
   /** Applies a host's new status (disable): the supervisor's reconcile. */
   requestReconcile: () => Promise<void>;
+  /** Which accounts root made: only their repositories are looked at and their processes counted or ended. */
+  serverAccounts: ServerAccounts;
   procDir?: string;
   /** Reads the segments (tests pass one with a small budget). */
   scanner?: SegmentScanner;
@@ -86,6 +89,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     logger,
     now,
     requestReconcile,
+    serverAccounts,
     procDir = '/proc',
     scanner = createSegmentScanner(),
     ownPids = () => new Set<number>(),
@@ -110,7 +114,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   }
 
   function loadHosts(): WatchedRow[] {
-    // The unprivileged API writes these rows: only those reconcile accepts (a host name, a host UID) are looked at.
+    // A row is only a claim: only those reconcile accepts (a host name, a host UID) whose account root made are looked at.
     rows ??= acceptedHostRows(
       db
         .select()
@@ -118,7 +122,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         .where(inArray(hosts.status, ['active', 'disabled']))
         .all(),
       backupDir,
-    ).accepted;
+    ).accepted.filter((row) => serverAccounts.accountOf(row) !== null);
     return rows;
   }
 
@@ -137,8 +141,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     hasSwept = true;
     if (isSweep) rows = null;
     const current = loadHosts();
-    // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs.
-    const processes = processIdsInSession(new Set(current.map((row) => row.uid)), procDir, ownPids());
+    // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs (those still the server's).
+    const processes = processIdsInSession(serverAccounts.only(current.map((row) => row.uid)), procDir, ownPids());
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {
@@ -193,7 +197,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       enqueueEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
       logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
     }
-    endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+    endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
   }
 
   function disableHost(row: WatchedRow): void {
@@ -243,7 +247,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       case 'within':
         break;
       case 'end-sessions':
-        endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+        endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
         logger.warn({ host: row.name, ...details }, 'a session wrote past the storage quota: ended');
         recordAudit(db, now(), { actor: 'server', action: 'host.quota.end-sessions', target: row.name, details });
         break;
@@ -261,7 +265,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
           enqueueEvent(db, now(), { type: 'host.quota.disabled', host: row.name, data: details });
           logger.error({ host: row.name, ...details }, 'the repository is over its storage quota on disk: host disabled');
         }
-        endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+        endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
         break;
     }
     return verdict;

@@ -184,6 +184,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     now: () => new Date(),
     requestReconcile: reconcileNow,
+    serverAccounts,
     ownPids: checks.ownPids,
   });
   repositoryWatch = watch;
