@@ -121,7 +121,15 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   // The accounts root made (in /etc/passwd): the only ones whose processes and files root acts on.
   const serverAccounts = createServerAccounts({ backupDir: config.backupDir, logger });
   // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
-  const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
+  const checks = createIntegrityChecks({
+    db,
+    backupDir: config.backupDir,
+    stateDir: config.stateDir,
+    logger,
+    now: () => new Date(),
+    run,
+    serverAccounts,
+  });
   const sessionLimit = createSessionLimit({
     db,
     backupDir: config.backupDir,

@@ -7,6 +7,7 @@ import { createLogger } from '../../log.js';
 import { listHostChecks } from '../../monitoring/host-checks.js';
 import { createIntegrityChecks } from '../../monitoring/integrity-check.js';
 import { run } from '../../process/run.js';
+import { createServerAccounts } from '../../provision/server-accounts.js';
 import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { requestCheckOverSocket } from '../../supervise/control-socket.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
@@ -139,15 +140,17 @@ export function addHostCommands(program: Command): void {
       getHost(context, name);
       const { config } = context;
       // The running server checks (one check at a time for the server); with none running, this process does.
+      const logger = createLogger(config.logLevel, 'check');
       const result =
         (await requestCheckOverSocket(statePaths(config.stateDir).controlSocket, name)) ??
         (await createIntegrityChecks({
           db: context.db,
           backupDir: config.backupDir,
           stateDir: config.stateDir,
-          logger: createLogger(config.logLevel, 'check'),
+          logger,
           now: context.now,
           run,
+          serverAccounts: createServerAccounts({ backupDir: config.backupDir, logger }),
         }).checkNow(name));
       printRows([result as Record<string, unknown>], CHECK_COLUMNS, options.json ?? false);
       const { outcome } = result as { outcome: string };
