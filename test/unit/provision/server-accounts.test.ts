@@ -109,7 +109,7 @@ describe('createServerAccounts', () => {
     expect(accounts.all()).toEqual(new Set());
   });
 
-  it('logs a UID that is not the server’s once, however often it is asked about', () => {
+  it("logs a UID that is not the server's once, however often it is asked about", () => {
     writeAccountDatabase(etcDir, BACKUP_DIR, [{ name: 'web1', uid: 20001 }]);
     const { logger, lines } = recordingLogger();
     const accounts = createServerAccounts({ backupDir: BACKUP_DIR, etcDir, logger });
