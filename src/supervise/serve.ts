@@ -153,8 +153,15 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     }
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
+    for (const left of summary.leftAlone) logger.warn(left, "left alone: not the server's to signal or remove");
     logger.info(
-      { ...summary, conflicts: summary.conflicts.length, refused: summary.refused.length, ms: Math.round(performance.now() - startedAt) },
+      {
+        ...summary,
+        conflicts: summary.conflicts.length,
+        refused: summary.refused.length,
+        leftAlone: summary.leftAlone.length,
+        ms: Math.round(performance.now() - startedAt),
+      },
       'reconciled',
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
