@@ -1,10 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Config, statePaths } from '../config.js';
-import { type Db, migrateDatabase } from '../db/connection.js';
-import { hosts, signingKeys } from '../db/schema.js';
+import { migrateDatabase } from '../db/connection.js';
+import { signingKeys } from '../db/schema.js';
 import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
-import { isHostAccountUid } from '../domain/host-uid.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../monitoring/integrity-check.js';
@@ -15,7 +14,7 @@ import { ensureDirectory } from '../provision/directories.js';
 import { accessAs } from '../provision/effective-account.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
-import { createServerAccounts } from '../provision/server-accounts.js';
+import { createServerAccounts, type ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
@@ -46,19 +45,11 @@ const SESSION_GRACE_MS = 2000;
 
 /**
  * sshd gives each session its own process group, so stopping the listener
- * leaves open borg sessions running: end them, politely first.
+ * leaves open borg sessions running: end them, politely first. Those of every
+ * account root made, and no other: not what a host row names.
  */
-async function endHostSessions(db: Db): Promise<void> {
-  const uids = new Set(
-    db
-      .select({ uid: hosts.uid })
-      .from(hosts)
-      .all()
-      .map((row) => row.uid)
-      // The rows are the API's: never root's or a system account's processes.
-      .filter(isHostAccountUid),
-  );
-  await endSessionsAndWait(uids, { graceMs: SESSION_GRACE_MS });
+async function endHostSessions(serverAccounts: ServerAccounts): Promise<void> {
+  await endSessionsAndWait(serverAccounts.all(), { graceMs: SESSION_GRACE_MS });
 }
 
 /** Environment the children get: our settings, nothing else of ours. */
@@ -246,7 +237,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       const listenerPid = sshd?.current()?.pid;
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
-        .then(() => endHostSessions(db))
+        .then(() => endHostSessions(serverAccounts))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {
           db.$client.close();

@@ -1,8 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { endSessionsOf, uidsInSession } from '../../../src/provision/sessions.js';
+import { endSessionsAndWait, endSessionsOf, uidsInSession } from '../../../src/provision/sessions.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
+import { waitFor } from '../../support/wait-for.js';
 
 /** Sessions found in a fake /proc (pids above any pid_max, so no signal reaches a real process). */
 
@@ -35,4 +39,35 @@ describe('sessions', () => {
     expect(uidsInSession(new Set([0, 100]), procDir)).toEqual(new Set());
     expect(endSessionsOf(new Set([0, 100]), 'SIGKILL', procDir)).toBe(0);
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    "at shutdown, ends the sessions of every account the server made and no process of another account's",
+    async () => {
+      // Real processes in this test's own mount namespace: the shutdown looks in the real /proc.
+      const serverUid = 20_778;
+      const foreignUid = 54_321;
+      const etcDir = join(procDir, 'etc');
+      writeAccountDatabase(etcDir, '/backups', [{ name: 'web1', uid: serverUid }]);
+      const start = (uid: number) =>
+        execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+      const host = start(serverUid);
+      const foreign = start(foreignUid);
+      try {
+        for (const [started, uid] of [
+          [host, serverUid],
+          [foreign, foreignUid],
+        ] as const) {
+          await waitFor('the process to run', async () =>
+            (await readFile(`/proc/${started.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
+          );
+        }
+        expect(await endSessionsAndWait(serverAccountsIn(etcDir, '/backups').all(), { graceMs: 100, timeoutMs: 5000 })).toBe(true);
+        expect((await host).signal).toBe('SIGTERM');
+        expect(await readFile(`/proc/${foreign.pid}/status`, 'utf8')).toContain(`Uid:\t${foreignUid}`);
+      } finally {
+        host.kill('SIGKILL');
+        foreign.kill('SIGKILL');
+      }
+    },
+  );
 });
