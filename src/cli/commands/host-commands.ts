@@ -186,14 +186,18 @@ export function addHostCommands(program: Command): void {
     .option('--list', 'list the commits to choose from')
     .action(async (name: string, options: { before?: string; list?: boolean }) => {
       const context = await openCliContext();
+      const serverAccounts = createServerAccounts({
+        backupDir: context.config.backupDir,
+        logger: createLogger(context.config.logLevel, 'restore'),
+      });
       if (options.list || !options.before) {
-        printRows(listRestorePoints(context, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
+        printRows(listRestorePoints(context, serverAccounts, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
         if (!options.list) throw new AppError('BAD_REQUEST', 'give --before TIME to restore (the commits are listed above)');
         return;
       }
       const before = new Date(options.before);
       if (Number.isNaN(before.getTime())) throw new AppError('BAD_REQUEST', `--before: "${options.before}" is not a time`);
-      const result = await restoreHost(context, name, before, CLI_ACTOR);
+      const result = await restoreHost(context, serverAccounts, name, before, CLI_ACTOR);
       process.stderr.write(
         `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
           `${result.removedFiles} newer files removed${result.configRestored ? '; the repository config (and key) from before put back' : ''}; ` +
