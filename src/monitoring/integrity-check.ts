@@ -98,7 +98,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
       .from(hosts)
       .where(inArray(hosts.status, ['active', 'disabled']))
       .all();
-    return acceptedHostRows(rows, backupDir).accepted.filter((row) => serverAccounts.accountOf(row) !== null);
+    return serverAccounts.onlyHosts(acceptedHostRows(rows, backupDir).accepted);
   }
 
   function finish(checkId: number, hostName: string, result: ParsedCheck): RepositoryCheckRow {

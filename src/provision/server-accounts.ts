@@ -86,6 +86,8 @@ export interface ServerAccounts {
   all(): ServerUids;
   /** The server's account of this host (same name and UID), or null, logged once. */
   accountOf(host: { name: string; uid: number }): ServerAccount | null;
+  /** The hosts among these whose name and UID are an account the server made (one look at the file for all); each other one logged once. */
+  onlyHosts<Host extends { name: string; uid: number }>(hosts: readonly Host[]): Host[];
 }
 
 /**
@@ -99,7 +101,8 @@ export function createServerAccounts(options: { backupDir: string; logger: Logge
   const path = `${etcDir}/passwd`;
   let stamp: string | null = null;
   let accounts = new Map<number, ServerAccount>();
-  const loggedUids = new Set<number>();
+  /** What was logged as not the server's: a UID, or a host's name and UID. */
+  const logged = new Set<string>();
 
   function current(): ReadonlyMap<number, ServerAccount> {
     const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
@@ -111,10 +114,10 @@ export function createServerAccounts(options: { backupDir: string; logger: Logge
     return accounts;
   }
 
-  function logOnce(uid: unknown, host?: string): void {
-    const key = typeof uid === 'number' ? uid : Number.NaN;
-    if (loggedUids.has(key)) return;
-    loggedUids.add(key);
+  function logOnce(uid: number, host?: string): void {
+    const key = host === undefined ? String(uid) : `${host}:${uid}`;
+    if (logged.has(key)) return;
+    logged.add(key);
     logger.warn(
       { uid, ...(host === undefined ? {} : { host }) },
       'not an account this server made: nothing is signalled, scanned or removed for it',
@@ -134,6 +137,14 @@ export function createServerAccounts(options: { backupDir: string; logger: Logge
       const account = serverAccountOf(current(), host);
       if (account === null) logOnce(host.uid, host.name);
       return account;
+    },
+    onlyHosts(hosts) {
+      const accounts = current();
+      return hosts.filter((host) => {
+        const isServers = serverAccountOf(accounts, host) !== null;
+        if (!isServers) logOnce(host.uid, host.name);
+        return isServers;
+      });
     },
   };
 }

@@ -115,14 +115,16 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
 
   function loadHosts(): WatchedRow[] {
     // A row is only a claim: only those reconcile accepts (a host name, a host UID) whose account root made are looked at.
-    rows ??= acceptedHostRows(
-      db
-        .select()
-        .from(hosts)
-        .where(inArray(hosts.status, ['active', 'disabled']))
-        .all(),
-      backupDir,
-    ).accepted.filter((row) => serverAccounts.accountOf(row) !== null);
+    rows ??= serverAccounts.onlyHosts(
+      acceptedHostRows(
+        db
+          .select()
+          .from(hosts)
+          .where(inArray(hosts.status, ['active', 'disabled']))
+          .all(),
+        backupDir,
+      ).accepted,
+    );
     return rows;
   }
 

@@ -56,8 +56,8 @@ export function createSessionLimit(options: {
       // A row is only a claim (a forged one names any UID): only hosts whose accounts root made are counted.
       const { accepted } = acceptedHostRows(db.select().from(hosts).where(eq(hosts.status, 'active')).all(), backupDir);
       capByUid = new Map(
-        accepted
-          .filter((row) => serverAccounts.accountOf(row) !== null)
+        serverAccounts
+          .onlyHosts(accepted)
           .map((row) => [row.uid, { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS }]),
       );
     },

@@ -109,7 +109,7 @@ describe('createServerAccounts', () => {
     expect(accounts.all()).toEqual(new Set());
   });
 
-  it("logs a UID that is not the server's once, however often it is asked about", () => {
+  it("logs a UID (or a host) that is not the server's once, however often it is asked about", () => {
     writeAccountDatabase(etcDir, BACKUP_DIR, [{ name: 'web1', uid: 20001 }]);
     const { logger, lines } = recordingLogger();
     const accounts = createServerAccounts({ backupDir: BACKUP_DIR, etcDir, logger });
@@ -117,7 +117,24 @@ describe('createServerAccounts', () => {
       expect(accounts.only([20001, 54321])).toEqual(new Set([20001]));
       expect(accounts.accountOf({ name: 'alice', uid: 54321 })).toBeNull();
     }
-    expect(lines.map((entry) => entry.uid)).toEqual([54321]);
+    expect(lines.map((entry) => [entry.uid, entry.host])).toEqual([
+      [54321, undefined],
+      [54321, 'alice'],
+    ]);
+  });
+
+  it('keeps the hosts whose name and UID are a server account, and logs each other one once', () => {
+    writeAccountDatabase(etcDir, BACKUP_DIR, [{ name: 'web1', uid: 20001 }]);
+    const { logger, lines } = recordingLogger();
+    const accounts = createServerAccounts({ backupDir: BACKUP_DIR, etcDir, logger });
+    const rows = [
+      { name: 'web1', uid: 20001, status: 'active' },
+      { name: 'alice', uid: 54321, status: 'active' },
+      { name: 'web2', uid: 20001, status: 'disabled' },
+    ];
+    expect(accounts.onlyHosts(rows)).toEqual([rows[0]]);
+    accounts.onlyHosts(rows);
+    expect(lines.map((entry) => `${entry.host}:${entry.uid}`)).toEqual(['alice:54321', 'web2:20001']);
   });
 
   it('gives every server UID, for the end of every session', () => {
