@@ -36,6 +36,8 @@ declare const SERVER_UIDS: unique symbol;
 export type ServerUids = ReadonlySet<number> & { readonly [SERVER_UIDS]: true };
 
 const SHELL = '/bin/sh';
+/** Rows are anyone's to write: what was logged is forgotten past this many, so it stays bounded. */
+const MAX_REMEMBERED_LOGS = 10_000;
 
 /** The host accounts reconcile wrote, by UID, from the text of /etc/passwd. */
 export function parseServerAccounts(passwd: string, backupDir: string): Map<number, ServerAccount> {
@@ -117,6 +119,7 @@ export function createServerAccounts(options: { backupDir: string; logger: Logge
   function logOnce(uid: number, host?: string): void {
     const key = host === undefined ? String(uid) : `${host}:${uid}`;
     if (logged.has(key)) return;
+    if (logged.size >= MAX_REMEMBERED_LOGS) logged.clear();
     logged.add(key);
     logger.warn(
       { uid, ...(host === undefined ? {} : { host }) },
