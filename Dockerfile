@@ -80,7 +80,9 @@ ENV NODE_ENV=production \
 VOLUME ["/backups", "/var/lib/secure-borg-server"]
 EXPOSE 22 8080
 
-# Fails when sshd or the API is down or the state volume is not writable.
+# Fails when sshd or the API is down, the state volume is not writable, or root has not reported
+# its loops live for 60 s (BORG_SERVER_ROOT_STALL_SECONDS). The start period covers serve's start,
+# before its first liveness report.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
   CMD ["borgctl", "healthcheck"]
 

@@ -6,6 +6,13 @@ import { AppError } from './errors.js';
 
 /** Unauthenticated SSH connections at once from one address, unless BORG_SERVER_SSH_PER_SOURCE_MAX_STARTUPS says otherwise. */
 export const DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS = 10;
+/**
+ * `borgctl healthcheck` fails when root has not reported, or one of root's loops has not
+ * completed a pass, for longer than this (BORG_SERVER_ROOT_STALL_SECONDS changes it).
+ */
+export const DEFAULT_ROOT_STALL_SECONDS = 60;
+/** Root writes its liveness every few seconds: a shorter bound would call a healthy root stalled. */
+const MIN_ROOT_STALL_SECONDS = 5;
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -26,6 +33,7 @@ const environmentSchema = z
     BORG_SERVER_TLS_CERT: z.string().startsWith('/').optional(),
     BORG_SERVER_TLS_KEY: z.string().startsWith('/').optional(),
     BORG_SERVER_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    BORG_SERVER_ROOT_STALL_SECONDS: z.coerce.number().int().min(MIN_ROOT_STALL_SECONDS).max(86_400).default(DEFAULT_ROOT_STALL_SECONDS),
   })
   .loose();
 
@@ -52,6 +60,8 @@ export interface Config {
   tlsCertificatePath: string | undefined;
   tlsKeyPath: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The healthcheck's bound on root's silence and on a loop without a completed pass. */
+  rootStallSeconds: number;
 }
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
@@ -86,6 +96,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     tlsCertificatePath: values.BORG_SERVER_TLS_CERT,
     tlsKeyPath: values.BORG_SERVER_TLS_KEY,
     logLevel: values.BORG_SERVER_LOG_LEVEL,
+    rootStallSeconds: values.BORG_SERVER_ROOT_STALL_SECONDS,
   };
 }
 
@@ -103,6 +114,10 @@ function parseListenAddresses(value: string | undefined): string[] {
 /** Paths inside the state directory, in one place. */
 export function statePaths(stateDir: string) {
   return {
+    /** Root's own state (root-only): what it acts on. The API user can neither read nor write it. */
+    rootDir: `${stateDir}/root`,
+    rootDatabase: `${stateDir}/root/root.db`,
+    /** The API's own state (the API user's). Root never opens a file in it. */
     databaseDir: `${stateDir}/db`,
     database: `${stateDir}/db/borg.db`,
     signingKeyDir: `${stateDir}/db/signing`,
@@ -110,8 +125,15 @@ export function statePaths(stateDir: string) {
     sshdConfig: `${stateDir}/ssh/sshd_config`,
     authorizedKeysDir: `${stateDir}/ssh/authorized_keys`,
     controlSocket: `${stateDir}/control.sock`,
-    tlsDir: `${stateDir}/db/tls`,
-    tlsCertificate: `${stateDir}/db/tls/certificate.pem`,
-    tlsKey: `${stateDir}/db/tls/key.pem`,
+    /** Root's own run-time files: no other user may write here. */
+    runDir: `${stateDir}/run`,
+    /** When root's loops last completed a pass, for the healthcheck (root only). */
+    livenessFile: `${stateDir}/run/liveness.json`,
+    /** Root's (root:API group, 0750): the API reads the pair it serves, and cannot replace it. */
+    tlsDir: `${stateDir}/tls`,
+    tlsCertificate: `${stateDir}/tls/certificate.pem`,
+    tlsKey: `${stateDir}/tls/key.pem`,
+    /** Where versions before root's own state kept the pair (the API user's directory): read once at the upgrade. */
+    legacyTlsDir: `${stateDir}/db/tls`,
   };
 }

@@ -1,3 +1,4 @@
+import type { HostChange, HostChangeAnswer } from './channel/host-change.js';
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import type { RestorePoints } from './domain/borg-transactions.js';
@@ -11,8 +12,11 @@ export interface ServerContext {
   config: Config;
   now: () => Date;
   signingKey: SigningKey;
-  /** Asks the root side to make the system match the database, and waits for it. */
-  requestReconcile: () => Promise<void>;
+  /**
+   * Asks root for a change of a host (src/channel/host-change.ts), which root checks against its own state,
+   * writes, applies and answers with the row it serves. Nothing of a host is written on the API's side before.
+   */
+  changeHost: (change: HostChange) => Promise<HostChangeAnswer>;
   readSshHostKeys: () => SshHostKey[];
   /** Asks the root side to check a host's repository soon (borg check --repository-only); absent where no server runs. */
   requestCheck?: (hostName: string) => Promise<void>;

@@ -1,33 +1,44 @@
 import { readFileSync, watchFile } from 'node:fs';
 import { createServer } from 'node:https';
 import { serve } from '@hono/node-server';
+import { z } from 'zod';
+import { numberedRootReport } from '../channel/root-reports.js';
 import { loadConfig, statePaths } from '../config.js';
 import type { ServerContext } from '../context.js';
-import { openStateDatabase } from '../db/state-database.js';
+import { migrateDatabase, openDatabase } from '../db/connection.js';
 import { createLogger } from '../log.js';
+import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
 import { createDeliveryWorker } from '../notify/delivery-worker.js';
 import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import {
   requestCheckFromSupervisor,
-  requestReconcileFromSupervisor,
+  requestHostChangeFromSupervisor,
   requestRestorePointsFromSupervisor,
 } from '../supervise/reconcile-messages.js';
 import { readTlsIdentity } from '../tls/tls-files.js';
-import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
+import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
+import { applyRootReports } from './root-reports.js';
+
+const rootReportBatch = z.strictObject({ type: z.literal('reports'), reports: z.array(numberedRootReport).max(1000) });
 
 /** The HTTP API process: started by `borgctl serve` as the unprivileged API user. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 const paths = statePaths(config.stateDir);
 let tlsIdentity = readTlsIdentity(config);
+// The API's own database: created and migrated here, by the user that owns it (root never opens it).
+const db = openDatabase(paths.database);
+migrateDatabase(db);
+const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
+recordSigningKey(db, signingKey, new Date());
 const context: ServerContext = {
-  db: openStateDatabase(paths.database),
+  db,
   config,
   now: () => new Date(),
-  signingKey: await loadOrCreateSigningKey(paths.signingKeyDir),
-  requestReconcile: () => requestReconcileFromSupervisor(),
+  signingKey,
+  changeHost: (change) => requestHostChangeFromSupervisor(change),
   requestCheck: (hostName) => requestCheckFromSupervisor(hostName),
   readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),
@@ -41,6 +52,25 @@ const deliveries = createDeliveryWorker({
   logger: logger.child({ part: 'notify' }),
 });
 deliveries.start();
+// What root recorded and decided (sessions, checks, a host it disabled, audit entries, events) comes as reports.
+process.on('message', (message: unknown) => {
+  const batch = rootReportBatch.safeParse(message);
+  if (!batch.success) return;
+  try {
+    process.send?.({ type: 'reports.ack', upTo: applyRootReports(db, batch.data.reports) });
+  } catch (error) {
+    logger.error({ err: error }, "could not apply root's reports; root sends them again");
+  }
+});
+// Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
+const stalenessTimer = setInterval(() => {
+  try {
+    const changed = evaluateStaleness(db, new Date());
+    if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
+  } catch (error) {
+    logger.error({ err: error }, 'staleness evaluation failed');
+  }
+}, STALENESS_INTERVAL_MS);
 const app = createApp({ context, logError: (error) => logger.error({ err: error }, 'request failed') });
 
 function readTlsPair() {
@@ -71,6 +101,7 @@ if (config.isHttps) {
 }
 
 function shutDown() {
+  clearInterval(stalenessTimer);
   void deliveries.stop();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3000).unref();

@@ -25,7 +25,7 @@ program
 
 program
   .command('healthcheck')
-  .description('exit 0 when sshd and the API answer and the state directory is writable')
+  .description('exit 0 when sshd and the API answer, the state directory is writable and root reports its loops live')
   .action(async () => {
     // Unhealthy unless every check says otherwise, even one that never settles.
     process.exitCode = 1;

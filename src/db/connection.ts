@@ -11,10 +11,20 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 export type Queryable = BaseSQLiteDatabase<'sync', RunResult, typeof schema>;
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+/** Root's own database (root-schema.ts). */
+export const ROOT_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/root', import.meta.url));
 
-/** Opens the database with WAL, a busy timeout, foreign keys on and transactions that take the write lock at BEGIN. */
+/**
+ * Opens the database with WAL, a busy timeout, foreign keys on and transactions that take the write lock at BEGIN,
+ * hardened as SQLite advises for a file that may be hostile (sqlite.org/security.html): better-sqlite3 turns on
+ * SQLITE_DBCONFIG_DEFENSIVE (we never call unsafeMode), and trusted_schema=OFF keeps triggers and views from calling
+ * any function that is not innocuous, so that even a read of an unexpected file cannot run what its schema hides.
+ */
 export function openDatabase(path: string): Db {
   const client = new Database(path);
+  client.pragma('trusted_schema = OFF');
+  client.pragma('cell_size_check = ON');
+  client.pragma('mmap_size = 0');
   client.pragma('journal_mode = WAL');
   client.pragma('busy_timeout = 5000');
   client.pragma('foreign_keys = ON');
@@ -33,9 +43,20 @@ export function migrateDatabase(db: Db): void {
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
 }
 
+export function migrateRootDatabase(db: Db): void {
+  migrate(db, { migrationsFolder: ROOT_MIGRATIONS_DIR });
+}
+
 /** A fresh in-memory database with the real migrations, for tests. */
 export function openMemoryDatabase(): Db {
   const db = openDatabase(':memory:');
   migrateDatabase(db);
+  return db;
+}
+
+/** A fresh in-memory root database with its real migrations, for tests. */
+export function openMemoryRootDatabase(): Db {
+  const db = openDatabase(':memory:');
+  migrateRootDatabase(db);
   return db;
 }

@@ -250,3 +250,11 @@ export const adminSessions = sqliteTable(
   },
   (table) => [index('admin_sessions_expiry').on(table.expiresAt)],
 );
+
+// ── Root's reports (src/channel/root-reports.ts): what the API has applied ──
+
+/** One row: the id of the last report of root's the API applied, so that a report sent again is applied once. */
+export const appliedRootReports = sqliteTable('applied_root_reports', {
+  id: integer('id').primaryKey(),
+  lastReportId: integer('last_report_id').notNull(),
+});

@@ -5,7 +5,8 @@ import { enrollments } from '../db/schema.js';
 import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
 import { AppError } from '../errors.js';
 import { enqueueEvent } from '../notify/queue.js';
-import { findNameHolder, upsertHost } from './hosts-store.js';
+import { allocateUid, findHost, findNameHolder } from './hosts-store.js';
+import { copyRootAnswer } from './root-answers.js';
 
 export interface ApproveRequest {
   /** The fingerprint the admin read from the VM; another one is refused. */
@@ -25,8 +26,7 @@ function loadPending(context: ServerContext, tx: Parameters<Parameters<ServerCon
 }
 
 export async function approveEnrollment(context: ServerContext, id: string, request: ApproveRequest, by: Actor) {
-  const now = context.now();
-  const host = context.db.transaction((tx) => {
+  const { row, existing } = context.db.transaction((tx) => {
     const { row, status } = loadPending(context, tx, id);
     if (status !== 'pending') throw new AppError('ENROLLMENT_NOT_PENDING', `enrollment is ${status}, not pending`);
     if (request.fingerprint !== row.fingerprint) {
@@ -40,22 +40,28 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
           : `already exists with key ${existing.fingerprint}; approve with replaceKey to give it this key`;
       throw new AppError('HOST_EXISTS', `host "${row.hostName}" ${what}`);
     }
-    const approved = upsertHost(
-      tx,
-      {
-        name: row.hostName,
-        keyType: row.keyType,
-        keyBase64: row.keyBase64,
-        fingerprint: row.fingerprint,
-        appendOnly: row.appendOnly,
-        quotaBytes: row.quotaBytes,
-        allowFrom: row.allowFrom,
-        expectBackupEveryMs: row.expectBackupEveryMs,
-        origin: 'enrollment',
-        enrollmentId: row.id,
-      },
-      now,
-    );
+    return { row, existing };
+  });
+  // Root makes the host (or gives it this key) first; the enrollment is approved here once root said yes.
+  const answer = await context.changeHost({
+    action: 'put-key',
+    name: row.hostName,
+    keyType: row.keyType,
+    keyBase64: row.keyBase64,
+    appendOnly: row.appendOnly,
+    quotaBytes: row.quotaBytes,
+    allowFrom: row.allowFrom,
+    expectBackupEveryMs: row.expectBackupEveryMs,
+    origin: 'enrollment',
+    enrollmentId: row.id,
+    ...(existing ? {} : { uidHint: allocateUid(context.db) }),
+  });
+  const now = context.now();
+  context.db.transaction((tx) => {
+    copyRootAnswer(tx, row.hostName, answer);
+    // Two approvals at once: root gave the host the same key twice; the enrollment is approved once.
+    const { status } = loadPending(context, tx, id);
+    if (status !== 'pending') throw new AppError('ENROLLMENT_NOT_PENDING', `enrollment is ${status}, not pending`);
     tx.update(enrollments)
       .set({ status: nextStatus(status, 'approve'), decidedAt: now, decidedBy: by.actor })
       .where(eq(enrollments.id, id))
@@ -64,16 +70,21 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
       ...by,
       action: existing ? 'enrollment.approve.rekey' : 'enrollment.approve',
       target: id,
-      details: { host: row.hostName, fingerprint: row.fingerprint, uid: approved.uid, previousFingerprint: existing?.fingerprint ?? null },
+      details: {
+        host: row.hostName,
+        fingerprint: row.fingerprint,
+        uid: answer.row?.uid ?? null,
+        previousFingerprint: existing?.fingerprint ?? null,
+      },
     });
     enqueueEvent(tx, now, {
       type: 'enrollment.approved',
       host: row.hostName,
       data: { enrollmentId: id, fingerprint: row.fingerprint, replacedKey: existing !== undefined, by: by.actor },
     });
-    return approved;
   });
-  await context.requestReconcile();
+  const host = findHost(context.db, row.hostName);
+  if (!host) throw new AppError('RECONCILE_FAILED', 'the server did not keep the host');
   return host;
 }
 

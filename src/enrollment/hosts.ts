@@ -15,7 +15,8 @@ import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { type HostSessionRow, listSessions } from '../monitoring/host-sessions.js';
-import { findHost, findLiveHost, type HostRow, upsertHost } from './hosts-store.js';
+import { allocateUid, findHost, findLiveHost, type HostRow } from './hosts-store.js';
+import { copyRootAnswer } from './root-answers.js';
 
 export interface HostView extends HostMonitoring {
   name: string;
@@ -135,21 +136,31 @@ export async function updateHost(context: ServerContext, name: string, changes: 
     // Disabling is what an admin does first about a compromised host: enabling it again must not bring back full access.
     values.fullAccessUntil = null;
   }
+  const row = findLiveHost(context.db, name);
+  if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  if (values.fullAccessUntil && !(values.appendOnly ?? row.appendOnly)) {
+    throw new AppError('BAD_REQUEST', `host "${name}" is not append-only: it has full access already`);
+  }
+  // Everything but the ping URL is root's to serve: asked of root first, copied here once it said yes.
+  const { pingUrl } = values;
+  const fields = {
+    ...(values.appendOnly === undefined ? {} : { appendOnly: values.appendOnly }),
+    ...(values.quotaBytes === undefined ? {} : { quotaBytes: values.quotaBytes }),
+    ...(values.allowFrom === undefined ? {} : { allowFrom: values.allowFrom }),
+    ...(values.maxSessions === undefined ? {} : { maxSessions: values.maxSessions }),
+    ...(changes.disabled === undefined ? {} : { status: changes.disabled ? ('disabled' as const) : ('active' as const) }),
+    ...(values.checkEverySeconds === undefined ? {} : { checkEverySeconds: values.checkEverySeconds }),
+    ...(values.expectBackupEveryMs === undefined ? {} : { expectBackupEveryMs: values.expectBackupEveryMs }),
+    ...(values.fullAccessUntil === undefined ? {} : { fullAccessUntil: values.fullAccessUntil?.getTime() ?? null }),
+  };
+  const answer = Object.keys(fields).length > 0 ? await context.changeHost({ action: 'set', name, fields }) : null;
   context.db.transaction((tx) => {
-    const row = findLiveHost(tx, name);
-    if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
-    if (values.fullAccessUntil && !(values.appendOnly ?? row.appendOnly)) {
-      throw new AppError('BAD_REQUEST', `host "${name}" is not append-only: it has full access already`);
-    }
-    tx.update(hosts)
-      .set({ ...values, updatedAt: now })
-      .where(eq(hosts.name, name))
-      .run();
+    if (answer) copyRootAnswer(tx, name, answer);
+    if (pingUrl !== undefined) tx.update(hosts).set({ pingUrl, updatedAt: now }).where(eq(hosts.name, name)).run();
     // A ping URL's path is its secret: the audit log keeps only where it points.
     const details = values.pingUrl ? { ...values, pingUrl: urlOrigin(values.pingUrl) } : { ...values };
     recordAudit(tx, now, { ...by, action: 'host.update', target: name, details });
   });
-  await context.requestReconcile();
   return getHost(context, name);
 }
 
@@ -158,18 +169,15 @@ export async function updateHost(context: ServerContext, name: string, changes: 
  * (and its UID stays reserved) unless `purge` asks for the data to go too.
  */
 export async function deleteHost(context: ServerContext, name: string, options: { purge: boolean }, by: Actor): Promise<void> {
+  const row = findHost(context.db, name);
+  const isGone = !row || row.status === 'purging' || (row.status === 'deleted' && !options.purge);
+  if (isGone) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  const answer = await context.changeHost({ action: 'delete', name, purge: options.purge });
   const now = context.now();
   context.db.transaction((tx) => {
-    const row = findHost(tx, name);
-    const isGone = !row || row.status === 'purging' || (row.status === 'deleted' && !options.purge);
-    if (isGone) throw new AppError('NOT_FOUND', `no host named "${name}"`);
-    tx.update(hosts)
-      .set({ status: options.purge ? 'purging' : 'deleted', updatedAt: now })
-      .where(eq(hosts.name, name))
-      .run();
+    copyRootAnswer(tx, name, answer);
     recordAudit(tx, now, { ...by, action: options.purge ? 'host.purge' : 'host.delete', target: name });
   });
-  await context.requestReconcile();
 }
 
 /**
@@ -179,32 +187,29 @@ export async function deleteHost(context: ServerContext, name: string, options: 
 export async function createOrRekeyHost(context: ServerContext, name: string, publicKey: string, by: Actor): Promise<HostView> {
   const hostName = parseHostName(name);
   const key = parseSshPublicKey(publicKey);
+  const existing = findHost(context.db, hostName);
+  if (existing?.status === 'purging') throw new AppError('HOST_NAME_TAKEN', `host "${hostName}" is being purged; try again in a moment`);
+  const answer = await context.changeHost({
+    action: 'put-key',
+    name: hostName,
+    keyType: key.type,
+    keyBase64: key.base64,
+    appendOnly: existing?.appendOnly ?? true,
+    quotaBytes: existing?.quotaBytes ?? null,
+    allowFrom: existing?.allowFrom ?? null,
+    origin: existing?.origin ?? 'createuser',
+    enrollmentId: existing?.enrollmentId ?? null,
+    ...(existing ? {} : { uidHint: allocateUid(context.db) }),
+  });
   const now = context.now();
-  const row = context.db.transaction((tx) => {
-    const existing = findHost(tx, hostName);
-    const host = upsertHost(
-      tx,
-      {
-        name: hostName,
-        keyType: key.type,
-        keyBase64: key.base64,
-        fingerprint: key.fingerprint,
-        appendOnly: existing?.appendOnly ?? true,
-        quotaBytes: existing?.quotaBytes ?? null,
-        allowFrom: existing?.allowFrom ?? null,
-        origin: existing?.origin ?? 'createuser',
-        enrollmentId: existing?.enrollmentId ?? null,
-      },
-      now,
-    );
+  context.db.transaction((tx) => {
+    copyRootAnswer(tx, hostName, answer);
     recordAudit(tx, now, {
       ...by,
-      action: existing ? 'host.rekey' : 'host.create',
+      action: answer.previous ? 'host.rekey' : 'host.create',
       target: hostName,
-      details: { fingerprint: key.fingerprint, uid: host.uid },
+      details: { fingerprint: key.fingerprint, uid: answer.row?.uid ?? null },
     });
-    return host;
   });
-  await context.requestReconcile();
-  return toHostView(context, row);
+  return getHost(context, hostName);
 }

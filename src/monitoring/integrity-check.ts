@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { inArray } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
@@ -18,13 +17,13 @@ import { chooseHostToCheck } from '../domain/check-schedule.js';
 import { isValidHostName } from '../domain/host-name.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { enqueueEvent } from '../notify/queue.js';
 import { CommandFailed, type Run } from '../process/run.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { repositoryOwner } from '../provision/repository-owner.js';
 import type { ServerAccounts } from '../provision/server-accounts.js';
 import { uidsInSession } from '../provision/sessions.js';
+import { reportAudit, reportCheck, reportEvent } from '../supervise/report-to-api.js';
 import { closeUnfinishedChecks, lastCheckOf, type RepositoryCheckRow, recordCheckEnd, recordCheckStart } from './repository-checks.js';
 
 /**
@@ -86,7 +85,9 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
   let running: Promise<RepositoryCheckRow> | null = null;
   let endRunning: ((reason: string) => void) | null = null;
   let isStopped = false;
-  closeUnfinishedChecks(db, now());
+  db.transaction((tx) => {
+    for (const closed of closeUnfinishedChecks(tx, now())) reportCheck(tx, now(), closed);
+  });
 
   /**
    * Hosts whose repositories exist to check: rows are checked again (see
@@ -105,10 +106,11 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
     const at = now();
     const row = db.transaction((tx) => {
       const ended = recordCheckEnd(tx, checkId, at, result);
+      reportCheck(tx, at, ended);
       if (result.outcome === 'failed') {
         const data = { checkId, detail: result.detail };
-        recordAudit(tx, at, { actor: 'server', action: 'host.check.failed', target: hostName, details: data });
-        enqueueEvent(tx, at, { type: 'host.check.failed', host: hostName, data });
+        reportAudit(tx, at, { action: 'host.check.failed', target: hostName, details: data });
+        reportEvent(tx, at, { type: 'host.check.failed', host: hostName, data });
       }
       return ended;
     });
@@ -119,7 +121,11 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
   }
 
   async function checkHost(host: HostRow): Promise<RepositoryCheckRow> {
-    const checkId = recordCheckStart(db, host.name, now());
+    const checkId = db.transaction((tx) => {
+      const started = recordCheckStart(tx, host.name, now());
+      reportCheck(tx, started.startedAt, started);
+      return started.id;
+    });
     const repository = repositoryPath(backupDir, host.name);
     let owner: { uid: number; gid: number };
     try {

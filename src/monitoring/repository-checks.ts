@@ -11,9 +11,8 @@ export const KEPT_CHECKS_PER_HOST = 50;
 export type RepositoryCheckRow = typeof repositoryChecks.$inferSelect;
 
 /** A check begins: its row, without an outcome until it ends. */
-export function recordCheckStart(db: Queryable, hostName: string, at: Date): number {
-  const row = db.insert(repositoryChecks).values({ hostName, startedAt: at }).returning({ id: repositoryChecks.id }).get();
-  return row.id;
+export function recordCheckStart(db: Queryable, hostName: string, at: Date): RepositoryCheckRow {
+  return db.insert(repositoryChecks).values({ hostName, startedAt: at }).returning().get();
 }
 
 /** A check ended: its outcome, and only the newest rows of the host kept. */
@@ -98,10 +97,11 @@ export function lastFinishedCheckOf(db: Queryable, hostName: string): FinishedCh
  * Rows left without an outcome by a server that stopped during a check: they
  * ended as interrupted (the check resumes where borg stopped).
  */
-export function closeUnfinishedChecks(db: Queryable, at: Date): number {
+export function closeUnfinishedChecks(db: Queryable, at: Date): RepositoryCheckRow[] {
   return db
     .update(repositoryChecks)
     .set({ endedAt: at, outcome: 'interrupted', detail: 'the server stopped during the check' })
     .where(isNull(repositoryChecks.outcome))
-    .run().changes;
+    .returning()
+    .all();
 }

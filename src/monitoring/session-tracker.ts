@@ -5,7 +5,7 @@ import { type RepositoryState, type SessionEnd, summarizeSession } from '../doma
 import type { Logger } from '../log.js';
 import { countLoggedCommits } from '../provision/borg-index-file.js';
 import { clientAddressOf } from '../provision/session-address.js';
-import { recordEndedSession } from './session-ended.js';
+import { recordSessionOnRoot } from '../supervise/sessions-recorded.js';
 
 interface OpenSession {
   startedAt: Date;
@@ -66,7 +66,7 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
     const after = host.state;
     const logged = countLoggedCommits(host.repository, before.lastCommitted, after.lastCommitted, host.uid);
     const summary = summarizeSession(before, after, session.endedBy, logged);
-    recordEndedSession(db, {
+    recordSessionOnRoot(db, {
       hostName: host.name,
       quotaBytes: host.quotaBytes,
       startedAt: session.startedAt,

@@ -3,7 +3,7 @@
  * temporarily_use_uid reads a user's files: root takes the account's
  * effective UID, GID and (only) group for a synchronous piece of file work,
  * then becomes root again. Used where root must work inside a directory that
- * account owns (the API user's db/, a host's repository): a symlink or a
+ * account owns (a host's repository): a symlink or a
  * swapped name there can then reach nothing the account could not reach
  * itself, and files made there are that account's from the start.
  *
@@ -17,11 +17,6 @@ export interface Account {
   uid: number;
   gid: number;
 }
-
-/** Runs sync file work with the rights wanted: as a given account when root calls, as itself otherwise. */
-export type FileAccess = <T>(action: () => T) => T;
-
-export const asItself: FileAccess = (action) => action();
 
 export function asAccount<T>(account: Account, action: () => T): T {
   if (process.geteuid?.() !== 0 || account.uid === 0) return action();
@@ -38,8 +33,4 @@ export function asAccount<T>(account: Account, action: () => T): T {
     process.setegid?.(0);
     process.setgroups?.(groups);
   }
-}
-
-export function accessAs(account: Account): FileAccess {
-  return (action) => asAccount(account, action);
 }

@@ -10,6 +10,7 @@ import { isHostAccountUid } from '../domain/host-uid.js';
 import type { SshKeyType } from '../domain/ssh-public-key.js';
 import { forgetHostMonitoring } from '../monitoring/forget-host.js';
 import type { Run } from '../process/run.js';
+import { reportToApi } from '../supervise/report-to-api.js';
 import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from './account-files.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
@@ -163,7 +164,7 @@ export function reconcile(
     .filter((uid) => !endingServerUids.has(uid))
     .map((uid) => ({ uid, reason: 'not an account this server made: its processes are not signalled' }));
   const sessionsEnded = endSessionsOf(endingServerUids, 'SIGKILL', settings.procDir);
-  const purged = purgeHosts(db, settings, purging, serverAccounts, leftAlone);
+  const purged = purgeHosts(db, settings, purging, now, serverAccounts, leftAlone);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -283,6 +284,7 @@ function purgeHosts(
   db: Db,
   settings: ReconcileSettings,
   purging: (typeof hosts.$inferSelect)[],
+  now: Date,
   serverAccounts: ReadonlyMap<number, ServerAccount>,
   leftAlone: LeftAlone[],
 ): string[] {
@@ -299,8 +301,12 @@ function purgeHosts(
       }
       if (kept.length === 0) purged.push(row.name);
     }
-    db.delete(hosts).where(eq(hosts.name, row.name)).run();
-    forgetHostMonitoring(db, row.name);
+    db.transaction((tx) => {
+      tx.delete(hosts).where(eq(hosts.name, row.name)).run();
+      forgetHostMonitoring(tx, row.name);
+      // The API forgets it too once it has this report (the name is free again).
+      reportToApi(tx, now, { kind: 'host', name: row.name, row: null });
+    });
   }
   return purged;
 }

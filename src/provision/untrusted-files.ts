@@ -1,6 +1,5 @@
-import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { AppError } from '../errors.js';
-import type { Account } from './effective-account.js';
 
 /**
  * Files in a directory another account controls (the API user's db/, a
@@ -30,19 +29,6 @@ function openWithoutFollowing(path: string): number | null {
 function checkRegularFile(path: string, stats: Stats, mayHaveOtherNames = false): void {
   if (!stats.isFile()) throw refusal(path, 'it is not a regular file');
   if (stats.nlink !== 1 && !mayHaveOtherNames) throw refusal(path, `it has ${stats.nlink} names (a hard link)`);
-}
-
-/** Throws UNSAFE_PATH unless `path` is absent or a regular file with one name (looked at with lstat). */
-export function checkRegularFileOrAbsent(path: string): void {
-  let stats: Stats;
-  try {
-    stats = lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (stats.isSymbolicLink()) throw refusal(path, 'it is a symbolic link');
-  checkRegularFile(path, stats);
 }
 
 export type ReadOptions = { mayHaveOtherNames?: boolean; ownedBy?: number };
@@ -112,21 +98,6 @@ export function readLinesOfRegularFileIfExists<T>(path: string, options: ReadOpt
   if (descriptor === null) return null;
   try {
     return read(linesOf(descriptor));
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
-/** Gives a regular file to `account` through its descriptor; returns whether it had to. Absent: false. */
-export function giveRegularFileTo(path: string, account: Account): boolean {
-  const descriptor = openWithoutFollowing(path);
-  if (descriptor === null) return false;
-  try {
-    const stats = fstatSync(descriptor);
-    checkRegularFile(path, stats);
-    if (stats.uid === account.uid && stats.gid === account.gid) return false;
-    fchownSync(descriptor, account.uid, account.gid);
-    return true;
   } finally {
     closeSync(descriptor);
   }

@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { Actor } from '../context.js';
 import { hosts } from '../db/schema.js';
+import { reportAudit, reportHost } from '../supervise/report-to-api.js';
+import type { RootContext } from '../supervise/root-context.js';
 
 export interface HostLockout {
   /** Lets the host in again, unless someone changed its status meanwhile (an admin who disabled it keeps it disabled). */
@@ -14,16 +15,18 @@ export interface HostLockout {
  * admin disables it. If the work is cut short by a crash, the host stays
  * disabled: the safe side, and the admin sees why in the audit log.
  */
-export async function keepHostOut(context: ServerContext, name: string, by: Actor, reason: string): Promise<HostLockout> {
+export async function keepHostOut(context: RootContext, name: string, by: Actor, reason: string): Promise<HostLockout> {
   const lockedAt = context.now();
   const hasLockedOut = context.db.transaction((tx) => {
     const changed = tx
       .update(hosts)
       .set({ status: 'disabled', updatedAt: lockedAt })
       .where(and(eq(hosts.name, name), eq(hosts.status, 'active')))
-      .run();
-    if (changed.changes === 0) return false;
-    recordAudit(tx, lockedAt, { ...by, action: 'host.lock-out', target: name, details: { reason } });
+      .returning()
+      .get();
+    if (!changed) return false;
+    reportHost(tx, lockedAt, changed);
+    reportAudit(tx, lockedAt, { actor: by.actor, action: 'host.lock-out', target: name, details: { reason } });
     return true;
   });
   if (hasLockedOut) await context.requestReconcile();
@@ -36,9 +39,11 @@ export async function keepHostOut(context: ServerContext, name: string, by: Acto
           .update(hosts)
           .set({ status: 'active', updatedAt: now })
           .where(and(eq(hosts.name, name), eq(hosts.status, 'disabled'), eq(hosts.updatedAt, lockedAt)))
-          .run();
-        if (changed.changes === 0) return false;
-        recordAudit(tx, now, { ...by, action: 'host.let-in', target: name, details: { reason } });
+          .returning()
+          .get();
+        if (!changed) return false;
+        reportHost(tx, now, changed);
+        reportAudit(tx, now, { actor: by.actor, action: 'host.let-in', target: name, details: { reason } });
         return true;
       });
       if (hasLetIn) await context.requestReconcile();

@@ -1,5 +1,4 @@
-import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { Actor } from '../context.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
@@ -9,6 +8,8 @@ import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../provision/repos
 import type { ServerAccount, ServerAccounts, ServerUids } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { reportAudit } from '../supervise/report-to-api.js';
+import type { RootContext } from '../supervise/root-context.js';
 import { configVersionBefore } from './config-history.js';
 import { keepHostOut } from './host-lockout.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
@@ -19,11 +20,7 @@ import { type RollBackResult, readTransactions, rollBackRepository } from './rol
  * that account's own, since root ends the sessions of that UID and works in
  * the repository as its owner.
  */
-function repositoryOf(
-  context: ServerContext,
-  serverAccounts: ServerAccounts,
-  name: string,
-): { repository: string; account: ServerAccount } {
+function repositoryOf(context: RootContext, serverAccounts: ServerAccounts, name: string): { repository: string; account: ServerAccount } {
   const host = findHost(context.db, name);
   if (!host || host.status === 'purging') throw new AppError('NOT_FOUND', `no host named "${name}"`);
   const account = serverAccounts.accountOf(host);
@@ -36,7 +33,7 @@ function repositoryOf(
 }
 
 /** The commits an append-only repository has, to choose a restore point from. */
-export function listRestorePoints(context: ServerContext, serverAccounts: ServerAccounts, name: string) {
+export function listRestorePoints(context: RootContext, serverAccounts: ServerAccounts, name: string) {
   return readTransactions(repositoryOf(context, serverAccounts, name).repository);
 }
 
@@ -54,7 +51,7 @@ export interface RestoreResult extends RollBackResult {
  * before the restore is kept beside it as a hard-link copy.
  */
 export async function restoreHost(
-  context: ServerContext,
+  context: RootContext,
   serverAccounts: ServerAccounts,
   name: string,
   before: Date,
@@ -70,7 +67,7 @@ export async function restoreHost(
   }
 }
 
-async function rollBackHost(context: ServerContext, name: string, repository: string, uids: ServerUids, before: Date, by: Actor) {
+async function rollBackHost(context: RootContext, name: string, repository: string, uids: ServerUids, before: Date, by: Actor) {
   if (!(await endSessionsAndWait(uids))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
@@ -80,8 +77,8 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
   }
   const result = rollBackRepository(repository, before, context.now());
   const configRestored = restoreConfig(context, name, repository, before);
-  recordAudit(context.db, context.now(), {
-    ...by,
+  reportAudit(context.db, context.now(), {
+    actor: by.actor,
     action: 'host.restore',
     target: name,
     details: {
@@ -95,7 +92,7 @@ async function rollBackHost(context: ServerContext, name: string, repository: st
   return { ...result, configRestored };
 }
 
-function restoreConfig(context: ServerContext, name: string, repository: string, before: Date): boolean {
+function restoreConfig(context: RootContext, name: string, repository: string, before: Date): boolean {
   const kept = configVersionBefore(context.config.backupDir, name, before);
   const configPath = `${repository}/config`;
   // Written by the repository's owner, owner and mode as borg writes it; the replaced version stays in the kept copy.

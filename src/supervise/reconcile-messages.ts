@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { ZodError } from 'zod';
+import type { HostChange, HostChangeAnswer } from '../channel/host-change.js';
 import type { Db } from '../db/connection.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import type { RestorePoints } from '../domain/borg-transactions.js';
@@ -117,4 +119,41 @@ export function answerRestorePoints(request: RestorePointsRequest, db: Db, backu
   } catch (error) {
     return { type: 'restore-points', id: request.id, error: (error as Error).message };
   }
+}
+
+/** The API asks root for a change of a host (src/channel/host-change.ts); the answer is the row root serves. */
+export type HostChangeMessage = { type: 'host.change'; id: string; change: unknown };
+export type HostChangeReply = { type: 'host.changed'; id: string; answer?: HostChangeAnswer; error?: { code: string; message: string } };
+
+export function isHostChangeMessage(message: unknown): message is HostChangeMessage {
+  const request = message as HostChangeMessage;
+  return typeof message === 'object' && message !== null && request.type === 'host.change' && typeof request.id === 'string';
+}
+
+/** The API applied root's reports up to `upTo` (src/supervise/report-pump.ts). */
+export type ReportsAcknowledgement = { type: 'reports.ack'; upTo: number };
+
+export function isReportsAcknowledgement(message: unknown): message is ReportsAcknowledgement {
+  const acknowledgement = message as ReportsAcknowledgement;
+  return (
+    typeof message === 'object' && message !== null && acknowledgement.type === 'reports.ack' && Number.isSafeInteger(acknowledgement.upTo)
+  );
+}
+
+/** An error as root answers it: an AppError's code and message, anything else without its details. */
+export function errorReply(error: unknown): { code: string; message: string } {
+  if (error instanceof AppError) return { code: error.code, message: error.message };
+  if (error instanceof ZodError) return { code: 'BAD_REQUEST', message: 'the request does not match its schema' };
+  return { code: 'RECONCILE_FAILED', message: 'root could not carry out the request; see the server log' };
+}
+
+export async function requestHostChangeFromSupervisor(change: HostChange, timeoutMs = 120_000): Promise<HostChangeAnswer> {
+  const reply = await askSupervisor<HostChangeReply>({ type: 'host.change', change }, 'host.changed', timeoutMs, {
+    code: 'RECONCILE_FAILED',
+    withoutSupervisor: 'the API runs without its supervisor',
+    timedOut: 'the server did not apply the change in time',
+  });
+  if (reply.error) throw new AppError(reply.error.code as ErrorCode, reply.error.message);
+  if (!reply.answer) throw new AppError('RECONCILE_FAILED', 'the server gave no answer');
+  return reply.answer;
 }

@@ -1,6 +1,5 @@
 import { statSync } from 'node:fs';
 import { eq, inArray } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
@@ -10,7 +9,6 @@ import { isFullAccessOpen } from '../domain/full-access.js';
 import type { RepositoryState } from '../domain/session-outcome.js';
 import type { Logger } from '../log.js';
 import { createSessionTracker, type SessionTracker } from '../monitoring/session-tracker.js';
-import { enqueueEvent } from '../notify/queue.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { readIndexFacts } from '../provision/borg-index-file.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
@@ -18,6 +16,7 @@ import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '
 import type { ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsOf, processIdsInSession } from '../provision/sessions.js';
 import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
+import { reportAudit, reportEvent, reportHost } from './report-to-api.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
 export const REPOSITORY_WATCH_INTERVAL_MS = 250;
@@ -195,15 +194,18 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (row.status === 'active') {
       disableHost(row);
       const details = { versionsKept: configVersionTimes(backupDir, row.name).length };
-      recordAudit(db, now(), { actor: 'server', action: 'host.config-churn.disable', target: row.name, details });
-      enqueueEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
+      reportAudit(db, now(), { action: 'host.config-churn.disable', target: row.name, details });
+      reportEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
       logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
     }
     endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
   }
 
   function disableHost(row: WatchedRow): void {
-    db.update(hosts).set({ status: 'disabled', updatedAt: now() }).where(eq(hosts.name, row.name)).run();
+    db.transaction((tx) => {
+      const disabled = tx.update(hosts).set({ status: 'disabled', updatedAt: now() }).where(eq(hosts.name, row.name)).returning().get();
+      if (disabled) reportHost(tx, now(), disabled);
+    });
     row.status = 'disabled';
     rows = null;
     requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
@@ -251,7 +253,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       case 'end-sessions':
         endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
         logger.warn({ host: row.name, ...details }, 'a session wrote past the storage quota: ended');
-        recordAudit(db, now(), { actor: 'server', action: 'host.quota.end-sessions', target: row.name, details });
+        reportAudit(db, now(), { action: 'host.quota.end-sessions', target: row.name, details });
         break;
       case 'clean-up': {
         const removed = removeUncommittedSegments(repository, row.uid, scan);
@@ -262,9 +264,9 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
         if (!hasSession) removeUncommittedSegments(repository, row.uid, scan);
         if (row.status === 'active') {
           disableHost(row);
-          recordAudit(db, now(), { actor: 'server', action: 'host.quota.disable', target: row.name, details });
-          // Only a row in the queue: the unprivileged API process sends it, root never goes to the network.
-          enqueueEvent(db, now(), { type: 'host.quota.disabled', host: row.name, data: details });
+          reportAudit(db, now(), { action: 'host.quota.disable', target: row.name, details });
+          // Only a report: the unprivileged API process queues and sends it, root never goes to the network.
+          reportEvent(db, now(), { type: 'host.quota.disabled', host: row.name, data: details });
           logger.error({ host: row.name, ...details }, 'the repository is over its storage quota on disk: host disabled');
         }
         endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);

@@ -1,34 +1,39 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { hostChangeRequest } from '../channel/host-change.js';
+import { toHostRowMessage } from '../channel/host-row.js';
 import { type Config, statePaths } from '../config.js';
-import { migrateDatabase } from '../db/connection.js';
-import { signingKeys } from '../db/schema.js';
-import { giveDatabaseFilesToDirectoryOwner, openStateDatabase } from '../db/state-database.js';
+import { openRootDatabase } from '../db/root-database.js';
+import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../monitoring/integrity-check.js';
-import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
-import { accessAs } from '../provision/effective-account.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { createServerAccounts, type ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
-import { loadOrCreateSigningKey } from '../tokens/signing-key.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
+import { importLegacyState } from '../upgrade/legacy-state.js';
 import { type SupervisedChild, superviseChild } from './child.js';
 import { childProcesses, endProcessesAndWait } from './child-processes.js';
 import { listenForReconcileRequests } from './control-socket.js';
+import { changeHost } from './host-requests.js';
+import { startLiveness } from './liveness.js';
 import {
   answerRestorePoints,
+  errorReply,
   isCheckRequest,
+  isHostChangeMessage,
   isReconcileRequest,
+  isReportsAcknowledgement,
   isRestorePointsRequest,
   type ReconcileReply,
 } from './reconcile-messages.js';
+import { createReportPump, REPORT_FLUSH_INTERVAL_MS } from './report-pump.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -83,21 +88,15 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
 
   mkdirSync(config.stateDir, { recursive: true });
   ensureDirectory(config.stateDir, { uid: 0, gid: 0, mode: 0o711 });
+  // db/ is the API user's (its database, signing key, TLS files): root makes the directory and never opens a file in it.
   ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
-  // db/ is the API user's: what root does inside it, it does as that user (no link there reaches root's files).
-  const asApiUser = accessAs(apiAccount);
-  asApiUser(() => ensureDirectory(paths.signingKeyDir, { ...apiAccount, mode: 0o700 }));
   ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
 
-  const db = openStateDatabase(paths.database);
-  migrateDatabase(db);
-  giveDatabaseFilesToDirectoryOwner(paths.database);
-  const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir, asApiUser);
-  db.insert(signingKeys)
-    .values({ kid: signingKey.kid, publicJwk: JSON.stringify(signingKey.publicJwk), createdAt: new Date() })
-    .onConflictDoNothing()
-    .run();
+  // Root's own database: what root acts on, written only by root after it checked what it was asked.
+  const { db, isNew } = openRootDatabase(paths.rootDir, paths.rootDatabase);
+  if (isNew) await importLegacyState({ db, config, apiAccount, logger, run });
 
   if (config.isHttps) await prepareTlsFiles(config, apiAccount, new Date(), logger);
   const stopWatchingTls = watchGivenTlsFiles(config, apiAccount, logger);
@@ -129,7 +128,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     serverAccounts,
     ownPids: checks.ownPids,
   });
-  const reconcileNow = serialized(async () => {
+  const reconcilePass = async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
@@ -156,17 +155,37 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       'reconciled',
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
-  });
+  };
+  const reconcileNow = serialized(liveness.recordPasses('reconcile', reconcilePass));
   await reconcileNow();
+  const reports = createReportPump({ db, logger });
+  /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
+  async function answerHostChange(request: unknown) {
+    const { change } = hostChangeRequest.parse({ change: request });
+    const answer = changeHost(db, change, { now: new Date() });
+    await reconcileNow();
+    // After reconcile: a purge done leaves no row.
+    const row = findHost(db, change.name);
+    return { ...answer, row: row ? toHostRowMessage(row) : null };
+  }
 
   sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
   const api = superviseChild(
     'api',
     () => {
       const child = startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true });
+      reports.connect((batch) => child.send({ type: 'reports', reports: batch }));
+      child.on('exit', () => reports.disconnect());
       child.on('message', (message: unknown) => {
         if (isCheckRequest(message)) checks.request(message.host);
         if (isRestorePointsRequest(message)) child.send(answerRestorePoints(message, db, config.backupDir));
+        if (isReportsAcknowledgement(message)) reports.acknowledge(message.upTo);
+        if (isHostChangeMessage(message)) {
+          answerHostChange(message.change).then(
+            (answer) => child.send({ type: 'host.changed', id: message.id, answer }),
+            (error: unknown) => child.send({ type: 'host.changed', id: message.id, error: errorReply(error) }),
+          );
+        }
         if (!isReconcileRequest(message)) return;
         reconcileNow().then(
           () => child.send({ type: 'reconciled', id: message.id } satisfies ReconcileReply),
@@ -182,7 +201,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const control = listenForReconcileRequests(paths.controlSocket, reconcileNow, checks.checkNow);
   const checkTimer = setInterval(() => {
-    checks.tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+    liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
   const watch = createRepositoryWatch({
     db,
@@ -196,27 +215,29 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
-    watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }).catch((error: unknown) => {
-      logger.error({ err: error }, 'repository watch failed');
-    });
+    liveness
+      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'repository watch failed');
+      });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
   const sessionLimitTimer = setInterval(() => {
     try {
       sessionLimit.check();
+      liveness.passCompleted('session-limit');
     } catch (error) {
       logger.error({ err: error }, 'session limit check failed');
     }
   }, SESSION_LIMIT_INTERVAL_MS);
-  // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
-  const stalenessTimer = setInterval(() => {
+  const reportTimer = setInterval(() => {
     try {
-      const changed = evaluateStaleness(db, new Date());
-      if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
+      reports.flush();
+      liveness.passCompleted('reports');
     } catch (error) {
-      logger.error({ err: error }, 'staleness evaluation failed');
+      logger.error({ err: error }, 'could not read the reports for the API');
     }
-  }, STALENESS_INTERVAL_MS);
+  }, REPORT_FLUSH_INTERVAL_MS);
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
     memory = createReconcileMemory();
@@ -228,9 +249,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.info('stopping');
       clearInterval(watchTimer);
       clearInterval(sessionLimitTimer);
-      clearInterval(stalenessTimer);
+      clearInterval(reportTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
+      liveness.stop();
       control.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.

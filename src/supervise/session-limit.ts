@@ -1,5 +1,4 @@
 import { eq } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap } from '../domain/session-cap.js';
@@ -8,6 +7,7 @@ import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { statFieldsOf } from '../provision/proc-stat.js';
 import type { ServerAccounts, ServerUids } from '../provision/server-accounts.js';
 import { processesOf } from '../provision/sessions.js';
+import { reportAudit } from './report-to-api.js';
 
 /** How often the server counts sessions: a flood lives at most this long. */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
@@ -84,7 +84,7 @@ export function createSessionLimit(options: {
         const at = now();
         if (at.getTime() - (lastAuditAt.get(name) ?? Number.NEGATIVE_INFINITY) >= AUDIT_EVERY_MS) {
           lastAuditAt.set(name, at.getTime());
-          recordAudit(db, at, { actor: 'server', action: 'host.sessions.limit', target: name, details });
+          reportAudit(db, at, { action: 'host.sessions.limit', target: name, details });
         }
       }
       return ended;

@@ -4,7 +4,6 @@ import { type Config, statePaths } from '../config.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { ensureDirectory } from '../provision/directories.js';
-import { type Account, asAccount } from '../provision/effective-account.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { checkCertificatePair } from './certificate-check.js';
 import { publicKeyPin } from './public-key-pin.js';
@@ -18,31 +17,33 @@ export interface TlsIdentity {
 }
 
 /** The public URL's host, without the brackets URL keeps around an IPv6 address. */
-function publicHostName(config: Config): string {
+export function publicHostName(config: Config): string {
   return new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
 }
 
-type Owner = Account;
+/** The API user's group: it may read the pair it serves, never write it. */
+export interface ApiGroup {
+  gid: number;
+}
 
 /**
- * Puts the certificate the API serves into the state directory, readable by
- * the API user only: the given files (checked first: an expired or mismatched
- * pair stops the start with a clear error), or a self-signed pair generated
- * once and kept, like the SSH host keys. db/tls is inside the API user's
- * directory: root works there only as that user, and follows no link.
+ * Puts the certificate the API serves into root's tls/ directory (root:API
+ * group, 0750; the key 0640, the certificate 0644): the given files
+ * (checked first: an expired or mismatched pair stops the start with a clear
+ * error), or a self-signed pair generated once and kept, like the SSH host
+ * keys. The API reads the pair; it cannot write tls/, so root never reads a
+ * file the API user could have replaced.
  */
-export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, logger: Logger): Promise<void> {
+export async function prepareTlsFiles(config: Config, apiGroup: ApiGroup, now: Date, logger: Logger): Promise<void> {
   const paths = statePaths(config.stateDir);
-  asAccount(owner, () => ensureDirectory(paths.tlsDir, { ...owner, mode: 0o700 }));
+  ensureDirectory(paths.tlsDir, { uid: 0, gid: apiGroup.gid, mode: 0o750 });
   const hostName = publicHostName(config);
   if (config.tlsCertificatePath && config.tlsKeyPath) {
-    copyGivenPair(config.tlsCertificatePath, config.tlsKeyPath, hostName, owner, paths, now);
+    copyGivenPair(config.tlsCertificatePath, config.tlsKeyPath, hostName, apiGroup, paths, now);
     return;
   }
-  const [existing, existingKey] = asAccount(owner, () => [
-    readRegularFileIfExists(paths.tlsCertificate),
-    readRegularFileIfExists(paths.tlsKey),
-  ]);
+  const existing = readRegularFileIfExists(paths.tlsCertificate);
+  const existingKey = readRegularFileIfExists(paths.tlsKey);
   if (existing && existingKey) {
     try {
       checkCertificatePair(existing, existingKey, hostName, now);
@@ -52,7 +53,7 @@ export async function prepareTlsFiles(config: Config, owner: Owner, now: Date, l
     }
   }
   const generated = await createSelfSignedCertificate(hostName, now);
-  writeServedPair(paths, generated.certificatePem, generated.keyPem, owner);
+  writeServedPair(paths, generated.certificatePem, generated.keyPem, apiGroup);
   logger.info({ host: hostName, pin: publicKeyPin(generated.certificatePem) }, 'generated a self-signed TLS certificate');
 }
 
@@ -60,42 +61,37 @@ function copyGivenPair(
   certificatePath: string,
   keyPath: string,
   hostName: string,
-  owner: Owner,
+  apiGroup: ApiGroup,
   paths: ReturnType<typeof statePaths>,
   now: Date,
 ): boolean {
   const certificatePem = readFileSync(certificatePath, 'utf8');
   const keyPem = readFileSync(keyPath, 'utf8');
   checkCertificatePair(certificatePem, keyPem, hostName, now);
-  const isServed = asAccount(
-    owner,
-    () => readRegularFileIfExists(paths.tlsCertificate) === certificatePem && readRegularFileIfExists(paths.tlsKey) === keyPem,
-  );
+  const isServed = readRegularFileIfExists(paths.tlsCertificate) === certificatePem && readRegularFileIfExists(paths.tlsKey) === keyPem;
   if (isServed) return false;
-  writeServedPair(paths, certificatePem, keyPem, owner);
+  writeServedPair(paths, certificatePem, keyPem, apiGroup);
   return true;
 }
 
-/** Written by the API user itself: the files are its own from the start, and no swapped name reaches root's. */
-function writeServedPair(paths: ReturnType<typeof statePaths>, certificatePem: string, keyPem: string, owner: Owner): void {
-  asAccount(owner, () => {
-    writeFileAtomically(paths.tlsKey, keyPem, { ...owner, mode: 0o600 });
-    writeFileAtomically(paths.tlsCertificate, certificatePem, { ...owner, mode: 0o600 });
-  });
+/** The key first: the API reloads when the certificate changes, and then finds the new key beside it. */
+export function writeServedPair(paths: ReturnType<typeof statePaths>, certificatePem: string, keyPem: string, apiGroup: ApiGroup): void {
+  writeFileAtomically(paths.tlsKey, keyPem, { uid: 0, gid: apiGroup.gid, mode: 0o640 });
+  writeFileAtomically(paths.tlsCertificate, certificatePem, { uid: 0, gid: apiGroup.gid, mode: 0o644 });
 }
 
 /**
  * Re-reads BORG_SERVER_TLS_CERT/KEY when they change (an ACME client renewed
  * them); a bad new pair is logged and the served one kept.
  */
-export function watchGivenTlsFiles(config: Config, owner: Owner, logger: Logger): () => void {
+export function watchGivenTlsFiles(config: Config, apiGroup: ApiGroup, logger: Logger): () => void {
   const { tlsCertificatePath, tlsKeyPath } = config;
   if (!tlsCertificatePath || !tlsKeyPath) return () => {};
   const paths = statePaths(config.stateDir);
   const hostName = publicHostName(config);
   const onChange = () => {
     try {
-      if (copyGivenPair(tlsCertificatePath, tlsKeyPath, hostName, owner, paths, new Date())) {
+      if (copyGivenPair(tlsCertificatePath, tlsKeyPath, hostName, apiGroup, paths, new Date())) {
         logger.info({ pin: publicKeyPin(readFileSync(tlsCertificatePath, 'utf8')) }, 'TLS certificate renewed');
       }
     } catch (error) {

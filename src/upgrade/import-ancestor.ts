@@ -1,22 +1,23 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { and, eq } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
+import { eq } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
-import { auditLog, hosts } from '../db/schema.js';
+import { hosts, importedAncestorUsers } from '../db/root-schema.js';
 import { isValidHostName } from '../domain/host-name.js';
 import { isHostAccountUid } from '../domain/host-uid.js';
 import { parseSshPublicKey, type SshPublicKey } from '../domain/ssh-public-key.js';
 import { allocateUid, findHost, HOST_UID_MIN, upsertHost } from '../enrollment/hosts-store.js';
 import type { Logger } from '../log.js';
 import { chownTree } from '../provision/directories.js';
+import { reportAudit, reportHost } from '../supervise/report-to-api.js';
 
 /**
  * Upgrade from secured-borg-server: its users directory holds one file per
  * user, named for the user, with that user's public key; the repositories
  * are at BACKUP_DIR/NAME/repo. Each user becomes an approved host with its
  * repository (and, where no system account holds it, its UID). A name is
- * imported once: a host deleted afterwards is not brought back.
+ * imported once: a host deleted afterwards is not brought back. Root's
+ * side: it writes root's database and reports each host to the API.
  */
 export function importAncestorUsers(db: Db, config: Config, logger: Logger): void {
   const directory = config.importUsersDir;
@@ -42,7 +43,7 @@ export function importAncestorUsers(db: Db, config: Config, logger: Logger): voi
     const uid = keepOrMoveUid(db, passwd, name, repository);
     const now = new Date();
     db.transaction((tx) => {
-      upsertHost(
+      const host = upsertHost(
         tx,
         {
           name,
@@ -58,7 +59,9 @@ export function importAncestorUsers(db: Db, config: Config, logger: Logger): voi
         },
         now,
       );
-      recordAudit(tx, now, { actor: 'upgrade', action: 'host.import', target: name, details: { uid, fingerprint: key.fingerprint } });
+      tx.insert(importedAncestorUsers).values({ name, importedAt: now }).onConflictDoNothing().run();
+      reportHost(tx, now, host);
+      reportAudit(tx, now, { actor: 'upgrade', action: 'host.import', target: name, details: { uid, fingerprint: key.fingerprint } });
     });
     imported.push(name);
     logger.info({ host: name, uid, fingerprint: key.fingerprint, repository }, 'imported host from secured-borg-server');
@@ -67,13 +70,7 @@ export function importAncestorUsers(db: Db, config: Config, logger: Logger): voi
 }
 
 function wasImported(db: Db, name: string): boolean {
-  return (
-    db
-      .select({ id: auditLog.id })
-      .from(auditLog)
-      .where(and(eq(auditLog.action, 'host.import'), eq(auditLog.target, name)))
-      .get() !== undefined
-  );
+  return db.select().from(importedAncestorUsers).where(eq(importedAncestorUsers.name, name)).get() !== undefined;
 }
 
 /** Where a key starts in an ancestor's line, after any options (huncrys' forks wrote `command="…",restrict ssh-…`). */

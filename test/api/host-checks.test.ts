@@ -10,9 +10,9 @@ const api = useTestApi();
 describe('the repository checks of a host', () => {
   it('lists the checks of the host, newest first', async () => {
     await enrollApproved(api.app, api.adminToken, 'web1', keys.first);
-    const first = recordCheckStart(api.context.db, 'web1', api.clock.now());
+    const first = recordCheckStart(api.context.db, 'web1', api.clock.now()).id;
     recordCheckEnd(api.context.db, first, api.clock.now(), { outcome: 'ok', detail: null });
-    const second = recordCheckStart(api.context.db, 'web1', api.clock.now());
+    const second = recordCheckStart(api.context.db, 'web1', api.clock.now()).id;
     recordCheckEnd(api.context.db, second, api.clock.now(), { outcome: 'failed', detail: 'Data integrity error: segment 2' });
     const response = await callApi(api.app, 'GET', '/v1/admin/hosts/web1/checks', { token: api.adminToken });
     expect(response.status).toBe(200);

@@ -33,7 +33,7 @@ describe('GET /v1/admin/hosts', () => {
       lastSessionAt: api.clock.now(),
       repositoryBytes: 4096,
     });
-    const check = recordCheckStart(api.context.db, 'web2', api.clock.now());
+    const check = recordCheckStart(api.context.db, 'web2', api.clock.now()).id;
     recordCheckEnd(api.context.db, check, api.clock.now(), { outcome: 'failed', detail: 'segment 3' });
     api.clock.advance(60_000);
 

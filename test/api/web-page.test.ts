@@ -8,7 +8,7 @@ import { listEnrollments } from '../../src/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
 import { enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
-import { addHostRow, addManyHostRows } from '../support/host-rows.js';
+import { addHostRow, addManyHostRows, addServedHostRow } from '../support/host-rows.js';
 import { makeTestApp } from '../support/test-context.js';
 import { createWebClient, PAGE_ORIGIN } from '../support/web-client.js';
 
@@ -216,7 +216,7 @@ describe('the hosts on the page', () => {
   }, 30_000);
 
   it('changes a host`s settings, each form one field', async () => {
-    addHostRow(api.context.db, 'web1', api.clock.now());
+    addServedHostRow({ db: api.context.db, rootDb: api.rootDb }, 'web1', api.clock.now());
     const web = await loggedIn();
     await web.get('/ui/hosts/web1');
     expect((await web.post('/ui/hosts/web1/settings', { setting: 'quota', value: '50G' })).status).toBe(303);
@@ -243,7 +243,7 @@ describe('the hosts on the page', () => {
   });
 
   it('deletes a host only when its name is typed', async () => {
-    addHostRow(api.context.db, 'web1', api.clock.now());
+    addServedHostRow({ db: api.context.db, rootDb: api.rootDb }, 'web1', api.clock.now());
     const web = await loggedIn();
     await web.get('/ui/hosts/web1');
     expect((await web.post('/ui/hosts/web1/delete', { confirm: 'web2' })).status).toBe(400);

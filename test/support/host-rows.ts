@@ -14,6 +14,21 @@ export function addHostRow(db: Queryable, name: string, at: Date, fields: Partia
   return upsertHost(db, { ...createuserFields(name), ...fields }, at);
 }
 
+/**
+ * A host as root serves it and as the API shows it: the row in root's own
+ * database and its copy in the API's, as an approval leaves them.
+ */
+export function addServedHostRow(
+  databases: { db: Queryable; rootDb: Queryable },
+  name: string,
+  at: Date,
+  fields: Partial<HostKeyAndPolicy> = {},
+): HostRow {
+  const row = addHostRow(databases.rootDb, name, at, fields);
+  databases.db.insert(hosts).values(row).run();
+  return row;
+}
+
 /** Rows per INSERT: far below SQLite's 32,766 bound variables for the hosts table's columns. */
 const ROWS_PER_INSERT = 500;
 

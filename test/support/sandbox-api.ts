@@ -1,5 +1,5 @@
 import type { TestContext } from 'vitest';
-import { createSandbox, type Sandbox, sshdProcessesInSandboxes } from './sandbox.js';
+import { createSandbox, type Sandbox, type ServerOptions, sshdProcessesInSandboxes } from './sandbox.js';
 import type { BorgClient } from './sandbox-client.js';
 
 /**
@@ -140,11 +140,11 @@ export interface ServerSandbox {
   api: ServerApi;
 }
 
-/** A fresh sandbox with `borgctl serve` running and an admin token. */
-export async function startServerSandbox(): Promise<ServerSandbox> {
+/** A fresh sandbox with `borgctl serve` running (with `serverOptions`) and an admin token. */
+export async function startServerSandbox(serverOptions: ServerOptions = {}): Promise<ServerSandbox> {
   const sandbox = await createSandbox();
   try {
-    await sandbox.startServer();
+    await sandbox.startServer(serverOptions);
     const adminToken = await createAdminToken(sandbox);
     return { sandbox, api: createServerApi(sandbox.baseUrl, adminToken) };
   } catch (error) {

@@ -7,8 +7,10 @@ import { type ApiLimits, createApp } from '../../src/api/app.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { ServerContext } from '../../src/context.js';
-import { openMemoryDatabase } from '../../src/db/connection.js';
+import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
+import { changeHost } from '../../src/supervise/host-requests.js';
+import type { RootContext } from '../../src/supervise/root-context.js';
 import type { TlsIdentity } from '../../src/tls/tls-files.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
 
@@ -58,8 +60,10 @@ export interface TestContext {
   clock: TestClock;
   config: Config;
   signingKey: SigningKey;
-  /** When requestReconcile was called, by the test clock. */
+  /** When root was asked to apply a change (and reconciled), by the test clock. */
   reconcileCalls: Date[];
+  /** Root's own database, as the in-process root side keeps it. */
+  rootDb: Db;
 }
 
 /** A real signing key, generated once per test file and reused: it is not state under test. */
@@ -88,7 +92,8 @@ export function signingKeyPrivatePart(key: SigningKey): string {
 
 /**
  * A ServerContext on a fresh in-memory database with the real migrations, a
- * settable clock, a real Ed25519 signing key, a recording requestReconcile,
+ * settable clock, a real Ed25519 signing key, root's side in process (its own
+ * in-memory database, a recorded reconcile),
  * fixed SSH host keys and a fixed TLS pin.
  */
 export async function makeTestContext(overrides: Partial<ServerContext> = {}): Promise<TestContext> {
@@ -97,19 +102,46 @@ export async function makeTestContext(overrides: Partial<ServerContext> = {}): P
   const clock = createTestClock();
   const config = overrides.config ?? loadConfig({ ...TEST_ENVIRONMENT });
   const reconcileCalls: Date[] = [];
+  const db = openMemoryDatabase();
+  const rootDb = openMemoryRootDatabase();
   const context: ServerContext = {
-    db: openMemoryDatabase(),
+    db,
     config,
     now: clock.now,
     signingKey,
-    requestReconcile: async () => {
+    // Root's side in this process: the real checks against a root database of its own, and a recorded reconcile.
+    changeHost: async (change) => {
+      const answer = changeHost(rootDb, change, { now: clock.now() });
       reconcileCalls.push(clock.now());
+      return answer;
     },
     readSshHostKeys: () => TEST_SSH_HOST_KEYS.map((key) => ({ ...key })),
     tlsIdentity: () => ({ ...TEST_TLS_IDENTITY }),
     ...overrides,
   };
-  return { context, clock, config, signingKey, reconcileCalls };
+  return { context, rootDb, clock, config, signingKey, reconcileCalls };
+}
+
+export interface TestRootContext {
+  context: RootContext;
+  clock: TestClock;
+  /** When the root side reconciled, by the test clock. */
+  reconcileCalls: Date[];
+}
+
+/** Root's side alone (restore, import): its own in-memory database with the real migrations, a recorded reconcile. */
+export function makeTestRootContext(config: Config = loadConfig({ ...TEST_ENVIRONMENT })): TestRootContext {
+  const clock = createTestClock();
+  const reconcileCalls: Date[] = [];
+  const context: RootContext = {
+    db: openMemoryRootDatabase(),
+    config,
+    now: clock.now,
+    requestReconcile: async () => {
+      reconcileCalls.push(clock.now());
+    },
+  };
+  return { context, clock, reconcileCalls };
 }
 
 /** Creates an admin token in the context's database and returns the secret token string. */

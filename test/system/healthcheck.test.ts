@@ -7,6 +7,7 @@ import { BORGCTL_PATH, type CommandResult, createSandbox, pickFreePorts, type Sa
 import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { createTestCertificate } from '../support/tls-certificates.js';
 import { httpsUrl, startHttpsServer, stopHttpsSandbox } from '../support/tls-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * `borgctl healthcheck`, the image's HEALTHCHECK, run for real inside the
@@ -187,5 +188,87 @@ describe('borgctl healthcheck against the server over HTTPS', () => {
     expect(result.exitCode).toBe(1);
     expect(problemsOf(result)).toEqual(['unhealthy: API: serves another TLS key than the one in the state directory']);
     expect(await probeFilesLeft(sandbox as Sandbox)).toEqual([]);
+  });
+});
+
+describe("borgctl healthcheck against root's liveness", () => {
+  // The shortest bound there is, for a short test; the server and the healthcheck both read it.
+  const STALL_SECONDS = 5;
+  const stallEnvironment = { BORG_SERVER_ROOT_STALL_SECONDS: String(STALL_SECONDS) };
+  let server: ServerSandbox | undefined;
+
+  beforeEach(async () => {
+    server = await startServerSandbox({ env: stallEnvironment });
+  });
+
+  afterEach(async (context) => {
+    // A failed test must not leave the supervisor stopped: it could not end its children.
+    const supervisor = server?.sandbox.server;
+    if (supervisor && !supervisor.hasExited()) process.kill(supervisor.pid, 'SIGCONT');
+    await stopServerSandbox(server, context);
+  });
+
+  const healthcheck = (env: Record<string, string> = {}) =>
+    (server as ServerSandbox).sandbox.borgctl(['healthcheck'], { reject: false, env: { ...stallEnvironment, ...env } });
+
+  it('fails naming root within its bound while the supervisor is stopped, and passes again once it continues', async () => {
+    const inside = (server as ServerSandbox).sandbox;
+    const supervisorProcess = inside.server as SandboxProcess;
+    // sandbox.spawn execs (nsenter, setpriv) into the command: its pid is `borgctl serve` itself.
+    const supervisor = (await inside.processesInside()).find((info) => info.pid === supervisorProcess.pid);
+    expect(supervisor?.commandLine).toMatch(/borgctl serve$/);
+    expect(await healthcheck()).toMatchObject({ exitCode: 0, stderr: '' });
+
+    process.kill(supervisorProcess.pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    const unhealthy = await waitFor(
+      'the healthcheck to fail',
+      async () => {
+        const result = await healthcheck();
+        return result.exitCode === 0 ? undefined : result;
+      },
+      30_000,
+    );
+    const secondsToFail = (Date.now() - stoppedAt) / 1000;
+    // sshd and the API live on: root's silence alone makes it unhealthy, within the bound and a few seconds.
+    expect(problemsOf(unhealthy)).toEqual([expect.stringMatching(/^unhealthy: root has not reported for \d+ s$/)]);
+    expect(secondsToFail).toBeLessThan(STALL_SECONDS + 5);
+
+    process.kill(supervisorProcess.pid, 'SIGCONT');
+    await waitFor(
+      'the healthcheck to pass again',
+      async () => ((await healthcheck()).exitCode === 0 ? true : undefined),
+      STALL_SECONDS * 1000 + 10_000,
+    );
+    // The same supervisor recovered: nothing was restarted.
+    expect(supervisorProcess.hasExited()).toBe(false);
+    expect((await inside.processesInside()).some((info) => info.pid === supervisorProcess.pid)).toBe(true);
+  });
+
+  it("fails naming root's report when it is malformed, and when it is missing", async () => {
+    const inside = (server as ServerSandbox).sandbox;
+    const livenessFile = `${inside.stateDir}/run/liveness.json`;
+    // Root rewrites its report every second: stop it (SIGSTOP) while the test writes over the file.
+    const supervisorProcess = inside.server as SandboxProcess;
+    process.kill(supervisorProcess.pid, 'SIGSTOP');
+    try {
+      await inside.writeFile(livenessFile, '{"pid": 1, "startedAt"', { mode: '0600' });
+      const malformed = await healthcheck();
+      expect(malformed.exitCode).toBe(1);
+      expect(problemsOf(malformed)).toEqual([`unhealthy: root's liveness report ${livenessFile} is malformed: it is not JSON`]);
+      await inside.exec(['rm', livenessFile]);
+      const missing = await healthcheck();
+      expect(missing.exitCode).toBe(1);
+      expect(problemsOf(missing)).toEqual([`unhealthy: root has not reported yet (no ${livenessFile})`]);
+    } finally {
+      process.kill(supervisorProcess.pid, 'SIGCONT');
+    }
+    await waitFor('the healthcheck to pass again', async () => ((await healthcheck()).exitCode === 0 ? true : undefined), 15_000);
+  });
+
+  it("keeps root's report where only root can read it", async () => {
+    const inside = (server as ServerSandbox).sandbox;
+    const modes = await inside.exec(['stat', '-c', '%U %a %n', `${inside.stateDir}/run`, `${inside.stateDir}/run/liveness.json`]);
+    expect(modes.stdout.trim().split('\n')).toEqual([`root 700 ${inside.stateDir}/run`, `root 600 ${inside.stateDir}/run/liveness.json`]);
   });
 });

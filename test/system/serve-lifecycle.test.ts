@@ -9,6 +9,15 @@ import { waitFor } from '../support/wait-for.js';
 /** `borgctl serve` as a process: restarts, a child that dies, SIGTERM during a backup session. */
 
 const isSshdListener = (info: SandboxProcessInfo) => info.name === 'sshd' && info.commandLine.includes('[listener]');
+const isApiChild = (info: SandboxProcessInfo) => info.commandLine.endsWith('/api/main.js');
+
+async function healthzStatus(baseUrl: string): Promise<number | undefined> {
+  try {
+    return (await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return undefined;
+  }
+}
 
 describe('borgctl serve', () => {
   let server: ServerSandbox | undefined;
@@ -51,6 +60,40 @@ describe('borgctl serve', () => {
     );
     expect(replacement.pid).not.toBe(listener.pid);
     await waitFor('the SSH port', async () => ((await canConnect(sandbox.sshPort)) ? true : undefined), 30_000);
+  });
+
+  it('starts the API again when it is killed, while a backup session open across the kill completes', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+    const supervisorPid = (sandbox.server as NonNullable<Sandbox['server']>).pid;
+    const apiChild = await waitFor('the API child', async () => (await sandbox.processesInside()).find(isApiChild), 30_000);
+    // A session open across the kill: `borg with-lock` holds it while its command runs.
+    const session = borg.run(['with-lock', repoUrl, 'sleep', '3'], { timeoutMs: 60_000 });
+    await waitFor(
+      'a borg serve session',
+      async () =>
+        (await sandbox.processesInside()).some((info) => info.name === 'borg' && info.commandLine.includes('borg serve'))
+          ? true
+          : undefined,
+      30_000,
+    );
+
+    process.kill(apiChild.pid, 'SIGKILL');
+    expect((await session).exitCode).toBe(0);
+    expect(await borg.run(['create', `${repoUrl}::after-api-kill`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+
+    const replacement = await waitFor(
+      'a new API child',
+      async () => (await sandbox.processesInside()).find((info) => isApiChild(info) && info.pid !== apiChild.pid),
+      30_000,
+    );
+    expect(replacement.pid).not.toBe(apiChild.pid);
+    await waitFor('the API to answer', async () => ((await healthzStatus(sandbox.baseUrl)) === 200 ? true : undefined), 30_000);
+    expect((await api.request('GET', '/v1/admin/hosts', { bearer: api.adminToken })).status).toBe(200);
+    // The supervisor itself lived on.
+    expect((await sandbox.processesInside()).some((info) => info.pid === supervisorPid)).toBe(true);
   });
 
   it('leaves no borg session behind when it stops during a backup session', async () => {

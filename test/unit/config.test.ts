@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       tlsCertificatePath: undefined,
       tlsKeyPath: undefined,
       logLevel: 'info',
+      rootStallSeconds: 60,
     });
   });
 
@@ -37,6 +38,7 @@ describe('loadConfig', () => {
       BORG_SERVER_API_USER: 'api',
       BORG_SERVER_IMPORT_USERS_DIR: '/import',
       BORG_SERVER_LOG_LEVEL: 'debug',
+      BORG_SERVER_ROOT_STALL_SECONDS: '10',
     });
     expect(config).toMatchObject({
       stateDir: '/srv/state',
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
       importUsersDir: '/import',
       isHttps: true,
       logLevel: 'debug',
+      rootStallSeconds: 10,
     });
   });
 
@@ -86,6 +89,8 @@ describe('loadConfig', () => {
     ['a public URL that is not http', { BORG_SERVER_PUBLIC_URL: 'ftp://backup.example.test' }],
     ['a public URL that is not a URL', { BORG_SERVER_PUBLIC_URL: 'backup.example.test' }],
     ['an unknown log level', { BORG_SERVER_LOG_LEVEL: 'verbose' }],
+    ['a root stall bound shorter than root reports', { BORG_SERVER_ROOT_STALL_SECONDS: '4' }],
+    ['a root stall bound that is not whole seconds', { BORG_SERVER_ROOT_STALL_SECONDS: '7.5' }],
     ['a TLS certificate without its key', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_CERT: '/tls/cert.pem' }],
     ['a TLS key without its certificate', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_KEY: '/tls/key.pem' }],
     [
@@ -98,7 +103,7 @@ describe('loadConfig', () => {
 });
 
 describe('statePaths', () => {
-  it('puts the database, signing key and ssh files under the state directory', () => {
+  it("puts the database, signing key, ssh files and root's run files under the state directory", () => {
     expect(statePaths('/srv/state')).toMatchObject({
       databaseDir: '/srv/state/db',
       database: '/srv/state/db/borg.db',
@@ -107,6 +112,8 @@ describe('statePaths', () => {
       sshdConfig: '/srv/state/ssh/sshd_config',
       authorizedKeysDir: '/srv/state/ssh/authorized_keys',
       controlSocket: '/srv/state/control.sock',
+      runDir: '/srv/state/run',
+      livenessFile: '/srv/state/run/liveness.json',
     });
   });
 });

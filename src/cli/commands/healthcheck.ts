@@ -1,9 +1,11 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { constants, unlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Config } from '../../config.js';
+import { type Config, statePaths } from '../../config.js';
+import { judgeRootLiveness, MAX_LIVENESS_REPORT_BYTES, parseLivenessReport } from '../../domain/root-liveness.js';
 import { publicKeyPin } from '../../tls/public-key-pin.js';
 import { readTlsIdentity } from '../../tls/tls-files.js';
 
@@ -68,13 +70,59 @@ function checkStateWritable(stateDir: string): void {
   }
 }
 
-/** Exit status 0 when sshd answers, the API answers and the state volume takes writes. */
+/** Root's liveness report (at most MAX_LIVENESS_REPORT_BYTES and one byte more), or null when there is none. */
+async function readLivenessReport(path: string): Promise<Buffer | null> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(MAX_LIVENESS_REPORT_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What root's own report says of its loops (see domain/root-liveness.ts); never throws. */
+async function checkRootLiveness(config: Config, now: () => Date): Promise<string[]> {
+  const path = statePaths(config.stateDir).livenessFile;
+  let content: Buffer | null;
+  try {
+    content = await readLivenessReport(path);
+  } catch (error) {
+    return [`root's liveness report ${path} cannot be read: ${(error as Error).message}`];
+  }
+  // borgctl serve writes it as soon as it starts (the image's HEALTHCHECK gives it a start period).
+  if (content === null) return [`root has not reported yet (no ${path})`];
+  if (content.length > MAX_LIVENESS_REPORT_BYTES) {
+    return [`root's liveness report ${path} is malformed: larger than ${MAX_LIVENESS_REPORT_BYTES} bytes`];
+  }
+  const parsed = parseLivenessReport(content.toString('utf8'));
+  if (!parsed.isValid) return [`root's liveness report ${path} is malformed: ${parsed.reason}`];
+  return judgeRootLiveness(parsed.report, now(), config.rootStallSeconds * 1000);
+}
+
+/**
+ * Exit status 0 when sshd answers, the API answers, the state volume takes
+ * writes, and root has reported within its bound with every loop completing passes.
+ */
 export async function healthcheck(config: Config): Promise<string[]> {
-  const results = await Promise.allSettled([
-    // sshd may listen on chosen addresses only (BORG_SERVER_SSH_LISTEN_ADDRESS): ask the first.
-    checkSshBanner(localAddress(config.sshListenAddresses[0] ?? '127.0.0.1'), config.sshPort),
-    checkApi(config),
-    Promise.resolve().then(() => checkStateWritable(config.stateDir)),
+  const [results, rootProblems] = await Promise.all([
+    Promise.allSettled([
+      // sshd may listen on chosen addresses only (BORG_SERVER_SSH_LISTEN_ADDRESS): ask the first.
+      checkSshBanner(localAddress(config.sshListenAddresses[0] ?? '127.0.0.1'), config.sshPort),
+      checkApi(config),
+      Promise.resolve().then(() => checkStateWritable(config.stateDir)),
+    ]),
+    checkRootLiveness(config, () => new Date()),
   ]);
-  return results.flatMap((result) => (result.status === 'rejected' ? [String((result.reason as Error).message)] : []));
+  return [
+    ...results.flatMap((result) => (result.status === 'rejected' ? [String((result.reason as Error).message)] : [])),
+    ...rootProblems,
+  ];
 }

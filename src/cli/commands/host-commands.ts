@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { statePaths } from '../../config.js';
 import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
+import { findLiveHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { listHostChecks } from '../../monitoring/host-checks.js';
@@ -12,6 +13,7 @@ import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { requestCheckOverSocket } from '../../supervise/control-socket.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows } from '../output.js';
+import { openRootCliContext } from '../root-cli-context.js';
 
 /** What `hosts show` lists of the recent sessions. */
 const SESSION_COLUMNS = [
@@ -136,9 +138,9 @@ export function addHostCommands(program: Command): void {
     .description("check the host's repository now (borg check --repository-only, as the host) and print the outcome")
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }) => {
-      const context = await openCliContext();
-      getHost(context, name);
+      const context = openRootCliContext();
       const { config } = context;
+      if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
       // The running server checks (one check at a time for the server); with none running, this process does.
       const logger = createLogger(config.logLevel, 'check');
       const result =
@@ -185,7 +187,7 @@ export function addHostCommands(program: Command): void {
     .option('--before <time>', 'roll back to the last commit before this time (ISO 8601, e.g. 2026-11-27T03:00:00Z)')
     .option('--list', 'list the commits to choose from')
     .action(async (name: string, options: { before?: string; list?: boolean }) => {
-      const context = await openCliContext();
+      const context = openRootCliContext();
       const serverAccounts = createServerAccounts({
         backupDir: context.config.backupDir,
         logger: createLogger(context.config.logLevel, 'restore'),

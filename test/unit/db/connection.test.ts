@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase, openMemoryDatabase } from '../../../src/db/connection.js';
+import { migrateDatabase, openDatabase, openMemoryDatabase, openMemoryRootDatabase } from '../../../src/db/connection.js';
 import { auditLog, enrollments } from '../../../src/db/schema.js';
 
 let directory: string;
@@ -29,6 +30,7 @@ describe('openMemoryDatabase', () => {
     expect(tableNames(openMemoryDatabase())).toEqual([
       'admin_sessions',
       'admin_tokens',
+      'applied_root_reports',
       'audit_log',
       'enrollment_tokens',
       'enrollments',
@@ -70,7 +72,46 @@ describe('openMemoryDatabase', () => {
   });
 });
 
+describe('openMemoryRootDatabase', () => {
+  it("creates root's tables only: what root acts on, and its reports to the API", () => {
+    expect(tableNames(openMemoryRootDatabase())).toEqual([
+      'host_backup_state',
+      'host_sessions',
+      'hosts',
+      'imported_ancestor_users',
+      'repository_checks',
+      'root_reports',
+    ]);
+  });
+});
+
 describe('openDatabase', () => {
+  it('opens every file hardened as SQLite advises for one that may be hostile', () => {
+    const db = openDatabase(join(directory, 'borg.db'));
+    expect(db.$client.pragma('trusted_schema', { simple: true })).toBe(0);
+    expect(db.$client.pragma('cell_size_check', { simple: true })).toBe(1);
+    db.$client.close();
+  });
+
+  it('runs no function of its own from a trigger or view a hostile file plants', () => {
+    const path = join(directory, 'planted.db');
+    // What the owner of a database file can add to it with any SQLite client.
+    const planter = new Database(path);
+    planter.exec('create table hosts (name text); create table seen (what text);');
+    planter.exec('create trigger planted after insert on hosts begin insert into seen values (side_effect(new.name)); end;');
+    planter.close();
+    const db = openDatabase(path);
+    const calls: unknown[] = [];
+    // A function of the connection's own is not innocuous: with trusted_schema off, the schema may not call it.
+    db.$client.function('side_effect', (value: unknown) => {
+      calls.push(value);
+      return 1;
+    });
+    expect(() => db.$client.prepare("insert into hosts values ('web1')").run()).toThrow(/unsafe use of side_effect/);
+    expect(calls).toEqual([]);
+    db.$client.close();
+  });
+
   it('opens a file in WAL mode with a busy timeout', () => {
     const db = openDatabase(join(directory, 'borg.db'));
     expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { hosts, repositoryChecks, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
+import { hosts, repositoryChecks } from '../../../src/db/root-schema.js';
 import { createIntegrityChecks } from '../../../src/monitoring/integrity-check.js';
 import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../src/monitoring/repository-checks.js';
 import { CommandFailed, type Run, type RunOptions } from '../../../src/process/run.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { addHostRow } from '../../support/host-rows.js';
+import { reportedEvents, reportsOf } from '../../support/root-reports.js';
 import { waitFor } from '../../support/wait-for.js';
 
 /**
@@ -90,7 +91,7 @@ beforeEach(() => {
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   mkdirSync(join(root, 'state'));
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
   accounts = [];
   addHost('web1', UID);
 });
@@ -154,10 +155,7 @@ describe("the server's repository checks", () => {
     expect(await check).toMatchObject({ outcome: 'interrupted', detail: 'ended: a backup session of the host began' });
   });
 
-  it('records a failed check and queues a host.check.failed event', async () => {
-    db.insert(webhooks)
-      .values({ id: 'wh_1', url: 'https://hooks.example.test/', secret: 'whsec_x', events: ['host.check.failed'], createdAt: NOW })
-      .run();
+  it('records a failed check and reports a host.check.failed event and the check to the API', async () => {
     const stderr =
       'Data integrity error: Segment entry checksum mismatch [segment 2, offset 55]\nFinished partial repository check, errors found.\n';
     const row = await checks(fakeBorg(1, stderr)).tick();
@@ -165,9 +163,9 @@ describe("the server's repository checks", () => {
       outcome: 'failed',
       detail: 'Data integrity error: Segment entry checksum mismatch [segment 2, offset 55]',
     });
-    const [delivery] = db.select().from(webhookDeliveries).all();
-    expect(delivery).toMatchObject({ eventType: 'host.check.failed', hostName: 'web1', status: 'pending' });
-    expect(JSON.parse(delivery?.payload ?? '{}').data).toMatchObject({ host: 'web1', checkId: row?.id });
+    expect(reportedEvents(db)).toEqual([{ type: 'host.check.failed', host: 'web1', data: { checkId: row?.id, detail: row?.detail } }]);
+    const reportedChecks = reportsOf(db).flatMap((report) => (report.kind === 'check' ? [report.check] : []));
+    expect(reportedChecks.at(-1)).toMatchObject({ id: row?.id, outcome: 'failed' });
   });
 
   it("refuses a repository another UID owns: it never runs borg as someone else's owner", async () => {
@@ -200,7 +198,7 @@ describe("the server's repository checks", () => {
   });
 
   it('closes the rows a stopped server left open as interrupted', () => {
-    const id = recordCheckStart(db, 'web1', NOW);
+    const id = recordCheckStart(db, 'web1', NOW).id;
     checks(fakeBorg(0, ''));
     expect(db.select().from(repositoryChecks).where(eq(repositoryChecks.id, id)).get()).toMatchObject({ outcome: 'interrupted' });
   });

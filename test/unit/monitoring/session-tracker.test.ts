@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
 import { findBackupState } from '../../../src/monitoring/backup-state.js';
 import { listSessions } from '../../../src/monitoring/host-sessions.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
@@ -85,7 +85,7 @@ beforeEach(() => {
   procDir = join(base, 'proc');
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
   ticks = 0;
   addHostRow(db, 'web1', NOW, { uid: UID });
   writeAccountDatabase(join(base, 'etc'), join(base, 'backups'), [{ name: 'web1', uid: UID }]);

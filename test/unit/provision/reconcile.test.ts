@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
 import { hostSessions, hosts } from '../../../src/db/schema.js';
 import { checkScratchDir } from '../../../src/domain/borg-check.js';
 import { findBackupState, updateBackupState } from '../../../src/monitoring/backup-state.js';
@@ -54,7 +54,7 @@ beforeEach(() => {
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   settings = { stateDir: join(base, 'state'), backupDir: join(base, 'backups'), sshPort: 2222, etcDir, procDir };
   mkdirSync(settings.backupDir);
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
 });
 
 afterEach(() => rmSync(base, { recursive: true, force: true }));

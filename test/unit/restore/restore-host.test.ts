@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import type { ServerContext } from '../../../src/context.js';
-import { auditLog, hosts } from '../../../src/db/schema.js';
+import { hosts } from '../../../src/db/schema.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
 import type { ServerAccounts } from '../../../src/provision/server-accounts.js';
 import { recordConfigVersion } from '../../../src/restore/config-history.js';
@@ -14,7 +13,8 @@ import { serverAccountsIn, writeAccountDatabase } from '../../support/account-da
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { addHostRow } from '../../support/host-rows.js';
-import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
+import { reportedAuditActions } from '../../support/root-reports.js';
+import { makeTestRootContext, TEST_ENVIRONMENT, type TestRootContext } from '../../support/test-context.js';
 
 /**
  * restoreHost on a repository laid out like borg's append-only one: a
@@ -25,14 +25,14 @@ import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../suppo
 const isRoot = process.getuid?.() === 0;
 let backupDir: string;
 let repository: string;
-let test: TestContext;
+let test: TestRootContext;
 let accounts: ServerAccounts;
 
 beforeEach(async () => {
   backupDir = mkdtempSync(join(tmpdir(), 'sbs-restore-'));
   repository = join(backupDir, 'db1', 'repo');
   mkdirSync(repository, { recursive: true });
-  test = await makeTestContext({ config: loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }) });
+  test = makeTestRootContext(loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }));
   addHostRow(test.context.db, 'db1', test.clock.now(), { uid: 20001 });
   writeAccountDatabase(join(backupDir, 'etc'), backupDir, [{ name: 'db1', uid: 20001 }]);
   accounts = serverAccountsIn(join(backupDir, 'etc'), backupDir);
@@ -57,13 +57,7 @@ beforeEach(async () => {
 
 afterEach(() => rmSync(backupDir, { recursive: true, force: true }));
 
-function auditActions(context: ServerContext): string[] {
-  return context.db
-    .select({ action: auditLog.action })
-    .from(auditLog)
-    .all()
-    .map((row) => row.action);
-}
+const auditActions = () => reportedAuditActions(test.context.db);
 
 describe.runIf(isRoot)('restoreHost', () => {
   it('rolls back to the last commit before the time, puts the config from before back and breaks the stale lock', async () => {
@@ -99,7 +93,7 @@ describe.runIf(isRoot)('restoreHost', () => {
       { status: 'disabled', newestSegmentKept: true },
       { status: 'active', newestSegmentKept: false },
     ]);
-    expect(auditActions(test.context)).toEqual(['host.lock-out', 'host.restore', 'host.let-in']);
+    expect(auditActions()).toEqual(['host.lock-out', 'host.restore', 'host.let-in']);
   });
 
   it('lets the host in again when the restore is refused', async () => {
@@ -135,7 +129,7 @@ describe.runIf(isRoot)('restoreHost', () => {
     expect(() => listRestorePoints(test.context, accounts, 'db1')).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
     expect(readdirSync(join(repository, 'data', '0'))).toHaveLength(4);
     expect(existsSync(join(repository, 'lock.exclusive'))).toBe(true);
-    expect(auditActions(test.context)).toEqual([]);
+    expect(auditActions()).toEqual([]);
   });
 
   it("refuses a host's repository that another UID owns", async () => {
@@ -144,6 +138,6 @@ describe.runIf(isRoot)('restoreHost', () => {
       code: 'UNSAFE_PATH',
     });
     expect(readdirSync(join(repository, 'data', '0'))).toHaveLength(4);
-    expect(auditActions(test.context)).toEqual([]);
+    expect(auditActions()).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import { serverAccountsIn, writeAccountDatabase } from '../../support/account-da
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { addHostRow } from '../../support/host-rows.js';
-import { makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../../support/test-context.js';
+import { makeTestRootContext, TEST_ENVIRONMENT } from '../../support/test-context.js';
 
 /**
  * A restore works in a repository its host controls: links the host put
@@ -125,7 +125,7 @@ describe.runIf(isRoot)('rolling back a repository with links in it', () => {
     const other = makeRepository('db2', 20_002);
     rmSync(repository, { recursive: true });
     symlinkSync(other, repository);
-    const test: TestContext = await makeTestContext({ config: loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }) });
+    const test = makeTestRootContext(loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }));
     addHostRow(test.context.db, 'db1', test.clock.now(), { uid: UID });
     writeAccountDatabase(join(base, 'etc'), backupDir, [
       { name: 'db1', uid: UID },

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { auditLog, hostSessions, hosts, webhookDeliveries, webhooks } from '../../../src/db/schema.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
+import { hosts } from '../../../src/db/root-schema.js';
 import { quotaAllowanceBytes } from '../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../src/domain/config-versions.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
@@ -25,6 +25,7 @@ import { createRepositoryWatch } from '../../../src/supervise/repository-watch.j
 import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { addHostRow } from '../../support/host-rows.js';
+import { reportedAuditEntries, reportedEvents, reportsOf } from '../../support/root-reports.js';
 
 /**
  * The repository watch against a fake /proc (one process per "session"),
@@ -98,19 +99,14 @@ beforeEach(() => {
   accounts = [];
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
   reconcileRequests = 0;
   ticks = 0;
 });
 
 afterEach(() => rmSync(base, { recursive: true, force: true }));
 
-const actions = () =>
-  db
-    .select()
-    .from(auditLog)
-    .all()
-    .map((entry) => `${entry.action} ${entry.target}`);
+const actions = () => reportedAuditEntries(db).map((entry) => `${entry.action} ${entry.target}`);
 
 describe('the repository watch and the quota', () => {
   it('ends the session whose open transaction takes the repository past its quota', async () => {
@@ -174,7 +170,7 @@ describe('the repository watch and the quota', () => {
     endSession(99_999_001);
     expect(await watch.check({ sweep: true })).toEqual([]);
     expect(readdirSync(join(foreign, 'data', '0')).sort()).toEqual(['0', '1']);
-    expect(db.select().from(hostSessions).all()).toEqual([]);
+    expect(reportsOf(db).filter((report) => report.kind === 'session-ended')).toEqual([]);
     expect(actions()).toEqual([]);
   });
 
@@ -199,23 +195,14 @@ describe('the repository watch and the quota', () => {
     expect(actions()).toEqual(['host.quota.disable small1']);
   });
 
-  it('queues a webhook event when it disables a host, for quota or for config churn', async () => {
-    db.insert(webhooks)
-      .values({
-        id: 'hook1',
-        url: 'https://hooks.example.test/',
-        secret: 'whsec_x',
-        events: ['host.quota.disabled', 'host.config-churn.disabled'],
-        createdAt: NOW,
-      })
-      .run();
+  it('reports a webhook event to the API when it disables a host, for quota or for config churn', async () => {
     const repository = addHost('small1', 20001, 10_000_000);
     hostSegment(repository, 0, 12_000_000, true);
     startSession(99_999_001, 20001);
     await createWatch().check();
-    const queued = db.select().from(webhookDeliveries).all();
-    expect(queued.map((delivery) => [delivery.eventType, delivery.hostName])).toEqual([['host.quota.disabled', 'small1']]);
-    expect(JSON.parse(queued[0]?.payload ?? '{}').data).toMatchObject({ quotaBytes: 10_000_000 });
+    const events = reportedEvents(db);
+    expect(events.map((event) => [event.type, event.host])).toEqual([['host.quota.disabled', 'small1']]);
+    expect(events[0]?.data).toMatchObject({ quotaBytes: 10_000_000 });
   });
 
   it('leaves a host in a full-access window past its quota in committed data to compact', async () => {

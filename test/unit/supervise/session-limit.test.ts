@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openMemoryDatabase } from '../../../src/db/connection.js';
-import { auditLog, hosts } from '../../../src/db/schema.js';
+import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
+import { hosts } from '../../../src/db/root-schema.js';
 import { createSessionLimit } from '../../../src/supervise/session-limit.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { addHostRow } from '../../support/host-rows.js';
+import { reportedAuditEntries } from '../../support/root-reports.js';
 
 /**
  * The session cap against a fake /proc: three "sessions" (processes whose
@@ -60,7 +61,7 @@ beforeEach(() => {
   writeAccountDatabase(etcDir, BACKUP_DIR, accounts);
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  db = openMemoryDatabase();
+  db = openMemoryRootDatabase();
 });
 
 afterEach(() => rmSync(procDir, { recursive: true, force: true }));
@@ -70,7 +71,7 @@ describe('the session cap', () => {
     addHost('web1', 20001);
     for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 20001);
     createLimit().check();
-    expect(db.select().from(auditLog).all()).toEqual([
+    expect(reportedAuditEntries(db)).toEqual([
       expect.objectContaining({
         action: 'host.sessions.limit',
         target: 'web1',
@@ -83,7 +84,7 @@ describe('the session cap', () => {
     addHost('web1', 20001);
     for (const pid of [99_999_001, 99_999_002]) addProcess(pid, 20001);
     createLimit(() => new Set([99_999_002])).check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 
   it("never counts the processes of a UID a forged row names (root's, a system account's)", () => {
@@ -94,7 +95,7 @@ describe('the session cap', () => {
     for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 0);
     for (const pid of [99_999_011, 99_999_012, 99_999_013]) addProcess(pid, 100);
     createLimit().check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 
   it('never counts or ends the processes of a UID in the host range whose account the server did not make', () => {
@@ -106,7 +107,7 @@ describe('the session cap', () => {
     for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 54_321);
     for (const pid of [99_999_011, 99_999_012, 99_999_013]) addProcess(pid, 20_003);
     createLimit().check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 
   it('stops counting the processes of a host whose account is removed, before the next refresh', () => {
@@ -115,6 +116,6 @@ describe('the session cap', () => {
     const limit = createLimit();
     writeAccountDatabase(etcDir, BACKUP_DIR, []);
     limit.check();
-    expect(db.select().from(auditLog).all()).toEqual([]);
+    expect(reportedAuditEntries(db)).toEqual([]);
   });
 });

@@ -1,16 +1,4 @@
-import {
-  chmodSync,
-  chownSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -59,13 +47,13 @@ async function writeGivenPair(name: string, options: Parameters<typeof createTes
 }
 
 describe('prepareTlsFiles', () => {
-  it('generates a self-signed pair for the public URL’s host, readable by the API user only', async () => {
+  it('generates a self-signed pair for the public URL’s host, its key readable by root and the API group only', async () => {
     const config = configFor('https://backup.example.test:8443');
     await prepareTlsFiles(config, owner, NOW, logger);
     const paths = statePaths(config.stateDir);
-    expect(statSync(paths.tlsDir).mode & 0o777).toBe(0o700);
-    expect(statSync(paths.tlsCertificate).mode & 0o777).toBe(0o600);
-    expect(statSync(paths.tlsKey).mode & 0o777).toBe(0o600);
+    expect(statSync(paths.tlsDir).mode & 0o777).toBe(0o750);
+    expect(statSync(paths.tlsCertificate).mode & 0o777).toBe(0o644);
+    expect(statSync(paths.tlsKey).mode & 0o777).toBe(0o640);
     expect(readTlsIdentity(config)).toEqual({ pin: publicKeyPin(servedCertificate()), isSelfSigned: true });
   });
 
@@ -125,55 +113,25 @@ describe('prepareTlsFiles', () => {
   });
 });
 
-describe.runIf(process.getuid?.() === 0)('prepareTlsFiles as root, in the API user’s directory', () => {
-  const apiUser = { uid: 29_999, gid: 29_999 };
-  const ROOT_SECRET = "root's own file\n";
-  let rootFile: string;
+describe.runIf(process.getuid?.() === 0)('prepareTlsFiles as root', () => {
+  const apiGroup = { gid: 29_999 };
 
-  beforeEach(() => {
-    chmodSync(directory, 0o711);
-    chmodSync(join(directory, 'state'), 0o711);
-    chownSync(join(directory, 'state', 'db'), apiUser.uid, apiUser.gid);
-    chmodSync(join(directory, 'state', 'db'), 0o700);
-    rootFile = join(directory, 'root-file');
-    writeFileSync(rootFile, ROOT_SECRET, { mode: 0o600 });
-  });
-
-  function expectRootFileUntouched(): void {
-    const stats = statSync(rootFile);
-    expect({ uid: stats.uid, gid: stats.gid, mode: stats.mode & 0o7777 }).toEqual({ uid: 0, gid: 0, mode: 0o600 });
-    expect(readFileSync(rootFile, 'utf8')).toBe(ROOT_SECRET);
-  }
-
-  it('makes the TLS directory and files as the API user', async () => {
+  it("keeps the pair in root's tls/ directory, which the API user can read by its group and cannot write", async () => {
     const config = configFor('https://backup.example.test');
-    await prepareTlsFiles(config, apiUser, NOW, logger);
+    await prepareTlsFiles(config, apiGroup, NOW, logger);
     const paths = statePaths(config.stateDir);
-    for (const path of [paths.tlsDir, paths.tlsKey, paths.tlsCertificate]) {
-      expect(lstatSync(path), path).toMatchObject({ uid: apiUser.uid, gid: apiUser.gid });
-    }
+    expect(paths.tlsDir).toBe(join(directory, 'state', 'tls'));
+    expect(lstatSync(paths.tlsDir)).toMatchObject({ uid: 0, gid: apiGroup.gid });
+    expect(lstatSync(paths.tlsDir).mode & 0o7777).toBe(0o750);
+    expect(lstatSync(paths.tlsKey)).toMatchObject({ uid: 0, gid: apiGroup.gid });
+    expect(lstatSync(paths.tlsKey).mode & 0o7777).toBe(0o640);
   });
 
-  for (const name of ['key.pem', 'certificate.pem'] as const) {
-    it(`refuses a symlink the API user planted at db/tls/${name}, and leaves its target alone`, async () => {
-      const config = configFor('https://backup.example.test');
-      const paths = statePaths(config.stateDir);
-      await prepareTlsFiles(config, apiUser, NOW, logger);
-      rmSync(join(paths.tlsDir, name));
-      symlinkSync(rootFile, join(paths.tlsDir, name));
-      lchownSync(join(paths.tlsDir, name), apiUser.uid, apiUser.gid);
-      await expect(prepareTlsFiles(config, apiUser, NOW, logger)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
-      expectRootFileUntouched();
-    });
-  }
-
-  it('refuses a db/tls that is a symlink to a root directory, and leaves that directory alone', async () => {
+  it('refuses a tls/ that is a symlink, and leaves its target alone', async () => {
     const rootDirectory = join(directory, 'root-directory');
     mkdirSync(rootDirectory, { mode: 0o755 });
-    symlinkSync(rootDirectory, join(directory, 'state', 'db', 'tls'));
-    lchownSync(join(directory, 'state', 'db', 'tls'), apiUser.uid, apiUser.gid);
-    await expect(prepareTlsFiles(configFor('https://backup.example.test'), apiUser, NOW, logger)).rejects.toThrow();
-    expect(statSync(rootDirectory)).toMatchObject({ uid: 0, gid: 0, mode: expect.any(Number) });
+    symlinkSync(rootDirectory, join(directory, 'state', 'tls'));
+    await expect(prepareTlsFiles(configFor('https://backup.example.test'), apiGroup, NOW, logger)).rejects.toThrow();
     expect(statSync(rootDirectory).mode & 0o7777).toBe(0o755);
   });
 });

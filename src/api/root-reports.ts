@@ -1,0 +1,61 @@
+import { eq } from 'drizzle-orm';
+import { recordAudit } from '../audit/audit-log.js';
+import type { NumberedRootReport, RootReport } from '../channel/root-reports.js';
+import type { Db, Queryable } from '../db/connection.js';
+import { appliedRootReports, repositoryChecks } from '../db/schema.js';
+import { copyHostRow, forgetHost } from '../enrollment/host-copies.js';
+import { pruneChecks } from '../monitoring/repository-checks.js';
+import { recordEndedSession } from '../monitoring/session-ended.js';
+import { enqueueEvent } from '../notify/queue.js';
+
+/**
+ * The API's half of root's reports (src/channel/root-reports.ts): each is
+ * applied to the API's own database once, in order, in one transaction with
+ * the id of the last one applied, so a batch root sends again after an API
+ * restart changes nothing twice. Returns the id to acknowledge.
+ */
+export function applyRootReports(db: Db, reports: NumberedRootReport[]): number {
+  return db.transaction((tx) => {
+    let lastApplied = tx.select().from(appliedRootReports).where(eq(appliedRootReports.id, 1)).get()?.lastReportId ?? 0;
+    for (const { id, report } of reports) {
+      if (id <= lastApplied) continue;
+      applyRootReport(tx, report);
+      lastApplied = id;
+    }
+    tx.insert(appliedRootReports)
+      .values({ id: 1, lastReportId: lastApplied })
+      .onConflictDoUpdate({ target: appliedRootReports.id, set: { lastReportId: lastApplied } })
+      .run();
+    return lastApplied;
+  });
+}
+
+function applyRootReport(tx: Queryable, report: RootReport): void {
+  switch (report.kind) {
+    case 'host':
+      if (report.row === null) forgetHost(tx, report.name);
+      else copyHostRow(tx, report.row);
+      return;
+    case 'session-ended': {
+      const { session } = report;
+      recordEndedSession(tx, { ...session, startedAt: new Date(session.startedAt), endedAt: new Date(session.endedAt) });
+      return;
+    }
+    case 'check': {
+      const row = {
+        ...report.check,
+        startedAt: new Date(report.check.startedAt),
+        endedAt: report.check.endedAt === null ? null : new Date(report.check.endedAt),
+      };
+      tx.insert(repositoryChecks).values(row).onConflictDoUpdate({ target: repositoryChecks.id, set: row }).run();
+      pruneChecks(tx, row.hostName);
+      return;
+    }
+    case 'audit':
+      recordAudit(tx, new Date(report.at), report.entry);
+      return;
+    case 'event':
+      enqueueEvent(tx, new Date(report.at), report.event);
+      return;
+  }
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { applyRootReports } from '../../../src/api/root-reports.js';
+import { toHostRowMessage } from '../../../src/channel/host-row.js';
+import type { NumberedRootReport } from '../../../src/channel/root-reports.js';
+import { openMemoryDatabase } from '../../../src/db/connection.js';
+import { auditLog, hostSessions, hosts } from '../../../src/db/schema.js';
+import { findHost } from '../../../src/enrollment/hosts-store.js';
+import { addHostRow } from '../../support/host-rows.js';
+
+/** The API applies root's reports to its own database once each, in order. */
+
+const NOW = new Date('2026-12-01T12:00:00.000Z');
+
+const audit = (id: number, action: string): NumberedRootReport => ({
+  id,
+  report: { kind: 'audit', at: NOW.getTime(), entry: { actor: 'server', action, target: 'web1', details: {} } },
+});
+
+const session = (id: number): NumberedRootReport => ({
+  id,
+  report: {
+    kind: 'session-ended',
+    session: {
+      hostName: 'web1',
+      quotaBytes: null,
+      startedAt: NOW.getTime() - 60_000,
+      endedAt: NOW.getTime(),
+      clientAddress: '192.0.2.7',
+      connections: 1,
+      lastCommitBefore: 1,
+      lastCommitAfter: 3,
+      endedBy: 'client',
+      summary: {
+        transactionsCommitted: 1,
+        objectsAdded: 10,
+        bytesAdded: 5000,
+        manifestRewritten: true,
+        uncommittedLeft: false,
+        outcome: 'backup',
+      },
+      repositoryBytes: 9000,
+    },
+  },
+});
+
+describe("the API's side of root's reports", () => {
+  it('applies each report once, even when root sends a batch again', () => {
+    const db = openMemoryDatabase();
+    addHostRow(db, 'web1', NOW);
+    const batch = [audit(1, 'host.quota.disable'), session(2)];
+    expect(applyRootReports(db, batch)).toBe(2);
+    expect(applyRootReports(db, [...batch, audit(3, 'host.let-in')])).toBe(3);
+    expect(db.select({ action: auditLog.action }).from(auditLog).all()).toEqual([
+      { action: 'host.quota.disable' },
+      { action: 'host.let-in' },
+    ]);
+    expect(db.select().from(hostSessions).all()).toHaveLength(1);
+  });
+
+  it("takes root's row for a host, keeping the API's own ping URL, and forgets a purged host", () => {
+    const db = openMemoryDatabase();
+    const row = addHostRow(db, 'web1', NOW);
+    db.update(hosts).set({ pingUrl: 'https://hc-ping.example.test/secret' }).run();
+    const disabled = toHostRowMessage({ ...row, status: 'disabled', pingUrl: null });
+    applyRootReports(db, [{ id: 1, report: { kind: 'host', name: 'web1', row: disabled } }]);
+    expect(findHost(db, 'web1')).toMatchObject({ status: 'disabled', pingUrl: 'https://hc-ping.example.test/secret' });
+    applyRootReports(db, [{ id: 2, report: { kind: 'host', name: 'web1', row: null } }]);
+    expect(findHost(db, 'web1')).toBeUndefined();
+  });
+});
