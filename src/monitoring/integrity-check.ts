@@ -21,6 +21,7 @@ import { CommandFailed, type Run } from '../process/run.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { repositoryOwner } from '../provision/repository-owner.js';
+import type { ServerAccounts } from '../provision/server-accounts.js';
 import { uidsInSession } from '../provision/sessions.js';
 import { reportAudit, reportCheck, reportEvent } from '../supervise/report-to-api.js';
 import { closeUnfinishedChecks, lastCheckOf, type RepositoryCheckRow, recordCheckEnd, recordCheckStart } from './repository-checks.js';
@@ -65,6 +66,8 @@ export interface IntegrityCheckOptions {
   logger: Logger;
   now: () => Date;
   run: Run;
+  /** Which accounts root made: borg runs as, and /proc is scanned for, only those. */
+  serverAccounts: ServerAccounts;
   procDir?: string;
   sliceSeconds?: number;
   pollMs?: number;
@@ -73,7 +76,7 @@ export interface IntegrityCheckOptions {
 type HostRow = typeof hosts.$inferSelect;
 
 export function createIntegrityChecks(options: IntegrityCheckOptions): IntegrityChecks {
-  const { db, backupDir, stateDir, logger, now, run, procDir = '/proc' } = options;
+  const { db, backupDir, stateDir, logger, now, run, serverAccounts, procDir = '/proc' } = options;
   const sliceSeconds = options.sliceSeconds ?? CHECK_SLICE_SECONDS;
   const pollMs = options.pollMs ?? CHECK_SESSION_POLL_MS;
   const hasIonice = existsSync(IONICE);
@@ -86,14 +89,17 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
     for (const closed of closeUnfinishedChecks(tx, now())) reportCheck(tx, now(), closed);
   });
 
-  /** Hosts whose repositories exist to check; rows the API wrote are checked again (see acceptedHostRows). */
+  /**
+   * Hosts whose repositories exist to check: rows are checked again (see
+   * acceptedHostRows), and borg runs only as an account root made.
+   */
   function checkableHosts(): HostRow[] {
     const rows = db
       .select()
       .from(hosts)
       .where(inArray(hosts.status, ['active', 'disabled']))
       .all();
-    return acceptedHostRows(rows, backupDir).accepted;
+    return serverAccounts.onlyHosts(acceptedHostRows(rows, backupDir).accepted);
   }
 
   function finish(checkId: number, hostName: string, result: ParsedCheck): RepositoryCheckRow {
@@ -149,7 +155,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
       endReason ??= reason;
       abort.abort();
     };
-    const uids = new Set([host.uid]);
+    const uids = serverAccounts.only([host.uid]);
     const poll = setInterval(() => {
       if (uidsInSession(uids, procDir, pids).size > 0) endRunning?.('ended: a backup session of the host began');
     }, pollMs);
@@ -200,7 +206,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
   async function tick(): Promise<RepositoryCheckRow | null> {
     if (running || isStopped) return null;
     const candidates = checkableHosts();
-    const inSession = uidsInSession(new Set(candidates.map((row) => row.uid)), procDir, pids);
+    const inSession = uidsInSession(serverAccounts.only(candidates.map((row) => row.uid)), procDir, pids);
     const current = now();
     const chosen = chooseHostToCheck(
       candidates.map((row) => ({
@@ -229,7 +235,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
       if (isStopped) throw new AppError('CHECK_UNAVAILABLE', 'the server is stopping');
       const host = checkableHosts().find((row) => row.name === hostName);
       if (!host) throw new AppError('NOT_FOUND', `no host named "${hostName}"`);
-      if (uidsInSession(new Set([host.uid]), procDir, pids).size > 0) {
+      if (uidsInSession(serverAccounts.only([host.uid]), procDir, pids).size > 0) {
         throw new AppError('HOST_IN_SESSION', `host "${hostName}" has a borg session open; its check waits until it ends`);
       }
       return start(host);

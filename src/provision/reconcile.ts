@@ -16,6 +16,7 @@ import { type AccountConflict, type AccountFiles, findConflicts, type HostAccoun
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import { ensureDirectory } from './directories.js';
 import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from './openssh-version.js';
+import { parseServerAccounts, type ServerAccount, serverAccountOf, serverUidsAmong } from './server-accounts.js';
 import { endSessionsOf } from './sessions.js';
 import { renderSshdConfig } from './sshd-config.js';
 
@@ -58,10 +59,19 @@ export interface ReconcileSummary {
   keyFilesWritten: number;
   keyFilesRemoved: number;
   purged: string[];
+  /** What was not done because the account is not one this server made (or its directory not the host's): nothing signalled or removed. */
+  leftAlone: LeftAlone[];
   sessionsEnded: number;
   sshdConfigChanged: boolean;
   /** When the next full-access window ends: reconcile again then. */
   nextFullAccessEnd: Date | null;
+}
+
+/** A UID whose sessions were not ended, or a purged host whose files were kept, and why. */
+export interface LeftAlone {
+  name?: string;
+  uid: number;
+  reason: string;
 }
 
 const ROOT_ONLY = { uid: 0, gid: 0 };
@@ -128,7 +138,14 @@ export function reconcile(
     }
   }
   const provisioned = accounts.filter((account) => !blocked.has(account.name));
-  const accountFilesChanged = writeAccountFiles(etcDir, current, renderAccountFiles(current, provisioned));
+  const next = renderAccountFiles(current, provisioned);
+  const accountFilesChanged = writeAccountFiles(etcDir, current, next);
+  // The accounts root made, before this pass and after it (a purged host's goes in this pass):
+  // the only ones whose processes are signalled and whose files are removed, whatever a row says.
+  const serverAccounts = new Map([
+    ...parseServerAccounts(current.passwd, settings.backupDir),
+    ...parseServerAccounts(next.passwd, settings.backupDir),
+  ]);
 
   ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
   ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
@@ -141,9 +158,13 @@ export function reconcile(
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
   // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
   const purging = rows.filter((row) => row.status === 'purging');
-  const endingUids = new Set([...keys.revokedUids, ...purging.map((row) => row.uid)]);
-  const sessionsEnded = endSessionsOf(endingUids, 'SIGKILL', settings.procDir);
-  const purged = purgeHosts(db, settings, purging, now);
+  const endingUids = [...new Set([...keys.revokedUids, ...purging.map((row) => row.uid)])];
+  const endingServerUids = serverUidsAmong(serverAccounts, endingUids);
+  const leftAlone: LeftAlone[] = endingUids
+    .filter((uid) => !endingServerUids.has(uid))
+    .map((uid) => ({ uid, reason: 'not an account this server made: its processes are not signalled' }));
+  const sessionsEnded = endSessionsOf(endingServerUids, 'SIGKILL', settings.procDir);
+  const purged = purgeHosts(db, settings, purging, now, serverAccounts, leftAlone);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -166,6 +187,7 @@ export function reconcile(
     keyFilesWritten: keys.written,
     keyFilesRemoved: keys.removed,
     purged,
+    leftAlone,
     sessionsEnded,
     sshdConfigChanged,
     nextFullAccessEnd: nextFullAccessEnd(
@@ -252,12 +274,33 @@ function syncKeyFiles(
 /**
  * Removes the data of hosts deleted with purge (repository, and borg's
  * files from their checks), then their rows (checked rows only, whose
- * account, key and sessions are gone already).
+ * account, key and sessions are gone already). Only what is the host's:
+ * its account must be one root made (the same name and UID), and each
+ * directory a real directory (not a link) owned by root with the host's
+ * group, as reconcile makes the home, or by the host, as the checks make
+ * theirs. Anything else is kept and reported; the row goes either way.
  */
-function purgeHosts(db: Db, settings: ReconcileSettings, purging: (typeof hosts.$inferSelect)[], now: Date): string[] {
+function purgeHosts(
+  db: Db,
+  settings: ReconcileSettings,
+  purging: (typeof hosts.$inferSelect)[],
+  now: Date,
+  serverAccounts: ReadonlyMap<number, ServerAccount>,
+  leftAlone: LeftAlone[],
+): string[] {
+  const purged: string[] = [];
   for (const row of purging) {
-    rmSync(`${settings.backupDir}/${row.name}`, { recursive: true, force: true });
-    rmSync(checkScratchDir(settings.stateDir, row.name), { recursive: true, force: true });
+    const account = serverAccountOf(serverAccounts, row);
+    if (account === null) {
+      leftAlone.push({ name: row.name, uid: row.uid, reason: 'not an account this server made: its files are kept' });
+    } else {
+      const directories = [`${settings.backupDir}/${row.name}`, checkScratchDir(settings.stateDir, row.name)];
+      const kept = directories.filter((path) => !removeHostDirectory(path, account));
+      for (const path of kept) {
+        leftAlone.push({ name: row.name, uid: row.uid, reason: `${path} is a link or not the host's: kept` });
+      }
+      if (kept.length === 0) purged.push(row.name);
+    }
     db.transaction((tx) => {
       tx.delete(hosts).where(eq(hosts.name, row.name)).run();
       forgetHostMonitoring(tx, row.name);
@@ -265,5 +308,14 @@ function purgeHosts(db: Db, settings: ReconcileSettings, purging: (typeof hosts.
       reportToApi(tx, now, { kind: 'host', name: row.name, row: null });
     });
   }
-  return purging.map((row) => row.name);
+  return purged;
+}
+
+/** Removes `path` if it is the host's directory (or gone already); false if it is something else, which stays. */
+function removeHostDirectory(path: string, account: ServerAccount): boolean {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) return true;
+  const isHosts = stats.isDirectory() && ((stats.uid === 0 && stats.gid === account.uid) || stats.uid === account.uid);
+  if (isHosts) rmSync(path, { recursive: true, force: true });
+  return isHosts;
 }

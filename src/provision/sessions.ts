@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isHostAccountUid } from '../domain/host-uid.js';
+import type { ServerUids } from './server-accounts.js';
 
 function mountNamespaceOf(procDir: string, pid: string): string | null {
   try {
@@ -11,10 +12,11 @@ function mountNamespaceOf(procDir: string, pid: string): string | null {
 
 /**
  * Live processes of this server's mount namespace whose real UID is one of
- * `uids`. Host UIDs only, whatever the caller passes: the UIDs come from rows
- * the unprivileged API writes, and a row saying 0 must not end root's processes.
+ * `uids`: accounts the server made (server-accounts.ts), never a UID a host
+ * row merely names. Host-range UIDs only even so: not root's, not a system
+ * account's.
  */
-export function processesOf(uids: ReadonlySet<number>, procDir = '/proc'): { pid: number; uid: number }[] {
+export function processesOf(uids: ServerUids, procDir = '/proc'): { pid: number; uid: number }[] {
   if (uids.size === 0) return [];
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found: { pid: number; uid: number }[] = [];
@@ -47,7 +49,7 @@ function* processStatuses(procDir: string): Generator<{ pid: string; realUid: nu
  * processes that share this server's mount namespace: the same UID may be
  * another server's host elsewhere on the machine.
  */
-export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals = 'SIGKILL', procDir = '/proc'): number {
+export function endSessionsOf(uids: ServerUids, signal: NodeJS.Signals = 'SIGKILL', procDir = '/proc'): number {
   let ended = 0;
   for (const { pid } of processesOf(uids, procDir)) {
     try {
@@ -64,7 +66,7 @@ export function endSessionsOf(uids: ReadonlySet<number>, signal: NodeJS.Signals 
  * check) in `exceptPids` do not count.
  */
 export function processIdsInSession(
-  uids: ReadonlySet<number>,
+  uids: ServerUids,
   procDir = '/proc',
   exceptPids: ReadonlySet<number> = new Set(),
 ): Map<number, number[]> {
@@ -76,7 +78,7 @@ export function processIdsInSession(
 }
 
 /** Which of these UIDs have a process running (an open session), by one pass over /proc; `exceptPids` as above. */
-export function uidsInSession(uids: ReadonlySet<number>, procDir = '/proc', exceptPids: ReadonlySet<number> = new Set()): Set<number> {
+export function uidsInSession(uids: ServerUids, procDir = '/proc', exceptPids: ReadonlySet<number> = new Set()): Set<number> {
   return new Set(processIdsInSession(uids, procDir, exceptPids).keys());
 }
 
@@ -105,7 +107,7 @@ export function uidsRunningIn(low: number, high: number, procDir = '/proc'): Set
   return found;
 }
 
-async function waitUntilGone(uids: ReadonlySet<number>, deadline: number, procDir: string): Promise<boolean> {
+async function waitUntilGone(uids: ServerUids, deadline: number, procDir: string): Promise<boolean> {
   while (uidsInSession(uids, procDir).size > 0) {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -119,7 +121,7 @@ async function waitUntilGone(uids: ReadonlySet<number>, deadline: number, procDi
  * and that long to finish (borg rolls an open transaction back either way).
  */
 export async function endSessionsAndWait(
-  uids: ReadonlySet<number>,
+  uids: ServerUids,
   { graceMs = 0, timeoutMs = 10_000, procDir = '/proc' }: { graceMs?: number; timeoutMs?: number; procDir?: string } = {},
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

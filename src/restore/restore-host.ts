@@ -4,7 +4,8 @@ import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
 import { writeFileAtomically } from '../provision/atomic-file.js';
 import { breakStaleLock } from '../provision/repository-files.js';
-import { AS_OWNER, asRepositoryOwner } from '../provision/repository-owner.js';
+import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../provision/repository-owner.js';
+import type { ServerAccount, ServerAccounts, ServerUids } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 import { reportAudit } from '../supervise/report-to-api.js';
@@ -13,15 +14,27 @@ import { configVersionBefore } from './config-history.js';
 import { keepHostOut } from './host-lockout.js';
 import { type RollBackResult, readTransactions, rollBackRepository } from './roll-back-repository.js';
 
-function repositoryOf(context: RootContext, name: string): { repository: string; uid: number } {
+/**
+ * A host's repository, if the server may act on it: the host's name and UID
+ * must be an account root made (a row is only a claim), and the repository
+ * that account's own, since root ends the sessions of that UID and works in
+ * the repository as its owner.
+ */
+function repositoryOf(context: RootContext, serverAccounts: ServerAccounts, name: string): { repository: string; account: ServerAccount } {
   const host = findHost(context.db, name);
   if (!host || host.status === 'purging') throw new AppError('NOT_FOUND', `no host named "${name}"`);
-  return { repository: repositoryPath(context.config.backupDir, name), uid: host.uid };
+  const account = serverAccounts.accountOf(host);
+  if (account === null) throw new AppError('UNSAFE_PATH', `host "${name}" has no account this server made: its repository is left alone`);
+  const repository = repositoryPath(context.config.backupDir, name);
+  const owner = repositoryOwner(repository);
+  if (owner.uid !== account.uid)
+    throw new AppError('UNSAFE_PATH', `refusing ${repository}: it is owned by UID ${owner.uid}, not the host's`);
+  return { repository, account };
 }
 
 /** The commits an append-only repository has, to choose a restore point from. */
-export function listRestorePoints(context: RootContext, name: string) {
-  return readTransactions(repositoryOf(context, name).repository);
+export function listRestorePoints(context: RootContext, serverAccounts: ServerAccounts, name: string) {
+  return readTransactions(repositoryOf(context, serverAccounts, name).repository);
 }
 
 export interface RestoreResult extends RollBackResult {
@@ -37,19 +50,25 @@ export interface RestoreResult extends RollBackResult {
  * An active host is kept out (no key line) for the whole time. The state
  * before the restore is kept beside it as a hard-link copy.
  */
-export async function restoreHost(context: RootContext, name: string, before: Date, by: Actor): Promise<RestoreResult> {
-  const { repository, uid } = repositoryOf(context, name);
+export async function restoreHost(
+  context: RootContext,
+  serverAccounts: ServerAccounts,
+  name: string,
+  before: Date,
+  by: Actor,
+): Promise<RestoreResult> {
+  const { repository, account } = repositoryOf(context, serverAccounts, name);
   // No login between the end of its sessions and the end of the rollback: a thief could write meanwhile.
   const lockout = await keepHostOut(context, name, by, 'restore');
   try {
-    return await rollBackHost(context, name, repository, uid, before, by);
+    return await rollBackHost(context, name, repository, serverAccounts.only([account.uid]), before, by);
   } finally {
     await lockout.letIn();
   }
 }
 
-async function rollBackHost(context: RootContext, name: string, repository: string, uid: number, before: Date, by: Actor) {
-  if (!(await endSessionsAndWait(new Set([uid])))) {
+async function rollBackHost(context: RootContext, name: string, repository: string, uids: ServerUids, before: Date, by: Actor) {
+  if (!(await endSessionsAndWait(uids))) {
     throw new AppError('BAD_REQUEST', `the sessions of host "${name}" did not end; try again`);
   }
   // As the repository's owner: the host may have made its lock a link (see roll-back-repository.ts).

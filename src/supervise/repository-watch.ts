@@ -13,6 +13,7 @@ import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { readIndexFacts } from '../provision/borg-index-file.js';
 import { removeUncommittedSegments } from '../provision/repository-files.js';
 import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '../provision/segment-scan.js';
+import type { ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsOf, processIdsInSession } from '../provision/sessions.js';
 import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 import { reportAudit, reportEvent, reportHost } from './report-to-api.js';
@@ -28,6 +29,8 @@ export interface RepositoryWatchOptions {
   now: () => Date;
   /** Applies a host's new status (disable): the supervisor's reconcile. */
   requestReconcile: () => Promise<void>;
+  /** Which accounts root made: only their repositories are looked at and their processes counted or ended. */
+  serverAccounts: ServerAccounts;
   procDir?: string;
   /** Reads the segments (tests pass one with a small budget). */
   scanner?: SegmentScanner;
@@ -85,6 +88,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     logger,
     now,
     requestReconcile,
+    serverAccounts,
     procDir = '/proc',
     scanner = createSegmentScanner(),
     ownPids = () => new Set<number>(),
@@ -109,15 +113,17 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   }
 
   function loadHosts(): WatchedRow[] {
-    // The unprivileged API writes these rows: only those reconcile accepts (a host name, a host UID) are looked at.
-    rows ??= acceptedHostRows(
-      db
-        .select()
-        .from(hosts)
-        .where(inArray(hosts.status, ['active', 'disabled']))
-        .all(),
-      backupDir,
-    ).accepted;
+    // A row is only a claim: only those reconcile accepts (a host name, a host UID) whose account root made are looked at.
+    rows ??= serverAccounts.onlyHosts(
+      acceptedHostRows(
+        db
+          .select()
+          .from(hosts)
+          .where(inArray(hosts.status, ['active', 'disabled']))
+          .all(),
+        backupDir,
+      ).accepted,
+    );
     return rows;
   }
 
@@ -136,8 +142,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     hasSwept = true;
     if (isSweep) rows = null;
     const current = loadHosts();
-    // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs.
-    const processes = processIdsInSession(new Set(current.map((row) => row.uid)), procDir, ownPids());
+    // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs (those still the server's).
+    const processes = processIdsInSession(serverAccounts.only(current.map((row) => row.uid)), procDir, ownPids());
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {
@@ -192,7 +198,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       reportEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
       logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
     }
-    endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+    endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
   }
 
   function disableHost(row: WatchedRow): void {
@@ -245,7 +251,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       case 'within':
         break;
       case 'end-sessions':
-        endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+        endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
         logger.warn({ host: row.name, ...details }, 'a session wrote past the storage quota: ended');
         reportAudit(db, now(), { action: 'host.quota.end-sessions', target: row.name, details });
         break;
@@ -263,7 +269,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
           reportEvent(db, now(), { type: 'host.quota.disabled', host: row.name, data: details });
           logger.error({ host: row.name, ...details }, 'the repository is over its storage quota on disk: host disabled');
         }
-        endSessionsOf(new Set([row.uid]), 'SIGKILL', procDir);
+        endSessionsOf(serverAccounts.only([row.uid]), 'SIGKILL', procDir);
         break;
     }
     return verdict;

@@ -3,10 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type HostChange, hostChangeRequest } from '../channel/host-change.js';
 import { toHostRowMessage } from '../channel/host-row.js';
 import { type Config, statePaths } from '../config.js';
-import type { Db } from '../db/connection.js';
 import { openRootDatabase } from '../db/root-database.js';
-import { hosts } from '../db/root-schema.js';
-import { isHostAccountUid } from '../domain/host-uid.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -16,6 +13,7 @@ import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
 import { ensureSshHostKeys } from '../provision/host-keys.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
+import { createServerAccounts, type ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
@@ -45,19 +43,11 @@ const SESSION_GRACE_MS = 2000;
 
 /**
  * sshd gives each session its own process group, so stopping the listener
- * leaves open borg sessions running: end them, politely first.
+ * leaves open borg sessions running: end them, politely first. Those of every
+ * account root made, and no other: not what a host row names.
  */
-async function endHostSessions(db: Db): Promise<void> {
-  const uids = new Set(
-    db
-      .select({ uid: hosts.uid })
-      .from(hosts)
-      .all()
-      .map((row) => row.uid)
-      // Never root's or a system account's processes, whatever a row says.
-      .filter(isHostAccountUid),
-  );
-  await endSessionsAndWait(uids, { graceMs: SESSION_GRACE_MS });
+async function endHostSessions(serverAccounts: ServerAccounts): Promise<void> {
+  await endSessionsAndWait(serverAccounts.all(), { graceMs: SESSION_GRACE_MS });
 }
 
 /** Environment the children get: our settings, nothing else of ours. */
@@ -117,9 +107,26 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
   let windowEndTimer: NodeJS.Timeout | undefined;
+  // The accounts root made (in /etc/passwd): the only ones whose processes and files root acts on.
+  const serverAccounts = createServerAccounts({ backupDir: config.backupDir, logger });
   // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
-  const checks = createIntegrityChecks({ db, backupDir: config.backupDir, stateDir: config.stateDir, logger, now: () => new Date(), run });
-  const sessionLimit = createSessionLimit({ db, backupDir: config.backupDir, logger, now: () => new Date(), ownPids: checks.ownPids });
+  const checks = createIntegrityChecks({
+    db,
+    backupDir: config.backupDir,
+    stateDir: config.stateDir,
+    logger,
+    now: () => new Date(),
+    run,
+    serverAccounts,
+  });
+  const sessionLimit = createSessionLimit({
+    db,
+    backupDir: config.backupDir,
+    logger,
+    now: () => new Date(),
+    serverAccounts,
+    ownPids: checks.ownPids,
+  });
   const reconcilePass = async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
@@ -135,8 +142,15 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     }
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
+    for (const left of summary.leftAlone) logger.warn(left, "left alone: not the server's to signal or remove");
     logger.info(
-      { ...summary, conflicts: summary.conflicts.length, refused: summary.refused.length, ms: Math.round(performance.now() - startedAt) },
+      {
+        ...summary,
+        conflicts: summary.conflicts.length,
+        refused: summary.refused.length,
+        leftAlone: summary.leftAlone.length,
+        ms: Math.round(performance.now() - startedAt),
+      },
       'reconciled',
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
@@ -207,6 +221,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     now: () => new Date(),
     requestReconcile: reconcileNow,
+    serverAccounts,
     ownPids: checks.ownPids,
   });
   repositoryWatch = watch;
@@ -257,7 +272,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
       Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
         .then(() => dispatcher.closeAll())
-        .then(() => endHostSessions(db))
+        .then(() => endHostSessions(serverAccounts))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
         .then(() => {
           db.$client.close();

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap }
 import type { Logger } from '../log.js';
 import { acceptedHostRows } from '../provision/accepted-host-rows.js';
 import { statFieldsOf } from '../provision/proc-stat.js';
+import type { ServerAccounts, ServerUids } from '../provision/server-accounts.js';
 import { processesOf } from '../provision/sessions.js';
 import { reportAudit } from './report-to-api.js';
 
@@ -25,7 +26,7 @@ export interface SessionLimit {
  * with its parent and start time: sshd's child for a connection changed its
  * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
-function readHostProcesses(uids: ReadonlySet<number>, procDir: string): HostProcess[] {
+function readHostProcesses(uids: ServerUids, procDir: string): HostProcess[] {
   return processesOf(uids, procDir).flatMap(({ pid, uid }) => {
     const fields = statFieldsOf(procDir, pid);
     return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
@@ -41,27 +42,29 @@ export function createSessionLimit(options: {
   backupDir: string;
   logger: Logger;
   now: () => Date;
+  /** Which accounts root made: only their processes are counted and ended. */
+  serverAccounts: ServerAccounts;
   procDir?: string;
   /** The server's own processes as a host (its repository check): not a session. */
   ownPids?: () => ReadonlySet<number>;
 }): SessionLimit {
-  const { db, backupDir, logger, now, procDir = '/proc', ownPids = () => new Set<number>() } = options;
+  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>() } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   const lastAuditAt = new Map<string, number>();
   return {
     refreshHosts() {
-      // The unprivileged API writes these rows: a forged one must not make root count (or end) another UID's processes.
+      // A row is only a claim (a forged one names any UID): only hosts whose accounts root made are counted.
       const { accepted } = acceptedHostRows(db.select().from(hosts).where(eq(hosts.status, 'active')).all(), backupDir);
       capByUid = new Map(
-        accepted.map((row) => [
-          row.uid,
-          { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS },
-        ]),
+        serverAccounts
+          .onlyHosts(accepted)
+          .map((row) => [row.uid, { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS }]),
       );
     },
     check() {
       const own = ownPids();
-      const processes = readHostProcesses(new Set(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
+      // Asked again at every look: an account removed since the last reconcile is no one's to count.
+      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
       let ended = 0;
       for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
         for (const pid of over.pidsToEnd) {

@@ -1,10 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
 import { openSsh } from '../support/attack-ssh.js';
-import { SANDBOX_API_USER, SANDBOX_STATE_DIR } from '../support/sandbox.js';
+import { SANDBOX_API_USER, SANDBOX_BACKUP_DIR, SANDBOX_STATE_DIR, type SandboxProcess } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * The unprivileged API process taken over: it owns the state volume's db/
@@ -14,6 +17,11 @@ import { type BorgClient, createBorgClient } from '../support/sandbox-client.js'
 
 const DATABASE = `${SANDBOX_STATE_DIR}/db/borg.db`;
 const SIGNING_KEY = `${SANDBOX_STATE_DIR}/db/signing/enrollment-signing-key.jwk`;
+/** An account in the host UID range that the server did not make: on a bare host, an admin's own login. */
+const FOREIGN_UID = 54_321;
+const FOREIGN_NAME = 'alice';
+/** How long the session cap (every 500 ms) and the repository watch get to act on a forged row. */
+const ENFORCEMENT_WAIT_MS = 3000;
 
 describe('the API user taken over, against root', () => {
   const server = useAttackServer();
@@ -113,4 +121,51 @@ describe('the API user taken over, against root', () => {
       await sql("delete from hosts where name = 'thief'");
     }
   });
+
+  attack(
+    group,
+    'forge a host row naming the UID of an account the server did not make, for root to end its processes and delete its files',
+    async () => {
+      // The foreign account, two of its processes (two sessions, to a cap of 1) and a directory of its own under the backups.
+      const home = `${SANDBOX_BACKUP_DIR}/${FOREIGN_NAME}`;
+      await sandbox().exec(['useradd', '--uid', String(FOREIGN_UID), '--user-group', '--no-create-home', '--home-dir', home, FOREIGN_NAME]);
+      await sandbox().exec(['mkdir', '-m', '0700', home]);
+      await sandbox().writeFile(`${home}/precious`, 'not a backup\n', { mode: '0600', owner: `${FOREIGN_NAME}:${FOREIGN_NAME}` });
+      await sandbox().exec(['chown', `${FOREIGN_NAME}:${FOREIGN_NAME}`, home]);
+      const asForeign = ['setpriv', `--reuid=${FOREIGN_UID}`, `--regid=${FOREIGN_UID}`, '--clear-groups', '--'];
+      const processes: SandboxProcess[] = [
+        sandbox().spawn([...asForeign, 'sleep', '600']),
+        sandbox().spawn([...asForeign, 'sleep', '600']),
+      ];
+      const runsAsForeign = async (process_: SandboxProcess) =>
+        !process_.hasExited() &&
+        (await readFile(`/proc/${process_.pid}/status`, 'utf8').catch(() => '')).includes(`Uid:\t${FOREIGN_UID}\t`);
+      const areAlive = async () => (await Promise.all(processes.map(runsAsForeign))).every(Boolean);
+      try {
+        await waitFor('the foreign processes to run', async () => ((await areAlive()) ? true : undefined));
+        await forgeHost(`'${FOREIGN_NAME}'`, FOREIGN_UID, 'active');
+        await sql(`update hosts set max_sessions = 1 where name = '${FOREIGN_NAME}'`);
+        await reconcile();
+        await sleep(ENFORCEMENT_WAIT_MS);
+        expect(await areAlive(), 'a process of the foreign UID was ended by the session cap').toBe(true);
+        await sql(`update hosts set status = 'purging' where name = '${FOREIGN_NAME}'`);
+        await reconcile();
+        await sleep(ENFORCEMENT_WAIT_MS);
+        expect(await areAlive(), 'a process of the foreign UID was ended by the purge').toBe(true);
+        expect(await sandbox().readFile(`${home}/precious`)).toBe('not a backup\n');
+        expect(await sandbox().readFile('/etc/passwd')).toMatch(new RegExp(`^${FOREIGN_NAME}:x:${FOREIGN_UID}:${FOREIGN_UID}::`, 'm'));
+        expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
+        // Whether the forged row reached root at all (not once root keeps its own state): the processes and files stay either way.
+        const seen = serverOutput().includes('not an account this server made')
+          ? 'serve logged the UID as not an account it made'
+          : 'the forged row did not reach root';
+        return `both processes of UID ${FOREIGN_UID} (${FOREIGN_NAME}, not the server's) still run after a cap of 1 and a purge; ${home} kept; ${seen}`;
+      } finally {
+        for (const process_ of processes) await process_.stop({ graceMs: 1000 });
+        await sql(`delete from hosts where name = '${FOREIGN_NAME}'`);
+        await sandbox().exec(['rm', '-rf', home]);
+        await sandbox().exec(['userdel', FOREIGN_NAME], { reject: false });
+      }
+    },
+  );
 });

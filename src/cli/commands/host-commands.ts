@@ -8,6 +8,7 @@ import { createLogger } from '../../log.js';
 import { listHostChecks } from '../../monitoring/host-checks.js';
 import { createIntegrityChecks } from '../../monitoring/integrity-check.js';
 import { run } from '../../process/run.js';
+import { createServerAccounts } from '../../provision/server-accounts.js';
 import { listRestorePoints, restoreHost } from '../../restore/restore-host.js';
 import { requestCheckOverSocket } from '../../supervise/control-socket.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
@@ -142,15 +143,17 @@ export function addHostCommands(program: Command): void {
       const { config } = context;
       if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
       // The running server checks (one check at a time for the server); with none running, this process does.
+      const logger = createLogger(config.logLevel, 'check');
       const result =
         (await requestCheckOverSocket(statePaths(config.stateDir).controlSocket, name)) ??
         (await createIntegrityChecks({
           db: context.db,
           backupDir: config.backupDir,
           stateDir: config.stateDir,
-          logger: createLogger(config.logLevel, 'check'),
+          logger,
           now: context.now,
           run,
+          serverAccounts: createServerAccounts({ backupDir: config.backupDir, logger }),
         }).checkNow(name));
       printRows([result as Record<string, unknown>], CHECK_COLUMNS, options.json ?? false);
       const { outcome } = result as { outcome: string };
@@ -186,14 +189,18 @@ export function addHostCommands(program: Command): void {
     .option('--list', 'list the commits to choose from')
     .action(async (name: string, options: { before?: string; list?: boolean }) => {
       const context = openRootCliContext();
+      const serverAccounts = createServerAccounts({
+        backupDir: context.config.backupDir,
+        logger: createLogger(context.config.logLevel, 'restore'),
+      });
       if (options.list || !options.before) {
-        printRows(listRestorePoints(context, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
+        printRows(listRestorePoints(context, serverAccounts, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
         if (!options.list) throw new AppError('BAD_REQUEST', 'give --before TIME to restore (the commits are listed above)');
         return;
       }
       const before = new Date(options.before);
       if (Number.isNaN(before.getTime())) throw new AppError('BAD_REQUEST', `--before: "${options.before}" is not a time`);
-      const result = await restoreHost(context, name, before, CLI_ACTOR);
+      const result = await restoreHost(context, serverAccounts, name, before, CLI_ACTOR);
       process.stderr.write(
         `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
           `${result.removedFiles} newer files removed${result.configRestored ? '; the repository config (and key) from before put back' : ''}; ` +

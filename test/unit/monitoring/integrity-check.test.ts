@@ -9,6 +9,7 @@ import { hosts, repositoryChecks } from '../../../src/db/root-schema.js';
 import { createIntegrityChecks } from '../../../src/monitoring/integrity-check.js';
 import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../src/monitoring/repository-checks.js';
 import { CommandFailed, type Run, type RunOptions } from '../../../src/process/run.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { addHostRow } from '../../support/host-rows.js';
 import { reportedEvents, reportsOf } from '../../support/root-reports.js';
@@ -25,6 +26,8 @@ const CHECK_PID = 99_999_500;
 let root: string;
 let procDir: string;
 let db: Db;
+/** The hosts whose accounts reconcile wrote (the test's passwd). */
+let accounts: { name: string; uid: number }[];
 
 function addProcess(pid: number, uid: number): void {
   mkdirSync(join(procDir, String(pid), 'ns'), { recursive: true });
@@ -32,10 +35,13 @@ function addProcess(pid: number, uid: number): void {
   symlinkSync('mnt:[4026531841]', join(procDir, String(pid), 'ns', 'mnt'));
 }
 
+/** A host, its repository and its account, as reconcile makes them. */
 function addHost(name: string, uid: number): void {
   addHostRow(db, name, NOW, { uid });
   mkdirSync(join(root, 'backups', name, 'repo'), { recursive: true });
   chownSync(join(root, 'backups', name, 'repo'), uid, uid);
+  accounts.push({ name, uid });
+  writeAccountDatabase(join(root, 'etc'), join(root, 'backups'), accounts);
 }
 
 interface RunCall {
@@ -73,6 +79,7 @@ function checks(run: Run) {
     logger: pino({ level: 'silent' }),
     now: () => NOW,
     run,
+    serverAccounts: serverAccountsIn(join(root, 'etc'), join(root, 'backups')),
     procDir,
     pollMs: 5,
   });
@@ -85,6 +92,7 @@ beforeEach(() => {
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   mkdirSync(join(root, 'state'));
   db = openMemoryRootDatabase();
+  accounts = [];
   addHost('web1', UID);
 });
 
@@ -164,6 +172,19 @@ describe("the server's repository checks", () => {
     chownSync(join(root, 'backups', 'web1', 'repo'), UID + 1, UID + 1);
     const calls: RunCall[] = [];
     expect(await checks(fakeBorg(0, '', calls)).tick()).toMatchObject({ outcome: 'error' });
+    expect(calls).toEqual([]);
+  });
+
+  it('never runs borg as, nor looks for the sessions of, a UID whose account the server did not make', async () => {
+    // alice (54321) is an admin's own login; her directory in the backups is hers, the row naming her forged.
+    addHostRow(db, 'alice', NOW, { uid: 54_321 });
+    mkdirSync(join(root, 'backups', 'alice', 'repo'), { recursive: true });
+    chownSync(join(root, 'backups', 'alice', 'repo'), 54_321, 54_321);
+    db.update(hosts).set({ checkEverySeconds: null }).where(eq(hosts.name, 'web1')).run();
+    const calls: RunCall[] = [];
+    const scheduler = checks(fakeBorg(0, '', calls));
+    expect(await scheduler.tick()).toBeNull();
+    expect(await codeOfAsync(() => scheduler.checkNow('alice'))).toBe('NOT_FOUND');
     expect(calls).toEqual([]);
   });
 

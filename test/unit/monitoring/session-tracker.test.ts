@@ -7,6 +7,7 @@ import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
 import { findBackupState } from '../../../src/monitoring/backup-state.js';
 import { listSessions } from '../../../src/monitoring/host-sessions.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { markCommitted, writeSegment } from '../../support/borg-segment-files.js';
 import { addHostRow } from '../../support/host-rows.js';
 
@@ -74,6 +75,7 @@ function createWatch() {
     logger: pino({ level: 'silent' }),
     now: () => new Date(NOW.getTime() + 1000 * ticks++),
     requestReconcile: async () => {},
+    serverAccounts: serverAccountsIn(join(base, 'etc'), join(base, 'backups')),
     procDir,
   });
 }
@@ -86,6 +88,7 @@ beforeEach(() => {
   db = openMemoryRootDatabase();
   ticks = 0;
   addHostRow(db, 'web1', NOW, { uid: UID });
+  writeAccountDatabase(join(base, 'etc'), join(base, 'backups'), [{ name: 'web1', uid: UID }]);
   repository = join(base, 'backups', 'web1', 'repo');
   mkdirSync(join(repository, 'data', '0'), { recursive: true });
   writeSegment(repository, 1, 4096, true);

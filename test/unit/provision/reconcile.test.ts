@@ -1,4 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,15 +151,27 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     expect(db.select().from(hosts).all()).toHaveLength(1);
   });
 
-  it('ends the sessions of a purged host before its data and row go', async () => {
-    // A real process of the host's UID, in this test's own mount namespace: reconcile looks in the real /proc here.
-    const uid = 20_777;
-    insertRow('gone', uid, { status: 'purging' });
-    mkdirSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+  /** A host as a purge finds it: its account, home and repository made by reconcile, then its row set to purging. */
+  function insertPurgingHost(name: string, uid: number): void {
+    insertRow(name, uid);
+    reconcile(db, settings, undefined, NOW);
+    db.update(hosts).set({ status: 'purging' }).where(eq(hosts.name, name)).run();
+  }
+
+  /** A real process of this UID, in this test's own mount namespace: reconcile looks in the real /proc then. */
+  async function startProcessOf(uid: number) {
     const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
     await waitFor('the session to run', async () =>
       (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
     );
+    // In an object: the subprocess is a promise of its end, which an async function would wait for.
+    return { session };
+  }
+
+  it('ends the sessions of a purged host before its data and row go', async () => {
+    const uid = 20_777;
+    insertPurgingHost('gone', uid);
+    const { session } = await startProcessOf(uid);
 
     try {
       const summary = reconcile(db, { ...settings, procDir: undefined }, undefined, NOW);
@@ -156,15 +179,64 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
       expect(summary.sessionsEnded).toBe(1);
       expect((await session).signal).toBe('SIGKILL');
       expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);
+      expect(passwd()).not.toMatch(/^gone:/m);
       expect(db.select().from(hosts).all()).toEqual([]);
     } finally {
       session.kill('SIGKILL');
     }
   });
 
+  it('neither signals nor removes anything of a UID whose account the server did not make, whatever a row says', async () => {
+    // alice (54321) is an admin's own login, with a directory in the backups; a row naming her UID is forged.
+    writeFileSync(join(settings.etcDir as string, 'passwd'), `${SYSTEM_PASSWD}alice:x:54321:54321:Alice:/home/alice:/bin/bash\n`);
+    const home = join(settings.backupDir, 'alice');
+    mkdirSync(home);
+    writeFileSync(join(home, 'precious'), 'data');
+    chownSync(home, 54_321, 54_321);
+    insertRow('alice', 54_321, { status: 'purging' });
+    const { session } = await startProcessOf(54_321);
+
+    try {
+      const summary = reconcile(db, { ...settings, procDir: undefined }, undefined, NOW);
+      expect(summary.sessionsEnded).toBe(0);
+      expect(summary.purged).toEqual([]);
+      expect(summary.leftAlone).toEqual([
+        { uid: 54_321, reason: expect.any(String) },
+        { name: 'alice', uid: 54_321, reason: expect.any(String) },
+      ]);
+      await expect(readFile(`/proc/${session.pid}/status`, 'utf8')).resolves.toContain('Uid:\t54321');
+      expect(readFileSync(join(home, 'precious'), 'utf8')).toBe('data');
+      expect(passwd()).toMatch(/^alice:x:54321:54321:Alice:/m);
+    } finally {
+      session.kill('SIGKILL');
+    }
+  });
+
+  it("keeps a purged host's home that is a link, and what it points at", () => {
+    insertPurgingHost('gone', 20_005);
+    const elsewhere = join(base, 'elsewhere');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'precious'), 'data');
+    rmSync(join(settings.backupDir, 'gone'), { recursive: true });
+    symlinkSync(elsewhere, join(settings.backupDir, 'gone'));
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(summary.purged).toEqual([]);
+    expect(summary.leftAlone).toEqual([{ name: 'gone', uid: 20_005, reason: expect.stringContaining(join(settings.backupDir, 'gone')) }]);
+    expect(readFileSync(join(settings.backupDir, 'gone', 'precious'), 'utf8')).toBe('data');
+    expect(db.select().from(hosts).all()).toEqual([]);
+  });
+
+  it("keeps a purged host's home that another UID owns", () => {
+    insertPurgingHost('gone', 20_005);
+    chownSync(join(settings.backupDir, 'gone'), 54_321, 54_321);
+    const summary = reconcile(db, settings, undefined, NOW);
+    expect(summary.purged).toEqual([]);
+    expect(summary.leftAlone).toEqual([{ name: 'gone', uid: 20_005, reason: expect.stringContaining(join(settings.backupDir, 'gone')) }]);
+    expect(existsSync(join(settings.backupDir, 'gone', 'repo'))).toBe(true);
+  });
+
   it('forgets the sessions and last backup of a purged host, so a new host of that name starts at never', () => {
-    insertRow('gone', 20_005, { status: 'purging' });
-    mkdirSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+    insertPurgingHost('gone', 20_005);
     updateBackupState(db, NOW, 'gone', { lastBackupAt: NOW, repositoryBytes: 1000 });
     db.insert(hostSessions)
       .values({
@@ -190,11 +262,15 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
   });
 
   it("removes a purged host's check files with its repository, and leaves another host's", () => {
-    insertRow('gone', 20_005, { status: 'purging' });
     insertRow('kept', 20_006);
-    for (const name of ['gone', 'kept']) {
-      mkdirSync(join(settings.backupDir, name, 'repo'), { recursive: true });
+    insertPurgingHost('gone', 20_005);
+    for (const [name, uid] of [
+      ['gone', 20_005],
+      ['kept', 20_006],
+    ] as const) {
+      // As the checks make it: the host's own.
       mkdirSync(join(checkScratchDir(settings.stateDir, name), '.config', 'borg', 'security'), { recursive: true });
+      chownSync(checkScratchDir(settings.stateDir, name), uid, uid);
     }
     expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['gone']);
     expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);

@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { listRestorePoints, restoreHost } from '../../../src/restore/restore-host.js';
 import { readTransactions, rollBackRepository } from '../../../src/restore/roll-back-repository.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { giveRepositoryToHost } from '../../support/host-repository.js';
 import { addHostRow } from '../../support/host-rows.js';
@@ -126,8 +127,13 @@ describe.runIf(isRoot)('rolling back a repository with links in it', () => {
     symlinkSync(other, repository);
     const test = makeTestRootContext(loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_BACKUP_DIR: backupDir }));
     addHostRow(test.context.db, 'db1', test.clock.now(), { uid: UID });
-    expect(() => listRestorePoints(test.context, 'db1')).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
-    await expect(restoreHost(test.context, 'db1', BEFORE, { actor: 'cli', sourceAddress: null })).rejects.toMatchObject({
+    writeAccountDatabase(join(base, 'etc'), backupDir, [
+      { name: 'db1', uid: UID },
+      { name: 'db2', uid: 20_002 },
+    ]);
+    const accounts = serverAccountsIn(join(base, 'etc'), backupDir);
+    expect(() => listRestorePoints(test.context, accounts, 'db1')).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
+    await expect(restoreHost(test.context, accounts, 'db1', BEFORE, { actor: 'cli', sourceAddress: null })).rejects.toMatchObject({
       code: 'UNSAFE_PATH',
     });
     expect(readdirSync(join(other, 'data', '0')).sort()).toEqual(['0', '1', '2', '3']);

@@ -22,9 +22,10 @@ import { quotaAllowanceBytes } from '../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../src/domain/config-versions.js';
 import { findHost } from '../../../src/enrollment/hosts-store.js';
 import { createRepositoryWatch } from '../../../src/supervise/repository-watch.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { writeSegment } from '../../support/borg-segment-files.js';
 import { addHostRow } from '../../support/host-rows.js';
-import { reportedAuditEntries, reportedEvents } from '../../support/root-reports.js';
+import { reportedAuditEntries, reportedEvents, reportsOf } from '../../support/root-reports.js';
 
 /**
  * The repository watch against a fake /proc (one process per "session"),
@@ -38,12 +39,18 @@ const isRoot = process.getuid?.() === 0;
 let base: string;
 let procDir: string;
 let backupDir: string;
+let etcDir: string;
 let db: Db;
+/** The hosts whose accounts reconcile wrote (the test's passwd). */
+let accounts: { name: string; uid: number }[];
 let reconcileRequests: number;
 let ticks: number;
 
+/** A host, its repository and its account, as reconcile makes them. */
 function addHost(name: string, uid: number, quotaBytes: number | null, appendOnly = true): string {
   addHostRow(db, name, NOW, { uid, appendOnly, quotaBytes });
+  accounts.push({ name, uid });
+  writeAccountDatabase(etcDir, backupDir, accounts);
   const repository = join(backupDir, name, 'repo');
   mkdirSync(join(repository, 'data', '0'), { recursive: true });
   owners.set(repository, uid);
@@ -79,6 +86,7 @@ function createWatch() {
     requestReconcile: async () => {
       reconcileRequests += 1;
     },
+    serverAccounts: serverAccountsIn(etcDir, backupDir),
     procDir,
   });
 }
@@ -87,6 +95,8 @@ beforeEach(() => {
   base = mkdtempSync(join(tmpdir(), 'sbs-watch-'));
   procDir = join(base, 'proc');
   backupDir = join(base, 'backups');
+  etcDir = join(base, 'etc');
+  accounts = [];
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   db = openMemoryRootDatabase();
@@ -145,6 +155,34 @@ describe('the repository watch and the quota', () => {
     expect(await createWatch().check({ sweep: true })).toEqual([]);
     expect(readdirSync(join(backupDir, '..', 'x', 'repo', 'data', '0')).sort()).toEqual(['0', '1']);
     rmSync(join(backupDir, '..', 'x'), { recursive: true, force: true });
+  });
+
+  it('neither counts, ends nor cleans up after the sessions of a UID whose account the server did not make', async () => {
+    // alice (54321) is an admin's own login with a directory in the backups; the row naming her is forged.
+    const foreign = addHost('alice', 54_321, 10_000_000);
+    accounts.pop();
+    writeAccountDatabase(etcDir, backupDir, accounts);
+    hostSegment(foreign, 0, 500, true);
+    hostSegment(foreign, 1, 30_000_000, false);
+    startSession(99_999_001, 54_321);
+    const watch = createWatch();
+    expect(await watch.check({ sweep: true })).toEqual([]);
+    endSession(99_999_001);
+    expect(await watch.check({ sweep: true })).toEqual([]);
+    expect(readdirSync(join(foreign, 'data', '0')).sort()).toEqual(['0', '1']);
+    expect(reportsOf(db).filter((report) => report.kind === 'session-ended')).toEqual([]);
+    expect(actions()).toEqual([]);
+  });
+
+  it("leaves alone a host whose row was given another account's UID", async () => {
+    const repository = addHost('small1', 20001, 10_000_000);
+    hostSegment(repository, 0, 500, true);
+    hostSegment(repository, 1, 30_000_000, false);
+    db.update(hosts).set({ uid: 54_321 }).where(eq(hosts.name, 'small1')).run();
+    startSession(99_999_001, 54_321);
+    expect(await createWatch().check({ sweep: true })).toEqual([]);
+    expect(readdirSync(join(repository, 'data', '0')).sort()).toEqual(['0', '1']);
+    expect(actions()).toEqual([]);
   });
 
   it('disables an append-only host whose committed history is past its quota', async () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryRootDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/root-schema.js';
 import { createSessionLimit } from '../../../src/supervise/session-limit.js';
+import { serverAccountsIn, writeAccountDatabase } from '../../support/account-database.js';
 import { addHostRow } from '../../support/host-rows.js';
 import { reportedAuditEntries } from '../../support/root-reports.js';
 
@@ -17,8 +18,12 @@ import { reportedAuditEntries } from '../../support/root-reports.js';
  */
 
 const NOW = new Date('2026-11-27T03:00:00.000Z');
+const BACKUP_DIR = '/backups';
 let procDir: string;
+let etcDir: string;
 let db: Db;
+/** The hosts whose accounts reconcile wrote (the test's passwd). */
+let accounts: { name: string; uid: number }[];
 
 function addProcess(pid: number, uid: number): void {
   mkdirSync(join(procDir, String(pid), 'ns'), { recursive: true });
@@ -27,13 +32,33 @@ function addProcess(pid: number, uid: number): void {
   symlinkSync('mnt:[4026531841]', join(procDir, String(pid), 'ns', 'mnt'));
 }
 
+/** A host with a cap of 1 and its account, as reconcile makes them. */
 function addHost(name: string, uid: number): void {
   addHostRow(db, name, NOW, { uid });
   db.update(hosts).set({ maxSessions: 1 }).where(eq(hosts.name, name)).run();
+  accounts.push({ name, uid });
+  writeAccountDatabase(etcDir, BACKUP_DIR, accounts);
+}
+
+function createLimit(ownPids?: () => ReadonlySet<number>) {
+  const limit = createSessionLimit({
+    db,
+    backupDir: BACKUP_DIR,
+    logger: pino({ level: 'silent' }),
+    now: () => NOW,
+    serverAccounts: serverAccountsIn(etcDir, BACKUP_DIR),
+    procDir,
+    ...(ownPids ? { ownPids } : {}),
+  });
+  limit.refreshHosts();
+  return limit;
 }
 
 beforeEach(() => {
   procDir = mkdtempSync(join(tmpdir(), 'sbs-session-limit-'));
+  etcDir = join(procDir, 'etc');
+  accounts = [];
+  writeAccountDatabase(etcDir, BACKUP_DIR, accounts);
   mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
   symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
   db = openMemoryRootDatabase();
@@ -45,9 +70,7 @@ describe('the session cap', () => {
   it('ends the sessions of a host beyond its cap', () => {
     addHost('web1', 20001);
     for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 20001);
-    const limit = createSessionLimit({ db, backupDir: '/backups', logger: pino({ level: 'silent' }), now: () => NOW, procDir });
-    limit.refreshHosts();
-    limit.check();
+    createLimit().check();
     expect(reportedAuditEntries(db)).toEqual([
       expect.objectContaining({
         action: 'host.sessions.limit',
@@ -60,16 +83,7 @@ describe('the session cap', () => {
   it("does not count the server's own repository check as a session of the host", () => {
     addHost('web1', 20001);
     for (const pid of [99_999_001, 99_999_002]) addProcess(pid, 20001);
-    const limit = createSessionLimit({
-      db,
-      backupDir: '/backups',
-      logger: pino({ level: 'silent' }),
-      now: () => NOW,
-      procDir,
-      ownPids: () => new Set([99_999_002]),
-    });
-    limit.refreshHosts();
-    limit.check();
+    createLimit(() => new Set([99_999_002])).check();
     expect(reportedAuditEntries(db)).toEqual([]);
   });
 
@@ -80,8 +94,27 @@ describe('the session cap', () => {
     db.update(hosts).set({ uid: 100 }).where(eq(hosts.name, 'web2')).run();
     for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 0);
     for (const pid of [99_999_011, 99_999_012, 99_999_013]) addProcess(pid, 100);
-    const limit = createSessionLimit({ db, backupDir: '/backups', logger: pino({ level: 'silent' }), now: () => NOW, procDir });
-    limit.refreshHosts();
+    createLimit().check();
+    expect(reportedAuditEntries(db)).toEqual([]);
+  });
+
+  it('never counts or ends the processes of a UID in the host range whose account the server did not make', () => {
+    // alice (54321) is an admin's own login; a row naming her UID is forged, or names an account reconcile never wrote.
+    addHostRow(db, 'alice', NOW, { uid: 54_321 });
+    db.update(hosts).set({ maxSessions: 1 }).where(eq(hosts.name, 'alice')).run();
+    addHostRow(db, 'web3', NOW, { uid: 20_003 });
+    db.update(hosts).set({ maxSessions: 1 }).where(eq(hosts.name, 'web3')).run();
+    for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 54_321);
+    for (const pid of [99_999_011, 99_999_012, 99_999_013]) addProcess(pid, 20_003);
+    createLimit().check();
+    expect(reportedAuditEntries(db)).toEqual([]);
+  });
+
+  it('stops counting the processes of a host whose account is removed, before the next refresh', () => {
+    addHost('web1', 20001);
+    for (const pid of [99_999_001, 99_999_002, 99_999_003]) addProcess(pid, 20001);
+    const limit = createLimit();
+    writeAccountDatabase(etcDir, BACKUP_DIR, []);
     limit.check();
     expect(reportedAuditEntries(db)).toEqual([]);
   });
