@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import type { RestorePoints } from './domain/borg-transactions.js';
 import type { SshHostKey } from './provision/host-keys.js';
-import type { TlsIdentity } from './tls/tls-files.js';
+import type { TlsIdentity } from './tls/tls-identity.js';
 import type { SigningKey } from './tokens/signing-key.js';
 
 /** What the API and the CLI hand to the operations; everything with I/O is passed in. */
@@ -24,10 +24,4 @@ export interface ServerContext {
   readRestorePoints?: (hostName: string) => Promise<RestorePoints>;
   /** The served certificate's pin (HTTPS), or null for plain HTTP. */
   tlsIdentity: () => TlsIdentity | null;
-}
-
-/** Who did something, for the audit log. */
-export interface Actor {
-  actor: string;
-  sourceAddress?: string | null;
 }

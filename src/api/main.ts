@@ -11,7 +11,7 @@ import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/stalenes
 import { createDeliveryWorker } from '../notify/delivery-worker.js';
 import { sendHttpRequest } from '../notify/http-sender.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
-import { readTlsIdentity } from '../tls/tls-files.js';
+import { readTlsIdentity } from '../tls/tls-identity.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
 import { connectToRoot } from './root-connection.js';

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
+import type { Actor } from '../domain/actor.js';
 import { AppError } from '../errors.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
 import { openControlChannel } from '../supervise/control-socket.js';
-import { readTlsIdentity } from '../tls/tls-files.js';
+import { readTlsIdentity } from '../tls/tls-identity.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { becomeApiUser } from './api-user.js';
 

@@ -1,7 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { enrollments } from '../db/schema.js';
+import type { Actor } from '../domain/actor.js';
 import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
 import { AppError } from '../errors.js';
 import { enqueueEvent } from '../notify/queue.js';

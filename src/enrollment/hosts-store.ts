@@ -2,7 +2,7 @@ import { and, eq, max, ne } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { uidsRunningIn } from '../provision/sessions.js';
+import { uidsRunningIn } from '../process/process-table.js';
 
 /** UIDs given to host accounts: above Debian's dynamic range, below nobody. */
 export const HOST_UID_MIN = 20000;

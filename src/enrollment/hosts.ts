@@ -1,7 +1,8 @@
 import { asc, eq, inArray } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { hosts } from '../db/schema.js';
+import type { Actor } from '../domain/actor.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { parseExpectBackupEvery } from '../domain/backup-staleness.js';
 import { parseCheckEvery } from '../domain/check-schedule.js';

@@ -1,14 +1,15 @@
 import { desc, eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { enrollmentTokens } from '../db/schema.js';
+import type { Actor } from '../domain/actor.js';
 import { parseExpectBackupEvery } from '../domain/backup-staleness.js';
 import { parseDurationSeconds } from '../domain/durations.js';
 import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
 import { parseQuota } from '../domain/sizes.js';
 import { AppError } from '../errors.js';
-import type { TlsIdentity } from '../tls/tls-files.js';
+import type { TlsIdentity } from '../tls/tls-identity.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   hashToken,

@@ -1,5 +1,6 @@
 import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
+import type { Actor } from '../domain/actor.js';
 import { getHost } from '../enrollment/hosts.js';
 import { AppError } from '../errors.js';
 import { listChecks, type RepositoryCheckRow } from './repository-checks.js';

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
-import type { Actor, ServerContext } from '../context.js';
+import type { ServerContext } from '../context.js';
 import { webhooks } from '../db/schema.js';
+import type { Actor } from '../domain/actor.js';
 import { parseOutgoingUrl, urlOrigin } from '../domain/outgoing-url.js';
 import { AppError } from '../errors.js';
 import { type DeliveryView, listDeliveries } from './delivery-store.js';

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
-import type { Run } from '../process/run.js';
 
 export interface SshHostKey {
   type: string;
@@ -24,20 +23,7 @@ export function hostKeyPath(sshDir: string, name: string): string {
   return `${sshDir}/ssh_host_${name}_key`;
 }
 
-/**
- * Generates each missing host key once, into the state directory, so the
- * server keeps its identity when the container is re-created.
- */
-export async function ensureSshHostKeys(sshDir: string, run: Run): Promise<void> {
-  for (const type of HOST_KEY_TYPES) {
-    const path = hostKeyPath(sshDir, type.name);
-    if (existsSync(path) && existsSync(`${path}.pub`)) continue;
-    await run('/usr/bin/ssh-keygen', ['-q', ...type.arguments, '-N', '', '-C', '', '-f', path], {
-      timeoutMs: 60_000,
-    });
-  }
-}
-
+/** The host keys sshd serves, from their public halves: what the API and `borgctl server` publish (root generates them: host-key-generation.ts). */
 export function readSshHostKeys(sshDir: string): SshHostKey[] {
   return HOST_KEY_TYPES.flatMap((type) => {
     const path = `${hostKeyPath(sshDir, type.name)}.pub`;

@@ -1,14 +1,6 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isHostAccountUid } from '../domain/host-uid.js';
+import { mountNamespaceOf, processStatuses } from '../process/process-table.js';
 import type { ServerUids } from './server-accounts.js';
-
-function mountNamespaceOf(procDir: string, pid: string): string | null {
-  try {
-    return readlinkSync(`${procDir}/${pid}/ns/mnt`);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Live processes of this server's mount namespace whose real UID is one of
@@ -26,20 +18,6 @@ export function processesOf(uids: ServerUids, procDir = '/proc'): { pid: number;
     found.push({ pid: Number(pid), uid: realUid });
   }
   return found;
-}
-
-/** Every process in /proc with its real UID and status text; one that ends while it is read is left out. */
-function* processStatuses(procDir: string): Generator<{ pid: string; realUid: number; status: string }> {
-  for (const entry of readdirSync(procDir)) {
-    if (!/^\d+$/.test(entry)) continue;
-    let status: string;
-    try {
-      status = readFileSync(`${procDir}/${entry}/status`, 'utf8');
-    } catch {
-      continue;
-    }
-    yield { pid: entry, realUid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), status };
-  }
 }
 
 /**
@@ -80,31 +58,6 @@ export function processIdsInSession(
 /** Which of these UIDs have a process running (an open session), by one pass over /proc; `exceptPids` as above. */
 export function uidsInSession(uids: ServerUids, procDir = '/proc', exceptPids: ReadonlySet<number> = new Set()): Set<number> {
   return new Set(processIdsInSession(uids, procDir, exceptPids).keys());
-}
-
-/**
- * The UIDs from `low` to `high` that a live process runs as, for choosing a
- * new host's UID: one whose processes still run (a session of a host just
- * purged, killed but not yet gone) is not free. Counts processes of this
- * server's mount namespace, and those whose namespace it may not read (the
- * unprivileged API process, which allocates UIDs at approval, cannot read
- * other users'): better a UID skipped than one shared. Zombies do not count.
- */
-export function uidsRunningIn(low: number, high: number, procDir = '/proc'): Set<number> {
-  const ownNamespace = mountNamespaceOf(procDir, 'self');
-  const found = new Set<number>();
-  for (const { pid, realUid, status } of processStatuses(procDir)) {
-    if (realUid < low || realUid > high || found.has(realUid) || /^State:\s+Z/m.test(status)) continue;
-    let namespace: string;
-    try {
-      namespace = readlinkSync(`${procDir}/${pid}/ns/mnt`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EACCES') found.add(realUid);
-      continue;
-    }
-    if (namespace === ownNamespace) found.add(realUid);
-  }
-  return found;
 }
 
 async function waitUntilGone(uids: ServerUids, deadline: number, procDir: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
-import type { Actor } from '../context.js';
 import { hosts } from '../db/schema.js';
+import type { Actor } from '../domain/actor.js';
 import { reportAudit, reportHost } from '../supervise/report-to-api.js';
 import type { RootContext } from '../supervise/root-context.js';
 

@@ -1,4 +1,4 @@
-import type { Actor } from '../context.js';
+import type { Actor } from '../domain/actor.js';
 import { repositoryPath } from '../domain/authorized-keys.js';
 import { findHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';

@@ -13,7 +13,7 @@ import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { allocateUid, findHost, HOST_UID_MAX, HOST_UID_MIN, upsertHost } from '../enrollment/hosts-store.js';
 import { AppError } from '../errors.js';
-import { uidsRunningIn } from '../provision/sessions.js';
+import { uidsRunningIn } from '../process/process-table.js';
 import { reportAudit, reportHost } from './report-to-api.js';
 
 /**

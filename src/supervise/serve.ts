@@ -11,7 +11,7 @@ import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../monitoring
 import { run, startChild } from '../process/run.js';
 import { findAccount } from '../provision/account-files.js';
 import { ensureDirectory } from '../provision/directories.js';
-import { ensureSshHostKeys } from '../provision/host-keys.js';
+import { ensureSshHostKeys } from '../provision/host-key-generation.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
 import { createServerAccounts, type ServerAccounts } from '../provision/server-accounts.js';
 import { endSessionsAndWait } from '../provision/sessions.js';

@@ -1,5 +1,5 @@
 import type { Db } from '../db/connection.js';
-import { type EndedSession, recordSessionFacts } from '../monitoring/session-ended.js';
+import { type EndedSession, recordSessionFacts } from '../monitoring/session-facts.js';
 import { reportToApi } from './report-to-api.js';
 
 /**

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdminToken } from '../../src/admin/admin-tokens.js';
-import { type ApiLimits, createApp } from '../../src/api/app.js';
+import type { ApiLimits } from '../../src/api/api-limits.js';
+import { createApp } from '../../src/api/app.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { ServerContext } from '../../src/context.js';
@@ -11,7 +12,7 @@ import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/d
 import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
 import { changeHost } from '../../src/supervise/host-requests.js';
 import type { RootContext } from '../../src/supervise/root-context.js';
-import type { TlsIdentity } from '../../src/tls/tls-files.js';
+import type { TlsIdentity } from '../../src/tls/tls-identity.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
 
 /** The moment every test context starts at; tests move the clock from here. */

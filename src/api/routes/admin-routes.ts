@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { listAudit } from '../../audit/audit-log.js';
-import type { Actor, ServerContext } from '../../context.js';
+import type { ServerContext } from '../../context.js';
+import type { Actor } from '../../domain/actor.js';
 import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
 import { listEnrollments } from '../../enrollment/enroll.js';
 import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, statePaths } from '../../../src/config.js';
 import type { AppError } from '../../../src/errors.js';
 import { publicKeyPin } from '../../../src/tls/public-key-pin.js';
-import { prepareTlsFiles, readTlsIdentity } from '../../../src/tls/tls-files.js';
+import { prepareTlsFiles } from '../../../src/tls/tls-files.js';
+import { readTlsIdentity } from '../../../src/tls/tls-identity.js';
 import { createTestAuthority, createTestCertificate, DAYS_MS } from '../../support/tls-certificates.js';
 
 const NOW = new Date();
