@@ -6,10 +6,10 @@ import { migrateDatabase, openDatabase } from '../db/connection.js';
 import type { Actor } from '../domain/actor.js';
 import { AppError } from '../errors.js';
 import { readSshHostKeys } from '../provision/host-keys.js';
-import { openControlChannel } from '../supervise/control-socket.js';
 import { readTlsIdentity } from '../tls/tls-identity.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { becomeApiUser } from './api-user.js';
+import { openControlChannel } from './control-socket.js';
 
 export const CLI_ACTOR: Actor = { actor: 'cli', sourceAddress: null };
 

@@ -210,7 +210,7 @@ export const hostBackupState = sqliteTable('host_backup_state', {
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
-// ── Integrity checks (src/monitoring/integrity-check.ts): borg check --repository-only per host ──
+// ── Integrity checks (src/root/checks/integrity-check.ts): borg check --repository-only per host ──
 
 /** One run (a slice, with --max-duration) of the server's check of a host's repository; the newest kept per host. */
 export const repositoryChecks = sqliteTable(

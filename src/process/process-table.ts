@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 /**
  * What any user may read of /proc: every process with its real UID and
  * status, and the mount namespace of those it may look into. Root's session
- * handling (src/provision/sessions.ts) and the choice of a new host's
+ * handling (src/root/processes/sessions.ts) and the choice of a new host's
  * UID on either side (uidsRunningIn) read the process table through here.
  */
 

@@ -6,7 +6,7 @@ import { readRegularFileIfExists } from '../provision/untrusted-files.js';
 
 /**
  * Run once, as the API user, by root's first start of a version with a
- * database of its own (src/upgrade/legacy-state.ts): prints, as JSON, what
+ * database of its own (src/root/upgrade/legacy-state.ts): prints, as JSON, what
  * the API's database holds that root now keeps itself. Root never opens the
  * API's database; it reads this output and checks every row of it.
  * Usage: node export-api-state.js DATABASE [TLS_DIRECTORY]

@@ -10,8 +10,8 @@ import { type Config, loadConfig } from '../../src/config.js';
 import type { ServerContext } from '../../src/context.js';
 import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
-import { changeHost } from '../../src/supervise/host-requests.js';
-import type { RootContext } from '../../src/supervise/root-context.js';
+import { changeHost } from '../../src/root/requests/host-requests.js';
+import type { RootContext } from '../../src/root/root-context.js';
 import type { TlsIdentity } from '../../src/tls/tls-identity.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
 

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { NumberedRootReport } from '../../channel/root-reports.js';
+import type { Db } from '../../db/connection.js';
+import type { Logger } from '../../log.js';
+import { forgetReportsUpTo, pendingReports } from './report-to-api.js';
+
+/** The API's acknowledgement (a request on its socket): it applied every report up to `upTo`. */
+export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().nonnegative() });
+
+/** How often root looks for reports the API has not had yet (a cheap indexed query). */
+export const REPORT_FLUSH_INTERVAL_MS = 250;
+/** Reports in one message: far below the channel's line cap with every report at its largest. */
+export const REPORTS_PER_BATCH = 50;
+/** A batch not acknowledged in this time is sent again (the API may have restarted meanwhile). */
+const RESEND_AFTER_MS = 10_000;
+
+export interface ReportPump {
+  /** The API is connected: send it what it has not acknowledged, from the oldest. */
+  connect(send: (reports: NumberedRootReport[]) => void): void;
+  disconnect(): void;
+  /** The API applied every report up to `id`. */
+  acknowledge(id: number): void;
+  /** Sends the next batch when none is waiting for its acknowledgement (the supervisor calls it on a timer). */
+  flush(): void;
+}
+
+/**
+ * Sends root's reports (report-to-api.ts) to the API one batch at a time, in
+ * order, and forgets each once the API acknowledged it. A report is never
+ * lost to an API restart: it stays in root's database until then.
+ */
+export function createReportPump({ db, logger, now = Date.now }: { db: Db; logger: Logger; now?: () => number }): ReportPump {
+  let send: ((reports: NumberedRootReport[]) => void) | null = null;
+  let waitingFor: { lastId: number; sentAt: number } | null = null;
+
+  function flush(): void {
+    if (!send) return;
+    if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
+    const batch = pendingReports(db, 0, REPORTS_PER_BATCH);
+    const last = batch.at(-1);
+    if (!last) {
+      waitingFor = null;
+      return;
+    }
+    waitingFor = { lastId: last.id, sentAt: now() };
+    try {
+      send(batch);
+    } catch (error) {
+      logger.warn({ err: error }, 'could not send reports to the API; sending again later');
+    }
+  }
+
+  return {
+    connect(sender) {
+      send = sender;
+      waitingFor = null;
+      flush();
+    },
+    disconnect() {
+      send = null;
+      waitingFor = null;
+    },
+    acknowledge(id) {
+      // Never more than was sent: an acknowledgement names what the API has, not what root may drop.
+      if (!waitingFor) return;
+      forgetReportsUpTo(db, Math.min(id, waitingFor.lastId));
+      waitingFor = null;
+      flush();
+    },
+    flush,
+  };
+}
