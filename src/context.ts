@@ -2,8 +2,8 @@ import type { HostChange, HostChangeAnswer } from './channel/host-change.js';
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import type { RestorePoints } from './domain/borg-transactions.js';
-import type { SshHostKey } from './provision/host-keys.js';
-import type { TlsIdentity } from './tls/tls-identity.js';
+import type { SshHostKey } from './identity/ssh-host-keys.js';
+import type { TlsIdentity } from './identity/tls-identity.js';
 import type { SigningKey } from './tokens/signing-key.js';
 
 /** What the API and the CLI hand to the operations; everything with I/O is passed in. */

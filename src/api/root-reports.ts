@@ -4,7 +4,7 @@ import type { NumberedRootReport, RootReport } from '../channel/root-reports.js'
 import type { Db, Queryable } from '../db/connection.js';
 import { appliedRootReports, repositoryChecks } from '../db/schema.js';
 import { copyHostRow, forgetHost } from '../enrollment/host-copies.js';
-import { pruneChecks } from '../monitoring/repository-checks.js';
+import { pruneChecks } from '../host-records/repository-checks.js';
 import { recordEndedSession } from '../monitoring/session-ended.js';
 import { enqueueEvent } from '../notify/queue.js';
 

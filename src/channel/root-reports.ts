@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_TYPES } from '../notify/events.js';
+import { EVENT_TYPES } from '../domain/notification-events.js';
 import { hostRowMessage } from './host-row.js';
 
 /**

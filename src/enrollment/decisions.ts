@@ -5,8 +5,8 @@ import { enrollments } from '../db/schema.js';
 import type { Actor } from '../domain/actor.js';
 import { effectiveStatus, nextStatus } from '../domain/enrollment-state.js';
 import { AppError } from '../errors.js';
+import { allocateUid, findHost, findNameHolder } from '../host-records/hosts-store.js';
 import { enqueueEvent } from '../notify/queue.js';
-import { allocateUid, findHost, findNameHolder } from './hosts-store.js';
 import { copyRootAnswer } from './root-answers.js';
 
 export interface ApproveRequest {

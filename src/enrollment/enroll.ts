@@ -6,13 +6,13 @@ import { enrollments, enrollmentTokens } from '../db/schema.js';
 import { type EnrollmentStatus, effectiveStatus, PENDING_ENROLLMENT_TTL_MS } from '../domain/enrollment-state.js';
 import { parseHostName } from '../domain/host-name.js';
 import { isAddressAllowed } from '../domain/networks.js';
+import { enrollmentApprovalUrl } from '../domain/notification-events.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
-import { enrollmentApprovalUrl } from '../notify/events.js';
+import { findNameHolder } from '../host-records/hosts-store.js';
 import { enqueueEvent } from '../notify/queue.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
 import { approveEnrollment } from './decisions.js';
-import { findNameHolder } from './hosts-store.js';
 
 export type EnrollmentRow = typeof enrollments.$inferSelect;
 

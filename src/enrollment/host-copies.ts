@@ -2,7 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { fromHostRowMessage, type HostRowMessage } from '../channel/host-row.js';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
-import { forgetHostMonitoring } from '../monitoring/forget-host.js';
+import { forgetHostMonitoring } from '../host-records/forget-host.js';
 
 /**
  * The API's copy of the hosts root serves (root's answers and reports):

@@ -14,9 +14,9 @@ import { parseMaxSessions } from '../domain/session-cap.js';
 import { parseQuota } from '../domain/sizes.js';
 import { parseSshPublicKey } from '../domain/ssh-public-key.js';
 import { AppError } from '../errors.js';
+import { type HostSessionRow, listSessions } from '../host-records/host-sessions.js';
+import { allocateUid, findHost, findLiveHost, type HostRow } from '../host-records/hosts-store.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
-import { type HostSessionRow, listSessions } from '../monitoring/host-sessions.js';
-import { allocateUid, findHost, findLiveHost, type HostRow } from './hosts-store.js';
 import { copyRootAnswer } from './root-answers.js';
 
 export interface HostView extends HostMonitoring {
@@ -95,7 +95,7 @@ export function getHost(context: ServerContext, name: string): HostView {
   return toHostView(context, row);
 }
 
-/** A live host's recorded sessions, newest first (see monitoring/host-sessions.ts). */
+/** A live host's recorded sessions, newest first (see src/host-records/host-sessions.ts). */
 export function hostSessions(context: ServerContext, name: string, page: { limit: number; beforeId?: number }): HostSessionRow[] {
   if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
   return listSessions(context.db, name, page);

@@ -9,7 +9,7 @@ import { parseHostName } from '../domain/host-name.js';
 import { parseAllowFrom } from '../domain/networks.js';
 import { parseQuota } from '../domain/sizes.js';
 import { AppError } from '../errors.js';
-import type { TlsIdentity } from '../tls/tls-identity.js';
+import type { TlsIdentity } from '../identity/tls-identity.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   hashToken,

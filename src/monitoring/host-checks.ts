@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.js';
 import type { Actor } from '../domain/actor.js';
 import { getHost } from '../enrollment/hosts.js';
 import { AppError } from '../errors.js';
-import { listChecks, type RepositoryCheckRow } from './repository-checks.js';
+import { listChecks, type RepositoryCheckRow } from '../host-records/repository-checks.js';
 
 /** What the API and the CLI show of a host's repository checks (newest first). */
 export function listHostChecks(context: ServerContext, hostName: string): RepositoryCheckRow[] {

@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/connection.js';
 import type { hosts } from '../db/schema.js';
 import { type BackupStatus, backupStatus, DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../domain/backup-staleness.js';
-import { allBackupStates, type BackupStateRow, findBackupState } from './backup-state.js';
-import { type FinishedCheck, lastFinishedCheckOf, lastFinishedChecks } from './repository-checks.js';
+import { allBackupStates, type BackupStateRow, findBackupState } from '../host-records/backup-state.js';
+import { type FinishedCheck, lastFinishedCheckOf, lastFinishedChecks } from '../host-records/repository-checks.js';
 
 /** What a host view says of its backups: every figure as the server saw it. */
 export interface HostMonitoring {

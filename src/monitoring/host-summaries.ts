@@ -2,7 +2,7 @@ import { asc, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { isFullAccessOpen } from '../domain/full-access.js';
-import { QUOTA_HIGH_FRACTION } from '../notify/events.js';
+import { QUOTA_HIGH_FRACTION } from '../domain/notification-events.js';
 import { type HostMonitoring, monitoringOfEveryHost } from './host-monitoring.js';
 
 /** What a list of hosts shows of each: enough to sort by trouble, without a query per host. */

@@ -3,9 +3,9 @@ import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../db/connection.js';
 import { enrollments, hostSessions, hosts, webhookDeliveries } from '../db/schema.js';
 import type { BackupStatus } from '../domain/backup-staleness.js';
-import { allBackupStates } from './backup-state.js';
+import { allBackupStates } from '../host-records/backup-state.js';
+import { lastFinishedChecks } from '../host-records/repository-checks.js';
 import { describeMonitoring } from './host-monitoring.js';
-import { lastFinishedChecks } from './repository-checks.js';
 
 const BACKUP_STATUSES: readonly BackupStatus[] = ['ok', 'stale', 'never', 'disabled'];
 

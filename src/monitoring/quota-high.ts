@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/connection.js';
-import { QUOTA_HIGH_FRACTION } from '../notify/events.js';
+import { QUOTA_HIGH_FRACTION } from '../domain/notification-events.js';
+import type { BackupStateRow } from '../host-records/backup-state.js';
+import { updateBackupState } from '../host-records/backup-state.js';
 import { enqueueEvent } from '../notify/queue.js';
-import type { BackupStateRow } from './backup-state.js';
-import { updateBackupState } from './backup-state.js';
 
 /** Sends `host.quota.high` once when the repository passes 90 % of its quota, and again only after it went below. */
 export function noteQuotaUse(

@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/connection.js';
+import { findBackupState } from '../host-records/backup-state.js';
+import { type EndedSession, recordSessionFacts } from '../host-records/session-facts.js';
 import { enqueueEvent, enqueuePing } from '../notify/queue.js';
-import { findBackupState } from './backup-state.js';
 import { noteQuotaUse } from './quota-high.js';
-import { type EndedSession, recordSessionFacts } from './session-facts.js';
 import { evaluateStaleness } from './staleness.js';
 
 /**

@@ -2,9 +2,9 @@ import { eq } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../domain/backup-staleness.js';
+import { allBackupStates, updateBackupState } from '../host-records/backup-state.js';
+import { listSessions } from '../host-records/host-sessions.js';
 import { enqueueEvent } from '../notify/queue.js';
-import { allBackupStates, updateBackupState } from './backup-state.js';
-import { listSessions } from './host-sessions.js';
 
 /** How often the supervisor looks for hosts that went stale. */
 export const STALENESS_INTERVAL_MS = 60_000;

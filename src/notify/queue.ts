@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts, webhookDeliveries, webhooks } from '../db/schema.js';
-import { type NotificationEvent, renderEventPayload, TEST_EVENT_TYPE } from './events.js';
+import { type NotificationEvent, renderEventPayload, TEST_EVENT_TYPE } from '../domain/notification-events.js';
 
 export type PingOutcome = 'success' | 'fail';
 

@@ -4,10 +4,10 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { webhooks } from '../db/schema.js';
 import type { Actor } from '../domain/actor.js';
+import { DEFAULT_EVENT_TYPES, type EventType, isEventType } from '../domain/notification-events.js';
 import { parseOutgoingUrl, urlOrigin } from '../domain/outgoing-url.js';
 import { AppError } from '../errors.js';
 import { type DeliveryView, listDeliveries } from './delivery-store.js';
-import { DEFAULT_EVENT_TYPES, type EventType, isEventType } from './events.js';
 import { enqueueTestEvent } from './queue.js';
 import { generateWebhookSecret } from './webhook-secret.js';
 

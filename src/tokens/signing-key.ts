@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Queryable } from '../db/connection.js';
 import { signingKeys } from '../db/schema.js';
-import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { readRegularFileIfExists } from '../untrusted-files.js';
 
 export interface SigningKey {
   kid: string;

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, max } from 'drizzle-orm';
 import { toHostRowMessage } from '../channel/host-row.js';
 import { openDatabase } from '../db/connection.js';
 import { auditLog, hostBackupState, hosts, repositoryChecks } from '../db/schema.js';
-import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { readRegularFileIfExists } from '../untrusted-files.js';
 
 /**
  * Run once, as the API user, by root's first start of a version with a

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { openMemoryDatabase } from '../../src/db/connection.js';
-import type { RepositoryCheckRow } from '../../src/monitoring/repository-checks.js';
+import type { RepositoryCheckRow } from '../../src/host-records/repository-checks.js';
 import { createRequestDispatcher, type RequestDispatcher } from '../../src/root/requests/request-dispatcher.js';
 import { listenForRequests } from '../../src/root/requests/request-sockets.js';
 import { createRequestTable } from '../../src/root/requests/request-table.js';

@@ -9,10 +9,10 @@ import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { ServerContext } from '../../src/context.js';
 import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
-import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
+import { readSshHostKeys, type SshHostKey } from '../../src/identity/ssh-host-keys.js';
+import type { TlsIdentity } from '../../src/identity/tls-identity.js';
 import { changeHost } from '../../src/root/requests/host-requests.js';
 import type { RootContext } from '../../src/root/root-context.js';
-import type { TlsIdentity } from '../../src/tls/tls-identity.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
 
 /** The moment every test context starts at; tests move the clock from here. */

@@ -16,14 +16,14 @@ import {
 import { chooseHostToCheck } from '../../domain/check-schedule.js';
 import { isValidHostName } from '../../domain/host-name.js';
 import { AppError } from '../../errors.js';
-import type { Logger } from '../../log.js';
 import {
   closeUnfinishedChecks,
   lastCheckOf,
   type RepositoryCheckRow,
   recordCheckEnd,
   recordCheckStart,
-} from '../../monitoring/repository-checks.js';
+} from '../../host-records/repository-checks.js';
+import type { Logger } from '../../log.js';
 import { CommandFailed, type Run } from '../../process/run.js';
 import type { ServerAccounts } from '../accounts/server-accounts.js';
 import { ensureDirectory } from '../files/directories.js';

@@ -8,7 +8,7 @@ import { checkScratchDir } from '../../domain/borg-check.js';
 import { isAppendOnlyNow, nextFullAccessEnd } from '../../domain/full-access.js';
 import { isHostAccountUid } from '../../domain/host-uid.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
-import { forgetHostMonitoring } from '../../monitoring/forget-host.js';
+import { forgetHostMonitoring } from '../../host-records/forget-host.js';
 import type { Run } from '../../process/run.js';
 import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from '../accounts/account-files.js';
 import { parseServerAccounts, type ServerAccount, serverAccountOf, serverUidsAmong } from '../accounts/server-accounts.js';

@@ -3,8 +3,8 @@ import { type HostRow, toHostRowMessage } from '../../channel/host-row.js';
 import type { NumberedRootReport, RootReport } from '../../channel/root-reports.js';
 import type { Queryable } from '../../db/connection.js';
 import { rootReports } from '../../db/root-schema.js';
-import type { RepositoryCheckRow } from '../../monitoring/repository-checks.js';
-import type { NotificationEvent } from '../../notify/events.js';
+import type { NotificationEvent } from '../../domain/notification-events.js';
+import type { RepositoryCheckRow } from '../../host-records/repository-checks.js';
 
 /**
  * Root's half of its reports to the API (src/channel/root-reports.ts): each

@@ -11,8 +11,8 @@ import { parseAllowFrom } from '../../domain/networks.js';
 import { parseMaxSessions } from '../../domain/session-cap.js';
 import { parseQuota } from '../../domain/sizes.js';
 import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
-import { allocateUid, findHost, HOST_UID_MAX, HOST_UID_MIN, upsertHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
+import { allocateUid, findHost, HOST_UID_MAX, HOST_UID_MIN, upsertHost } from '../../host-records/hosts-store.js';
 import { uidsRunningIn } from '../../process/process-table.js';
 import { reportAudit, reportHost } from '../reports/report-to-api.js';
 

@@ -1,8 +1,8 @@
 import { checkFields, type RestorePointsResult, reconcileFields, restorePointsFields } from '../../channel/supervisor-requests.js';
 import type { Db } from '../../db/connection.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
-import { findLiveHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
+import { findLiveHost } from '../../host-records/hosts-store.js';
 import type { Logger } from '../../log.js';
 import type { IntegrityChecks } from '../checks/integrity-check.js';
 import { readRestorePoints } from '../restore/roll-back-repository.js';

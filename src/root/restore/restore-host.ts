@@ -1,8 +1,8 @@
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
-import { findHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
-import { readRegularFileIfExists } from '../../provision/untrusted-files.js';
+import { findHost } from '../../host-records/hosts-store.js';
+import { readRegularFileIfExists } from '../../untrusted-files.js';
 import type { ServerAccount, ServerAccounts, ServerUids } from '../accounts/server-accounts.js';
 import { breakStaleLock } from '../borg-files/repository-files.js';
 import { writeFileAtomically } from '../files/atomic-file.js';

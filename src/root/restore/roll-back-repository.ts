@@ -8,7 +8,7 @@ import {
   type RestorePoints,
 } from '../../domain/borg-transactions.js';
 import { AppError } from '../../errors.js';
-import { type ReadOptions, readLinesOfRegularFileIfExists, readRegularFileIfExists } from '../../provision/untrusted-files.js';
+import { type ReadOptions, readLinesOfRegularFileIfExists, readRegularFileIfExists } from '../../untrusted-files.js';
 import { writeFileAtomically } from '../files/atomic-file.js';
 import { asAccount } from '../files/effective-account.js';
 import { AS_OWNER, repositoryOwner } from '../files/repository-owner.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
+import { HOST_KEY_TYPES, hostKeyPath } from '../../identity/ssh-host-keys.js';
 import type { Run } from '../../process/run.js';
-import { HOST_KEY_TYPES, hostKeyPath } from '../../provision/host-keys.js';
 
 /**
  * Generates each missing host key once, into the state directory, so the

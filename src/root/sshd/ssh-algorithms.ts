@@ -63,5 +63,5 @@ export function hasAesInstructions(cpuinfo: string): boolean {
 /** Encrypt-then-MAC with SHA-2 or a 128-bit UMAC tag; the AEAD ciphers above use none of them. */
 export const MACS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'umac-128-etm@openssh.com'] as const;
 
-/** The host key types the server has (host-keys.ts): ed25519, and RSA with SHA-2 signatures only. */
+/** The host key types the server has (src/identity/ssh-host-keys.ts): ed25519, and RSA with SHA-2 signatures only. */
 export const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'] as const;

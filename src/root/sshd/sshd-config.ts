@@ -1,5 +1,5 @@
 import { DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS } from '../../config.js';
-import { HOST_KEY_TYPES, hostKeyPath } from '../../provision/host-keys.js';
+import { HOST_KEY_TYPES, hostKeyPath } from '../../identity/ssh-host-keys.js';
 import { HOSTS_GROUP } from '../accounts/account-files.js';
 import { ciphersFor, HOST_KEY_ALGORITHMS, kexAlgorithmsFor, MACS } from './ssh-algorithms.js';
 

@@ -1,8 +1,8 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { type Config, statePaths } from '../../config.js';
+import { publicKeyPin } from '../../identity/public-key-pin.js';
 import type { Logger } from '../../log.js';
-import { readRegularFileIfExists } from '../../provision/untrusted-files.js';
-import { publicKeyPin } from '../../tls/public-key-pin.js';
+import { readRegularFileIfExists } from '../../untrusted-files.js';
 import { writeFileAtomically } from '../files/atomic-file.js';
 import { ensureDirectory } from '../files/directories.js';
 import { checkCertificatePair } from './certificate-check.js';

@@ -6,7 +6,7 @@ import { hosts, importedAncestorUsers } from '../../db/root-schema.js';
 import { isValidHostName } from '../../domain/host-name.js';
 import { isHostAccountUid } from '../../domain/host-uid.js';
 import { parseSshPublicKey, type SshPublicKey } from '../../domain/ssh-public-key.js';
-import { allocateUid, findHost, HOST_UID_MIN, upsertHost } from '../../enrollment/hosts-store.js';
+import { allocateUid, findHost, HOST_UID_MIN, upsertHost } from '../../host-records/hosts-store.js';
 import type { Logger } from '../../log.js';
 import { chownTree } from '../files/directories.js';
 import { reportAudit, reportHost } from '../reports/report-to-api.js';

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/connection.js';
-import { type EndedSession, recordSessionFacts } from '../../monitoring/session-facts.js';
+import { type EndedSession, recordSessionFacts } from '../../host-records/session-facts.js';
 import { reportToApi } from '../reports/report-to-api.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { HostSessionRow } from '../../monitoring/host-sessions.js';
+import type { HostSessionRow } from '../../host-records/host-sessions.js';
 import { humanBytes, utcTime } from '../format.js';
 
 const WIDTH = 600;

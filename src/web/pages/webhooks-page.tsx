@@ -1,5 +1,5 @@
+import { DEFAULT_EVENT_TYPES, EVENT_TYPES } from '../../domain/notification-events.js';
 import type { DeliveryView } from '../../notify/delivery-store.js';
-import { DEFAULT_EVENT_TYPES, EVENT_TYPES } from '../../notify/events.js';
 import type { CreatedWebhook, WebhookView } from '../../notify/webhooks.js';
 import { Badge, Cell, DataTable, Pager, When } from './components.js';
 import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openControlChannel, requestCheckOverSocket, requestReconcileOverSocket } from '../../../src/cli/control-socket.js';
 import { AppError } from '../../../src/errors.js';
-import type { RepositoryCheckRow } from '../../../src/monitoring/repository-checks.js';
+import type { RepositoryCheckRow } from '../../../src/host-records/repository-checks.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { type RootSocketsBehaviour, type RootSocketsFake, startRootSockets } from '../../support/root-sockets.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { auditLog } from '../../../src/db/schema.js';
 import { createOrRekeyHost, deleteHost, getHost, listHosts, repositoryUrl, updateHost } from '../../../src/enrollment/hosts.js';
-import { findHost } from '../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../src/host-records/hosts-store.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { useSshKeys, useTestContext } from '../../support/fixture-hooks.js';
 import { makeTestContext, TEST_ENVIRONMENT } from '../../support/test-context.js';

@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrateDatabase, openDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/schema.js';
-import { upsertHost } from '../../../src/enrollment/hosts-store.js';
+import { upsertHost } from '../../../src/host-records/hosts-store.js';
 import { listDeliveries } from '../../../src/notify/delivery-store.js';
 import { createDeliveryWorker, type DeliveryWorker } from '../../../src/notify/delivery-worker.js';
 import { sendHttpRequest } from '../../../src/notify/http-sender.js';

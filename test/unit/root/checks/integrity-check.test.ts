@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { hosts, repositoryChecks } from '../../../../src/db/root-schema.js';
-import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../../src/monitoring/repository-checks.js';
+import { KEPT_CHECKS_PER_HOST, recordCheckStart } from '../../../../src/host-records/repository-checks.js';
 import { CommandFailed, type Run, type RunOptions } from '../../../../src/process/run.js';
 import { createIntegrityChecks } from '../../../../src/root/checks/integrity-check.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';

@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { hostSessions, hosts } from '../../../../src/db/schema.js';
 import { checkScratchDir } from '../../../../src/domain/borg-check.js';
-import { findBackupState, updateBackupState } from '../../../../src/monitoring/backup-state.js';
+import { findBackupState, updateBackupState } from '../../../../src/host-records/backup-state.js';
 import { type ReconcileSettings, reconcile } from '../../../../src/root/reconcile/reconcile.js';
 import { waitFor } from '../../../support/wait-for.js';
 

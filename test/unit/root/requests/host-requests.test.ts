@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HostChange } from '../../../../src/channel/host-change.js';
 import { openMemoryRootDatabase } from '../../../../src/db/connection.js';
-import { findHost } from '../../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../../src/host-records/hosts-store.js';
 import { changeHost } from '../../../../src/root/requests/host-requests.js';
 import { codeOf } from '../../../support/error-codes.js';
 import { TEST_HOST_KEY } from '../../../support/host-rows.js';

@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../src/config.js';
 import { hosts } from '../../../../src/db/schema.js';
-import { findHost } from '../../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../../src/host-records/hosts-store.js';
 import type { ServerAccounts } from '../../../../src/root/accounts/server-accounts.js';
 import { recordConfigVersion } from '../../../../src/root/restore/config-history.js';
 import { listRestorePoints, restoreHost } from '../../../../src/root/restore/restore-host.js';

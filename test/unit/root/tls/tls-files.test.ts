@@ -5,9 +5,9 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, statePaths } from '../../../../src/config.js';
 import type { AppError } from '../../../../src/errors.js';
+import { publicKeyPin } from '../../../../src/identity/public-key-pin.js';
+import { readTlsIdentity } from '../../../../src/identity/tls-identity.js';
 import { prepareTlsFiles } from '../../../../src/root/tls/tls-files.js';
-import { publicKeyPin } from '../../../../src/tls/public-key-pin.js';
-import { readTlsIdentity } from '../../../../src/tls/tls-identity.js';
 import { createTestAuthority, createTestCertificate, DAYS_MS } from '../../../support/tls-certificates.js';
 
 const NOW = new Date();

@@ -20,7 +20,7 @@ import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.j
 import { hosts } from '../../../../src/db/root-schema.js';
 import { quotaAllowanceBytes } from '../../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../../src/domain/config-versions.js';
-import { findHost } from '../../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../../src/host-records/hosts-store.js';
 import { createRepositoryWatch } from '../../../../src/root/watch/repository-watch.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { writeSegment } from '../../../support/borg-segment-files.js';

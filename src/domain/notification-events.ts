@@ -1,6 +1,8 @@
 /**
- * The events the server notifies webhooks of. Callers build an event and hand
- * it to `enqueueEvent` (queue.ts), inside their own transaction when they have one.
+ * The events the server notifies webhooks of, as both sides name them: the
+ * API builds an event and hands it to `enqueueEvent` (src/notify/queue.ts),
+ * inside its own transaction when it has one; root reports one it decided on
+ * (reportEvent, src/root/reports/report-to-api.ts) and the API queues it.
  */
 export const EVENT_TYPES = [
   'enrollment.pending',

@@ -2,8 +2,8 @@ import { linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_LINE_BYTES, readLinesOfRegularFileIfExists } from '../../../src/provision/untrusted-files.js';
-import { codeOf } from '../../support/error-codes.js';
+import { MAX_LINE_BYTES, readLinesOfRegularFileIfExists } from '../../src/untrusted-files.js';
+import { codeOf } from '../support/error-codes.js';
 
 /** Reading a file someone else wrote a line at a time: the lines come out whole, however the chunks fall. */
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { publicKeyPin } from '../../../src/identity/public-key-pin.js';
 import { createSelfSignedCertificate } from '../../../src/root/tls/self-signed.js';
-import { publicKeyPin } from '../../../src/tls/public-key-pin.js';
 import { createTestCertificate, createTestKeys, pinOfKeys } from '../../support/tls-certificates.js';
 
 let directory: string;

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/db/connection.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { hosts } from '../../../src/db/schema.js';
+import type { AppError } from '../../../src/errors.js';
 import {
   allocateUid,
   findHost,
@@ -13,8 +14,7 @@ import {
   HOST_UID_MIN,
   type HostKeyAndPolicy,
   upsertHost,
-} from '../../../src/enrollment/hosts-store.js';
-import type { AppError } from '../../../src/errors.js';
+} from '../../../src/host-records/hosts-store.js';
 
 const NOW = new Date('2026-03-02T10:00:00Z');
 let db: Db;

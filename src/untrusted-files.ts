@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
-import { AppError } from '../errors.js';
+import { AppError } from './errors.js';
 
 /**
  * Files in a directory another account controls (the API user's db/, a

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { type Config, statePaths } from '../config.js';
-import { readRegularFileIfExists } from '../provision/untrusted-files.js';
+import { readRegularFileIfExists } from '../untrusted-files.js';
 import { publicKeyPin } from './public-key-pin.js';
 
 export interface TlsIdentity {

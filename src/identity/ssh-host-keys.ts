@@ -23,7 +23,7 @@ export function hostKeyPath(sshDir: string, name: string): string {
   return `${sshDir}/ssh_host_${name}_key`;
 }
 
-/** The host keys sshd serves, from their public halves: what the API and `borgctl server` publish (root generates them: host-key-generation.ts). */
+/** The host keys sshd serves, from their public halves: what the API and `borgctl server` publish (root generates them: src/root/sshd/host-key-generation.ts). */
 export function readSshHostKeys(sshDir: string): SshHostKey[] {
   return HOST_KEY_TYPES.flatMap((type) => {
     const path = `${hostKeyPath(sshDir, type.name)}.pub`;
