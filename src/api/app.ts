@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import type { ServerContext } from '../context.js';
 import { AppError, asExpectedError } from '../errors.js';
-import { webRoutes } from '../web/web-routes.js';
 import { type ApiLimits, defaultLimits } from './api-limits.js';
 import type { AppEnv } from './app-env.js';
+import type { ServerContext } from './context.js';
 import { STATUS_BY_CODE } from './error-map.js';
 import { clientAddress } from './middleware/client-address.js';
 import { requireAdmin } from './middleware/require-admin.js';
@@ -13,6 +12,7 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { serverRoutes } from './routes/server-routes.js';
+import { webRoutes } from './web/web-routes.js';
 
 export const MAX_BODY_BYTES = 32 * 1024;
 

@@ -4,16 +4,15 @@ import { serve } from '@hono/node-server';
 import { z } from 'zod';
 import { numberedRootReport } from '../channel/root-reports.js';
 import { loadConfig, statePaths } from '../config.js';
-import type { ServerContext } from '../context.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
 import { readSshHostKeys } from '../identity/ssh-host-keys.js';
 import { readTlsIdentity } from '../identity/tls-identity.js';
 import { createLogger } from '../log.js';
-import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
-import { createDeliveryWorker } from '../notify/delivery-worker.js';
-import { sendHttpRequest } from '../notify/http-sender.js';
-import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
+import type { ServerContext } from './context.js';
+import { evaluateStaleness, STALENESS_INTERVAL_MS } from './monitoring/staleness.js';
+import { createDeliveryWorker } from './notify/delivery-worker.js';
+import { sendHttpRequest } from './notify/http-sender.js';
 import { connectToRoot } from './root-connection.js';
 import { applyRootReports } from './root-reports.js';
 import {
@@ -23,6 +22,7 @@ import {
   requestRestorePointsFromSupervisor,
   useRootConnection,
 } from './root-requests.js';
+import { loadOrCreateSigningKey, recordSigningKey } from './tokens/signing-key.js';
 
 const rootReportBatch = z.strictObject({ type: z.literal('report'), reports: z.array(numberedRootReport).max(1000) });
 

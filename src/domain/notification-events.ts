@@ -1,6 +1,6 @@
 /**
  * The events the server notifies webhooks of, as both sides name them: the
- * API builds an event and hands it to `enqueueEvent` (src/notify/queue.ts),
+ * API builds an event and hands it to `enqueueEvent` (src/api/notify/queue.ts),
  * inside its own transaction when it has one; root reports one it decided on
  * (reportEvent, src/root/reports/report-to-api.ts) and the API queues it.
  */

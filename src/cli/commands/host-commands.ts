@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { listHostChecks } from '../../api/hosts/host-checks.js';
+import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../api/hosts/hosts.js';
 import { loadConfig, statePaths } from '../../config.js';
-import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
 import { AppError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
 import { createLogger } from '../../log.js';
-import { listHostChecks } from '../../monitoring/host-checks.js';
 import { run } from '../../process/run.js';
 import { createServerAccounts } from '../../root/accounts/server-accounts.js';
 import { createIntegrityChecks } from '../../root/checks/integrity-check.js';

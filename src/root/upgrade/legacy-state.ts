@@ -23,7 +23,7 @@ import { checkedExpectBackupEvery, checkedWindowEnd } from '../requests/host-req
 import { checkCertificatePair } from '../tls/certificate-check.js';
 import { publicHostName, writeServedPair } from '../tls/tls-files.js';
 
-const EXPORT_ENTRY = fileURLToPath(new URL('../../upgrade/export-api-state.js', import.meta.url));
+const EXPORT_ENTRY = fileURLToPath(new URL('../../api/export-api-state.js', import.meta.url));
 /** More hosts than the UID range holds: an export larger than this is not what the server wrote. */
 const MAX_EXPORTED_HOSTS = 60_000;
 
