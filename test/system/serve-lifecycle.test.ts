@@ -49,6 +49,38 @@ describe('borgctl serve', () => {
     expect(await borg.run(['create', `${repoUrl}::after-restart`, borg.dataDir])).toMatchObject({ exitCode: 0 });
   });
 
+  it('upgrades a state volume of the version before root had its own database, with every host, UID, key and the pin intact', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+    const before = await api.request<{ uid: number; fingerprint: string }>('GET', '/v1/admin/hosts/web1', { bearer: api.adminToken });
+    const pinBefore = (await api.request<{ tlsPin: string | null }>('GET', '/v1/server')).body.tlsPin;
+    expect(await (sandbox.server as NonNullable<Sandbox['server']>).stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+    // The earlier layout: one db/borg.db (the API user's) with the hosts, the TLS pair in db/tls, no root/ and no tls/.
+    const state = sandbox.stateDir;
+    await sandbox.exec([
+      'sh',
+      '-c',
+      `mkdir -p ${state}/db/tls && mv ${state}/tls/* ${state}/db/tls/ && chown -R borg-api:borg-api ${state}/db/tls`,
+    ]);
+    await sandbox.exec(['rm', '-rf', `${state}/root`, `${state}/tls`]);
+
+    const upgraded = await sandbox.startServer();
+    expect(upgraded.output()).toMatch(
+      /upgrade: root's database made from the API's.*"hosts":1|"hosts":1.*upgrade: root's database made from the API's/,
+    );
+    const after = await api.request<{ uid: number; fingerprint: string }>('GET', '/v1/admin/hosts/web1', { bearer: api.adminToken });
+    expect(after.body).toMatchObject({ uid: before.body.uid, fingerprint: before.body.fingerprint });
+    expect((await api.request<{ tlsPin: string | null }>('GET', '/v1/server')).body.tlsPin).toBe(pinBefore);
+    expect(await sandbox.readFile('/etc/passwd')).toMatch(new RegExp(`^web1:x:${before.body.uid}:`, 'm'));
+    const rootState = await sandbox.exec(['stat', '-c', '%U:%G %a', `${state}/root`, `${state}/root/root.db`]);
+    // A directory only root can enter: whatever mode SQLite gives the file, no other user reaches it.
+    expect(rootState.stdout.trim().split('\n')).toEqual(['root:root 700', expect.stringMatching(/^root:root /)]);
+    // The same key, the same repository, the same owner: the host backs up as before.
+    expect(await borg.run(['create', `${repoUrl}::after-upgrade`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+  });
+
   it('starts sshd again when it dies', async () => {
     const { sandbox } = server as ServerSandbox;
     const listener = await waitFor('the sshd listener', async () => (await sandbox.processesInside()).find(isSshdListener), 30_000);
