@@ -89,10 +89,11 @@ describe("the API user's files booby-trapped, against root", () => {
         '-cmd',
         '.timeout 10000',
         DATABASE,
+        // The forged row first: once the traps are set, any write (this one too) never ends.
         [
-          ...traps,
-          `create view trap_view as ${NEVER_ENDS}`,
           "insert into hosts (name, uid, key_type, key_base64, fingerprint, append_only, status, origin, created_at, updated_at) values ('x' || char(10) || 'root2:x:0:0::/root:/bin/sh', 0, 'ssh-ed25519', 'AAAA', 'SHA256:forged', 0, 'active', 'enrollment', 0, 0)",
+          `create view trap_view as ${NEVER_ENDS}`,
+          ...traps,
         ].join(';\n'),
       ]);
       expect(planted.exitCode, planted.stderr).toBe(0);
