@@ -56,7 +56,10 @@ const context = {
   config: loadConfig({ BORG_SERVER_PUBLIC_URL: 'http://127.0.0.1:8080' }),
   now: () => new Date(),
   signingKey: undefined,
-  requestReconcile: async () => {},
+  // Pages only read: no change of a host is asked of root here.
+  changeHost: async () => {
+    throw new Error('the bench changes no host');
+  },
   readSshHostKeys: () => [],
   tlsIdentity: () => null,
 };

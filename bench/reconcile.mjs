@@ -3,7 +3,7 @@
 // side on the same machine. Run: npm run build && bench/in-namespace.sh node bench/reconcile.mjs [HOSTS]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { openMemoryDatabase } from '../dist/db/connection.js';
+import { openMemoryRootDatabase } from '../dist/db/connection.js';
 import { hosts } from '../dist/db/schema.js';
 import { createReconcileMemory, reconcile } from '../dist/root/reconcile/reconcile.js';
 
@@ -51,7 +51,7 @@ const settings = { stateDir: '/srv/state', backupDir: '/srv/backups', sshPort: 2
 mkdirSync('/srv/state', { recursive: true, mode: 0o711 });
 
 // Side by side: the same number of users both ways.
-const db = openMemoryDatabase();
+const db = openMemoryRootDatabase();
 seed(db, hostCount, 'h');
 const memory = createReconcileMemory();
 const reconcileMs = timeMs(() => reconcile(db, settings, memory));

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
@@ -11,8 +12,10 @@ import { waitFor } from '../support/wait-for.js';
 
 /**
  * The unprivileged API process taken over: it owns the state volume's db/
- * (database, signing key, TLS files) and can write anything there. Root must
- * neither follow a link it plants nor act on a row it forged.
+ * (its database and signing key) and can write anything there, and it can
+ * ask root anything on the API's socket. Root must neither follow a link it
+ * plants nor act on a row it forged, and what it asks root is checked
+ * against root's own state.
  */
 
 const DATABASE = `${SANDBOX_STATE_DIR}/db/borg.db`;
@@ -22,6 +25,8 @@ const FOREIGN_UID = 54_321;
 const FOREIGN_NAME = 'alice';
 /** How long the session cap (every 500 ms) and the repository watch get to act on a forged row. */
 const ENFORCEMENT_WAIT_MS = 3000;
+const ATTACKER = fileURLToPath(new URL('../fixtures/attack/root-channel-attacker.mjs', import.meta.url));
+const API_SOCKET = `${SANDBOX_STATE_DIR}/run/api/api.sock`;
 
 describe('the API user taken over, against root', () => {
   const server = useAttackServer();
@@ -51,6 +56,15 @@ describe('the API user taken over, against root', () => {
     );
   };
   const serverOutput = () => sandbox().server?.output() ?? '';
+  /** Requests sent as the API user on the API's socket, each waiting for root's reply. */
+  const askRootAsApiUser = async (requests: Record<string, unknown>[]) => {
+    const result = await asApiUser([process.execPath, ATTACKER, 'requests', API_SOCKET, JSON.stringify(requests)]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    return (JSON.parse(result.stdout) as { answers: ({ result?: Record<string, unknown>; error?: { code: string } } | null)[] }).answers;
+  };
+  /** The host rows root serves, from root's own database. */
+  const rootHosts = async () =>
+    (await sandbox().exec(['sqlite3', `${SANDBOX_STATE_DIR}/root/root.db`, 'select name from hosts order by name'])).stdout;
 
   beforeAll(async () => {
     client = await createBorgClient('db1');
@@ -87,8 +101,8 @@ describe('the API user taken over, against root', () => {
     try {
       await reconcile();
       expect(await sandbox().readFile('/srv/outside/precious')).toBe('not a backup\n');
-      expect(serverOutput()).toMatch(/"name":"\.\.\/outside".*host refused/);
-      return '/srv/outside kept; serve logged "host refused" for ../outside';
+      expect(await rootHosts()).not.toContain('outside');
+      return "/srv/outside kept; the forged row never reached root's own database";
     } finally {
       await sql("delete from hosts where name = '../outside'");
     }
@@ -100,8 +114,8 @@ describe('the API user taken over, against root', () => {
       await reconcile();
       const passwd = await sandbox().readFile('/etc/passwd');
       expect(passwd).not.toContain('root2');
-      expect(serverOutput()).toContain('host refused');
-      return 'no root2 line in /etc/passwd; the row was refused';
+      expect(await rootHosts()).not.toContain('root2');
+      return "no root2 line in /etc/passwd; the forged row never reached root's own database";
     } finally {
       await sql('delete from hosts where uid = 20556');
     }
@@ -122,27 +136,41 @@ describe('the API user taken over, against root', () => {
     }
   });
 
+  /**
+   * An account in the host UID range the server did not make (on a bare host, an admin's own login), with two
+   * processes (two sessions, to a cap of 1) and a directory of its own under the backups, for the time of `run`.
+   */
+  async function withForeignAccount(run: (foreign: { home: string; areAlive(): Promise<boolean> }) => Promise<string>): Promise<string> {
+    const home = `${SANDBOX_BACKUP_DIR}/${FOREIGN_NAME}`;
+    await sandbox().exec(['useradd', '--uid', String(FOREIGN_UID), '--user-group', '--no-create-home', '--home-dir', home, FOREIGN_NAME]);
+    await sandbox().exec(['mkdir', '-m', '0700', home]);
+    await sandbox().writeFile(`${home}/precious`, 'not a backup\n', { mode: '0600', owner: `${FOREIGN_NAME}:${FOREIGN_NAME}` });
+    await sandbox().exec(['chown', `${FOREIGN_NAME}:${FOREIGN_NAME}`, home]);
+    const asForeign = ['setpriv', `--reuid=${FOREIGN_UID}`, `--regid=${FOREIGN_UID}`, '--clear-groups', '--'];
+    const processes: SandboxProcess[] = [sandbox().spawn([...asForeign, 'sleep', '600']), sandbox().spawn([...asForeign, 'sleep', '600'])];
+    const runsAsForeign = async (process_: SandboxProcess) =>
+      !process_.hasExited() && (await readFile(`/proc/${process_.pid}/status`, 'utf8').catch(() => '')).includes(`Uid:\t${FOREIGN_UID}\t`);
+    const areAlive = async () => (await Promise.all(processes.map(runsAsForeign))).every(Boolean);
+    try {
+      await waitFor('the foreign processes to run', async () => ((await areAlive()) ? true : undefined));
+      const evidence = await run({ home, areAlive });
+      expect(await sandbox().readFile(`${home}/precious`)).toBe('not a backup\n');
+      expect(await sandbox().readFile('/etc/passwd')).toMatch(new RegExp(`^${FOREIGN_NAME}:x:${FOREIGN_UID}:${FOREIGN_UID}::`, 'm'));
+      expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
+      return evidence;
+    } finally {
+      for (const process_ of processes) await process_.stop({ graceMs: 1000 });
+      await sql(`delete from hosts where name = '${FOREIGN_NAME}'`);
+      await sandbox().exec(['rm', '-rf', home]);
+      await sandbox().exec(['userdel', FOREIGN_NAME], { reject: false });
+    }
+  }
+
   attack(
     group,
     'forge a host row naming the UID of an account the server did not make, for root to end its processes and delete its files',
-    async () => {
-      // The foreign account, two of its processes (two sessions, to a cap of 1) and a directory of its own under the backups.
-      const home = `${SANDBOX_BACKUP_DIR}/${FOREIGN_NAME}`;
-      await sandbox().exec(['useradd', '--uid', String(FOREIGN_UID), '--user-group', '--no-create-home', '--home-dir', home, FOREIGN_NAME]);
-      await sandbox().exec(['mkdir', '-m', '0700', home]);
-      await sandbox().writeFile(`${home}/precious`, 'not a backup\n', { mode: '0600', owner: `${FOREIGN_NAME}:${FOREIGN_NAME}` });
-      await sandbox().exec(['chown', `${FOREIGN_NAME}:${FOREIGN_NAME}`, home]);
-      const asForeign = ['setpriv', `--reuid=${FOREIGN_UID}`, `--regid=${FOREIGN_UID}`, '--clear-groups', '--'];
-      const processes: SandboxProcess[] = [
-        sandbox().spawn([...asForeign, 'sleep', '600']),
-        sandbox().spawn([...asForeign, 'sleep', '600']),
-      ];
-      const runsAsForeign = async (process_: SandboxProcess) =>
-        !process_.hasExited() &&
-        (await readFile(`/proc/${process_.pid}/status`, 'utf8').catch(() => '')).includes(`Uid:\t${FOREIGN_UID}\t`);
-      const areAlive = async () => (await Promise.all(processes.map(runsAsForeign))).every(Boolean);
-      try {
-        await waitFor('the foreign processes to run', async () => ((await areAlive()) ? true : undefined));
+    () =>
+      withForeignAccount(async ({ home, areAlive }) => {
         await forgeHost(`'${FOREIGN_NAME}'`, FOREIGN_UID, 'active');
         await sql(`update hosts set max_sessions = 1 where name = '${FOREIGN_NAME}'`);
         await reconcile();
@@ -152,20 +180,47 @@ describe('the API user taken over, against root', () => {
         await reconcile();
         await sleep(ENFORCEMENT_WAIT_MS);
         expect(await areAlive(), 'a process of the foreign UID was ended by the purge').toBe(true);
-        expect(await sandbox().readFile(`${home}/precious`)).toBe('not a backup\n');
-        expect(await sandbox().readFile('/etc/passwd')).toMatch(new RegExp(`^${FOREIGN_NAME}:x:${FOREIGN_UID}:${FOREIGN_UID}::`, 'm'));
-        expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
-        // Whether the forged row reached root at all (not once root keeps its own state): the processes and files stay either way.
-        const seen = serverOutput().includes('not an account this server made')
-          ? 'serve logged the UID as not an account it made'
-          : 'the forged row did not reach root';
-        return `both processes of UID ${FOREIGN_UID} (${FOREIGN_NAME}, not the server's) still run after a cap of 1 and a purge; ${home} kept; ${seen}`;
-      } finally {
-        for (const process_ of processes) await process_.stop({ graceMs: 1000 });
-        await sql(`delete from hosts where name = '${FOREIGN_NAME}'`);
-        await sandbox().exec(['rm', '-rf', home]);
-        await sandbox().exec(['userdel', FOREIGN_NAME], { reject: false });
-      }
-    },
+        expect(await rootHosts()).not.toContain(FOREIGN_NAME);
+        return `both processes of UID ${FOREIGN_UID} (${FOREIGN_NAME}, not the server's) still run after a cap of 1 and a purge; ${home} kept; the forged row never reached root's own database`;
+      }),
+  );
+
+  attack(
+    group,
+    "ask root on the API's socket for a host with the UID of an account the server did not make, a session cap of 1, then its purge",
+    () =>
+      withForeignAccount(async ({ home, areAlive }) => {
+        const [keyType, keyBase64] = client.publicKey.split(' ');
+        const change = (id: string, body: Record<string, unknown>) => ({
+          type: 'host.change',
+          id,
+          change: { name: FOREIGN_NAME, ...body },
+        });
+        const [made, capped] = await askRootAsApiUser([
+          change('make', {
+            action: 'put-key',
+            keyType,
+            keyBase64,
+            appendOnly: true,
+            quotaBytes: null,
+            allowFrom: null,
+            origin: 'enrollment',
+            enrollmentId: null,
+            uidHint: FOREIGN_UID,
+          }),
+          change('cap', { action: 'set', fields: { maxSessions: 1 } }),
+        ]);
+        const uid = (made?.result?.row as { uid?: number } | undefined)?.uid;
+        expect(uid, JSON.stringify(made)).toBeDefined();
+        expect(uid).not.toBe(FOREIGN_UID);
+        expect(capped?.result).toBeDefined();
+        await sleep(ENFORCEMENT_WAIT_MS);
+        expect(await areAlive(), 'a process of the foreign UID was ended by the session cap').toBe(true);
+        const [purged] = await askRootAsApiUser([change('purge', { action: 'delete', purge: true })]);
+        expect(purged?.result).toBeDefined();
+        await sleep(ENFORCEMENT_WAIT_MS);
+        expect(await areAlive(), 'a process of the foreign UID was ended by the purge').toBe(true);
+        return `root gave the host UID ${uid}, not ${FOREIGN_UID} (a UID something runs as is not free); both processes of ${FOREIGN_NAME} still run after a cap of 1 and a purge; ${home} kept`;
+      }),
   );
 });

@@ -119,7 +119,7 @@ describe('compose.yaml with podman-compose', () => {
     expect((await projectVolumes()).sort()).toEqual([`${project}_backups`, `${project}_state`]);
 
     // The API answers over HTTPS on 8080 with the certificate in the state volume, and sshd on 2222.
-    const certificate = await execInContainer(container, ['cat', '/var/lib/secure-borg-server/db/tls/certificate.pem']);
+    const certificate = await execInContainer(container, ['cat', '/var/lib/secure-borg-server/tls/certificate.pem']);
     const api = pinnedApi('https://127.0.0.1:8080', publicKeyPinOf(certificate.stdout));
     const info = await expectOk(api.request<ServerInfo>('GET', '/v1/server'));
     expect(info).toMatchObject({ publicUrl: 'https://127.0.0.1:8080', sshPort: 2222, tlsPin: api.pin });

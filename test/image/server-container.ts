@@ -1,8 +1,8 @@
 import { type Cleanup, execInContainer, runContainer, waitUntilHealthy } from '../support/podman.js';
 import { pinnedApi, publicKeyPinOf, type ServerApi } from './server-api.js';
 
-/** Where the image keeps the self-signed certificate (BORG_SERVER_STATE_DIR/db/tls). */
-const CERTIFICATE_PATH = '/var/lib/secure-borg-server/db/tls/certificate.pem';
+/** Where the image keeps the self-signed certificate (BORG_SERVER_STATE_DIR/tls). */
+const CERTIFICATE_PATH = '/var/lib/secure-borg-server/tls/certificate.pem';
 
 export interface ServerContainer {
   name: string;

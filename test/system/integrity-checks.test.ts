@@ -120,12 +120,14 @@ describe("the server's repository checks", () => {
     expect(checked.exitCode).toBe(1);
     const [row] = JSON.parse(checked.stdout) as CheckRow[];
     expect(row).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('integrity error') });
-    const deliveries = await api.request<{ deliveries: { eventType: string }[] }>(
-      'GET',
-      `/v1/admin/webhooks/${webhook.body.id}/deliveries`,
-      { bearer: api.adminToken },
-    );
-    expect(deliveries.body.deliveries).toEqual([expect.objectContaining({ eventType: 'host.check.failed' })]);
+    // Root reports the failed check to the API, which queues the delivery: a moment after the check.
+    const deliveries = await waitFor('the host.check.failed delivery', async () => {
+      const listed = await api.request<{ deliveries: { eventType: string }[] }>('GET', `/v1/admin/webhooks/${webhook.body.id}/deliveries`, {
+        bearer: api.adminToken,
+      });
+      return listed.body.deliveries.length > 0 ? listed.body.deliveries : undefined;
+    });
+    expect(deliveries).toEqual([expect.objectContaining({ eventType: 'host.check.failed' })]);
   });
 
   it('ends a check as interrupted when a backup of the host starts, and the backup succeeds', async () => {

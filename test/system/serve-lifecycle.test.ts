@@ -4,6 +4,7 @@ import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
 import { canConnect } from '../support/sandbox.js';
 import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { httpsUrl, requestOverHttps, startHttpsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** `borgctl serve` as a process: restarts, a child that dies, SIGTERM during a backup session. */
@@ -47,6 +48,45 @@ describe('borgctl serve', () => {
     expect(serverInfo.body.knownHosts).toEqual(knownHosts);
     // known_hosts from before the restart, StrictHostKeyChecking=yes: the same server identity.
     expect(await borg.run(['create', `${repoUrl}::after-restart`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+  });
+
+  it('upgrades a state volume of the version before root had its own database, with every host, UID, key and the pin intact', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+    expect(await (sandbox.server as NonNullable<Sandbox['server']>).stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+    // Served over HTTPS, so that there is a TLS pair (and a pin in every enroll command) to keep.
+    const overHttps = (path: string) =>
+      requestOverHttps<{ uid: number; fingerprint: string; tlsPin: string | null }>(`${httpsUrl(sandbox)}${path}`, {
+        bearer: api.adminToken,
+      });
+    let https = await startHttpsServer(sandbox);
+    const pinBefore = (await overHttps('/v1/server')).body.tlsPin;
+    const before = (await overHttps('/v1/admin/hosts/web1')).body;
+    expect(pinBefore).toMatch(/^sha256\/\//);
+    expect(await https.stop()).toMatchObject({ exitCode: 0, wasKilled: false });
+    // The earlier layout: one db/borg.db (the API user's) with the hosts, the TLS pair in db/tls, no root/ and no tls/.
+    const state = sandbox.stateDir;
+    await sandbox.exec([
+      'sh',
+      '-c',
+      `mkdir -p ${state}/db/tls && mv ${state}/tls/* ${state}/db/tls/ && chown -R borg-api:borg-api ${state}/db/tls`,
+    ]);
+    await sandbox.exec(['rm', '-rf', `${state}/root`, `${state}/tls`]);
+
+    https = await startHttpsServer(sandbox);
+    expect(https.output()).toContain("upgrade: root's database made from the API's");
+    expect(https.output()).toMatch(/"hosts":1,"refused":0/);
+    expect((await overHttps('/v1/server')).body.tlsPin).toBe(pinBefore);
+    expect((await overHttps('/v1/admin/hosts/web1')).body).toMatchObject({ uid: before.uid, fingerprint: before.fingerprint });
+    expect(await sandbox.readFile('/etc/passwd')).toMatch(new RegExp(`^web1:x:${before.uid}:`, 'm'));
+    const rootState = await sandbox.exec(['stat', '-c', '%U:%G %a', `${state}/root`, `${state}/root/root.db`]);
+    // A directory only root can enter: whatever mode SQLite gives the file, no other user reaches it.
+    expect(rootState.stdout.trim().split('\n')).toEqual(['root:root 700', expect.stringMatching(/^root:root /)]);
+    // The same key, the same repository, the same owner: the host backs up as before.
+    expect(await borg.run(['create', `${repoUrl}::after-upgrade`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+    expect(await https.stop()).toMatchObject({ exitCode: 0, wasKilled: false });
   });
 
   it('starts sshd again when it dies', async () => {

@@ -93,7 +93,7 @@ describe('transport security with the self-signed certificate the server makes',
     server = await startHttpsServer(sandbox);
     adminToken = await createAdminToken(sandbox);
     // The pin the test trusts: the key of the certificate the server keeps in its state directory.
-    pin = pinOfCertificate(await sandbox.readFile(`${sandbox.stateDir}/db/tls/certificate.pem`));
+    pin = pinOfCertificate(await sandbox.readFile(`${sandbox.stateDir}/tls/certificate.pem`));
   });
 
   afterEach(async (context) => {
@@ -110,7 +110,7 @@ describe('transport security with the self-signed certificate the server makes',
     const openssl = await sandbox?.exec([
       'sh',
       '-c',
-      `openssl x509 -in ${sandbox.stateDir}/db/tls/certificate.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
+      `openssl x509 -in ${sandbox.stateDir}/tls/certificate.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
     ]);
     expect(`sha256//${openssl?.stdout.trim()}`).toBe(pin);
   });

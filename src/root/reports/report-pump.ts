@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { NumberedRootReport } from '../../channel/root-reports.js';
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
-import { forgetReportsUpTo, pendingReports } from './report-to-api.js';
+import { dropReportsBeyond, forgetReportsUpTo, pendingReports } from './report-to-api.js';
 
 /** The API's acknowledgement (a request on its socket): it applied every report up to `upTo`. */
 export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().nonnegative() });
@@ -11,6 +11,10 @@ export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().no
 export const REPORT_FLUSH_INTERVAL_MS = 250;
 /** Reports in one message: far below the channel's line cap with every report at its largest. */
 export const REPORTS_PER_BATCH = 50;
+/** Reports kept for an API that does not acknowledge them: about a day of a busy fleet's sessions. */
+export const MAX_KEPT_REPORTS = 200_000;
+/** Every how many flushes the backlog is bounded (a cheap query, not needed four times a second). */
+const TRIM_EVERY_FLUSHES = 240;
 /** A batch not acknowledged in this time is sent again (the API may have restarted meanwhile). */
 const RESEND_AFTER_MS = 10_000;
 
@@ -32,8 +36,14 @@ export interface ReportPump {
 export function createReportPump({ db, logger, now = Date.now }: { db: Db; logger: Logger; now?: () => number }): ReportPump {
   let send: ((reports: NumberedRootReport[]) => void) | null = null;
   let waitingFor: { lastId: number; sentAt: number } | null = null;
+  let flushes = 0;
 
   function flush(): void {
+    flushes += 1;
+    if (flushes % TRIM_EVERY_FLUSHES === 0) {
+      const dropped = dropReportsBeyond(db, MAX_KEPT_REPORTS);
+      if (dropped > 0) logger.error({ dropped }, 'dropped the oldest reports the API never acknowledged');
+    }
     if (!send) return;
     if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
     const batch = pendingReports(db, 0, REPORTS_PER_BATCH);

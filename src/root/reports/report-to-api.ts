@@ -1,4 +1,4 @@
-import { asc, gt, lte } from 'drizzle-orm';
+import { asc, gt, lte, max } from 'drizzle-orm';
 import { type HostRow, toHostRowMessage } from '../../channel/host-row.js';
 import type { NumberedRootReport, RootReport } from '../../channel/root-reports.js';
 import type { Queryable } from '../../db/connection.js';
@@ -67,4 +67,20 @@ export function pendingReports(db: Queryable, afterId: number, limit: number): N
 /** The API has applied every report up to `id`. */
 export function forgetReportsUpTo(db: Queryable, id: number): void {
   db.delete(rootReports).where(lte(rootReports.id, id)).run();
+}
+
+/**
+ * Drops the oldest reports beyond `keep`: an API that never acknowledges (taken over, or down for weeks) must not
+ * fill root's state volume. Returns how many went.
+ */
+export function dropReportsBeyond(db: Queryable, keep: number): number {
+  const newest =
+    db
+      .select({ id: max(rootReports.id) })
+      .from(rootReports)
+      .get()?.id ?? 0;
+  return db
+    .delete(rootReports)
+    .where(lte(rootReports.id, newest - keep))
+    .run().changes;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { NumberedRootReport } from '../../../../src/channel/root-reports.js';
 import { openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { createReportPump, REPORTS_PER_BATCH } from '../../../../src/root/reports/report-pump.js';
-import { reportAudit } from '../../../../src/root/reports/report-to-api.js';
+import { dropReportsBeyond, reportAudit } from '../../../../src/root/reports/report-to-api.js';
 import { reportsOf } from '../../../support/root-reports.js';
 
 /** Root's reports reach the API in order, one batch at a time, and stay until the API has them. */
@@ -52,6 +52,13 @@ describe('the report pump', () => {
     pump.connect((batch) => second.push(batch));
     expect(second[0]?.map((report) => report.id)).toEqual(first[0]?.map((report) => report.id));
     expect(reportsOf(db)).toHaveLength(3);
+  });
+
+  it('keeps at most the newest reports for an API that never acknowledges them', () => {
+    const db = openMemoryRootDatabase();
+    reportMany(db, 5);
+    expect(dropReportsBeyond(db, 2)).toBe(3);
+    expect(reportsOf(db).map((report) => (report.kind === 'audit' ? report.entry.action : ''))).toEqual(['action.3', 'action.4']);
   });
 
   it('sends a batch again when its acknowledgement does not come in time', () => {
