@@ -1,8 +1,9 @@
 import { readFileSync, watchFile } from 'node:fs';
 import { createServer } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { numberedRootReport } from '../channel/root-reports.js';
+import { numberedRootReport, REPORTS_PER_BATCH } from '../channel/root-reports.js';
 import { loadConfig, statePaths } from '../config.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
 import { readSshHostKeys } from '../identity/ssh-host-keys.js';
@@ -24,19 +25,43 @@ import {
 } from './root-requests.js';
 import { loadOrCreateSigningKey, recordSigningKey } from './tokens/signing-key.js';
 
+/** How long the API waits for root's backlog of reports before it serves anyway. */
+const CATCH_UP_WAIT_MS = 30_000;
 const rootReportBatch = z.strictObject({ type: z.literal('report'), reports: z.array(numberedRootReport).max(1000) });
 
 /** The HTTP API process: started by `borgctl serve` as the unprivileged API user. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 const paths = statePaths(config.stateDir);
-// Root's channel first: without it the API could not apply a change (root listens before it starts us).
-const rootConnection = await connectToRoot(paths.apiSocket);
-useRootConnection(rootConnection);
-let tlsIdentity = readTlsIdentity(config);
 // The API's own database: created and migrated here, by the user that owns it (root never opens it).
 const db = openDatabase(paths.database);
 migrateDatabase(db);
+// Root's channel first: without it the API could not apply a change (root listens before it starts us).
+const rootConnection = await connectToRoot(paths.apiSocket);
+useRootConnection(rootConnection);
+// Set before anything else is awaited: root sends what the API has not had yet as soon as it connects.
+let markCaughtUp: () => void = () => {};
+const caughtUpWithRoot = new Promise<void>((resolve) => {
+  markCaughtUp = resolve;
+});
+// What root recorded and decided (sessions, checks, a host it disabled, audit entries, events) comes as reports.
+rootConnection.onPush((message) => {
+  const batch = rootReportBatch.safeParse(message);
+  if (!batch.success) {
+    logger.error('root pushed something else than reports');
+    return;
+  }
+  let upTo: number;
+  try {
+    upTo = applyRootReports(db, batch.data.reports);
+  } catch (error) {
+    logger.error({ err: error }, "could not apply root's reports; root sends them again");
+    return;
+  }
+  acknowledgeRootReports(upTo).catch((error: unknown) => logger.warn({ err: error }, "root did not take the reports' acknowledgement"));
+  if (batch.data.reports.length < REPORTS_PER_BATCH) markCaughtUp();
+});
+let tlsIdentity = readTlsIdentity(config);
 const signingKey = await loadOrCreateSigningKey(paths.signingKeyDir);
 recordSigningKey(db, signingKey, new Date());
 const context: ServerContext = {
@@ -58,22 +83,6 @@ const deliveries = createDeliveryWorker({
   logger: logger.child({ part: 'notify' }),
 });
 deliveries.start();
-// What root recorded and decided (sessions, checks, a host it disabled, audit entries, events) comes as reports.
-rootConnection.onPush((message) => {
-  const batch = rootReportBatch.safeParse(message);
-  if (!batch.success) {
-    logger.error('root pushed something else than reports');
-    return;
-  }
-  let upTo: number;
-  try {
-    upTo = applyRootReports(db, batch.data.reports);
-  } catch (error) {
-    logger.error({ err: error }, "could not apply root's reports; root sends them again");
-    return;
-  }
-  acknowledgeRootReports(upTo).catch((error: unknown) => logger.warn({ err: error }, "root did not take the reports' acknowledgement"));
-});
 // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
 const stalenessTimer = setInterval(() => {
   try {
@@ -89,6 +98,9 @@ function readTlsPair() {
   return { cert: readFileSync(paths.tlsCertificate), key: readFileSync(paths.tlsKey) };
 }
 
+// Serve once the API's copy has what root reported while it was away (a host the quota watch disabled, an upgrade's hosts).
+const isCaughtUp = await Promise.race([caughtUpWithRoot.then(() => true), sleep(CATCH_UP_WAIT_MS).then(() => false)]);
+if (!isCaughtUp) logger.warn("serving before root's reports caught up; they keep coming");
 const server = serve(
   {
     fetch: app.fetch,

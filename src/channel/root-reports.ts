@@ -64,6 +64,12 @@ export const rootReport = z.discriminatedUnion('kind', [
 
 export type RootReport = z.infer<typeof rootReport>;
 
+/**
+ * Reports in one message: far below the channel's line cap with every report at its largest. A batch with
+ * fewer tells the API it has caught up with root.
+ */
+export const REPORTS_PER_BATCH = 50;
+
 /** A report with the id root keeps it under until the API acknowledges it. */
 export const numberedRootReport = z.strictObject({ id: z.number().int().positive(), report: rootReport });
 export type NumberedRootReport = z.infer<typeof numberedRootReport>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NumberedRootReport } from '../../channel/root-reports.js';
+import { type NumberedRootReport, REPORTS_PER_BATCH } from '../../channel/root-reports.js';
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
 import { dropReportsBeyond, forgetReportsUpTo, pendingReports } from './report-to-api.js';
@@ -9,8 +9,6 @@ export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().no
 
 /** How often root looks for reports the API has not had yet (a cheap indexed query). */
 export const REPORT_FLUSH_INTERVAL_MS = 250;
-/** Reports in one message: far below the channel's line cap with every report at its largest. */
-export const REPORTS_PER_BATCH = 50;
 /** Reports kept for an API that does not acknowledge them: about a day of a busy fleet's sessions. */
 export const MAX_KEPT_REPORTS = 200_000;
 /** Every how many flushes the backlog is bounded (a cheap query, not needed four times a second). */
@@ -38,7 +36,8 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
   let waitingFor: { lastId: number; sentAt: number } | null = null;
   let flushes = 0;
 
-  function flush(): void {
+  /** `evenEmpty`: a batch goes out when none is pending too, so that an API that just connected learns it has caught up. */
+  function flush({ evenEmpty = false } = {}): void {
     flushes += 1;
     if (flushes % TRIM_EVERY_FLUSHES === 0) {
       const dropped = dropReportsBeyond(db, MAX_KEPT_REPORTS);
@@ -48,11 +47,8 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
     if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
     const batch = pendingReports(db, 0, REPORTS_PER_BATCH);
     const last = batch.at(-1);
-    if (!last) {
-      waitingFor = null;
-      return;
-    }
-    waitingFor = { lastId: last.id, sentAt: now() };
+    waitingFor = last ? { lastId: last.id, sentAt: now() } : null;
+    if (!last && !evenEmpty) return;
     try {
       send(batch);
     } catch (error) {
@@ -64,7 +60,7 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
     connect(sender) {
       send = sender;
       waitingFor = null;
-      flush();
+      flush({ evenEmpty: true });
     },
     disconnect() {
       send = null;
@@ -77,6 +73,6 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
       waitingFor = null;
       flush();
     },
-    flush,
+    flush: () => flush(),
   };
 }

@@ -1,8 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { NumberedRootReport } from '../../../../src/channel/root-reports.js';
+import { REPORTS_PER_BATCH } from '../../../../src/channel/root-reports.js';
 import { openMemoryRootDatabase } from '../../../../src/db/connection.js';
-import { createReportPump, REPORTS_PER_BATCH } from '../../../../src/root/reports/report-pump.js';
+import { createReportPump } from '../../../../src/root/reports/report-pump.js';
 import { dropReportsBeyond, reportAudit } from '../../../../src/root/reports/report-to-api.js';
 import { reportsOf } from '../../../support/root-reports.js';
 
@@ -28,6 +29,12 @@ describe('the report pump', () => {
     expect(sent.map((batch) => batch.length)).toEqual([REPORTS_PER_BATCH, 3]);
     pump.acknowledge(sent[1]?.at(-1)?.id ?? 0);
     expect(reportsOf(db)).toEqual([]);
+  });
+
+  it('tells an API that connects when there is nothing to send, with an empty batch', () => {
+    const sent: NumberedRootReport[][] = [];
+    createReportPump({ db: openMemoryRootDatabase(), logger }).connect((batch) => sent.push(batch));
+    expect(sent).toEqual([[]]);
   });
 
   it('forgets no more than it sent, whatever the acknowledgement says', () => {
