@@ -3,7 +3,7 @@
 // (GET /v1/admin/hosts, every host with its figures) on the same database,
 // as ratios. In-process, nothing is written outside memory.
 // Run: npm run build && node bench/admin-page.mjs [HOSTS]
-import { createAdminToken } from '../dist/admin/admin-tokens.js';
+import { createAdminToken } from '../dist/api/admin/admin-tokens.js';
 import { createApp } from '../dist/api/app.js';
 import { createRateLimiter } from '../dist/api/middleware/rate-limit.js';
 import { loadConfig } from '../dist/config.js';

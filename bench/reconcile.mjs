@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { openMemoryRootDatabase } from '../dist/db/connection.js';
 import { hosts } from '../dist/db/schema.js';
-import { createReconcileMemory, reconcile } from '../dist/provision/reconcile.js';
+import { createReconcileMemory, reconcile } from '../dist/root/reconcile/reconcile.js';
 
 if (process.env.SBS_IN_NAMESPACE !== '1') {
   console.error('run me through bench/in-namespace.sh: I create users');

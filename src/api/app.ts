@@ -1,34 +1,20 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import type { ServerContext } from '../context.js';
 import { AppError, asExpectedError } from '../errors.js';
-import { webRoutes } from '../web/web-routes.js';
+import { type ApiLimits, defaultLimits } from './api-limits.js';
 import type { AppEnv } from './app-env.js';
+import type { ServerContext } from './context.js';
 import { STATUS_BY_CODE } from './error-map.js';
 import { clientAddress } from './middleware/client-address.js';
-import { createRateLimiter, type RateLimiter } from './middleware/rate-limit.js';
 import { requireAdmin } from './middleware/require-admin.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { serverRoutes } from './routes/server-routes.js';
+import { webRoutes } from './web/web-routes.js';
 
 export const MAX_BODY_BYTES = 32 * 1024;
-
-export interface ApiLimits {
-  adminFailures: RateLimiter;
-  enrollAttempts: RateLimiter;
-  lookups: RateLimiter;
-}
-
-export function defaultLimits(): ApiLimits {
-  return {
-    adminFailures: createRateLimiter({ limit: 20, windowMs: 5 * 60_000 }),
-    enrollAttempts: createRateLimiter({ limit: 60, windowMs: 60_000 }),
-    lookups: createRateLimiter({ limit: 60, windowMs: 60_000 }),
-  };
-}
 
 export interface AppOptions {
   context: ServerContext;

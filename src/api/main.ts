@@ -5,16 +5,15 @@ import { serve } from '@hono/node-server';
 import { z } from 'zod';
 import { numberedRootReport, REPORTS_PER_BATCH } from '../channel/root-reports.js';
 import { loadConfig, statePaths } from '../config.js';
-import type { ServerContext } from '../context.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
+import { readSshHostKeys } from '../identity/ssh-host-keys.js';
+import { readTlsIdentity } from '../identity/tls-identity.js';
 import { createLogger } from '../log.js';
-import { evaluateStaleness, STALENESS_INTERVAL_MS } from '../monitoring/staleness.js';
-import { createDeliveryWorker } from '../notify/delivery-worker.js';
-import { sendHttpRequest } from '../notify/http-sender.js';
-import { readSshHostKeys } from '../provision/host-keys.js';
-import { readTlsIdentity } from '../tls/tls-files.js';
-import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
 import { createApp } from './app.js';
+import type { ServerContext } from './context.js';
+import { evaluateStaleness, STALENESS_INTERVAL_MS } from './monitoring/staleness.js';
+import { createDeliveryWorker } from './notify/delivery-worker.js';
+import { sendHttpRequest } from './notify/http-sender.js';
 import { connectToRoot } from './root-connection.js';
 import { applyRootReports } from './root-reports.js';
 import {
@@ -24,6 +23,7 @@ import {
   requestRestorePointsFromSupervisor,
   useRootConnection,
 } from './root-requests.js';
+import { loadOrCreateSigningKey, recordSigningKey } from './tokens/signing-key.js';
 
 /** How long the API waits for root's backlog of reports before it serves anyway. */
 const CATCH_UP_WAIT_MS = 30_000;

@@ -1,12 +1,12 @@
 import { eq } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
 import type { NumberedRootReport, RootReport } from '../channel/root-reports.js';
 import type { Db, Queryable } from '../db/connection.js';
 import { appliedRootReports, repositoryChecks } from '../db/schema.js';
-import { copyHostRow, forgetHost } from '../enrollment/host-copies.js';
-import { pruneChecks } from '../monitoring/repository-checks.js';
-import { recordEndedSession } from '../monitoring/session-ended.js';
-import { enqueueEvent } from '../notify/queue.js';
+import { pruneChecks } from '../host-records/repository-checks.js';
+import { recordAudit } from './audit/audit-log.js';
+import { copyHostRow, forgetHost } from './hosts/host-copies.js';
+import { recordEndedSession } from './monitoring/session-ended.js';
+import { enqueueEvent } from './notify/queue.js';
 
 /**
  * The API's half of root's reports (src/channel/root-reports.ts): each is

@@ -88,7 +88,7 @@ export async function requestHostChangeFromSupervisor(
   return parsed.data;
 }
 
-/** Tells root the API applied its reports up to `upTo` (src/supervise/report-pump.ts). */
+/** Tells root the API applied its reports up to `upTo` (src/root/reports/report-pump.ts). */
 export async function acknowledgeRootReports(upTo: number, client = processConnection): Promise<void> {
   await ask(client, 'reports.ack', { upTo }, 10_000, 'RECONCILE_FAILED');
 }

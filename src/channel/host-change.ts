@@ -4,7 +4,7 @@ import { type HostRowMessage, hostRowMessage } from './host-row.js';
 /**
  * A change of a host the API (or an admin's borgctl) asks root for: the
  * three things an admin can do to a host. Root checks each against its own
- * state and the domain rules before it writes (src/supervise/host-requests.ts),
+ * state and the domain rules before it writes (src/root/requests/host-requests.ts),
  * then answers with the row it serves, which the API copies into its own
  * database with the audit entry; nothing is written on the API's side before
  * root said yes.

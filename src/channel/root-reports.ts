@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { EVENT_TYPES } from '../notify/events.js';
+import { EVENT_TYPES } from '../domain/notification-events.js';
 import { hostRowMessage } from './host-row.js';
 
 /**
  * What root tells the API, kept in root's database until the API has it
- * (src/supervise/report-to-api.ts), applied by the API to its own
- * (src/api/root-report-apply.ts): a host's row as root serves it (null once
+ * (src/root/reports/report-to-api.ts), applied by the API to its own
+ * (src/api/root-reports.ts): a host's row as root serves it (null once
  * purged), a session root recorded, a check root ran, an audit entry and a
  * webhook event root decided on. Root never writes the API's database and
  * never goes to the network: the API does both.

@@ -6,8 +6,8 @@ import { isValidHostName } from '../domain/host-name.js';
  * The requests root answers on its channels, as both sides see them: the
  * fields each carries (root's request table parses them with these schemas)
  * and the results the asking side reads back. Root's handlers are in
- * src/supervise/supervisor-request-handlers.ts; the API's wrappers in
- * src/api/root-requests.ts; the CLI's in src/supervise/control-socket.ts.
+ * src/root/requests/supervisor-request-handlers.ts; the API's wrappers in
+ * src/api/root-requests.ts; the CLI's in src/cli/control-socket.ts.
  */
 
 /** A host's name as a field: the same rule as everywhere (never a path). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { findAccount } from '../provision/account-files.js';
+import { findAccount } from '../root/accounts/account-files.js';
 
 /**
  * Makes this process the API user for good (groups, then group, then user:

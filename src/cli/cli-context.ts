@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
+import type { ServerContext } from '../api/context.js';
 import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
+import { loadOrCreateSigningKey, recordSigningKey } from '../api/tokens/signing-key.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
-import type { Actor, ServerContext } from '../context.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
+import type { Actor } from '../domain/actor.js';
 import { AppError } from '../errors.js';
-import { readSshHostKeys } from '../provision/host-keys.js';
-import { openControlChannel } from '../supervise/control-socket.js';
-import { readTlsIdentity } from '../tls/tls-files.js';
-import { loadOrCreateSigningKey, recordSigningKey } from '../tokens/signing-key.js';
+import { readSshHostKeys } from '../identity/ssh-host-keys.js';
+import { readTlsIdentity } from '../identity/tls-identity.js';
 import { becomeApiUser } from './api-user.js';
+import { openControlChannel } from './control-socket.js';
 
 export const CLI_ACTOR: Actor = { actor: 'cli', sourceAddress: null };
 

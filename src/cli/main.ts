@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config.js';
 import { asExpectedError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { serve } from '../supervise/serve.js';
+import { serve } from '../root/serve/serve.js';
 import { openCliContext } from './cli-context.js';
 import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
 import { healthcheck } from './commands/healthcheck.js';

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { type Config, loadConfig, statePaths } from '../config.js';
-import { openRootDatabase } from '../db/root-database.js';
 import { AppError } from '../errors.js';
 import { run } from '../process/run.js';
-import { reconcile, reconcileSettingsFor } from '../provision/reconcile.js';
-import { requestReconcileOverSocket } from '../supervise/control-socket.js';
-import type { RootContext } from '../supervise/root-context.js';
+import { reconcile, reconcileSettingsFor } from '../root/reconcile/reconcile.js';
+import type { RootContext } from '../root/root-context.js';
+import { openRootDatabase } from '../root/root-database.js';
+import { requestReconcileOverSocket } from './control-socket.js';
 
 /**
  * The context of the admin commands that stay root (`borgctl hosts restore`,

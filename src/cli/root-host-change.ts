@@ -1,8 +1,8 @@
 import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
 import type { HostChange, HostChangeAnswer } from '../channel/host-change.js';
 import { type Config, statePaths } from '../config.js';
-import { openControlChannel } from '../supervise/control-socket.js';
-import { changeHost } from '../supervise/host-requests.js';
+import { changeHost } from '../root/requests/host-requests.js';
+import { openControlChannel } from './control-socket.js';
 import { openRootCliContext } from './root-cli-context.js';
 
 /**

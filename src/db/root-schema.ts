@@ -14,7 +14,7 @@ export { hostBackupState, hostSessions, hosts, repositoryChecks };
 /**
  * What root has to tell the API (a host's new row, a session, a check, an
  * audit entry or a webhook event), kept until the API acknowledges it, so a
- * report outlives an API restart. See src/supervise/root-reports.ts.
+ * report outlives an API restart. See src/root/reports/report-to-api.ts.
  */
 export const rootReports = sqliteTable('root_reports', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -22,7 +22,7 @@ export const rootReports = sqliteTable('root_reports', {
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
-/** Users of secured-borg-server imported once (src/upgrade/import-ancestor.ts): a host deleted afterwards is not brought back. */
+/** Users of secured-borg-server imported once (src/root/upgrade/import-ancestor.ts): a host deleted afterwards is not brought back. */
 export const importedAncestorUsers = sqliteTable('imported_ancestor_users', {
   name: text('name').primaryKey(),
   importedAt: integer('imported_at', { mode: 'timestamp_ms' }).notNull(),

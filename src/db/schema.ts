@@ -119,7 +119,7 @@ export const auditLog = sqliteTable(
   (table) => [index('audit_log_at').on(table.at), index('audit_log_target').on(table.target, table.id)],
 );
 
-// ── Notifications (src/notify): outgoing webhooks, their delivery queue, host ping URLs ──
+// ── Notifications (src/api/notify): outgoing webhooks, their delivery queue, host ping URLs ──
 
 /** Receivers of signed event notifications (Standard Webhooks). The secret is shown once, at creation. */
 export const webhooks = sqliteTable('webhooks', {
@@ -163,7 +163,7 @@ export const webhookDeliveries = sqliteTable(
   ],
 );
 
-// ── Monitoring (src/monitoring): what the server saw of each host's sessions ──
+// ── Monitoring: each host's sessions as root's watch saw them (src/root/watch), kept on both sides (src/host-records) ──
 
 /**
  * One row per borg session the repository watch saw (a time during which the
@@ -210,7 +210,7 @@ export const hostBackupState = sqliteTable('host_backup_state', {
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
-// ── Integrity checks (src/monitoring/integrity-check.ts): borg check --repository-only per host ──
+// ── Integrity checks (src/root/checks/integrity-check.ts): borg check --repository-only per host ──
 
 /** One run (a slice, with --max-duration) of the server's check of a host's repository; the newest kept per host. */
 export const repositoryChecks = sqliteTable(
@@ -227,7 +227,7 @@ export const repositoryChecks = sqliteTable(
   (table) => [index('repository_checks_host').on(table.hostName, table.id)],
 );
 
-// ── The admin web page (src/web): logins by admin token ──
+// ── The admin web page (src/api/web): logins by admin token ──
 
 /**
  * A browser's login to /ui. The cookie carries a random id; only its hash is

@@ -3,8 +3,8 @@
  * 1000-59999 (below are system accounts, root among them; above are
  * Debian's own allocations, nobody and the overflow IDs), without the ID of
  * the hosts group. New hosts get theirs from 20000 up
- * (src/enrollment/hosts-store.ts); an upgrade from secured-borg-server keeps
- * an ancestor's UID from this range (src/upgrade/import-ancestor.ts).
+ * (src/host-records/hosts-store.ts); an upgrade from secured-borg-server keeps
+ * an ancestor's UID from this range (src/root/upgrade/import-ancestor.ts).
  * Reconcile refuses a row whose UID is outside it: the database is written
  * by the unprivileged API, and a row must never give a host root's UID.
  */

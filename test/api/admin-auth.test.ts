@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
+import { revokeAdminToken } from '../../src/api/admin/admin-tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { useTestApi } from '../support/fixture-hooks.js';
 import { callApi, makeTestApp } from '../support/test-context.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordCheckEnd, recordCheckStart } from '../../src/monitoring/repository-checks.js';
+import { recordCheckEnd, recordCheckStart } from '../../src/host-records/repository-checks.js';
 import { enrollApproved } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';

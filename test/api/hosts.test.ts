@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { updateBackupState } from '../../src/monitoring/backup-state.js';
-import { recordCheckEnd, recordCheckStart } from '../../src/monitoring/repository-checks.js';
+import { updateBackupState } from '../../src/host-records/backup-state.js';
+import { recordCheckEnd, recordCheckStart } from '../../src/host-records/repository-checks.js';
 import { approve, enrollApproved, enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';

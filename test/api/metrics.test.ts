@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { recordEndedSession } from '../../src/api/monitoring/session-ended.js';
 import { repositoryChecks, webhookDeliveries } from '../../src/db/schema.js';
 import type { SessionSummary } from '../../src/domain/session-outcome.js';
-import { recordEndedSession } from '../../src/monitoring/session-ended.js';
 import { approve, enroll, enrollApproved, enrollPending, mintToken } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { enqueuePing } from '../../src/api/notify/queue.js';
 import { webhookDeliveries } from '../../src/db/schema.js';
-import { enqueuePing } from '../../src/notify/queue.js';
 import { enrollApproved } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';

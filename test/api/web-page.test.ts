@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/admin/admin-sessions.js';
-import { revokeAdminToken } from '../../src/admin/admin-tokens.js';
+import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/api/admin/admin-sessions.js';
+import { revokeAdminToken } from '../../src/api/admin/admin-tokens.js';
+import { listAudit } from '../../src/api/audit/audit-log.js';
+import { listEnrollments } from '../../src/api/enrollment/enroll.js';
+import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
-import { listAudit } from '../../src/audit/audit-log.js';
 import { SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
-import { listEnrollments } from '../../src/enrollment/enroll.js';
-import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
 import { enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { addHostRow, addManyHostRows, addServedHostRow } from '../support/host-rows.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enqueueEvent } from '../../src/notify/queue.js';
+import { enqueueEvent } from '../../src/api/notify/queue.js';
 import { useTestApi } from '../support/fixture-hooks.js';
 import { callApi } from '../support/test-context.js';
 

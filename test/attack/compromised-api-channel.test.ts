@@ -18,7 +18,7 @@ import { waitFor } from '../support/wait-for.js';
 const API_SOCKET = `${SANDBOX_STATE_DIR}/run/api/api.sock`;
 const CONTROL_SOCKET = `${SANDBOX_STATE_DIR}/run/cli/control.sock`;
 const ATTACKER = fileURLToPath(new URL('../fixtures/attack/root-channel-attacker.mjs', import.meta.url));
-/** The dispatcher's limits (src/supervise/request-dispatcher.ts, request-sockets.ts). */
+/** The dispatcher's limits (src/root/requests/request-dispatcher.ts, request-sockets.ts). */
 const MAX_DROPS = 1000;
 const MAX_API_CONNECTIONS = 8;
 

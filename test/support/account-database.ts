@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { renderAccountFiles } from '../../src/provision/account-files.js';
-import { createServerAccounts, type ServerAccounts } from '../../src/provision/server-accounts.js';
+import { renderAccountFiles } from '../../src/root/accounts/account-files.js';
+import { createServerAccounts, type ServerAccounts } from '../../src/root/accounts/server-accounts.js';
 
 /** Accounts the server did not make: root, sshd, and an admin's own login in the host UID range. */
 export const SYSTEM_PASSWD = [

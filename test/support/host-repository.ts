@@ -1,6 +1,6 @@
 import { chmodSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
-import { chownTree } from '../../src/provision/directories.js';
+import { chownTree } from '../../src/root/files/directories.js';
 
 /**
  * Gives a repository a test made as root the owners reconcile gives a real

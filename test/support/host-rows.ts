@@ -1,6 +1,6 @@
 import type { Queryable } from '../../src/db/connection.js';
 import { hosts } from '../../src/db/schema.js';
-import { type HostKeyAndPolicy, type HostRow, upsertHost } from '../../src/enrollment/hosts-store.js';
+import { type HostKeyAndPolicy, type HostRow, upsertHost } from '../../src/host-records/hosts-store.js';
 
 /** A real ed25519 public key (its base64), for rows whose key line is rendered. */
 export const TEST_HOST_KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK';

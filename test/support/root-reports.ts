@@ -1,6 +1,6 @@
 import type { RootReport } from '../../src/channel/root-reports.js';
 import type { Db } from '../../src/db/connection.js';
-import { pendingReports } from '../../src/supervise/report-to-api.js';
+import { pendingReports } from '../../src/root/reports/report-to-api.js';
 
 /** What root has reported to the API and the API has not acknowledged yet, oldest first. */
 export function reportsOf(db: Db): RootReport[] {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { openMemoryDatabase } from '../../src/db/connection.js';
-import type { RepositoryCheckRow } from '../../src/monitoring/repository-checks.js';
-import { createRequestDispatcher, type RequestDispatcher } from '../../src/supervise/request-dispatcher.js';
-import { listenForRequests } from '../../src/supervise/request-sockets.js';
-import { createRequestTable } from '../../src/supervise/request-table.js';
-import { supervisorRequestDefinitions } from '../../src/supervise/supervisor-request-handlers.js';
+import type { RepositoryCheckRow } from '../../src/host-records/repository-checks.js';
+import { createRequestDispatcher, type RequestDispatcher } from '../../src/root/requests/request-dispatcher.js';
+import { listenForRequests } from '../../src/root/requests/request-sockets.js';
+import { createRequestTable } from '../../src/root/requests/request-table.js';
+import { supervisorRequestDefinitions } from '../../src/root/requests/supervisor-request-handlers.js';
 
 /**
  * Root's two sockets in a temporary directory, answered by the real request

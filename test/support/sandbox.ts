@@ -35,7 +35,7 @@ import { SYSTEM_PATH } from './system-path.js';
  *   ports of this machine (hence free loopback ports, picked per sandbox).
  */
 
-export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BORGCTL_PATH = join(REPOSITORY_ROOT, 'bin/borgctl');
 
 export const SANDBOX_STATE_DIR = '/srv/state';

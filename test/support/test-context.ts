@@ -2,17 +2,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAdminToken } from '../../src/admin/admin-tokens.js';
-import { type ApiLimits, createApp } from '../../src/api/app.js';
+import { createAdminToken } from '../../src/api/admin/admin-tokens.js';
+import type { ApiLimits } from '../../src/api/api-limits.js';
+import { createApp } from '../../src/api/app.js';
+import type { ServerContext } from '../../src/api/context.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/api/tokens/signing-key.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import type { ServerContext } from '../../src/context.js';
 import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
-import { readSshHostKeys, type SshHostKey } from '../../src/provision/host-keys.js';
-import { changeHost } from '../../src/supervise/host-requests.js';
-import type { RootContext } from '../../src/supervise/root-context.js';
-import type { TlsIdentity } from '../../src/tls/tls-files.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../src/tokens/signing-key.js';
+import { readSshHostKeys, type SshHostKey } from '../../src/identity/ssh-host-keys.js';
+import type { TlsIdentity } from '../../src/identity/tls-identity.js';
+import { changeHost } from '../../src/root/requests/host-requests.js';
+import type { RootContext } from '../../src/root/root-context.js';
 
 /** The moment every test context starts at; tests move the clock from here. */
 export const TEST_START = new Date('2026-03-02T10:00:00.000Z');

@@ -1,8 +1,8 @@
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_IDLE_MS } from '../../src/admin/admin-sessions.js';
+import { SESSION_IDLE_MS } from '../../src/api/admin/admin-sessions.js';
+import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { loadConfig } from '../../src/config.js';
-import { listEnrollmentTokens } from '../../src/enrollment/tokens.js';
 import { launchBrowser, openWatchedPage, saveScreenshot, type TestBrowser } from '../support/browser.js';
 import { pickFreePorts } from '../support/sandbox.js';
 import { createTestAdminToken, makeTestApp, makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../support/test-context.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/process/run.js';
-import { ensureSshHostKeys } from '../../src/provision/host-keys.js';
-import { isAtLeast, readOpenSshVersion } from '../../src/provision/openssh-version.js';
-import { renderSshdConfig } from '../../src/provision/sshd-config.js';
+import { ensureSshHostKeys } from '../../src/root/sshd/host-key-generation.js';
+import { isAtLeast, readOpenSshVersion } from '../../src/root/sshd/openssh-version.js';
+import { renderSshdConfig } from '../../src/root/sshd/sshd-config.js';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
 
 /**

@@ -1,8 +1,8 @@
 import { createMiddleware } from 'hono/factory';
-import { verifyAdminToken } from '../../admin/admin-tokens.js';
 import type { Db } from '../../db/connection.js';
 import { rateLimitKeyOf } from '../../domain/networks.js';
 import { AppError } from '../../errors.js';
+import { verifyAdminToken } from '../admin/admin-tokens.js';
 import type { AppEnv } from '../app-env.js';
 import type { RateLimiter } from './rate-limit.js';
 

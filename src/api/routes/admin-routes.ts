@@ -1,16 +1,17 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { listAudit } from '../../audit/audit-log.js';
-import type { Actor, ServerContext } from '../../context.js';
-import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
-import { listEnrollments } from '../../enrollment/enroll.js';
-import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../enrollment/hosts.js';
-import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
+import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../errors.js';
-import { listHostChecks, queueHostCheck } from '../../monitoring/host-checks.js';
-import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
 import type { AppEnv } from '../app-env.js';
+import { listAudit } from '../audit/audit-log.js';
+import type { ServerContext } from '../context.js';
+import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
+import { listEnrollments } from '../enrollment/enroll.js';
+import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
+import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
+import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../hosts/hosts.js';
 import { jsonBody } from '../middleware/json-body.js';
+import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 
 const tokenBody = z.strictObject({
   host: z.string().max(64).optional(),

@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { ServerContext } from '../../context.js';
 import { rateLimitKeyOf } from '../../domain/networks.js';
-import { getEnrollment, submitEnrollment } from '../../enrollment/enroll.js';
-import { repositoryUrl } from '../../enrollment/hosts.js';
-import { findLiveHost } from '../../enrollment/hosts-store.js';
 import { AppError } from '../../errors.js';
+import { findLiveHost } from '../../host-records/hosts-store.js';
 import type { AppEnv } from '../app-env.js';
+import type { ServerContext } from '../context.js';
+import { getEnrollment, submitEnrollment } from '../enrollment/enroll.js';
+import { repositoryUrl } from '../hosts/hosts.js';
 import { jsonBody } from '../middleware/json-body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 import { knownHostsLines } from './server-routes.js';

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import type { ServerContext } from '../../context.js';
-import { renderMetrics } from '../../monitoring/metrics.js';
 import type { AppEnv } from '../app-env.js';
+import type { ServerContext } from '../context.js';
+import { renderMetrics } from '../monitoring/metrics.js';
 
 /** GET /metrics (Prometheus text); the caller mounts requireAdmin in front. */
 export function metricsRoutes(context: ServerContext) {

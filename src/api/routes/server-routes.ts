@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
-import type { ServerContext } from '../../context.js';
 import type { AppEnv } from '../app-env.js';
+import type { ServerContext } from '../context.js';
 
 export const ENROLL_SCRIPT_PATH = fileURLToPath(new URL('../../../container/enroll.sh', import.meta.url));
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../admin/admin-tokens.js';
-import { approveEnrollment, denyEnrollment } from '../../enrollment/decisions.js';
-import { listEnrollments } from '../../enrollment/enroll.js';
-import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../enrollment/tokens.js';
+import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../api/admin/admin-tokens.js';
+import { approveEnrollment, denyEnrollment } from '../../api/enrollment/decisions.js';
+import { listEnrollments } from '../../api/enrollment/enroll.js';
+import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../api/enrollment/tokens.js';
 import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows, printSecret } from '../output.js';

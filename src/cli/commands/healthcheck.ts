@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { type Config, statePaths } from '../../config.js';
 import { judgeRootLiveness, MAX_LIVENESS_REPORT_BYTES, parseLivenessReport } from '../../domain/root-liveness.js';
-import { publicKeyPin } from '../../tls/public-key-pin.js';
-import { readTlsIdentity } from '../../tls/tls-files.js';
+import { publicKeyPin } from '../../identity/public-key-pin.js';
+import { readTlsIdentity } from '../../identity/tls-identity.js';
 
 const TIMEOUT_MS = 3000;
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../api/notify/webhooks.js';
 import { AppError } from '../../errors.js';
-import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../notify/webhooks.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows, printSecret } from '../output.js';
 

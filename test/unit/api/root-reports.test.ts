@@ -4,7 +4,7 @@ import { toHostRowMessage } from '../../../src/channel/host-row.js';
 import type { NumberedRootReport } from '../../../src/channel/root-reports.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hostSessions, hosts } from '../../../src/db/schema.js';
-import { findHost } from '../../../src/enrollment/hosts-store.js';
+import { findHost } from '../../../src/host-records/hosts-store.js';
 import { addHostRow } from '../../support/host-rows.js';
 
 /** The API applies root's reports to its own database once each, in order. */

@@ -1,0 +1,27 @@
+import type { HostChange, HostChangeAnswer } from '../channel/host-change.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connection.js';
+import type { RestorePoints } from '../domain/borg-transactions.js';
+import type { SshHostKey } from '../identity/ssh-host-keys.js';
+import type { TlsIdentity } from '../identity/tls-identity.js';
+import type { SigningKey } from './tokens/signing-key.js';
+
+/** What the API and the CLI hand to the operations; everything with I/O is passed in. */
+export interface ServerContext {
+  db: Db;
+  config: Config;
+  now: () => Date;
+  signingKey: SigningKey;
+  /**
+   * Asks root for a change of a host (src/channel/host-change.ts), which root checks against its own state,
+   * writes, applies and answers with the row it serves. Nothing of a host is written on the API's side before.
+   */
+  changeHost: (change: HostChange) => Promise<HostChangeAnswer>;
+  readSshHostKeys: () => SshHostKey[];
+  /** Asks the root side to check a host's repository soon (borg check --repository-only); absent where no server runs. */
+  requestCheck?: (hostName: string) => Promise<void>;
+  /** The newest commits of a host's repository, read by the root side (the API user cannot read repositories); absent where no server runs. */
+  readRestorePoints?: (hostName: string) => Promise<RestorePoints>;
+  /** The served certificate's pin (HTTPS), or null for plain HTTP. */
+  tlsIdentity: () => TlsIdentity | null;
+}

@@ -1,0 +1,20 @@
+import type { Actor } from '../../domain/actor.js';
+import { AppError } from '../../errors.js';
+import { listChecks, type RepositoryCheckRow } from '../../host-records/repository-checks.js';
+import { recordAudit } from '../audit/audit-log.js';
+import type { ServerContext } from '../context.js';
+import { getHost } from './hosts.js';
+
+/** What the API and the CLI show of a host's repository checks (newest first). */
+export function listHostChecks(context: ServerContext, hostName: string): RepositoryCheckRow[] {
+  getHost(context, hostName);
+  return listChecks(context.db, hostName);
+}
+
+/** Asks the server to check the host's repository as soon as it can (no other check running, no session open). */
+export async function queueHostCheck(context: ServerContext, hostName: string, by: Actor): Promise<void> {
+  getHost(context, hostName);
+  if (!context.requestCheck) throw new AppError('CHECK_UNAVAILABLE', 'no server runs to check repositories');
+  recordAudit(context.db, context.now(), { ...by, action: 'host.check.request', target: hostName });
+  await context.requestCheck(hostName);
+}

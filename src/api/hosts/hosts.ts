@@ -1,0 +1,216 @@
+import { asc, eq, inArray } from 'drizzle-orm';
+import { hosts } from '../../db/schema.js';
+import type { Actor } from '../../domain/actor.js';
+import { repositoryPath } from '../../domain/authorized-keys.js';
+import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
+import { parseCheckEvery } from '../../domain/check-schedule.js';
+import { fullAccessEnd, isFullAccessOpen } from '../../domain/full-access.js';
+import { parseHostName } from '../../domain/host-name.js';
+import { parseAllowFrom } from '../../domain/networks.js';
+import { parseOutgoingUrl, urlOrigin } from '../../domain/outgoing-url.js';
+import { parseMaxSessions } from '../../domain/session-cap.js';
+import { parseQuota } from '../../domain/sizes.js';
+import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
+import { AppError } from '../../errors.js';
+import { type HostSessionRow, listSessions } from '../../host-records/host-sessions.js';
+import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-records/hosts-store.js';
+import { recordAudit } from '../audit/audit-log.js';
+import type { ServerContext } from '../context.js';
+import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
+import { copyRootAnswer } from './root-answers.js';
+
+export interface HostView extends HostMonitoring {
+  name: string;
+  uid: number;
+  status: HostRow['status'];
+  fingerprint: string;
+  keyType: string;
+  appendOnly: boolean;
+  /** The end of an open full-access window (no --append-only until then), or null. */
+  fullAccessUntil: Date | null;
+  quotaBytes: number | null;
+  allowFrom: string | null;
+  /** Open SSH sessions it may have at once. */
+  maxSessions: number;
+  /** Called after each backup (and URL/fail after a failed one); may carry a token: shown to admins, never logged. */
+  pingUrl: string | null;
+  /** Seconds between the server's checks of its repository (borg check --repository-only), or null: none scheduled. */
+  checkEverySeconds: number | null;
+  origin: HostRow['origin'];
+  repository: string;
+  repoUrl: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The URL a client hands to borg: home-relative, so it survives a move of the backup directory. */
+export function repositoryUrl(context: ServerContext, name: string): string {
+  const { sshHost, sshPublicPort } = context.config;
+  const hostPart = sshHost.includes(':') ? `[${sshHost}]` : sshHost;
+  return `ssh://${name}@${hostPart}:${sshPublicPort}/./repo`;
+}
+
+export function toHostView(
+  context: ServerContext,
+  row: HostRow,
+  monitoring: HostMonitoring = hostMonitoring(context.db, row, context.now()),
+): HostView {
+  return {
+    name: row.name,
+    uid: row.uid,
+    status: row.status,
+    fingerprint: row.fingerprint,
+    keyType: row.keyType,
+    appendOnly: row.appendOnly,
+    fullAccessUntil: isFullAccessOpen(row, context.now()) ? row.fullAccessUntil : null,
+    quotaBytes: row.quotaBytes,
+    allowFrom: row.allowFrom,
+    maxSessions: row.maxSessions,
+    pingUrl: row.pingUrl,
+    checkEverySeconds: row.checkEverySeconds,
+    origin: row.origin,
+    repository: repositoryPath(context.config.backupDir, row.name),
+    repoUrl: repositoryUrl(context, row.name),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    ...monitoring,
+  };
+}
+
+export function listHosts(context: ServerContext, options: { includeDeleted?: boolean } = {}): HostView[] {
+  const statuses: HostRow['status'][] = options.includeDeleted ? ['active', 'disabled', 'deleted', 'purging'] : ['active', 'disabled'];
+  const monitoringOf = monitoringOfEveryHost(context.db, context.now());
+  return context.db
+    .select()
+    .from(hosts)
+    .where(inArray(hosts.status, statuses))
+    .orderBy(asc(hosts.name))
+    .all()
+    .map((row) => toHostView(context, row, monitoringOf(row)));
+}
+
+export function getHost(context: ServerContext, name: string): HostView {
+  const row = findLiveHost(context.db, name);
+  if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  return toHostView(context, row);
+}
+
+/** A live host's recorded sessions, newest first (see src/host-records/host-sessions.ts). */
+export function hostSessions(context: ServerContext, name: string, page: { limit: number; beforeId?: number }): HostSessionRow[] {
+  if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  return listSessions(context.db, name, page);
+}
+
+export interface HostChanges {
+  quota?: string | number | null | undefined;
+  appendOnly?: boolean | undefined;
+  disabled?: boolean | undefined;
+  allowFrom?: string | null | undefined;
+  /** Open SSH sessions it may have at once (1–100); the newest beyond are ended. */
+  maxSessions?: number | string | undefined;
+  /** Opens a full-access window this long ("2h"; at most 7 days), or closes it (null). */
+  fullAccessFor?: string | number | null | undefined;
+  /** A push monitor's URL (healthchecks.io, Uptime Kuma), or null to remove it. */
+  pingUrl?: string | null | undefined;
+  /** Stale after this long without a backup ("26h"), or null for the default. */
+  expectBackupEvery?: string | number | null | undefined;
+  /** How often the server checks its repository ("7d"), or null/"none" for no scheduled checks. */
+  checkEvery?: string | number | null | undefined;
+}
+
+export async function updateHost(context: ServerContext, name: string, changes: HostChanges, by: Actor): Promise<HostView> {
+  const values: Partial<HostRow> = {};
+  if (changes.quota !== undefined) values.quotaBytes = changes.quota === null ? null : parseQuota(changes.quota);
+  if (changes.appendOnly !== undefined) values.appendOnly = changes.appendOnly;
+  if (changes.allowFrom !== undefined) values.allowFrom = changes.allowFrom === null ? null : parseAllowFrom(changes.allowFrom);
+  if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
+  if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
+  if (changes.checkEvery !== undefined) values.checkEverySeconds = parseCheckEvery(changes.checkEvery);
+  if (changes.pingUrl !== undefined) values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl);
+  if (changes.expectBackupEvery !== undefined) {
+    values.expectBackupEveryMs = changes.expectBackupEvery === null ? null : parseExpectBackupEvery(changes.expectBackupEvery);
+  }
+  const now = context.now();
+  if (changes.fullAccessFor !== undefined) {
+    values.fullAccessUntil = changes.fullAccessFor === null ? null : fullAccessEnd(changes.fullAccessFor, now);
+  } else if (changes.disabled === true) {
+    // Disabling is what an admin does first about a compromised host: enabling it again must not bring back full access.
+    values.fullAccessUntil = null;
+  }
+  const row = findLiveHost(context.db, name);
+  if (!row) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  if (values.fullAccessUntil && !(values.appendOnly ?? row.appendOnly)) {
+    throw new AppError('BAD_REQUEST', `host "${name}" is not append-only: it has full access already`);
+  }
+  // Everything but the ping URL is root's to serve: asked of root first, copied here once it said yes.
+  const { pingUrl } = values;
+  const fields = {
+    ...(values.appendOnly === undefined ? {} : { appendOnly: values.appendOnly }),
+    ...(values.quotaBytes === undefined ? {} : { quotaBytes: values.quotaBytes }),
+    ...(values.allowFrom === undefined ? {} : { allowFrom: values.allowFrom }),
+    ...(values.maxSessions === undefined ? {} : { maxSessions: values.maxSessions }),
+    ...(changes.disabled === undefined ? {} : { status: changes.disabled ? ('disabled' as const) : ('active' as const) }),
+    ...(values.checkEverySeconds === undefined ? {} : { checkEverySeconds: values.checkEverySeconds }),
+    ...(values.expectBackupEveryMs === undefined ? {} : { expectBackupEveryMs: values.expectBackupEveryMs }),
+    ...(values.fullAccessUntil === undefined ? {} : { fullAccessUntil: values.fullAccessUntil?.getTime() ?? null }),
+  };
+  const answer = Object.keys(fields).length > 0 ? await context.changeHost({ action: 'set', name, fields }) : null;
+  context.db.transaction((tx) => {
+    if (answer) copyRootAnswer(tx, name, answer);
+    if (pingUrl !== undefined) tx.update(hosts).set({ pingUrl, updatedAt: now }).where(eq(hosts.name, name)).run();
+    // A ping URL's path is its secret: the audit log keeps only where it points.
+    const details = values.pingUrl ? { ...values, pingUrl: urlOrigin(values.pingUrl) } : { ...values };
+    recordAudit(tx, now, { ...by, action: 'host.update', target: name, details });
+  });
+  return getHost(context, name);
+}
+
+/**
+ * Deleting a host removes its account and key at once; its repository stays
+ * (and its UID stays reserved) unless `purge` asks for the data to go too.
+ */
+export async function deleteHost(context: ServerContext, name: string, options: { purge: boolean }, by: Actor): Promise<void> {
+  const row = findHost(context.db, name);
+  const isGone = !row || row.status === 'purging' || (row.status === 'deleted' && !options.purge);
+  if (isGone) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  const answer = await context.changeHost({ action: 'delete', name, purge: options.purge });
+  const now = context.now();
+  context.db.transaction((tx) => {
+    copyRootAnswer(tx, name, answer);
+    recordAudit(tx, now, { ...by, action: options.purge ? 'host.purge' : 'host.delete', target: name });
+  });
+}
+
+/**
+ * The ancestor's `createuser NAME "KEY"`: creates an approved host directly,
+ * or gives an existing one a new key.
+ */
+export async function createOrRekeyHost(context: ServerContext, name: string, publicKey: string, by: Actor): Promise<HostView> {
+  const hostName = parseHostName(name);
+  const key = parseSshPublicKey(publicKey);
+  const existing = findHost(context.db, hostName);
+  if (existing?.status === 'purging') throw new AppError('HOST_NAME_TAKEN', `host "${hostName}" is being purged; try again in a moment`);
+  const answer = await context.changeHost({
+    action: 'put-key',
+    name: hostName,
+    keyType: key.type,
+    keyBase64: key.base64,
+    appendOnly: existing?.appendOnly ?? true,
+    quotaBytes: existing?.quotaBytes ?? null,
+    allowFrom: existing?.allowFrom ?? null,
+    origin: existing?.origin ?? 'createuser',
+    enrollmentId: existing?.enrollmentId ?? null,
+    ...(existing ? {} : { uidHint: allocateUid(context.db) }),
+  });
+  const now = context.now();
+  context.db.transaction((tx) => {
+    copyRootAnswer(tx, hostName, answer);
+    recordAudit(tx, now, {
+      ...by,
+      action: answer.previous ? 'host.rekey' : 'host.create',
+      target: hostName,
+      details: { fingerprint: key.fingerprint, uid: answer.row?.uid ?? null },
+    });
+  });
+  return getHost(context, hostName);
+}

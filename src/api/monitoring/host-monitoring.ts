@@ -1,0 +1,57 @@
+import type { Queryable } from '../../db/connection.js';
+import type { hosts } from '../../db/schema.js';
+import { type BackupStatus, backupStatus, DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../../domain/backup-staleness.js';
+import { allBackupStates, type BackupStateRow, findBackupState } from '../../host-records/backup-state.js';
+import { type FinishedCheck, lastFinishedCheckOf, lastFinishedChecks } from '../../host-records/repository-checks.js';
+
+/** What a host view says of its backups: every figure as the server saw it. */
+export interface HostMonitoring {
+  backupStatus: BackupStatus;
+  stale: boolean;
+  lastBackupAt: Date | null;
+  lastSessionAt: Date | null;
+  /** Disk blocks of the repository after its last session, in bytes; null before the first. */
+  repositoryBytes: number | null;
+  /** repositoryBytes / quotaBytes, or null without either. */
+  quotaUse: number | null;
+  expectBackupEverySeconds: number;
+  lastCheck: FinishedCheck | null;
+}
+
+type HostFacts = Pick<typeof hosts.$inferSelect, 'name' | 'status' | 'createdAt' | 'quotaBytes' | 'expectBackupEveryMs'>;
+
+export function describeMonitoring(
+  row: HostFacts,
+  state: BackupStateRow | undefined,
+  lastCheck: FinishedCheck | null,
+  now: Date,
+): HostMonitoring {
+  const facts = {
+    isDisabled: row.status !== 'active',
+    lastBackupAt: state?.lastBackupAt ?? null,
+    createdAt: row.createdAt,
+    expectBackupEveryMs: row.expectBackupEveryMs,
+  };
+  const repositoryBytes = state?.repositoryBytes ?? null;
+  return {
+    backupStatus: backupStatus(facts, now),
+    stale: row.status === 'active' && isBackupOverdue(facts, now),
+    lastBackupAt: facts.lastBackupAt,
+    lastSessionAt: state?.lastSessionAt ?? null,
+    repositoryBytes,
+    quotaUse: repositoryBytes !== null && row.quotaBytes ? repositoryBytes / row.quotaBytes : null,
+    expectBackupEverySeconds: (row.expectBackupEveryMs ?? DEFAULT_EXPECT_BACKUP_EVERY_MS) / 1000,
+    lastCheck,
+  };
+}
+
+export function hostMonitoring(db: Queryable, row: HostFacts, now: Date): HostMonitoring {
+  return describeMonitoring(row, findBackupState(db, row.name), lastFinishedCheckOf(db, row.name), now);
+}
+
+/** Monitoring for many hosts from two queries, however many hosts are then described: for lists. */
+export function monitoringOfEveryHost(db: Queryable, now: Date): (row: HostFacts) => HostMonitoring {
+  const states = allBackupStates(db);
+  const checks = lastFinishedChecks(db);
+  return (row) => describeMonitoring(row, states.get(row.name), checks.get(row.name) ?? null, now);
+}

@@ -1,0 +1,188 @@
+import { and, desc, eq, lt, lte, notInArray, or } from 'drizzle-orm';
+import type { Db, Queryable } from '../../db/connection.js';
+import { hosts, webhookDeliveries, webhooks } from '../../db/schema.js';
+import { type PingOutcome, pingTargetUrl } from './queue.js';
+import { nextAttemptAfterFailure } from './retry-schedule.js';
+
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/** A claimed delivery: what the sender needs for this attempt. */
+export interface ClaimedDelivery {
+  id: string;
+  kind: DeliveryRow['kind'];
+  eventType: string;
+  payload: string;
+  /** This attempt's number, 1 for the first. */
+  attempt: number;
+  url: string;
+  /** The webhook's secret; null for a ping (pings are not signed). */
+  secret: string | null;
+}
+
+export type AttemptResult = { isDelivered: true; statusCode: number } | { isDelivered: false; statusCode: number | null; error: string };
+
+/**
+ * Takes up to `limit` due deliveries and counts the attempt before it is made:
+ * each one's next attempt moves `leaseMs` ahead, so one in flight when the
+ * process dies is tried again (with the same id) once the lease has passed.
+ * A ping whose host no longer has a ping URL fails here.
+ */
+export function claimDueDeliveries(
+  db: Db,
+  now: Date,
+  options: { limit: number; leaseMs: number; skipIds: ReadonlySet<string> },
+): ClaimedDelivery[] {
+  return db.transaction((tx) => {
+    const due = tx
+      .select({
+        id: webhookDeliveries.id,
+        kind: webhookDeliveries.kind,
+        eventType: webhookDeliveries.eventType,
+        payload: webhookDeliveries.payload,
+        attempts: webhookDeliveries.attempts,
+        webhookUrl: webhooks.url,
+        secret: webhooks.secret,
+        pingUrl: hosts.pingUrl,
+      })
+      .from(webhookDeliveries)
+      .leftJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+      .leftJoin(hosts, eq(hosts.name, webhookDeliveries.hostName))
+      .where(
+        and(
+          eq(webhookDeliveries.status, 'pending'),
+          lte(webhookDeliveries.nextAttemptAt, now),
+          or(eq(webhookDeliveries.kind, 'ping'), eq(webhooks.disabled, false)),
+          notInArray(webhookDeliveries.id, [...options.skipIds]),
+        ),
+      )
+      .orderBy(webhookDeliveries.nextAttemptAt)
+      .limit(options.limit)
+      .all();
+    const claimed: ClaimedDelivery[] = [];
+    for (const row of due) {
+      const url = row.kind === 'ping' ? row.pingUrl && pingTargetUrl(row.pingUrl, pingOutcomeOf(row.eventType)) : row.webhookUrl;
+      if (!url) {
+        tx.update(webhookDeliveries).set({ status: 'failed', lastError: 'no ping URL' }).where(eq(webhookDeliveries.id, row.id)).run();
+        continue;
+      }
+      const attempt = row.attempts + 1;
+      tx.update(webhookDeliveries)
+        .set({ attempts: attempt, nextAttemptAt: new Date(now.getTime() + options.leaseMs) })
+        .where(eq(webhookDeliveries.id, row.id))
+        .run();
+      claimed.push({
+        id: row.id,
+        kind: row.kind,
+        eventType: row.eventType,
+        payload: row.payload,
+        attempt,
+        url,
+        secret: row.kind === 'webhook' ? row.secret : null,
+      });
+    }
+    return claimed;
+  });
+}
+
+function pingOutcomeOf(eventType: string): PingOutcome {
+  return eventType === 'ping.fail' ? 'fail' : 'success';
+}
+
+/** Records how an attempt went: delivered, or pending until the next one the schedule gives, or failed. */
+export function recordAttempt(
+  db: Queryable,
+  delivery: ClaimedDelivery,
+  at: Date,
+  result: AttemptResult,
+  scheduleMs: readonly number[],
+): void {
+  if (result.isDelivered) {
+    db.update(webhookDeliveries)
+      .set({ status: 'delivered', deliveredAt: at, lastStatusCode: result.statusCode, lastError: null })
+      .where(eq(webhookDeliveries.id, delivery.id))
+      .run();
+    return;
+  }
+  const next = nextAttemptAfterFailure(delivery.attempt, at, scheduleMs);
+  db.update(webhookDeliveries)
+    .set({
+      status: next === null ? 'failed' : 'pending',
+      ...(next === null ? {} : { nextAttemptAt: next }),
+      lastStatusCode: result.statusCode,
+      lastError: result.error.slice(0, 200),
+    })
+    .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, 'pending')))
+    .run();
+}
+
+/** Keeps the newest `keep` delivered and the newest `keep` failed rows; pending ones always stay. */
+export function pruneFinishedDeliveries(db: Queryable, keep: number): void {
+  for (const status of ['delivered', 'failed'] as const) {
+    const cutoff = db
+      .select({ createdAt: webhookDeliveries.createdAt })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.status, status))
+      .orderBy(desc(webhookDeliveries.createdAt))
+      .limit(1)
+      .offset(keep)
+      .get();
+    if (cutoff) {
+      db.delete(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.status, status), lte(webhookDeliveries.createdAt, cutoff.createdAt)))
+        .run();
+    }
+  }
+}
+
+export interface DeliveryView {
+  id: string;
+  eventType: string;
+  host: string | null;
+  status: DeliveryRow['status'];
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** A webhook's deliveries, newest first; `before` (a delivery id) gives the next page. */
+export function listDeliveries(db: Queryable, webhookId: string, options: { limit: number; before?: string }): DeliveryView[] {
+  const conditions = [eq(webhookDeliveries.webhookId, webhookId)];
+  if (options.before !== undefined) {
+    const from = db
+      .select({ createdAt: webhookDeliveries.createdAt })
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.id, options.before), eq(webhookDeliveries.webhookId, webhookId)))
+      .get();
+    if (from) {
+      const older = or(
+        lt(webhookDeliveries.createdAt, from.createdAt),
+        and(eq(webhookDeliveries.createdAt, from.createdAt), lt(webhookDeliveries.id, options.before)),
+      );
+      if (older) conditions.push(older);
+    } else {
+      return [];
+    }
+  }
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(...conditions))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(options.limit)
+    .all()
+    .map((row) => ({
+      id: row.id,
+      eventType: row.eventType,
+      host: row.hostName,
+      status: row.status,
+      attempts: row.attempts,
+      nextAttemptAt: row.status === 'pending' ? row.nextAttemptAt : null,
+      lastStatusCode: row.lastStatusCode,
+      lastError: row.lastError,
+      createdAt: row.createdAt,
+      deliveredAt: row.deliveredAt,
+    }));
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { asc, eq } from 'drizzle-orm';
+import { webhooks } from '../../db/schema.js';
+import type { Actor } from '../../domain/actor.js';
+import { DEFAULT_EVENT_TYPES, type EventType, isEventType } from '../../domain/notification-events.js';
+import { parseOutgoingUrl, urlOrigin } from '../../domain/outgoing-url.js';
+import { AppError } from '../../errors.js';
+import { recordAudit } from '../audit/audit-log.js';
+import type { ServerContext } from '../context.js';
+import { type DeliveryView, listDeliveries } from './delivery-store.js';
+import { enqueueTestEvent } from './queue.js';
+import { generateWebhookSecret } from './webhook-secret.js';
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface CreatedWebhook extends WebhookView {
+  /** Shown once, here; never returned again. */
+  secret: string;
+}
+
+function toView(row: typeof webhooks.$inferSelect): WebhookView {
+  return { id: row.id, url: row.url, events: row.events, disabled: row.disabled, createdAt: row.createdAt };
+}
+
+function parseEvents(events: readonly string[] | undefined): EventType[] {
+  if (events === undefined) return [...DEFAULT_EVENT_TYPES];
+  if (events.length === 0) throw new AppError('BAD_REQUEST', 'give at least one event type');
+  const unknown = events.filter((type) => !isEventType(type));
+  if (unknown.length > 0) throw new AppError('BAD_REQUEST', `unknown event type: ${unknown.join(', ')}`);
+  return [...new Set(events as EventType[])];
+}
+
+export function createWebhook(
+  context: ServerContext,
+  request: { url: string; events?: readonly string[] | undefined },
+  by: Actor,
+): CreatedWebhook {
+  const url = parseOutgoingUrl(request.url);
+  const events = parseEvents(request.events);
+  const now = context.now();
+  const row = {
+    id: `wh_${randomBytes(9).toString('base64url')}`,
+    url,
+    secret: generateWebhookSecret(),
+    events,
+    disabled: false,
+    createdAt: now,
+  };
+  context.db.transaction((tx) => {
+    tx.insert(webhooks).values(row).run();
+    recordAudit(tx, now, { ...by, action: 'webhook.add', target: row.id, details: { origin: urlOrigin(url), events } });
+  });
+  return { ...toView(row), secret: row.secret };
+}
+
+export function listWebhooks(context: ServerContext): WebhookView[] {
+  return context.db.select().from(webhooks).orderBy(asc(webhooks.createdAt)).all().map(toView);
+}
+
+function requireWebhook(context: ServerContext, id: string): WebhookView {
+  const row = context.db.select().from(webhooks).where(eq(webhooks.id, id)).get();
+  if (!row) throw new AppError('NOT_FOUND', `no webhook "${id}"`);
+  return toView(row);
+}
+
+/** Removes the webhook and its queue and log: nothing more is sent to it. */
+export function removeWebhook(context: ServerContext, id: string, by: Actor): void {
+  const now = context.now();
+  context.db.transaction((tx) => {
+    const removed = tx.delete(webhooks).where(eq(webhooks.id, id)).run();
+    if (removed.changes !== 1) throw new AppError('NOT_FOUND', `no webhook "${id}"`);
+    recordAudit(tx, now, { ...by, action: 'webhook.remove', target: id });
+  });
+}
+
+/** Queues a `webhook.test` event for this webhook; returns its message id. */
+export function sendTestEvent(context: ServerContext, id: string, by: Actor): { deliveryId: string } {
+  requireWebhook(context, id);
+  return { deliveryId: enqueueTestEvent(context.db, context.now(), id, { message: 'a test event from secure-borg-server', by: by.actor }) };
+}
+
+export function webhookDeliveries(context: ServerContext, id: string, page: { limit: number; before?: string }): DeliveryView[] {
+  requireWebhook(context, id);
+  return listDeliveries(context.db, id, page);
+}

@@ -1,0 +1,5 @@
+/** Who did something, for the audit log (the API's, and root's audit reports). */
+export interface Actor {
+  actor: string;
+  sourceAddress?: string | null;
+}

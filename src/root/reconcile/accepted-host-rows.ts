@@ -1,0 +1,57 @@
+import type { hosts } from '../../db/schema.js';
+import { renderAuthorizedKeysLine } from '../../domain/authorized-keys.js';
+import { isValidHostName } from '../../domain/host-name.js';
+import { HOST_ACCOUNT_UID_MAX, HOST_ACCOUNT_UID_MIN, isHostAccountUid } from '../../domain/host-uid.js';
+import type { SshKeyType } from '../../domain/ssh-public-key.js';
+
+type HostRow = typeof hosts.$inferSelect;
+
+/** A host row reconcile leaves alone, and why. */
+export interface RefusedHost {
+  name: string;
+  reason: string;
+}
+
+/**
+ * The rows reconcile may act on. The database is the unprivileged API's: a
+ * compromised API can write any row, even around the schema's constraints,
+ * so before root makes an account, a directory or a key line from a row, or
+ * deletes a directory for it, the row is checked again with the rules it was
+ * written by: a valid host name (it becomes a path and a passwd field), a
+ * UID in the host range (never root's or a system account's), no UID or
+ * name shared with another row, and, for a live host, values a key line can
+ * be made of. A refused row is reported and nothing is done for it.
+ */
+export function acceptedHostRows(rows: HostRow[], backupDir: string): { accepted: HostRow[]; refused: RefusedHost[] } {
+  const refused: RefusedHost[] = [];
+  const checked = rows.filter((row) => {
+    const reason = reasonToRefuse(row, backupDir);
+    if (reason !== null) refused.push({ name: String(row.name), reason });
+    return reason === null;
+  });
+  const countOf = (values: unknown[]) =>
+    values.reduce<Map<unknown, number>>((counts, value) => counts.set(value, (counts.get(value) ?? 0) + 1), new Map());
+  const uidCounts = countOf(checked.map((row) => row.uid));
+  const nameCounts = countOf(checked.map((row) => row.name));
+  const accepted = checked.filter((row) => {
+    if ((nameCounts.get(row.name) ?? 0) > 1) refused.push({ name: row.name, reason: 'another row has the same name' });
+    else if ((uidCounts.get(row.uid) ?? 0) > 1) refused.push({ name: row.name, reason: `another row has UID ${row.uid} too` });
+    else return true;
+    return false;
+  });
+  return { accepted, refused };
+}
+
+function reasonToRefuse(row: HostRow, backupDir: string): string | null {
+  if (typeof row.name !== 'string' || !isValidHostName(row.name)) return 'the name is not a valid host name';
+  if (!isHostAccountUid(row.uid)) {
+    return `UID ${JSON.stringify(row.uid)} is not a host UID (${HOST_ACCOUNT_UID_MIN}-${HOST_ACCOUNT_UID_MAX}, not the hosts group's)`;
+  }
+  if (row.status !== 'active' && row.status !== 'disabled') return null;
+  try {
+    renderAuthorizedKeysLine({ ...row, keyType: row.keyType as SshKeyType, appendOnly: true }, backupDir);
+  } catch (error) {
+    return `no key line can be made of it: ${(error as Error).message}`;
+  }
+  return null;
+}

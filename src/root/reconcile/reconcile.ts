@@ -1,0 +1,321 @@
+import { lstatSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { eq } from 'drizzle-orm';
+import { type Config, statePaths } from '../../config.js';
+import type { Db } from '../../db/connection.js';
+import { hosts } from '../../db/schema.js';
+import { type KeyLineHost, renderAuthorizedKeysLine } from '../../domain/authorized-keys.js';
+import { checkScratchDir } from '../../domain/borg-check.js';
+import { isAppendOnlyNow, nextFullAccessEnd } from '../../domain/full-access.js';
+import { isHostAccountUid } from '../../domain/host-uid.js';
+import type { SshKeyType } from '../../domain/ssh-public-key.js';
+import { forgetHostMonitoring } from '../../host-records/forget-host.js';
+import type { Run } from '../../process/run.js';
+import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from '../accounts/account-files.js';
+import { parseServerAccounts, type ServerAccount, serverAccountOf, serverUidsAmong } from '../accounts/server-accounts.js';
+import { type FileOwnership, readTextIfExists, writeFileAtomically } from '../files/atomic-file.js';
+import { ensureDirectory } from '../files/directories.js';
+import { endSessionsOf } from '../processes/sessions.js';
+import { reportToApi } from '../reports/report-to-api.js';
+import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from '../sshd/openssh-version.js';
+import { renderSshdConfig } from '../sshd/sshd-config.js';
+import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
+
+export interface ReconcileSettings {
+  stateDir: string;
+  backupDir: string;
+  sshPort: number;
+  sshListenAddresses?: string[];
+  sshPerSourceMaxStartups?: number;
+  hasPerSourcePenalties?: boolean;
+  /** What the installed OpenSSH knows (`ssh -Q kex`) and whether the CPU has AES instructions. */
+  supportedKex?: ReadonlySet<string> | null;
+  hasAesInstructions?: boolean;
+  /** Where passwd, group and shadow live; tests point it elsewhere. */
+  etcDir?: string;
+  /** Where sessions are looked for (/proc); tests point it at a fake one. */
+  procDir?: string;
+}
+
+/** The settings reconcile needs, from the config and the installed sshd. */
+export async function reconcileSettingsFor(config: Config, run: Run): Promise<ReconcileSettings> {
+  const version = await readOpenSshVersion(run);
+  return {
+    stateDir: config.stateDir,
+    backupDir: config.backupDir,
+    sshPort: config.sshPort,
+    sshListenAddresses: config.sshListenAddresses,
+    sshPerSourceMaxStartups: config.sshPerSourceMaxStartups,
+    hasPerSourcePenalties: isAtLeast(version, 9, 8),
+    ...(await readAlgorithmSupport(run)),
+  };
+}
+
+export interface ReconcileSummary {
+  accounts: number;
+  conflicts: AccountConflict[];
+  /** Rows nothing was done for: not valid any more (the API may have written anything), see accepted-host-rows.ts. */
+  refused: RefusedHost[];
+  accountFilesChanged: boolean;
+  keyFilesWritten: number;
+  keyFilesRemoved: number;
+  purged: string[];
+  /** What was not done because the account is not one this server made (or its directory not the host's): nothing signalled or removed. */
+  leftAlone: LeftAlone[];
+  sessionsEnded: number;
+  sshdConfigChanged: boolean;
+  /** When the next full-access window ends: reconcile again then. */
+  nextFullAccessEnd: Date | null;
+}
+
+/** A UID whose sessions were not ended, or a purged host whose files were kept, and why. */
+export interface LeftAlone {
+  name?: string;
+  uid: number;
+  reason: string;
+}
+
+const ROOT_ONLY = { uid: 0, gid: 0 };
+
+/**
+ * What earlier passes of this process applied. With it, a pass after one
+ * change touches the files of changed hosts only, so approving a host stays
+ * fast with thousands of them; without it (or after `forget`), every
+ * directory and key file is checked against the disk again.
+ */
+export interface ReconcileMemory {
+  directories: Map<string, string>;
+  keyFiles: Map<string, string>;
+}
+
+export function createReconcileMemory(): ReconcileMemory {
+  return { directories: new Map(), keyFiles: new Map() };
+}
+
+function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: FileOwnership): void {
+  const applied = `${ownership.uid}:${ownership.gid}:${ownership.mode}`;
+  if (memory.directories.get(path) === applied) return;
+  ensureDirectory(path, ownership);
+  memory.directories.set(path, applied);
+}
+
+/**
+ * Makes the system match the database, as of `now` (full-access windows):
+ * accounts, directories, key files and sshd_config. Idempotent, and safe to
+ * re-run after a crash at any point: every file it owns is written whole and
+ * renamed into place. A host whose key line changes (re-keyed, or its
+ * full-access window ended), or that is disabled, deleted or purged, has its
+ * open sessions ended.
+ */
+export function reconcile(
+  db: Db,
+  settings: ReconcileSettings,
+  memory: ReconcileMemory = createReconcileMemory(),
+  now: Date = new Date(),
+): ReconcileSummary {
+  const etcDir = settings.etcDir ?? '/etc';
+  const paths = statePaths(settings.stateDir);
+  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir);
+  const refused = checked.refused;
+  const rows = checked.accepted;
+  const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
+
+  const current = readAccountFiles(etcDir);
+  const accounts: HostAccount[] = wanted.map((row) => ({ name: row.name, uid: row.uid, home: `${settings.backupDir}/${row.name}` }));
+  const conflicts = findConflicts(current, accounts);
+  const blocked = new Set(conflicts.map((conflict) => conflict.name));
+
+  // Directories first: a host whose home or repo is not a directory (a file or a link from an
+  // old volume or an import) is refused and left out, and the others are provisioned.
+  ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
+  for (const account of accounts) {
+    if (blocked.has(account.name)) continue;
+    try {
+      ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
+      ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+    } catch (error) {
+      refused.push({ name: account.name, reason: `its directories cannot be made: ${(error as Error).message}` });
+      blocked.add(account.name);
+    }
+  }
+  const provisioned = accounts.filter((account) => !blocked.has(account.name));
+  const next = renderAccountFiles(current, provisioned);
+  const accountFilesChanged = writeAccountFiles(etcDir, current, next);
+  // The accounts root made, before this pass and after it (a purged host's goes in this pass):
+  // the only ones whose processes are signalled and whose files are removed, whatever a row says.
+  const serverAccounts = new Map([
+    ...parseServerAccounts(current.passwd, settings.backupDir),
+    ...parseServerAccounts(next.passwd, settings.backupDir),
+  ]);
+
+  ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
+  ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
+  const keyLines = new Map<string, { line: string; uid: number }>();
+  for (const row of wanted) {
+    if (row.status !== 'active' || blocked.has(row.name)) continue;
+    const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType, appendOnly: isAppendOnlyNow(row, now) };
+    keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
+  }
+  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
+  // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
+  const purging = rows.filter((row) => row.status === 'purging');
+  const endingUids = [...new Set([...keys.revokedUids, ...purging.map((row) => row.uid)])];
+  const endingServerUids = serverUidsAmong(serverAccounts, endingUids);
+  const leftAlone: LeftAlone[] = endingUids
+    .filter((uid) => !endingServerUids.has(uid))
+    .map((uid) => ({ uid, reason: 'not an account this server made: its processes are not signalled' }));
+  const sessionsEnded = endSessionsOf(endingServerUids, 'SIGKILL', settings.procDir);
+  const purged = purgeHosts(db, settings, purging, now, serverAccounts, leftAlone);
+
+  const sshdConfig = renderSshdConfig({
+    port: settings.sshPort,
+    listenAddresses: settings.sshListenAddresses ?? [],
+    perSourceMaxStartups: settings.sshPerSourceMaxStartups,
+    sshDir: paths.sshDir,
+    authorizedKeysDir: paths.authorizedKeysDir,
+    hasPerSourcePenalties: settings.hasPerSourcePenalties ?? false,
+    supportedKex: settings.supportedKex ?? null,
+    hasAesInstructions: settings.hasAesInstructions ?? false,
+  });
+  const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
+  if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });
+
+  return {
+    accounts: provisioned.length,
+    conflicts,
+    refused,
+    accountFilesChanged,
+    keyFilesWritten: keys.written,
+    keyFilesRemoved: keys.removed,
+    purged,
+    leftAlone,
+    sessionsEnded,
+    sshdConfigChanged,
+    nextFullAccessEnd: nextFullAccessEnd(
+      wanted.filter((row) => row.status === 'active'),
+      now,
+    ),
+  };
+}
+
+function readAccountFiles(etcDir: string): AccountFiles {
+  return {
+    passwd: readTextIfExists(`${etcDir}/passwd`) ?? '',
+    group: readTextIfExists(`${etcDir}/group`) ?? '',
+    shadow: readTextIfExists(`${etcDir}/shadow`) ?? '',
+  };
+}
+
+/** Writes each account file that differs, keeping the owner and mode it had. */
+function writeAccountFiles(etcDir: string, current: AccountFiles, next: AccountFiles): boolean {
+  let changed = false;
+  for (const name of ['group', 'passwd', 'shadow'] as const) {
+    if (current[name] === next[name]) continue;
+    const path = `${etcDir}/${name}`;
+    const existing = statOrNull(path);
+    const ownership = existing
+      ? { uid: existing.uid, gid: existing.gid, mode: existing.mode & 0o7777 }
+      : { ...ROOT_ONLY, mode: name === 'shadow' ? 0o640 : 0o644 };
+    writeFileAtomically(path, next[name], ownership);
+    changed = true;
+  }
+  return changed;
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One root-owned key file per active host, readable by that host's group
+ * only (sshd reads it with the user's privileges). Files of hosts that are
+ * gone, disabled or re-keyed are replaced or removed, and their UIDs are
+ * returned so their open sessions can be ended.
+ */
+function syncKeyFiles(
+  directory: string,
+  keyLines: Map<string, { line: string; uid: number }>,
+  rows: { name: string; uid: number }[],
+  applied: Map<string, string>,
+): { written: number; removed: number; revokedUids: Set<number> } {
+  const uidByName = new Map(rows.map((row) => [row.name, row.uid]));
+  const revokedUids = new Set<number>();
+  let written = 0;
+  let removed = 0;
+  for (const [name, { line, uid }] of keyLines) {
+    if (applied.get(name) === `${uid}:${line}`) continue;
+    const path = `${directory}/${name}`;
+    const existing = readTextIfExists(path);
+    const stats = existing === null ? null : statSync(path);
+    const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
+    if (!isCurrent) {
+      if (existing !== null && existing !== line) revokedUids.add(uid);
+      writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
+      written += 1;
+    }
+    applied.set(name, `${uid}:${line}`);
+  }
+  for (const entry of readdirSync(directory)) {
+    if (keyLines.has(entry)) continue;
+    // The file's group is who could use it, even when its row is gone or refused now.
+    const readableBy = lstatSync(`${directory}/${entry}`).gid;
+    unlinkSync(`${directory}/${entry}`);
+    applied.delete(entry);
+    removed += 1;
+    const uid = uidByName.get(entry) ?? readableBy;
+    if (isHostAccountUid(uid)) revokedUids.add(uid);
+  }
+  return { written, removed, revokedUids };
+}
+
+/**
+ * Removes the data of hosts deleted with purge (repository, and borg's
+ * files from their checks), then their rows (checked rows only, whose
+ * account, key and sessions are gone already). Only what is the host's:
+ * its account must be one root made (the same name and UID), and each
+ * directory a real directory (not a link) owned by root with the host's
+ * group, as reconcile makes the home, or by the host, as the checks make
+ * theirs. Anything else is kept and reported; the row goes either way.
+ */
+function purgeHosts(
+  db: Db,
+  settings: ReconcileSettings,
+  purging: (typeof hosts.$inferSelect)[],
+  now: Date,
+  serverAccounts: ReadonlyMap<number, ServerAccount>,
+  leftAlone: LeftAlone[],
+): string[] {
+  const purged: string[] = [];
+  for (const row of purging) {
+    const account = serverAccountOf(serverAccounts, row);
+    if (account === null) {
+      leftAlone.push({ name: row.name, uid: row.uid, reason: 'not an account this server made: its files are kept' });
+    } else {
+      const directories = [`${settings.backupDir}/${row.name}`, checkScratchDir(settings.stateDir, row.name)];
+      const kept = directories.filter((path) => !removeHostDirectory(path, account));
+      for (const path of kept) {
+        leftAlone.push({ name: row.name, uid: row.uid, reason: `${path} is a link or not the host's: kept` });
+      }
+      if (kept.length === 0) purged.push(row.name);
+    }
+    db.transaction((tx) => {
+      tx.delete(hosts).where(eq(hosts.name, row.name)).run();
+      forgetHostMonitoring(tx, row.name);
+      // The API forgets it too once it has this report (the name is free again).
+      reportToApi(tx, now, { kind: 'host', name: row.name, row: null });
+    });
+  }
+  return purged;
+}
+
+/** Removes `path` if it is the host's directory (or gone already); false if it is something else, which stays. */
+function removeHostDirectory(path: string, account: ServerAccount): boolean {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) return true;
+  const isHosts = stats.isDirectory() && ((stats.uid === 0 && stats.gid === account.uid) || stats.uid === account.uid);
+  if (isHosts) rmSync(path, { recursive: true, force: true });
+  return isHosts;
+}

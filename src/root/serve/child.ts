@@ -1,0 +1,49 @@
+import type { Logger } from '../../log.js';
+import type { Child } from '../../process/run.js';
+
+export interface SupervisedChild {
+  current(): Child | null;
+  /** Sends SIGTERM and waits (SIGKILL after `graceMs`); no restart afterwards. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * Keeps one child running: when it dies, it is started again after a delay
+ * that doubles up to 30 s and resets once the child has run for a minute.
+ */
+export function superviseChild(name: string, start: () => Child, logger: Logger): SupervisedChild {
+  let child: Child | null = null;
+  let isStopping = false;
+  let delayMs = 1000;
+  let restartTimer: NodeJS.Timeout | null = null;
+
+  function launch() {
+    const startedAt = Date.now();
+    const running = start();
+    child = running;
+    logger.info({ child: name, pid: running.pid }, 'started');
+    running.then((result) => {
+      if (child === running) child = null;
+      if (isStopping) return;
+      if (Date.now() - startedAt > 60_000) delayMs = 1000;
+      logger.error({ child: name, exitCode: result.exitCode, signal: result.signal, restartInMs: delayMs }, 'exited; restarting');
+      restartTimer = setTimeout(launch, delayMs);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    });
+  }
+  launch();
+
+  return {
+    current: () => child,
+    async stop(graceMs) {
+      isStopping = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      const running = child;
+      if (!running) return;
+      running.kill('SIGTERM');
+      const killTimer = setTimeout(() => running.kill('SIGKILL'), graceMs);
+      await running;
+      clearTimeout(killTimer);
+    },
+  };
+}

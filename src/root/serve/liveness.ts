@@ -1,0 +1,133 @@
+import { lstatSync, mkdirSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { type LoopLiveness, type RootLoop, renderLivenessReport } from '../../domain/root-liveness.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { CHECK_SCHEDULE_INTERVAL_MS } from '../checks/integrity-check.js';
+import { REPORT_FLUSH_INTERVAL_MS } from '../reports/report-pump.js';
+import { REPOSITORY_WATCH_INTERVAL_MS } from '../watch/repository-watch.js';
+import { SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
+import { serialized } from './serialized.js';
+
+/** How often each loop starts a pass; null for reconcile, which runs when asked. */
+const LOOP_INTERVALS_MS: Record<RootLoop, number | null> = {
+  reconcile: null,
+  'repository-watch': REPOSITORY_WATCH_INTERVAL_MS,
+  'session-limit': SESSION_LIMIT_INTERVAL_MS,
+  'check-schedule': CHECK_SCHEDULE_INTERVAL_MS,
+  reports: REPORT_FLUSH_INTERVAL_MS,
+};
+
+/** Root rewrites its report this often, or often enough for five reports within a shorter bound. */
+const MAX_WRITE_INTERVAL_MS = 5000;
+const MIN_WRITE_INTERVAL_MS = 1000;
+
+export function livenessWriteIntervalMs(stallBoundMs: number): number {
+  return Math.max(MIN_WRITE_INTERVAL_MS, Math.min(MAX_WRITE_INTERVAL_MS, Math.floor(stallBoundMs / 5)));
+}
+
+export interface RootLiveness {
+  /** Wraps a task so that each run of it is a pass of `loop`: running while it runs, completed when it resolves. */
+  recordPasses(loop: RootLoop, task: () => Promise<void>): () => Promise<void>;
+  /** Records `pass` as a pass of `loop` (once, however often it is handed in) and returns it. */
+  track<T>(loop: RootLoop, pass: Promise<T>): Promise<T>;
+  /** A synchronous pass of `loop` has just completed. */
+  passCompleted(loop: RootLoop): void;
+  /** Writes the report now (the timer does every few seconds); resolves once it is in place or its failure logged. */
+  writeReport(): Promise<void>;
+  /** Stops writing; the file keeps the last report, which ages. */
+  stop(): void;
+}
+
+/**
+ * Makes root's run directory if it is missing. Whoever made it, it must be a
+ * real directory of this process's user that no one else can write, so that
+ * nobody else can put a report there.
+ */
+function ensureRunDirectory(directory: string): void {
+  try {
+    mkdirSync(directory, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stats = lstatSync(directory);
+  if (!stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o022) !== 0) {
+    throw new AppError('UNSAFE_PATH', `${directory} must be a directory of root's that no other user can write`);
+  }
+}
+
+/**
+ * Root's liveness, kept in memory and written on a timer in root's own event
+ * loop, whole and renamed into place, to `path`. A frozen event loop stops the
+ * writing, so the report's age tells the healthcheck; a stuck loop shows in it.
+ * Not fsynced: nothing needs it after a crash, and a slow fsync would stall
+ * the very loop it reports on.
+ */
+export function startLiveness(options: { path: string; logger: Logger; now: () => Date; stallBoundMs: number }): RootLiveness {
+  const { path, logger, now, stallBoundMs } = options;
+  ensureRunDirectory(dirname(path));
+  const temporary = `${dirname(path)}/.${basename(path)}.tmp`;
+  const startedAt = now();
+  const lastCompletedAt = new Map<RootLoop, Date>();
+  const runningPasses = new Map<RootLoop, Map<Promise<unknown>, Date>>();
+  let hasFailed = false;
+
+  function loopLiveness(loop: RootLoop): LoopLiveness {
+    const starts = [...(runningPasses.get(loop)?.values() ?? [])];
+    return {
+      intervalMs: LOOP_INTERVALS_MS[loop],
+      lastCompletedAt: lastCompletedAt.get(loop) ?? null,
+      runningSince: starts.length === 0 ? null : new Date(Math.min(...starts.map((start) => start.getTime()))),
+    };
+  }
+
+  async function write(): Promise<void> {
+    try {
+      const loops = Object.fromEntries((Object.keys(LOOP_INTERVALS_MS) as RootLoop[]).map((loop) => [loop, loopLiveness(loop)]));
+      await writeFile(temporary, renderLivenessReport({ pid: process.pid, startedAt, writtenAt: now(), loops }), { mode: 0o600 });
+      await rename(temporary, path);
+      if (hasFailed) logger.info({ path }, 'liveness report written again');
+      hasFailed = false;
+    } catch (error) {
+      // Once per run of failures: the healthcheck says so every time it looks.
+      if (!hasFailed) logger.error({ err: error, path }, 'could not write the liveness report');
+      hasFailed = true;
+    }
+  }
+  // One write at a time, and at most one waiting behind it however slow the disk.
+  const writeReport = serialized(write);
+
+  function track<T>(loop: RootLoop, pass: Promise<T>): Promise<T> {
+    const running = runningPasses.get(loop) ?? new Map<Promise<unknown>, Date>();
+    runningPasses.set(loop, running);
+    if (running.has(pass)) return pass;
+    running.set(pass, now());
+    pass.then(
+      () => {
+        running.delete(pass);
+        lastCompletedAt.set(loop, now());
+      },
+      // A pass that failed did not complete; the loop's own handler logs the error.
+      () => running.delete(pass),
+    );
+    return pass;
+  }
+
+  void writeReport();
+  const timer = setInterval(() => void writeReport(), livenessWriteIntervalMs(stallBoundMs));
+  // A start-up that fails after this must still let the process exit.
+  timer.unref();
+
+  return {
+    recordPasses: (loop, task) => () => track(loop, task()),
+    track,
+    passCompleted(loop) {
+      lastCompletedAt.set(loop, now());
+    },
+    writeReport,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,285 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type HostChange, hostChangeRequest } from '../../channel/host-change.js';
+import { toHostRowMessage } from '../../channel/host-row.js';
+import { type Config, statePaths } from '../../config.js';
+import { AppError } from '../../errors.js';
+import { findHost } from '../../host-records/hosts-store.js';
+import type { Logger } from '../../log.js';
+import { run, startChild } from '../../process/run.js';
+import { findAccount } from '../accounts/account-files.js';
+import { createServerAccounts, type ServerAccounts } from '../accounts/server-accounts.js';
+import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../checks/integrity-check.js';
+import { ensureDirectory } from '../files/directories.js';
+import { childProcesses, endProcessesAndWait } from '../processes/child-processes.js';
+import { endSessionsAndWait } from '../processes/sessions.js';
+import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../reconcile/reconcile.js';
+import { createReportPump, REPORT_FLUSH_INTERVAL_MS, reportsAcknowledgement } from '../reports/report-pump.js';
+import { changeHost } from '../requests/host-requests.js';
+import { createRequestDispatcher } from '../requests/request-dispatcher.js';
+import { listenForRequests, MAX_API_CONNECTIONS, MAX_CLI_CONNECTIONS } from '../requests/request-sockets.js';
+import { createRequestTable, defineRequest } from '../requests/request-table.js';
+import { supervisorRequestDefinitions } from '../requests/supervisor-request-handlers.js';
+import { openRootDatabase } from '../root-database.js';
+import { ensureSshHostKeys } from '../sshd/host-key-generation.js';
+import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
+import { importAncestorUsers } from '../upgrade/import-ancestor.js';
+import { importLegacyState } from '../upgrade/legacy-state.js';
+import {
+  createRepositoryWatch,
+  REPOSITORY_WATCH_INTERVAL_MS,
+  REPOSITORY_WATCH_SWEEP_EVERY,
+  type RepositoryWatch,
+} from '../watch/repository-watch.js';
+import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
+import { type SupervisedChild, superviseChild } from './child.js';
+import { startLiveness } from './liveness.js';
+import { serialized } from './serialized.js';
+
+const API_ENTRY = fileURLToPath(new URL('../../api/main.js', import.meta.url));
+const SSHD = '/usr/sbin/sshd';
+const STOP_GRACE_MS = 5000;
+const SESSION_GRACE_MS = 2000;
+
+/**
+ * sshd gives each session its own process group, so stopping the listener
+ * leaves open borg sessions running: end them, politely first. Those of every
+ * account root made, and no other: not what a host row names.
+ */
+async function endHostSessions(serverAccounts: ServerAccounts): Promise<void> {
+  await endSessionsAndWait(serverAccounts.all(), { graceMs: SESSION_GRACE_MS });
+}
+
+/** Environment the children get: our settings, nothing else of ours. */
+function childEnvironment(config: Config): Record<string, string> {
+  return {
+    BORG_SERVER_STATE_DIR: config.stateDir,
+    BORG_SERVER_BACKUP_DIR: config.backupDir,
+    BORG_SERVER_SSH_PORT: String(config.sshPort),
+    ...(config.sshListenAddresses.length > 0 ? { BORG_SERVER_SSH_LISTEN_ADDRESS: config.sshListenAddresses.join(',') } : {}),
+    BORG_SERVER_HTTP_HOST: config.httpHost,
+    BORG_SERVER_HTTP_PORT: String(config.httpPort),
+    BORG_SERVER_PUBLIC_URL: config.publicUrl,
+    BORG_SERVER_SSH_HOST: config.sshHost,
+    BORG_SERVER_SSH_PUBLIC_PORT: String(config.sshPublicPort),
+    BORG_SERVER_API_USER: config.apiUser,
+    BORG_SERVER_LOG_LEVEL: config.logLevel,
+  };
+}
+
+/**
+ * `borgctl serve`: migrations, host keys, reconcile, then sshd and the API
+ * (as the unprivileged API user) under supervision until SIGTERM.
+ */
+export async function serve(config: Config, logger: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) throw new AppError('CONFIG_INVALID', 'borgctl serve must run as root (it manages accounts and sshd)');
+  const paths = statePaths(config.stateDir);
+  const apiAccount = findAccount(readFileSync('/etc/passwd', 'utf8'), config.apiUser);
+  if (!apiAccount) {
+    throw new AppError('CONFIG_INVALID', `the API user "${config.apiUser}" does not exist (useradd --system ${config.apiUser})`);
+  }
+
+  mkdirSync(config.stateDir, { recursive: true });
+  ensureDirectory(config.stateDir, { uid: 0, gid: 0, mode: 0o711 });
+  // db/ is the API user's (its database, signing key, TLS files): root makes the directory and never opens a file in it.
+  ensureDirectory(paths.databaseDir, { ...apiAccount, mode: 0o700 });
+  ensureDirectory(paths.sshDir, { uid: 0, gid: 0, mode: 0o711 });
+  // Root's sockets: the API user may connect to its own (group) but write no directory on the way.
+  ensureDirectory(paths.runDir, { uid: 0, gid: 0, mode: 0o711 });
+  ensureDirectory(paths.controlSocketDir, { uid: 0, gid: 0, mode: 0o700 });
+  ensureDirectory(paths.apiSocketDir, { uid: 0, gid: apiAccount.gid, mode: 0o750 });
+  // Where the control socket was before it moved to run/.
+  rmSync(`${config.stateDir}/control.sock`, { force: true });
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
+
+  // Root's own database: what root acts on, written only by root after it checked what it was asked.
+  const { db, isNew } = openRootDatabase(paths.rootDir, paths.rootDatabase);
+  if (isNew) await importLegacyState({ db, config, apiAccount, logger, run });
+
+  if (config.isHttps) await prepareTlsFiles(config, apiAccount, new Date(), logger);
+  const stopWatchingTls = watchGivenTlsFiles(config, apiAccount, logger);
+  if (config.importUsersDir) importAncestorUsers(db, config, logger);
+  await ensureSshHostKeys(paths.sshDir, run);
+
+  let sshd: SupervisedChild | null = null;
+  const reconcileSettings = await reconcileSettingsFor(config, run);
+  let memory = createReconcileMemory();
+  let repositoryWatch: RepositoryWatch | undefined;
+  let windowEndTimer: NodeJS.Timeout | undefined;
+  // The accounts root made (in /etc/passwd): the only ones whose processes and files root acts on.
+  const serverAccounts = createServerAccounts({ backupDir: config.backupDir, logger });
+  // borg check --repository-only of each host on its schedule, as the host, never during its sessions.
+  const checks = createIntegrityChecks({
+    db,
+    backupDir: config.backupDir,
+    stateDir: config.stateDir,
+    logger,
+    now: () => new Date(),
+    run,
+    serverAccounts,
+  });
+  const sessionLimit = createSessionLimit({
+    db,
+    backupDir: config.backupDir,
+    logger,
+    now: () => new Date(),
+    serverAccounts,
+    ownPids: checks.ownPids,
+  });
+  const reconcilePass = async () => {
+    const startedAt = performance.now();
+    const summary = reconcile(db, reconcileSettings, memory, new Date());
+    repositoryWatch?.refreshHosts();
+    sessionLimit.refreshHosts();
+    // When a full-access window ends, --append-only goes back into that host's key line.
+    clearTimeout(windowEndTimer);
+    if (summary.nextFullAccessEnd) {
+      const delayMs = Math.max(0, summary.nextFullAccessEnd.getTime() - Date.now()) + 100;
+      windowEndTimer = setTimeout(() => {
+        reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+      }, delayMs);
+    }
+    for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
+    for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
+    for (const left of summary.leftAlone) logger.warn(left, "left alone: not the server's to signal or remove");
+    logger.info(
+      {
+        ...summary,
+        conflicts: summary.conflicts.length,
+        refused: summary.refused.length,
+        leftAlone: summary.leftAlone.length,
+        ms: Math.round(performance.now() - startedAt),
+      },
+      'reconciled',
+    );
+    if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
+  };
+  const reconcileNow = serialized(liveness.recordPasses('reconcile', reconcilePass));
+  await reconcileNow();
+  const reports = createReportPump({ db, logger });
+  /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
+  async function answerHostChange(change: HostChange, auditAs: string | undefined) {
+    const answer = changeHost(db, change, { now: new Date(), ...(auditAs === undefined ? {} : { auditAs }) });
+    await reconcileNow();
+    // After reconcile: a purge done leaves no row.
+    const row = findHost(db, change.name);
+    return { ...answer, row: row ? toHostRowMessage(row) : null };
+  }
+
+  // One table answers the API's socket and the CLI's alike; the socket says who asks.
+  const dispatcher = createRequestDispatcher({
+    table: createRequestTable({
+      ...supervisorRequestDefinitions({ reconcileNow, checks, db, backupDir: config.backupDir, logger }),
+      'host.change': defineRequest({
+        schema: hostChangeRequest,
+        from: ['api', 'cli'],
+        handle: ({ change, auditAs }) => answerHostChange(change, auditAs),
+      }),
+      'reports.ack': defineRequest({ schema: reportsAcknowledgement, from: ['api'], handle: ({ upTo }) => reports.acknowledge(upTo) }),
+    }),
+    logger: logger.child({ part: 'channel' }),
+    // Root's reports go to the API's connections; one that (re)connects gets what is not acknowledged yet.
+    onConnection(origin, change) {
+      if (origin !== 'api') return;
+      if (change === 'opened') reports.connect((batch) => dispatcher.push('api', { type: 'report', reports: batch }));
+      else if (dispatcher.connectionCount('api') === 0) reports.disconnect();
+    },
+  });
+  const requestSockets = await Promise.all([
+    listenForRequests({
+      path: paths.controlSocket,
+      origin: 'cli',
+      dispatcher,
+      maxConnections: MAX_CLI_CONNECTIONS,
+      ownership: { uid: 0, gid: 0, mode: 0o600 },
+      logger,
+    }),
+    listenForRequests({
+      path: paths.apiSocket,
+      origin: 'api',
+      dispatcher,
+      maxConnections: MAX_API_CONNECTIONS,
+      ownership: { uid: 0, gid: apiAccount.gid, mode: 0o660 },
+      logger,
+    }),
+  ]);
+
+  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  // The API connects to its socket at start and exits when that connection ends: it is then started again.
+  const api = superviseChild(
+    'api',
+    () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
+    logger,
+  );
+  const checkTimer = setInterval(() => {
+    liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
+  }, CHECK_SCHEDULE_INTERVAL_MS);
+  const watch = createRepositoryWatch({
+    db,
+    backupDir: config.backupDir,
+    logger,
+    now: () => new Date(),
+    requestReconcile: reconcileNow,
+    serverAccounts,
+    ownPids: checks.ownPids,
+  });
+  repositoryWatch = watch;
+  let watchLooks = 0;
+  const watchTimer = setInterval(() => {
+    liveness
+      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'repository watch failed');
+      });
+  }, REPOSITORY_WATCH_INTERVAL_MS);
+  // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
+  const sessionLimitTimer = setInterval(() => {
+    try {
+      sessionLimit.check();
+      liveness.passCompleted('session-limit');
+    } catch (error) {
+      logger.error({ err: error }, 'session limit check failed');
+    }
+  }, SESSION_LIMIT_INTERVAL_MS);
+  const reportTimer = setInterval(() => {
+    try {
+      reports.flush();
+      liveness.passCompleted('reports');
+    } catch (error) {
+      logger.error({ err: error }, 'could not read the reports for the API');
+    }
+  }, REPORT_FLUSH_INTERVAL_MS);
+  // SIGHUP: check every file against the disk again, not only what changed.
+  process.on('SIGHUP', () => {
+    memory = createReconcileMemory();
+    reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      logger.info('stopping');
+      clearInterval(watchTimer);
+      clearInterval(sessionLimitTimer);
+      clearInterval(reportTimer);
+      clearInterval(checkTimer);
+      clearTimeout(windowEndTimer);
+      liveness.stop();
+      for (const socket of requestSockets) socket.close();
+      stopWatchingTls();
+      // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
+      const listenerPid = sshd?.current()?.pid;
+      const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
+        .then(() => dispatcher.closeAll())
+        .then(() => endHostSessions(serverAccounts))
+        .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
+        .then(() => {
+          db.$client.close();
+          resolve();
+        });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
