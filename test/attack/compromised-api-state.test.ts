@@ -21,7 +21,6 @@ import { waitFor } from '../support/wait-for.js';
 
 const DATABASE = `${SANDBOX_STATE_DIR}/db/borg.db`;
 const PUT_IGNORING_QUOTA = fileURLToPath(new URL('../fixtures/attack/put-ignoring-quota.py', import.meta.url));
-const QUOTA_BYTES = 10_000_000;
 /** A statement that never ends: what each planted trigger runs inside whoever writes the table. */
 const NEVER_ENDS =
   'select count(*) from (with recursive forever(x) as (select 1 union all select x + 1 from forever) select x from forever)';

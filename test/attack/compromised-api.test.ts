@@ -55,7 +55,6 @@ describe('the API user taken over, against root', () => {
       `insert into hosts (name, uid, key_type, key_base64, fingerprint, append_only, status, origin, created_at, updated_at) values (${name}, ${uid}, '${keyType}', '${keyBase64}', 'SHA256:forged', 1, '${status}', 'enrollment', 0, 0)`,
     );
   };
-  const serverOutput = () => sandbox().server?.output() ?? '';
   /** Requests sent as the API user on the API's socket, each waiting for root's reply. */
   const askRootAsApiUser = async (requests: Record<string, unknown>[]) => {
     const result = await asApiUser([process.execPath, ATTACKER, 'requests', API_SOCKET, JSON.stringify(requests)]);
