@@ -28,7 +28,10 @@ export interface LoopLiveness {
 export interface RootLivenessReport {
   /** The supervisor's process id, for the admin who reads the file. */
   pid: number;
-  /** When this supervisor started: the reference for a loop that has not completed a pass yet. */
+  /**
+   * When this supervisor's timed loops started (after its start-up: host keys, the first reconcile, an
+   * upgrade, the sockets and children): the reference for a loop that has not completed a pass yet.
+   */
   startedAt: Date;
   writtenAt: Date;
   loops: Record<string, LoopLiveness>;

@@ -34,6 +34,11 @@ export interface RootLiveness {
   track<T>(loop: RootLoop, pass: Promise<T>): Promise<T>;
   /** A synchronous pass of `loop` has just completed. */
   passCompleted(loop: RootLoop): void;
+  /**
+   * The timed loops have just been started: a loop that has not completed a pass yet is late only after its
+   * interval and the bound from now, however long the start-up before took (a first reconcile of many hosts).
+   */
+  loopsStarted(): void;
   /** Writes the report now (the timer does every few seconds); resolves once it is in place or its failure logged. */
   writeReport(): Promise<void>;
   /** Stops writing; the file keeps the last report, which ages. */
@@ -68,7 +73,7 @@ export function startLiveness(options: { path: string; logger: Logger; now: () =
   const { path, logger, now, stallBoundMs } = options;
   ensureRunDirectory(dirname(path));
   const temporary = `${dirname(path)}/.${basename(path)}.tmp`;
-  const startedAt = now();
+  let startedAt = now();
   const lastCompletedAt = new Map<RootLoop, Date>();
   const runningPasses = new Map<RootLoop, Map<Promise<unknown>, Date>>();
   let hasFailed = false;
@@ -124,6 +129,9 @@ export function startLiveness(options: { path: string; logger: Logger; now: () =
     track,
     passCompleted(loop) {
       lastCompletedAt.set(loop, now());
+    },
+    loopsStarted() {
+      startedAt = now();
     },
     writeReport,
     stop() {

@@ -250,6 +250,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.error({ err: error }, 'could not read the reports for the API');
     }
   }, REPORT_FLUSH_INTERVAL_MS);
+  // From here on, a loop that never completes a pass is late: however long the start-up above took.
+  liveness.loopsStarted();
   // SIGHUP: check every file against the disk again, not only what changed.
   process.on('SIGHUP', () => {
     memory = createReconcileMemory();

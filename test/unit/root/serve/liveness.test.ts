@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseLivenessReport, type RootLivenessReport } from '../../../../src/domain/root-liveness.js';
+import { judgeRootLiveness, parseLivenessReport, type RootLivenessReport } from '../../../../src/domain/root-liveness.js';
 import { livenessWriteIntervalMs, type RootLiveness, startLiveness } from '../../../../src/root/serve/liveness.js';
 import { codeOf } from '../../../support/error-codes.js';
 
@@ -62,6 +62,15 @@ describe('startLiveness', () => {
     });
     expect(statSync(runDir).mode & 0o777).toBe(0o700);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it("counts a loop's lateness from when the loops started, not from a long start-up before", async () => {
+    const recorder = start();
+    advanceSeconds(90);
+    recorder.loopsStarted();
+    const report = await writtenReport(recorder);
+    expect(report.startedAt).toEqual(clock);
+    expect(judgeRootLiveness(report, clock, 60_000)).toEqual([]);
   });
 
   it('records a pass as running while it runs and completed when it resolves', async () => {
