@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type HostRowMessage, hostRowMessage } from './host-row.js';
+import { epochMs, type HostRowMessage, hostRowMessage } from './host-row.js';
 
 /**
  * A change of a host the API (or an admin's borgctl) asks root for: the
@@ -9,8 +9,6 @@ import { type HostRowMessage, hostRowMessage } from './host-row.js';
  * database with the audit entry; nothing is written on the API's side before
  * root said yes.
  */
-
-const epochMs = z.number().int().nonnegative().max(8.64e15);
 
 /** Approve an enrollment, `createuser`, or a new key for a host: the key and the policy it comes with. */
 const putKey = z.strictObject({

@@ -2,15 +2,15 @@ import { z } from 'zod';
 import type { hosts } from '../db/schema.js';
 
 /**
- * A host row as it crosses the line between the API and root, both ways:
- * the API asks root to make a host look like this (hosts.apply), root tells
- * the API what it serves (its answer, and its reports). Times are epoch
- * milliseconds. The schema bounds every field; root checks the values again
- * with the domain rules (host-requests.ts) before it writes anything.
+ * A host row as root serves it, as it crosses the line to the API: root's
+ * answer to a change of a host (host-change.ts) and its host reports
+ * (root-reports.ts). Times are epoch milliseconds. The schema bounds every
+ * field, so the API parses what it copies.
  */
 export type HostRow = typeof hosts.$inferSelect;
 
-const epochMs = z.number().int().nonnegative().max(8.64e15);
+/** A time as it crosses the line: epoch milliseconds, within what a Date can hold. */
+export const epochMs = z.number().int().nonnegative().max(8.64e15);
 
 export const hostRowMessage = z.strictObject({
   name: z.string().max(64),
@@ -55,10 +55,4 @@ export function fromHostRowMessage(message: HostRowMessage): HostRow {
     createdAt: new Date(message.createdAt),
     updatedAt: new Date(message.updatedAt),
   };
-}
-
-/** What root answers for each host it was asked to serve: the row it serves, or null when it has none (a purge done). */
-export interface HostOutcome {
-  name: string;
-  row: HostRowMessage | null;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from '../domain/notification-events.js';
-import { hostRowMessage } from './host-row.js';
+import { epochMs, hostRowMessage } from './host-row.js';
 
 /**
  * What root tells the API, kept in root's database until the API has it
@@ -11,7 +11,6 @@ import { hostRowMessage } from './host-row.js';
  * never goes to the network: the API does both.
  */
 
-const epochMs = z.number().int().nonnegative().max(8.64e15);
 const details = z.record(z.string(), z.unknown());
 
 const sessionSummary = z.strictObject({
