@@ -14,7 +14,6 @@ import { openRootCliContext } from './root-cli-context.js';
  * host's new row, which the API takes when it next connects.
  */
 export async function changeHostAsRoot(config: Config, change: HostChange, actor: string): Promise<HostChangeAnswer> {
-  const context = openRootCliContext(config);
   const server = await openControlChannel(statePaths(config.stateDir).controlSocket);
   if (server) {
     try {
@@ -23,6 +22,8 @@ export async function changeHostAsRoot(config: Config, change: HostChange, actor
       server.close();
     }
   }
+  // Root's database is opened only when no server runs (the server has it open and applies the change itself).
+  const context = openRootCliContext(config);
   const answer = changeHost(context.db, change, { now: context.now(), auditAs: actor });
   await context.requestReconcile();
   return answer;
