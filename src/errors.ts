@@ -40,12 +40,18 @@ export type ErrorCode =
 
 export class AppError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** For a refusal that passes (a rate limit, a busy database): when to ask again, sent as Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: ErrorCode, message: string, { retryAfterSeconds }: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'AppError';
     this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/** A busy database is free again within its busy timeout, unless a long write holds it: ask again in a few seconds. */
+export const BUSY_RETRY_AFTER_SECONDS = 2;
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
@@ -63,6 +69,8 @@ function isDatabaseBusy(error: unknown): boolean {
 /** An expected failure as an AppError (a busy database becomes SERVER_BUSY), or null for a bug. */
 export function asExpectedError(error: unknown): AppError | null {
   if (isAppError(error)) return error;
-  if (isDatabaseBusy(error)) return new AppError('SERVER_BUSY', 'the server is busy; try again in a few seconds');
+  if (isDatabaseBusy(error)) {
+    return new AppError('SERVER_BUSY', 'the server is busy; try again in a few seconds', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+  }
   return null;
 }

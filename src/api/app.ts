@@ -59,6 +59,7 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
     const expected = asExpectedError(error);
     if (expected) {
       if (expected.code === 'SERVER_BUSY') logError(error);
+      if (expected.retryAfterSeconds !== undefined) c.header('Retry-After', String(expected.retryAfterSeconds));
       return c.json({ error: expected.code, message: expected.message }, STATUS_BY_CODE[expected.code]);
     }
     if (error instanceof HTTPException && error.status < 500) {

@@ -1,4 +1,4 @@
-import { and, eq, max, ne } from 'drizzle-orm';
+import { and, eq, inArray, max, ne } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hosts } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -34,6 +34,25 @@ export function findNameHolder(db: Queryable, name: string): HostRow | undefined
     .where(and(eq(hosts.name, name), ne(hosts.status, 'purging')))
     .get();
 }
+
+/** Names held (as findNameHolder says) among `names`, in one query per 500 names rather than one per name. */
+export function findHeldNames(db: Queryable, names: Iterable<string>): Set<string> {
+  const wanted = [...new Set(names)];
+  const held = new Set<string>();
+  // SQLite caps the variables of one statement: ask in slices.
+  for (let start = 0; start < wanted.length; start += HELD_NAMES_PER_QUERY) {
+    const slice = wanted.slice(start, start + HELD_NAMES_PER_QUERY);
+    const rows = db
+      .select({ name: hosts.name })
+      .from(hosts)
+      .where(and(inArray(hosts.name, slice), ne(hosts.status, 'purging')))
+      .all();
+    for (const row of rows) held.add(row.name);
+  }
+  return held;
+}
+
+const HELD_NAMES_PER_QUERY = 500;
 
 /**
  * Next free UID: one past the highest, or the lowest gap once the top is

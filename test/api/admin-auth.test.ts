@@ -78,6 +78,14 @@ describe('admin login failures', () => {
     expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
+  it('say in Retry-After when the window ends', async () => {
+    const limited = appWithFailureLimit(1);
+    await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    api.clock.advance(20_000);
+    const response = await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });
+    expect([response.status, response.headers.get('retry-after')]).toEqual([429, '40']);
+  });
+
   it('refuse even the right token once the limit is reached', async () => {
     const limited = appWithFailureLimit(2);
     await callApi(limited, 'GET', '/v1/admin/hosts', { token: 'bsa_wrong' });

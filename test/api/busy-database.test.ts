@@ -49,6 +49,7 @@ describe('a database locked past the busy timeout', () => {
     const refused = await enroll(app, token, 'web1', keys.vm);
     expect(refused.status).toBe(503);
     expect(refused.body).toEqual({ error: 'SERVER_BUSY', message: 'the server is busy; try again in a few seconds' });
+    expect(refused.headers.get('retry-after')).toBe('2');
     expect(logged).toEqual([expect.objectContaining({ code: 'SQLITE_BUSY' })]);
 
     other.$client.exec('ROLLBACK');

@@ -360,6 +360,13 @@ describe('enrollment ids', () => {
     expect(statuses).toEqual([404, 404, 404, 429, 429]);
   });
 
+  it('say in Retry-After when the limit lifts', async () => {
+    const limited = makeTestApp(api.context, { limits: { lookups: createRateLimiter({ limit: 1, windowMs: 60_000 }) } });
+    await callApi(limited, 'GET', '/v1/enrollments/AAAAAAAAAAAAAAAAAAAAAA');
+    const response = await callApi(limited, 'GET', '/v1/enrollments/AAAAAAAAAAAAAAAAAAAAAA');
+    expect([response.status, response.body.error, response.headers.get('retry-after')]).toEqual([429, 'RATE_LIMITED', '60']);
+  });
+
   it('count malformed ids as misses too', async () => {
     const limited = makeTestApp(api.context, { limits: { lookups: createRateLimiter({ limit: 2, windowMs: 60_000 }) } });
     const statuses: number[] = [];
@@ -397,5 +404,13 @@ describe('enrollment attempts', () => {
       statuses.push((await enroll(limited, 'not-a-token', 'web1', keys.vm)).status);
     }
     expect(statuses).toEqual([401, 401, 429]);
+  });
+
+  it('say in Retry-After when the limit lifts', async () => {
+    const limited = makeTestApp(api.context, { limits: { enrollAttempts: createRateLimiter({ limit: 1, windowMs: 60_000 }) } });
+    await enroll(limited, 'not-a-token', 'web1', keys.vm);
+    api.clock.advance(45_000);
+    const response = await enroll(limited, 'not-a-token', 'web1', keys.vm);
+    expect([response.status, response.body.error, response.headers.get('retry-after')]).toEqual([429, 'RATE_LIMITED', '15']);
   });
 });

@@ -51,6 +51,7 @@ describe('logging in to /ui', () => {
     }
     const limited = await web.post('/ui/login', { token: api.adminToken }, { csrf: null });
     expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
     expect(limited.headers.getSetCookie()).toEqual([]);
   });
 

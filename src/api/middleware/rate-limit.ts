@@ -1,3 +1,5 @@
+import { AppError } from '../../errors.js';
+
 /**
  * A fixed-window counter per key (a client address, see rateLimitKeyOf), in
  * memory: enough for one API process, and it forgets everything on restart.
@@ -9,6 +11,14 @@ export interface RateLimiter {
   /** Counts one event for the key; false once the key is over its limit. */
   hit(key: string, now: number): boolean;
   isLimited(key: string, now: number): boolean;
+  /** Milliseconds until the key's window ends and its count starts afresh (0 when it has none). */
+  retryAfterMs(key: string, now: number): number;
+}
+
+/** RATE_LIMITED, telling when the key's window ends (Retry-After, whole seconds, at least 1). */
+export function rateLimitedError(limiter: RateLimiter, key: string, now: number, message: string): AppError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(limiter.retryAfterMs(key, now) / 1000));
+  return new AppError('RATE_LIMITED', message, { retryAfterSeconds });
 }
 
 export function createRateLimiter({
@@ -40,6 +50,11 @@ export function createRateLimiter({
     },
     isLimited(key, now) {
       return current(key, now).count >= limit;
+    },
+    retryAfterMs(key, now) {
+      const window = windows.get(key);
+      if (!window || now - window.startedAt >= windowMs) return 0;
+      return window.startedAt + windowMs - now;
     },
   };
 }

@@ -4,7 +4,7 @@ import { rateLimitKeyOf } from '../../domain/networks.js';
 import { AppError } from '../../errors.js';
 import { verifyAdminToken } from '../admin/admin-tokens.js';
 import type { AppEnv } from '../app-env.js';
-import type { RateLimiter } from './rate-limit.js';
+import { type RateLimiter, rateLimitedError } from './rate-limit.js';
 
 /**
  * Admin routes take `Authorization: Bearer <admin token>`. Failed attempts are
@@ -16,7 +16,7 @@ export function requireAdmin({ db, now, failures }: { db: Db; now: () => Date; f
     const source = rateLimitKeyOf(c.get('clientAddress'));
     const at = now();
     if (failures.isLimited(source, at.getTime())) {
-      throw new AppError('RATE_LIMITED', 'too many failed admin logins from this address; try again later');
+      throw rateLimitedError(failures, source, at.getTime(), 'too many failed admin logins from this address; try again later');
     }
     const header = c.req.header('authorization') ?? '';
     const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';

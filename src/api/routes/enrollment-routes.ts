@@ -8,7 +8,7 @@ import type { ServerContext } from '../context.js';
 import { getEnrollment, submitEnrollment } from '../enrollment/enroll.js';
 import { repositoryUrl } from '../hosts/hosts.js';
 import { jsonBody } from '../middleware/json-body.js';
-import type { RateLimiter } from '../middleware/rate-limit.js';
+import { type RateLimiter, rateLimitedError } from '../middleware/rate-limit.js';
 import { knownHostsLines } from './server-routes.js';
 
 const enrollBody = z.strictObject({
@@ -26,8 +26,9 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
 
   app.post('/v1/enroll', async (c, next) => {
     const source = rateLimitKeyOf(c.get('clientAddress'));
-    if (!limits.enrollAttempts.hit(source, context.now().getTime())) {
-      throw new AppError('RATE_LIMITED', 'too many enrollment attempts from this address; try again later');
+    const now = context.now().getTime();
+    if (!limits.enrollAttempts.hit(source, now)) {
+      throw rateLimitedError(limits.enrollAttempts, source, now, 'too many enrollment attempts from this address; try again later');
     }
     await next();
   });
@@ -56,7 +57,8 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
   /** Looks an enrollment up by id; misses (malformed ids too) count against the address, so ids cannot be guessed fast. */
   function lookUp(source: string, id: string) {
     const now = context.now().getTime();
-    const tooMany = () => new AppError('RATE_LIMITED', 'too many unknown enrollment ids from this address; try again later');
+    const tooMany = () =>
+      rateLimitedError(limits.lookups, source, now, 'too many unknown enrollment ids from this address; try again later');
     if (limits.lookups.isLimited(source, now)) throw tooMany();
     try {
       if (!ENROLLMENT_ID_PATTERN.test(id)) throw new AppError('NOT_FOUND', 'no such enrollment');

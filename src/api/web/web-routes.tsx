@@ -16,6 +16,7 @@ import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } fr
 import { STATUS_BY_CODE } from '../error-map.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../hosts/hosts.js';
+import { rateLimitedError } from '../middleware/rate-limit.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 import { APP_CSS, APP_JS, ICON_SVG } from './assets.js';
@@ -74,6 +75,8 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     const source = rateLimitKeyOf(c.get('clientAddress'));
     const at = context.now();
     if (limits.adminFailures.isLimited(source, at.getTime())) {
+      const { retryAfterSeconds } = rateLimitedError(limits.adminFailures, source, at.getTime(), 'too many failed logins');
+      c.header('Retry-After', String(retryAfterSeconds));
       return c.html(<LoginPage next={next} error="Too many failed logins from this address: try again later." />, 429);
     }
     const adminId = verifyAdminToken(context.db, requiredField(form, 'token', 200).trim(), at);
@@ -288,8 +291,9 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     throw new AppError('NOT_FOUND', `no page at ${c.req.path}`);
   });
   app.onError((error, c) => {
-    const { status, message } = describeError(error);
+    const { status, message, retryAfterSeconds } = describeError(error);
     if (status >= 500) logError(error);
+    if (retryAfterSeconds !== undefined) c.header('Retry-After', String(retryAfterSeconds));
     const session = c.get('session');
     // After a failed form, back to the page the form was on.
     const back = c.req.method === 'POST' ? pageOfForm(c.req.path) : '/ui';
@@ -307,9 +311,9 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   return app;
 }
 
-function describeError(error: unknown): { status: ContentfulStatusCode; message: string } {
+function describeError(error: unknown): { status: ContentfulStatusCode; message: string; retryAfterSeconds?: number | undefined } {
   const expected = asExpectedError(error);
-  if (expected) return { status: STATUS_BY_CODE[expected.code], message: expected.message };
+  if (expected) return { status: STATUS_BY_CODE[expected.code], message: expected.message, retryAfterSeconds: expected.retryAfterSeconds };
   if (error instanceof HTTPException && error.status === 403) {
     return { status: 403, message: 'This form was not sent from this page: a form from another site may not change anything here.' };
   }

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../src/db/connection.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
@@ -8,6 +9,7 @@ import { hosts } from '../../../src/db/schema.js';
 import type { AppError } from '../../../src/errors.js';
 import {
   allocateUid,
+  findHeldNames,
   findHost,
   findLiveHost,
   HOST_UID_MAX,
@@ -150,5 +152,31 @@ describe('findLiveHost', () => {
     db.update(hosts).set({ status }).run();
     expect(findLiveHost(db, 'web1')).toBeUndefined();
     expect(findHost(db, 'web1')?.status).toBe(status);
+  });
+});
+
+describe('findHeldNames', () => {
+  it('answers as findNameHolder does: active, disabled and deleted hosts hold their names, purging ones and unknown names do not', () => {
+    for (const [name, status] of [
+      ['web1', 'active'],
+      ['web2', 'disabled'],
+      ['web3', 'deleted'],
+      ['web4', 'purging'],
+    ] as const) {
+      upsertHost(db, hostNamed(name), NOW);
+      db.update(hosts).set({ status }).where(eq(hosts.name, name)).run();
+    }
+    expect([...findHeldNames(db, ['web1', 'web2', 'web3', 'web4', 'web5', 'web1'])].sort()).toEqual(['web1', 'web2', 'web3']);
+  });
+
+  it('answers for more names than one query may ask about', () => {
+    upsertHost(db, hostNamed('first'), NOW);
+    upsertHost(db, hostNamed('last'), NOW);
+    const names = ['first', ...Array.from({ length: 1500 }, (_, index) => `free-${index}`), 'last'];
+    expect([...findHeldNames(db, names)].sort()).toEqual(['first', 'last']);
+  });
+
+  it('asks nothing for no names', () => {
+    expect(findHeldNames(db, [])).toEqual(new Set());
   });
 });

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { denyEnrollment } from '../../../../src/api/enrollment/decisions.js';
 import { getEnrollment, listEnrollments, listPastEnrollments, submitEnrollment } from '../../../../src/api/enrollment/enroll.js';
 import { createEnrollmentToken } from '../../../../src/api/enrollment/tokens.js';
@@ -167,5 +167,33 @@ describe('listEnrollments', () => {
     expect(names(listPastEnrollments(test.context, 20))).toEqual(['denied1', 'old1']);
     expect(names(listPastEnrollments(test.context, 1))).toEqual(['denied1']);
     expect(getEnrollment(test.context, waiting).status).toBe('pending');
+  });
+
+  it('marks as a conflict exactly the pending enrollments whose name a host holds', async () => {
+    const approved = await createEnrollmentToken(test.context, { host: 'web1', autoApprove: true }, ADMIN);
+    await submit(approved.token);
+    await submit((await createEnrollmentToken(test.context, {}, ADMIN)).token, { hostname: 'web1' });
+    await submit((await createEnrollmentToken(test.context, {}, ADMIN)).token, { hostname: 'web2' });
+    const views = listEnrollments(test.context).map(({ hostname, status, conflict }) => `${hostname} ${status} ${conflict}`);
+    // Made in the same millisecond: their order is the ids', which are random.
+    expect(views.sort()).toEqual(['web1 approved false', 'web1 pending true', 'web2 pending false']);
+  });
+
+  it('reads a long list in a fixed number of queries, not one more per enrollment', async () => {
+    const countQueries = async (pending: number) => {
+      while (listEnrollments(test.context, 'pending').length < pending) {
+        const { token } = await createEnrollmentToken(test.context, {}, ADMIN);
+        await submit(token, { hostname: `web${listEnrollments(test.context).length}` });
+      }
+      const prepare = vi.spyOn(test.context.db.$client, 'prepare');
+      try {
+        expect(listEnrollments(test.context, 'pending')).toHaveLength(pending);
+        return prepare.mock.calls.length;
+      } finally {
+        prepare.mockRestore();
+      }
+    };
+    const fewQueries = await countQueries(2);
+    expect(await countQueries(30)).toBe(fewQueries);
   });
 });

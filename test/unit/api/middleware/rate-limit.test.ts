@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter } from '../../../../src/api/middleware/rate-limit.js';
+import { createRateLimiter, rateLimitedError } from '../../../../src/api/middleware/rate-limit.js';
 
 describe('createRateLimiter', () => {
   it('allows events up to the limit', () => {
@@ -59,5 +59,28 @@ describe('createRateLimiter', () => {
     [1, 0],
   ])('refuses a limit of %d in a window of %d ms when it is built', (limit, windowMs) => {
     expect(() => createRateLimiter({ limit, windowMs })).toThrow(TypeError);
+  });
+
+  it('tells how long until the window of a key ends, and nothing for a key without one', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 60_000 });
+    limiter.hit('a', 1000);
+    expect([limiter.retryAfterMs('a', 1000), limiter.retryAfterMs('a', 31_000), limiter.retryAfterMs('a', 61_000)]).toEqual([
+      60_000, 30_000, 0,
+    ]);
+    expect(limiter.retryAfterMs('b', 1000)).toBe(0);
+  });
+});
+
+describe('rateLimitedError', () => {
+  it('is RATE_LIMITED with the seconds left of the window, rounded up and at least 1', () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 60_000 });
+    limiter.hit('a', 0);
+    expect(rateLimitedError(limiter, 'a', 500, 'slow down')).toMatchObject({
+      code: 'RATE_LIMITED',
+      message: 'slow down',
+      retryAfterSeconds: 60,
+    });
+    expect(rateLimitedError(limiter, 'a', 59_999, 'slow down').retryAfterSeconds).toBe(1);
+    expect(rateLimitedError(limiter, 'a', 60_000, 'slow down').retryAfterSeconds).toBe(1);
   });
 });
