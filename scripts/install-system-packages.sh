@@ -5,7 +5,7 @@
 # Idempotent: apt-get runs only when something is missing.
 set -euo pipefail
 
-required_packages=(openssh-server openssh-client borgbackup curl util-linux procps iproute2 ca-certificates ssh-audit chromium fonts-dejavu-core)
+required_packages=(openssh-server openssh-client borgbackup curl util-linux procps iproute2 ca-certificates ssh-audit chromium fonts-dejavu-core faketime)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-system-packages: must run as root" >&2

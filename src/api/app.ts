@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { FAULT_CODES, type FaultCode, faultOfErrno } from '../domain/faults.js';
 import { AppError, asExpectedError } from '../errors.js';
 import { type ApiLimits, defaultLimits } from './api-limits.js';
 import type { AppEnv } from './app-env.js';
@@ -15,6 +16,16 @@ import { serverRoutes } from './routes/server-routes.js';
 import { webRoutes } from './web/web-routes.js';
 
 export const MAX_BODY_BYTES = 32 * 1024;
+
+/** A file-system error of the API's (it writes only the state volume) that names a fault, as its AppError. */
+function faultAsError(error: unknown): AppError | null {
+  const fault = faultOfErrno((error as NodeJS.ErrnoException | undefined)?.code, 'state');
+  return fault ? new AppError(fault.code, fault.message) : null;
+}
+
+function isFaultCode(code: string): code is FaultCode {
+  return (FAULT_CODES as readonly string[]).includes(code);
+}
 
 export interface AppOptions {
   context: ServerContext;
@@ -56,9 +67,10 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {
-    const expected = asExpectedError(error);
+    const expected = asExpectedError(error, context.faults?.probeStateVolume) ?? faultAsError(error);
     if (expected) {
-      if (expected.code === 'SERVER_BUSY') logError(error);
+      // A fault is logged once per episode by the monitor, not once per request it fails.
+      if (isFaultCode(expected.code)) context.faults?.noteFault({ code: expected.code, message: expected.message });
       return c.json({ error: expected.code, message: expected.message }, STATUS_BY_CODE[expected.code]);
     }
     if (error instanceof HTTPException && error.status < 500) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Fault, faultListSchema } from './faults.js';
 
 /**
  * Root's liveness: what the supervisor writes about its loops (when each last
@@ -35,6 +36,8 @@ export interface RootLivenessReport {
   startedAt: Date;
   writtenAt: Date;
   loops: Record<string, LoopLiveness>;
+  /** The faults root saw at its last look (src/domain/faults.ts); absent in a report of an older version. */
+  faults?: Fault[];
 }
 
 /** The file is root's own, but it is still read as input: at most this much of it. */
@@ -54,6 +57,7 @@ const reportSchema = z.strictObject({
       runningSince: timestamp.nullable(),
     }),
   ),
+  faults: faultListSchema.optional(),
 });
 
 export type ParsedLivenessReport = { isValid: true; report: RootLivenessReport } | { isValid: false; reason: string };

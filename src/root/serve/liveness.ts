@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Fault } from '../../domain/faults.js';
 import { type LoopLiveness, type RootLoop, renderLivenessReport } from '../../domain/root-liveness.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -69,8 +70,15 @@ function ensureRunDirectory(directory: string): void {
  * Not fsynced: nothing needs it after a crash, and a slow fsync would stall
  * the very loop it reports on.
  */
-export function startLiveness(options: { path: string; logger: Logger; now: () => Date; stallBoundMs: number }): RootLiveness {
-  const { path, logger, now, stallBoundMs } = options;
+export function startLiveness(options: {
+  path: string;
+  logger: Logger;
+  now: () => Date;
+  stallBoundMs: number;
+  /** The faults root sees now, for the healthcheck (src/root/serve/fault-watch.ts). */
+  faults?: () => Fault[];
+}): RootLiveness {
+  const { path, logger, now, stallBoundMs, faults = () => [] } = options;
   ensureRunDirectory(dirname(path));
   const temporary = `${dirname(path)}/.${basename(path)}.tmp`;
   let startedAt = now();
@@ -90,7 +98,9 @@ export function startLiveness(options: { path: string; logger: Logger; now: () =
   async function write(): Promise<void> {
     try {
       const loops = Object.fromEntries((Object.keys(LOOP_INTERVALS_MS) as RootLoop[]).map((loop) => [loop, loopLiveness(loop)]));
-      await writeFile(temporary, renderLivenessReport({ pid: process.pid, startedAt, writtenAt: now(), loops }), { mode: 0o600 });
+      await writeFile(temporary, renderLivenessReport({ pid: process.pid, startedAt, writtenAt: now(), loops, faults: faults() }), {
+        mode: 0o600,
+      });
       await rename(temporary, path);
       if (hasFailed) logger.info({ path }, 'liveness report written again');
       hasFailed = false;

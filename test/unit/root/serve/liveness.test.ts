@@ -59,9 +59,21 @@ describe('startLiveness', () => {
         'check-schedule': { intervalMs: 60_000, lastCompletedAt: null, runningSince: null },
         reports: { intervalMs: 250, lastCompletedAt: null, runningSince: null },
       },
+      faults: [],
     });
     expect(statSync(runDir).mode & 0o777).toBe(0o700);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes the faults root sees now, for the healthcheck', async () => {
+    liveness = startLiveness({
+      path,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      stallBoundMs: 60_000,
+      faults: () => [{ code: 'SSHD_DOWN', message: 'sshd is not running' }],
+    });
+    expect((await writtenReport(liveness)).faults).toEqual([{ code: 'SSHD_DOWN', message: 'sshd is not running' }]);
   });
 
   it("counts a loop's lateness from when the loops started, not from a long start-up before", async () => {
