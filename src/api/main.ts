@@ -66,7 +66,7 @@ rootConnection.onPush((message) => {
   try {
     upTo = applyRootReports(db, batch.data.reports);
   } catch (error) {
-    logger.error({ err: error }, "could not apply root's reports; root sends them again");
+    if (!faults.noteError(error)) logger.error({ err: error }, "could not apply root's reports; root sends them again");
     return;
   }
   acknowledgeRootReports(upTo).catch((error: unknown) => logger.warn({ err: error }, "root did not take the reports' acknowledgement"));
@@ -93,6 +93,7 @@ const deliveries = createDeliveryWorker({
   now: context.now,
   send: sendHttpRequest,
   logger: logger.child({ part: 'notify' }),
+  noteFault: (error) => faults.noteError(error),
 });
 deliveries.start();
 // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
@@ -101,7 +102,7 @@ const stalenessTimer = setInterval(() => {
     const changed = evaluateStaleness(db, new Date());
     if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
   } catch (error) {
-    logger.error({ err: error }, 'staleness evaluation failed');
+    if (!faults.noteError(error)) logger.error({ err: error }, 'staleness evaluation failed');
   }
 }, STALENESS_INTERVAL_MS);
 const faultTimer = setInterval(() => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFaultMonitor, type FaultMonitor } from '../../../../src/api/monitoring/fault-monitor.js';
+import { createFaultMonitor, type FaultMonitor, LOCK_PROBE_TIMEOUT_MS } from '../../../../src/api/monitoring/fault-monitor.js';
 import { type Db, migrateDatabase, openDatabase } from '../../../../src/db/connection.js';
 
 /** The API's fault monitor on a real database file, with a second connection in the part of another process. */
@@ -58,10 +58,25 @@ describe('the API fault monitor', () => {
     ]);
   });
 
-  it('keeps the busy timeout the requests use after a probe', () => {
+  it('waits only briefly for the lock while another process holds it, and the full busy timeout again once it is let go', () => {
+    expect(db.$client.pragma('busy_timeout', { simple: true })).toBe(5000);
     other.$client.exec('BEGIN EXCLUSIVE');
     monitor.check();
+    expect(db.$client.pragma('busy_timeout', { simple: true })).toBe(LOCK_PROBE_TIMEOUT_MS);
+    other.$client.exec('ROLLBACK');
+    monitor.check();
     expect(db.$client.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('notes an error of a background pass that is a fault, and tells a bug apart', () => {
+    expect(monitor.noteError(Object.assign(new Error('locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' }))).toBe(true);
+    expect(monitor.noteError(new Error('a bug'))).toBe(false);
+    expect(lines.map((line) => line.fault)).toEqual(['SERVER_BUSY']);
+  });
+
+  it("leaves root's faults to root's log when a request met one", () => {
+    monitor.noteFault({ code: 'BACKUP_VOLUME_FULL', message: 'the backup volume is full' });
+    expect(lines).toEqual([]);
   });
 
   it("logs a fault a request met once, however many requests meet it, and ends it at the next look that doesn't see it", () => {
