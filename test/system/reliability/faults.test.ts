@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -53,6 +54,8 @@ describe('faults give a clear error and heal by themselves', () => {
   let backups = 0;
 
   beforeAll(async () => {
+    if (!existsSync(LIBFAKETIME))
+      throw new Error(`${LIBFAKETIME} is missing: apt-get install faketime (scripts/install-system-packages.sh)`);
     server = await startServerSandbox({ env: fakeClockEnvironment }, { volumeSizes: { state: '64m', backup: '64m' } });
     supervisor = server.sandbox.server as SandboxProcess;
     await server.sandbox.writeFile(FAKETIME_FILE, '+0\n');
