@@ -2,8 +2,15 @@ import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { CommandResult, SandboxProcess, SandboxProcessInfo } from '../../support/sandbox.js';
-import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../../support/sandbox-api.js';
+import { type CommandResult, createSandbox, type SandboxProcess, type SandboxProcessInfo } from '../../support/sandbox.js';
+import {
+  createAdminToken,
+  createServerApi,
+  enrollAndApprove,
+  type ServerSandbox,
+  startServerSandbox,
+  stopServerSandbox,
+} from '../../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../../support/sandbox-client.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -20,9 +27,9 @@ import { waitFor } from '../../support/wait-for.js';
  * root gets the faked clock (its children get no environment of ours): the healthcheck run beside it gets the
  * same clock, as every process of a machine whose clock was stepped would.
  *
- * A read-only state volume cannot be made under a running server here: `mount -o remount,ro` refuses while
- * SQLite holds its files open for writing (EBUSY), and the kernel's own emergency read-only (ext4 after an error)
- * cannot be undone without unmounting it. tests of the mapping (EROFS, SQLITE_READONLY) are unit tests.
+ * The read-only state volume has a server of its own (the last describe): an admin cannot make a volume read-only
+ * under a running server (`mount -o remount,ro` refuses while SQLite holds its files open for writing), only the
+ * kernel does (ext4 after an error), and that is undone only by unmounting it: it heals by fsck and a restart.
  */
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -136,6 +143,10 @@ describe('faults give a clear error and heal by themselves', () => {
   describe('the state volume full', () => {
     it('answers writes 503 STATE_VOLUME_FULL and fails the healthcheck, backups go on, and it heals once space is freed', async () => {
       const { sandbox, api } = server;
+      const other = await createBorgClient('web3');
+      onTestFinished(() => other.remove());
+      const { token } = await api.mintEnrollmentToken();
+      const enrollment = await api.enroll(token, 'web3', other.publicKey);
       const fill = await sandbox.exec(['sh', '-c', `cat /dev/zero > ${sandbox.stateDir}/fill`], { reject: false });
       onTestFinished(() => sandbox.exec(['rm', '-f', `${sandbox.stateDir}/fill`]).then(() => undefined));
       expect(fill.stderr).toMatch(/No space left on device/);
@@ -144,6 +155,9 @@ describe('faults give a clear error and heal by themselves', () => {
         const refused = await api.request('POST', '/v1/admin/tokens', { body: {}, bearer: api.adminToken });
         expect(refused).toEqual({ status: 503, body: { error: 'STATE_VOLUME_FULL', message: expect.any(String) } });
       }
+      // Root's own database is on the same volume: root answers the approval with the reason, and writes nothing.
+      const approval = await api.approve(enrollment.id, other.fingerprint);
+      expect(approval).toEqual({ status: 503, body: { error: 'STATE_VOLUME_FULL', message: expect.any(String) } });
       const health = await healthz();
       expect(health.status).toBe(503);
       expect(health.body.status).toBe('unhealthy');
@@ -159,6 +173,7 @@ describe('faults give a clear error and heal by themselves', () => {
       await sandbox.exec(['rm', `${sandbox.stateDir}/fill`]);
       await waitUntilHealthy();
       expect((await api.request('POST', '/v1/admin/tokens', { body: {}, bearer: api.adminToken })).status).toBe(201);
+      expect((await api.approve(enrollment.id, other.fingerprint)).status).toBe(200);
       await waitForFaultLog('STATE_VOLUME_FULL', ['api began', 'serve began', 'api ended', 'serve ended']);
       expectSameSupervisor();
     });
@@ -321,3 +336,77 @@ function listenOn(port: number): Promise<Server | undefined> {
 function closeServer(holder: Server): Promise<void> {
   return new Promise((resolve) => holder.close(() => resolve()));
 }
+
+describe('the state volume turned read-only by the kernel', () => {
+  // The one way a state volume goes read-only under a running server: ext4 after an error (errors=remount-ro).
+  // `mount -o remount,ro` refuses while SQLite holds its files open for writing, and the kernel's emergency
+  // read-only stays until the volume is unmounted: recovery is the admin's fsck and a restart, shown here too.
+  let server: ServerSandbox | undefined;
+  let client: BorgClient | undefined;
+
+  afterAll(async () => {
+    await client?.remove();
+    if (server) {
+      const output = server.sandbox.server?.output() ?? '';
+      const report = await server.sandbox.stop();
+      if (report.leftoverProcesses.length > 0)
+        throw new Error(`processes left behind: ${JSON.stringify(report.leftoverProcesses)}\n${output}`);
+    }
+  });
+
+  it('answers writes 503 STATE_VOLUME_READ_ONLY and fails the healthcheck, backups go on; after fsck and a restart all is well', async () => {
+    const sandbox = await createSandbox();
+    server = { sandbox, api: undefined as never };
+    const image = '/srv/state.img';
+    await sandbox.exec(['truncate', '-s', '64M', image]);
+    await sandbox.exec(['mkfs.ext4', '-q', '-F', image]);
+    await sandbox.exec(['mount', '-o', 'loop,errors=remount-ro', image, sandbox.stateDir]);
+    const device = (await sandbox.exec(['findmnt', '-n', '-o', 'SOURCE', sandbox.stateDir])).stdout.trim();
+    expect(device).toMatch(/^\/dev\/loop\d+$/);
+    await sandbox.startServer();
+    const api = createServerApi(sandbox.baseUrl, await createAdminToken(sandbox));
+    server = { sandbox, api };
+    client = await createBorgClient('web1');
+    const { repoUrl } = await enrollAndApprove(api, client, 'web1');
+    const borg = client;
+    expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
+
+    // What was written reaches the disk first: host keys and the signing key are written without fsync, and an
+    // error within ext4's commit interval of their writing would leave them empty after the fsck (see the report).
+    await sandbox.exec(['sync', '-f', sandbox.stateDir]);
+    // What ext4 does on finding an error in its metadata, asked of it as its sysfs file allows.
+    await sandbox.exec(['sh', '-c', 'echo faults-test > "$1"', 'trigger', `/sys/fs/ext4/${device.replace('/dev/', '')}/trigger_fs_error`]);
+    const refused = await api.request('POST', '/v1/admin/tokens', { body: {}, bearer: api.adminToken });
+    expect(refused).toEqual({ status: 503, body: { error: 'STATE_VOLUME_READ_ONLY', message: expect.any(String) } });
+    const health = await fetch(`${sandbox.baseUrl}/healthz`);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { reasons: { code: string }[] }).reasons.map((reason) => reason.code)).toContain(
+      'STATE_VOLUME_READ_ONLY',
+    );
+    const check = await sandbox.borgctl(['healthcheck'], { reject: false });
+    expect(check.exitCode).toBe(1);
+    expect(check.stderr.split('\n')).toContainEqual(expect.stringMatching(/^unhealthy: STATE_VOLUME_READ_ONLY: /));
+    expect(await borg.run(['create', `${repoUrl}::while-read-only`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+    const began = () =>
+      (sandbox.server as SandboxProcess)
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as LogLine)
+        .filter((line) => line.fault === 'STATE_VOLUME_READ_ONLY' && line.msg?.startsWith('fault began'))
+        .map((line) => line.name)
+        .sort();
+    await waitFor('root and the API to log the fault', () => (began().length >= 2 ? true : undefined));
+    expect(began()).toEqual(['api', 'serve']);
+
+    // The admin's part: stop, check the volume, mount it again, start.
+    await (sandbox.server as SandboxProcess).stop();
+    await sandbox.exec(['umount', sandbox.stateDir]);
+    await sandbox.exec(['e2fsck', '-f', '-y', image], { reject: false });
+    await sandbox.exec(['mount', '-o', 'loop,errors=remount-ro', image, sandbox.stateDir]);
+    await sandbox.startServer();
+    expect(await sandbox.borgctl(['healthcheck'], { reject: false })).toMatchObject({ exitCode: 0, stderr: '' });
+    expect((await api.request('POST', '/v1/admin/tokens', { body: {}, bearer: api.adminToken })).status).toBe(201);
+    expect(await borg.run(['create', `${repoUrl}::after-fsck`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+  });
+});
