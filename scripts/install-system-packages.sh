@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (as root, on Debian 12) the system packages the server and its system
 # tests run: OpenSSH and borg from Debian, plus the tools the tests call (Debian's
-# chromium drives the admin page's tests through playwright-core, which never downloads one).
+# chromium drives the admin page's tests through playwright-core, which never downloads one; libfaketime
+# steps the server's clock in the fault tests).
 # Idempotent: apt-get runs only when something is missing.
 set -euo pipefail
 
