@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs (as root, on Debian 12) the system packages the server and its system
 # tests run: OpenSSH and borg from Debian, plus the tools the tests call (Debian's
-# chromium drives the admin page's tests through playwright-core, which never downloads one).
+# chromium drives the admin page's tests through playwright-core, which never downloads one; libfaketime
+# steps the server's clock in the fault tests).
 # Idempotent: apt-get runs only when something is missing.
 set -euo pipefail
 
-required_packages=(openssh-server openssh-client borgbackup curl util-linux procps iproute2 ca-certificates ssh-audit chromium fonts-dejavu-core)
+required_packages=(openssh-server openssh-client borgbackup curl util-linux procps iproute2 ca-certificates ssh-audit chromium fonts-dejavu-core faketime)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-system-packages: must run as root" >&2

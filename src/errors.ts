@@ -1,3 +1,5 @@
+import { type Fault, faultOfSqliteCode } from './domain/faults.js';
+
 /**
  * Expected failures carry a stable code; the API maps codes to statuses in one
  * table (src/api/error-map.ts) and the CLI prints the message.
@@ -33,6 +35,14 @@ export type ErrorCode =
   | 'CHECK_UNAVAILABLE'
   | 'RESTORE_POINTS_UNAVAILABLE'
   | 'SERVER_BUSY'
+  | 'STATE_VOLUME_FULL'
+  | 'STATE_VOLUME_READ_ONLY'
+  | 'STATE_VOLUME_FAILED'
+  | 'BACKUP_VOLUME_FULL'
+  | 'BACKUP_VOLUME_READ_ONLY'
+  | 'SSHD_DOWN'
+  | 'API_DOWN'
+  | 'CLOCK_STEPPED_BACK'
   | 'ROOT_UNAVAILABLE'
   | 'INTERNAL'
   | 'UNSAFE_PATH'
@@ -58,19 +68,18 @@ export function isAppError(error: unknown): error is AppError {
 }
 
 /**
- * The database still locked by another writer after its busy timeout: the
- * request did nothing (its transaction rolled back), and may simply be sent again.
+ * An expected failure as an AppError, or null for a bug. A fault of the
+ * machine (src/domain/faults.ts) becomes its reason code: a database locked by
+ * another writer beyond the busy timeout (SERVER_BUSY: the request did nothing,
+ * its transaction rolled back, and may simply be sent again), a full or
+ * read-only state volume. `probeStateVolume` tells what an SQLite I/O error was.
  */
-function isDatabaseBusy(error: unknown): boolean {
-  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
-  return name === 'SqliteError' && typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/** An expected failure as an AppError (a busy database becomes SERVER_BUSY), or null for a bug. */
-export function asExpectedError(error: unknown): AppError | null {
+export function asExpectedError(error: unknown, probeStateVolume?: () => Fault | null): AppError | null {
   if (isAppError(error)) return error;
-  if (isDatabaseBusy(error)) {
-    return new AppError('SERVER_BUSY', 'the server is busy; try again in a few seconds', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
-  }
-  return null;
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  if (name !== 'SqliteError' || typeof code !== 'string') return null;
+  const fault = faultOfSqliteCode(code, probeStateVolume);
+  if (!fault) return null;
+  // A busy database clears within seconds: say when to ask again.
+  return new AppError(fault.code, fault.message, fault.code === 'SERVER_BUSY' ? { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS } : {});
 }

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { AppError, asExpectedError } from '../errors.js';
+import { FAULT_CODES, type FaultCode, faultOfErrno } from '../domain/faults.js';
+import { AppError, asExpectedError, BUSY_RETRY_AFTER_SECONDS } from '../errors.js';
 import { type ApiLimits, defaultLimits } from './api-limits.js';
 import type { AppEnv } from './app-env.js';
 import type { ServerContext } from './context.js';
@@ -15,6 +16,16 @@ import { serverRoutes } from './routes/server-routes.js';
 import { webRoutes } from './web/web-routes.js';
 
 export const MAX_BODY_BYTES = 32 * 1024;
+
+/** A file-system error of the API's (it writes only the state volume) that names a fault, as its AppError. */
+function faultAsError(error: unknown): AppError | null {
+  const fault = faultOfErrno((error as NodeJS.ErrnoException | undefined)?.code, 'state');
+  return fault ? new AppError(fault.code, fault.message) : null;
+}
+
+function isFaultCode(code: string): code is FaultCode {
+  return (FAULT_CODES as readonly string[]).includes(code);
+}
 
 export interface AppOptions {
   context: ServerContext;
@@ -56,10 +67,13 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {
-    const expected = asExpectedError(error);
+    const expected = asExpectedError(error, context.faults?.probeStateVolume) ?? faultAsError(error);
     if (expected) {
-      if (expected.code === 'SERVER_BUSY') logError(error);
-      if (expected.retryAfterSeconds !== undefined) c.header('Retry-After', String(expected.retryAfterSeconds));
+      // A busy server (its database, or root refusing more requests) is free again within seconds.
+      const retryAfterSeconds = expected.retryAfterSeconds ?? (expected.code === 'SERVER_BUSY' ? BUSY_RETRY_AFTER_SECONDS : undefined);
+      if (retryAfterSeconds !== undefined) c.header('Retry-After', String(retryAfterSeconds));
+      // A fault is logged once per episode by the monitor, not once per request it fails.
+      if (isFaultCode(expected.code)) context.faults?.noteFault({ code: expected.code, message: expected.message });
       return c.json({ error: expected.code, message: expected.message }, STATUS_BY_CODE[expected.code]);
     }
     if (error instanceof HTTPException && error.status < 500) {

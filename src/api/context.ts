@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.js';
 import type { RestorePoints } from '../domain/borg-transactions.js';
 import type { SshHostKey } from '../identity/ssh-host-keys.js';
 import type { TlsIdentity } from '../identity/tls-identity.js';
+import type { FaultMonitor } from './monitoring/fault-monitor.js';
 import type { SigningKey } from './tokens/signing-key.js';
 
 /** What the API and the CLI hand to the operations; everything with I/O is passed in. */
@@ -22,6 +23,8 @@ export interface ServerContext {
   requestCheck?: (hostName: string) => Promise<void>;
   /** The newest commits of a host's repository, read by the root side (the API user cannot read repositories); absent where no server runs. */
   readRestorePoints?: (hostName: string) => Promise<RestorePoints>;
+  /** The faults of the machine the server sees (volumes, database lock, root's); absent where no server runs. */
+  faults?: FaultMonitor;
   /** The served certificate's pin (HTTPS), or null for plain HTTP. */
   tlsIdentity: () => TlsIdentity | null;
 }

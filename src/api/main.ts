@@ -11,6 +11,7 @@ import { readTlsIdentity } from '../identity/tls-identity.js';
 import { createLogger } from '../log.js';
 import { createApp } from './app.js';
 import type { ServerContext } from './context.js';
+import { createFaultMonitor } from './monitoring/fault-monitor.js';
 import { evaluateStaleness, STALENESS_INTERVAL_MS } from './monitoring/staleness.js';
 import { createDeliveryWorker } from './notify/delivery-worker.js';
 import { sendHttpRequest } from './notify/http-sender.js';
@@ -28,6 +29,10 @@ import { loadOrCreateSigningKey, recordSigningKey } from './tokens/signing-key.j
 /** How long the API waits for root's backlog of reports before it serves anyway. */
 const CATCH_UP_WAIT_MS = 30_000;
 const rootReportBatch = z.strictObject({ type: z.literal('report'), reports: z.array(numberedRootReport).max(1000) });
+/** Root's faults (src/root/serve/fault-watch.ts), pushed whenever they change and to every new connection. */
+const rootFaultsReport = z.strictObject({ type: z.literal('report'), faults: z.unknown() });
+/** How often the API looks at its own faults when no /healthz asks, so that it logs an episode's end without a request. */
+const FAULT_CHECK_INTERVAL_MS = 5000;
 
 /** The HTTP API process: started by `borgctl serve` as the unprivileged API user. */
 const config = loadConfig();
@@ -37,6 +42,7 @@ const paths = statePaths(config.stateDir);
 const db = openDatabase(paths.database);
 migrateDatabase(db);
 // Root's channel first: without it the API could not apply a change (root listens before it starts us).
+const faults = createFaultMonitor({ db, databaseDir: paths.databaseDir, logger });
 const rootConnection = await connectToRoot(paths.apiSocket);
 useRootConnection(rootConnection);
 // Set before anything else is awaited: root sends what the API has not had yet as soon as it connects.
@@ -46,6 +52,11 @@ const caughtUpWithRoot = new Promise<void>((resolve) => {
 });
 // What root recorded and decided (sessions, checks, a host it disabled, audit entries, events) comes as reports.
 rootConnection.onPush((message) => {
+  const faultsReport = rootFaultsReport.safeParse(message);
+  if (faultsReport.success) {
+    faults.setRootFaults(faultsReport.data.faults);
+    return;
+  }
   const batch = rootReportBatch.safeParse(message);
   if (!batch.success) {
     logger.error('root pushed something else than reports');
@@ -55,7 +66,7 @@ rootConnection.onPush((message) => {
   try {
     upTo = applyRootReports(db, batch.data.reports);
   } catch (error) {
-    logger.error({ err: error }, "could not apply root's reports; root sends them again");
+    if (!faults.noteError(error)) logger.error({ err: error }, "could not apply root's reports; root sends them again");
     return;
   }
   acknowledgeRootReports(upTo).catch((error: unknown) => logger.warn({ err: error }, "root did not take the reports' acknowledgement"));
@@ -74,6 +85,7 @@ const context: ServerContext = {
   readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),
   tlsIdentity: () => tlsIdentity,
+  faults,
 };
 // Webhooks and ping URLs go out from here: the process that already talks to the network, never root.
 const deliveries = createDeliveryWorker({
@@ -81,6 +93,7 @@ const deliveries = createDeliveryWorker({
   now: context.now,
   send: sendHttpRequest,
   logger: logger.child({ part: 'notify' }),
+  noteFault: (error) => faults.noteError(error),
 });
 deliveries.start();
 // Built in, no cron: a host that stops backing up is told of once, and once when it recovers.
@@ -89,9 +102,16 @@ const stalenessTimer = setInterval(() => {
     const changed = evaluateStaleness(db, new Date());
     if (changed.stale.length + changed.recovered.length > 0) logger.info(changed, 'host staleness changed');
   } catch (error) {
-    logger.error({ err: error }, 'staleness evaluation failed');
+    if (!faults.noteError(error)) logger.error({ err: error }, 'staleness evaluation failed');
   }
 }, STALENESS_INTERVAL_MS);
+const faultTimer = setInterval(() => {
+  try {
+    faults.check();
+  } catch (error) {
+    logger.error({ err: error }, 'could not look for faults');
+  }
+}, FAULT_CHECK_INTERVAL_MS);
 const app = createApp({ context, logError: (error) => logger.error({ err: error }, 'request failed') });
 
 function readTlsPair() {
@@ -126,6 +146,7 @@ if (config.isHttps) {
 
 function shutDown(exitCode: number) {
   clearInterval(stalenessTimer);
+  clearInterval(faultTimer);
   void deliveries.stop();
   server.close(() => process.exit(exitCode));
   setTimeout(() => process.exit(exitCode), 3000).unref();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Fault, faultListSchema } from './faults.js';
 
 /**
  * Root's liveness: what the supervisor writes about its loops (when each last
@@ -35,6 +36,8 @@ export interface RootLivenessReport {
   startedAt: Date;
   writtenAt: Date;
   loops: Record<string, LoopLiveness>;
+  /** The faults root saw at its last look (src/domain/faults.ts); absent in a report of an older version. */
+  faults?: Fault[];
 }
 
 /** The file is root's own, but it is still read as input: at most this much of it. */
@@ -54,6 +57,7 @@ const reportSchema = z.strictObject({
       runningSince: timestamp.nullable(),
     }),
   ),
+  faults: faultListSchema.optional(),
 });
 
 export type ParsedLivenessReport = { isValid: true; report: RootLivenessReport } | { isValid: false; reason: string };
@@ -101,7 +105,7 @@ function isOlderThan(since: Date, now: Date, boundMs: number): boolean {
 /**
  * What is wrong with root, one sentence per problem; none when it is live.
  * Root is stalled when it has not written its report for longer than
- * `stallBoundMs`. A loop on a timer is stuck when it has not completed a pass
+ * `stallBoundMs` (or its report is dated ahead by more: the clock was stepped back since). A loop on a timer is stuck when it has not completed a pass
  * for longer than its interval plus the bound (counted from root's start when
  * it has not completed one yet); a loop on demand when one pass has been
  * running for longer than the bound.
@@ -109,6 +113,14 @@ function isOlderThan(since: Date, now: Date, boundMs: number): boolean {
 export function judgeRootLiveness(report: RootLivenessReport, now: Date, stallBoundMs: number): string[] {
   if (isOlderThan(report.writtenAt, now, stallBoundMs)) {
     return [`root has not reported for ${secondsBetween(report.writtenAt, now)} s`];
+  }
+  // Root rewrites its report every few seconds, dated by its clock: one dated ahead by more than the bound was
+  // written before the clock was stepped back, and none since. Without this, a root that stalled right then would
+  // look live for as long as the step.
+  if (isOlderThan(now, report.writtenAt, stallBoundMs)) {
+    return [
+      `root has not reported since the clock was stepped back (its last report is dated ${secondsBetween(now, report.writtenAt)} s ahead)`,
+    ];
   }
   return Object.entries(report.loops).flatMap(([loop, liveness]) => {
     const running = liveness.runningSince ? ` (a pass has been running for ${secondsBetween(liveness.runningSince, now)} s)` : '';

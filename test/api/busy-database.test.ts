@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFaultMonitor } from '../../src/api/monitoring/fault-monitor.js';
 import { type Db, migrateDatabase, openDatabase } from '../../src/db/connection.js';
 import { enroll, mintToken } from '../support/enrollment-flow.js';
 import { useSshKeys } from '../support/fixture-hooks.js';
@@ -20,6 +22,7 @@ let other: Db;
 let app: TestApp;
 let adminToken: string;
 let logged: unknown[];
+let faultLines: { level: number; fault?: string; msg: string }[];
 
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), 'sbs-busy-'));
@@ -28,7 +31,9 @@ beforeEach(async () => {
   // The real 5 s would only make the test slow; what happens after it is the same.
   db.$client.pragma('busy_timeout = 50');
   other = openDatabase(join(directory, 'borg.db'));
-  const { context } = await makeTestContext({ db });
+  faultLines = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => faultLines.push(JSON.parse(line)) });
+  const { context } = await makeTestContext({ db, faults: createFaultMonitor({ db, databaseDir: directory, logger }) });
   adminToken = createTestAdminToken(context);
   logged = [];
   app = makeTestApp(context, { logError: (error) => logged.push(error) });
@@ -42,17 +47,25 @@ afterEach(() => {
 });
 
 describe('a database locked past the busy timeout', () => {
-  it('answers 503 SERVER_BUSY with a JSON body, logs it, and spends nothing: the same token works once the lock is gone', async () => {
+  it('answers 503 SERVER_BUSY with a JSON body, logs the fault once, and spends nothing: the same token works once the lock is gone', async () => {
     const token = await mintToken(app, adminToken, { host: 'web1' });
     other.$client.exec('BEGIN IMMEDIATE');
 
     const refused = await enroll(app, token, 'web1', keys.vm);
     expect(refused.status).toBe(503);
-    expect(refused.body).toEqual({ error: 'SERVER_BUSY', message: 'the server is busy; try again in a few seconds' });
+    expect(refused.body).toEqual({ error: 'SERVER_BUSY', message: expect.any(String) });
     expect(refused.headers.get('retry-after')).toBe('2');
-    expect(logged).toEqual([expect.objectContaining({ code: 'SQLITE_BUSY' })]);
+    expect((await enroll(app, token, 'web1', keys.vm)).status).toBe(503);
+    // A fault, not a bug: no stack in the log, one line for the episode however many requests it fails.
+    expect(logged).toEqual([]);
+    expect(faultLines).toEqual([expect.objectContaining({ fault: 'SERVER_BUSY', msg: expect.stringMatching(/^fault began: /) })]);
+    const health = await app.request('/healthz');
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: 'unhealthy', reasons: [{ code: 'SERVER_BUSY', message: expect.any(String) }] });
 
     other.$client.exec('ROLLBACK');
+    expect((await app.request('/healthz')).status).toBe(200);
+    expect(faultLines.map((line) => line.msg)).toEqual([expect.stringMatching(/^fault began: /), 'fault ended: SERVER_BUSY']);
     expect((await enroll(app, token, 'web1', keys.vm)).status).toBe(202);
   });
 });

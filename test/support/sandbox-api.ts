@@ -1,5 +1,5 @@
 import type { TestContext } from 'vitest';
-import { createSandbox, type Sandbox, type ServerOptions, sshdProcessesInSandboxes } from './sandbox.js';
+import { createSandbox, type Sandbox, type SandboxOptions, type ServerOptions, sshdProcessesInSandboxes } from './sandbox.js';
 import type { BorgClient } from './sandbox-client.js';
 
 /**
@@ -141,8 +141,8 @@ export interface ServerSandbox {
 }
 
 /** A fresh sandbox with `borgctl serve` running (with `serverOptions`) and an admin token. */
-export async function startServerSandbox(serverOptions: ServerOptions = {}): Promise<ServerSandbox> {
-  const sandbox = await createSandbox();
+export async function startServerSandbox(serverOptions: ServerOptions = {}, sandboxOptions: SandboxOptions = {}): Promise<ServerSandbox> {
+  const sandbox = await createSandbox(sandboxOptions);
   try {
     await sandbox.startServer(serverOptions);
     const adminToken = await createAdminToken(sandbox);

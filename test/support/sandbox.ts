@@ -131,6 +131,11 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** Create the API user `borg-api` (default true). */
   createApiUser?: boolean;
+  /**
+   * Sizes (tmpfs `size=`, such as `64m`) for a state and a backup directory of their own: each then is a
+   * file system of its own that a test can fill (ENOSPC), apart from the other. Without, both share /srv's tmpfs.
+   */
+  volumeSizes?: { state?: string; backup?: string };
 }
 
 /**
@@ -177,14 +182,14 @@ export async function registeredNamespaces(registryDir: string): Promise<string[
 }
 
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const { createApiUser = true } = options;
+  const { createApiUser = true, volumeSizes = {} } = options;
   const temporaryDir = await mkdtemp(join(tmpdir(), 'borg-sandbox-'));
   const scratchDir = join(temporaryDir, 'scratch');
   const started: SandboxProcess[] = [];
   let keeper: ResultPromise | undefined;
   try {
     await mkdir(scratchDir, { mode: 0o700 });
-    keeper = startKeeper(scratchDir);
+    keeper = startKeeper(scratchDir, volumeSizes);
     const keeperPid = await waitForKeeper(keeper);
     // unshare itself entered the namespace before it forked the keeper.
     const holderPids = [keeper.pid as number, keeperPid];
@@ -323,7 +328,9 @@ export class SandboxCommandFailed extends Error {
  * mounts, says "ready" and becomes `sleep infinity`. `setpriv --pdeathsig` and
  * `--kill-child` make the keeper die with the test process, even a killed one.
  */
-function startKeeper(scratchDir: string): ResultPromise {
+function startKeeper(scratchDir: string, volumeSizes: NonNullable<SandboxOptions['volumeSizes']>): ResultPromise {
+  const sized = (directory: string, name: string, size: string | undefined) =>
+    size === undefined ? [] : [`mount -t tmpfs -o size=${size},mode=0755 ${name} ${directory}`];
   const script = [
     'set -eu',
     'scratch="$1"',
@@ -332,6 +339,8 @@ function startKeeper(scratchDir: string): ResultPromise {
     'mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=$scratch/etc-upper,workdir=$scratch/etc-work" /etc',
     'mount -t tmpfs -o mode=0755 sandbox-srv /srv',
     `mkdir -m 0755 ${SANDBOX_STATE_DIR} ${SANDBOX_BACKUP_DIR}`,
+    ...sized(SANDBOX_STATE_DIR, 'sandbox-state', volumeSizes.state),
+    ...sized(SANDBOX_BACKUP_DIR, 'sandbox-backups', volumeSizes.backup),
     'mount -t tmpfs -o mode=0755 sandbox-run /run',
     'echo ready',
     'exec sleep infinity',

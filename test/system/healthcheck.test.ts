@@ -143,7 +143,9 @@ describe('borgctl healthcheck against the server over HTTP', () => {
       { reject: false, env: sandbox.serverEnvironment },
     );
     expect(result.exitCode).toBe(1);
-    expect(problemsOf(result)).toEqual([expect.stringMatching(/^unhealthy: state directory \/srv\/state is not writable: EROFS/)]);
+    expect(problemsOf(result)).toEqual([
+      expect.stringMatching(/^unhealthy: STATE_VOLUME_READ_ONLY: state directory \/srv\/state is not writable: EROFS/),
+    ]);
     expect(await probeFilesLeft(sandbox)).toEqual([]);
     // The read-only view was the healthcheck's alone.
     expect(await healthcheck()).toMatchObject({ exitCode: 0, stderr: '' });

@@ -18,6 +18,8 @@ export interface DeliveryWorkerOptions {
   batchSize?: number;
   /** Delivered (and failed) rows kept for the delivery log. */
   keepFinished?: number;
+  /** Told of a pass that failed with a fault (src/api/monitoring/fault-monitor.ts): true when it was one, and is logged there. */
+  noteFault?: (error: unknown) => boolean;
 }
 
 export interface DeliveryWorker {
@@ -47,6 +49,7 @@ export function createDeliveryWorker({
   leaseMs = 60_000,
   batchSize = 20,
   keepFinished = 5000,
+  noteFault = () => false,
 }: DeliveryWorkerOptions): DeliveryWorker {
   if (leaseMs <= requestTimeoutMs) throw new TypeError('leaseMs must be longer than requestTimeoutMs');
   const inFlight = new Set<string>();
@@ -105,7 +108,10 @@ export function createDeliveryWorker({
   function schedule(delayMs: number) {
     timer = setTimeout(() => {
       current = deliverDue()
-        .catch((error: unknown) => logger.error({ err: error }, 'delivery loop failed'))
+        .catch((error: unknown) => {
+          // A full volume or a locked database is logged once per episode, not at every poll.
+          if (!noteFault(error)) logger.error({ err: error }, 'delivery loop failed');
+        })
         .then((count) => {
           // A full batch: more may be due at once.
           if (isRunning) schedule(count === batchSize ? 0 : pollIntervalMs);

@@ -24,8 +24,11 @@ export function serverRoutes(context: ServerContext) {
   const app = new Hono<AppEnv>();
   const enrollScript = renderEnrollScript(readFileSync(ENROLL_SCRIPT_PATH, 'utf8'), context.config.publicUrl);
 
+  // 503 with every fault's reason while one is present: the image's HEALTHCHECK and a load balancer read it.
   app.get('/healthz', (c) => {
     context.db.$client.prepare('select 1').get();
+    const reasons = context.faults?.check() ?? [];
+    if (reasons.length > 0) return c.json({ status: 'unhealthy', reasons }, 503);
     return c.json({ status: 'ok' });
   });
 

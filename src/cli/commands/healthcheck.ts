@@ -5,11 +5,18 @@ import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { type Config, statePaths } from '../../config.js';
+import { type Fault, faultListSchema, faultOfErrno } from '../../domain/faults.js';
 import { judgeRootLiveness, MAX_LIVENESS_REPORT_BYTES, parseLivenessReport } from '../../domain/root-liveness.js';
 import { publicKeyPin } from '../../identity/public-key-pin.js';
 import { readTlsIdentity } from '../../identity/tls-identity.js';
 
 const TIMEOUT_MS = 3000;
+/** A /healthz body is a few reasons: read no more than this of it. */
+const MAX_HEALTH_BODY_CHARACTERS = 16 * 1024;
+
+function describeFault(fault: Fault): string {
+  return `${fault.code}: ${fault.message}`;
+}
 
 function localAddress(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -31,8 +38,18 @@ function checkSshBanner(host: string, port: number): Promise<void> {
   });
 }
 
-/** GET /healthz on this machine; over HTTPS the served key must be the pinned one. */
-function checkApi(config: Config): Promise<void> {
+/** The reasons a 503 from /healthz names (`{ status, reasons: [{ code, message }] }`), as `CODE: message` lines; none when it names none. */
+function reasonsOf(body: string): string[] {
+  try {
+    const parsed = faultListSchema.safeParse((JSON.parse(body) as { reasons?: unknown }).reasons);
+    return parsed.success ? parsed.data.map(describeFault) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** GET /healthz on this machine; over HTTPS the served key must be the pinned one. Resolves with the problems it names. */
+function checkApi(config: Config): Promise<string[]> {
   const tls = readTlsIdentity(config);
   if (config.isHttps && !tls) return Promise.reject(new Error('API: no TLS certificate in the state directory'));
   const options = {
@@ -44,29 +61,47 @@ function checkApi(config: Config): Promise<void> {
   };
   return new Promise((resolve, reject) => {
     const request = (tls ? httpsGet : httpGet)(options, (response) => {
-      response.resume();
       if (tls) {
         const certificate = (response.socket as TLSSocket).getPeerX509Certificate();
         if (!certificate || publicKeyPin(certificate.toString()) !== tls.pin) {
+          response.resume();
           reject(new Error('API: serves another TLS key than the one in the state directory'));
           return;
         }
       }
-      if (response.statusCode === 200) resolve();
-      else reject(new Error(`API: /healthz answered ${response.statusCode}`));
+      if (response.statusCode === 200) {
+        response.resume();
+        resolve([]);
+        return;
+      }
+      // The API's own faults and those root told it of: each reason on its own line.
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (body.length < MAX_HEALTH_BODY_CHARACTERS) body += chunk;
+      });
+      response.on('end', () => {
+        const reasons = reasonsOf(body);
+        resolve(reasons.length > 0 ? reasons : [`API: /healthz answered ${response.statusCode}`]);
+      });
+      response.on('error', (error) => reject(new Error(`API: ${error.message}`)));
     });
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.on('error', (error) => reject(new Error(`API: ${error.message}`)));
   });
 }
 
-function checkStateWritable(stateDir: string): void {
+/** Why the state directory takes no write (a full or read-only volume named by its reason code), or null. */
+function checkStateWritable(stateDir: string): string | null {
   const probe = `${stateDir}/.healthcheck-${process.pid}`;
   try {
     writeFileSync(probe, 'ok', { mode: 0o600 });
     unlinkSync(probe);
+    return null;
   } catch (error) {
-    throw new Error(`state directory ${stateDir} is not writable: ${(error as Error).message}`);
+    const fault = faultOfErrno((error as NodeJS.ErrnoException).code, 'state');
+    const problem = `state directory ${stateDir} is not writable: ${(error as Error).message}`;
+    return fault ? `${fault.code}: ${problem}` : problem;
   }
 }
 
@@ -88,7 +123,7 @@ async function readLivenessReport(path: string): Promise<Buffer | null> {
   }
 }
 
-/** What root's own report says of its loops (see domain/root-liveness.ts); never throws. */
+/** What root's own report says of its loops and the faults it sees (see domain/root-liveness.ts); never throws. */
 async function checkRootLiveness(config: Config, now: () => Date): Promise<string[]> {
   const path = statePaths(config.stateDir).livenessFile;
   let content: Buffer | null;
@@ -104,25 +139,37 @@ async function checkRootLiveness(config: Config, now: () => Date): Promise<strin
   }
   const parsed = parseLivenessReport(content.toString('utf8'));
   if (!parsed.isValid) return [`root's liveness report ${path} is malformed: ${parsed.reason}`];
-  return judgeRootLiveness(parsed.report, now(), config.rootStallSeconds * 1000);
+  return [...judgeRootLiveness(parsed.report, now(), config.rootStallSeconds * 1000), ...(parsed.report.faults ?? []).map(describeFault)];
 }
 
 /**
  * Exit status 0 when sshd answers, the API answers, the state volume takes
- * writes, and root has reported within its bound with every loop completing passes.
+ * writes, and root has reported within its bound with every loop completing
+ * passes and no fault. Each problem once, faults as `CODE: message`.
  */
 export async function healthcheck(config: Config): Promise<string[]> {
+  const stateProblem = checkStateWritable(config.stateDir);
   const [results, rootProblems] = await Promise.all([
     Promise.allSettled([
       // sshd may listen on chosen addresses only (BORG_SERVER_SSH_LISTEN_ADDRESS): ask the first.
-      checkSshBanner(localAddress(config.sshListenAddresses[0] ?? '127.0.0.1'), config.sshPort),
+      checkSshBanner(localAddress(config.sshListenAddresses[0] ?? '127.0.0.1'), config.sshPort).then(() => []),
       checkApi(config),
-      Promise.resolve().then(() => checkStateWritable(config.stateDir)),
     ]),
-    checkRootLiveness(config, () => new Date()),
+    // Root cannot write its report on a state volume that takes no writes: its age says nothing then.
+    stateProblem === null ? checkRootLiveness(config, () => new Date()) : Promise.resolve([]),
   ]);
-  return [
-    ...results.flatMap((result) => (result.status === 'rejected' ? [String((result.reason as Error).message)] : [])),
+  const problems = [
+    ...results.flatMap((result) => (result.status === 'rejected' ? [String((result.reason as Error).message)] : result.value)),
+    ...(stateProblem === null ? [] : [stateProblem]),
     ...rootProblems,
   ];
+  // A fault shows in more than one place (the API, root's report, the probe here): each code once, the first said.
+  const codes = new Set<string>();
+  return [...new Set(problems)].filter((problem) => {
+    const code = /^([A-Z][A-Z_]+): /.exec(problem)?.[1];
+    if (code === undefined) return true;
+    if (codes.has(code)) return false;
+    codes.add(code);
+    return true;
+  });
 }

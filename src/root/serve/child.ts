@@ -3,6 +3,10 @@ import type { Child } from '../../process/run.js';
 
 export interface SupervisedChild {
   current(): Child | null;
+  /** Milliseconds the current child has run (monotonic clock), or null while none runs. */
+  upForMs(): number | null;
+  /** How many times a child has exited and was started again. */
+  restarts(): number;
   /** Sends SIGTERM and waits (SIGKILL after `graceMs`); no restart afterwards. */
   stop(graceMs: number): Promise<void>;
 }
@@ -11,8 +15,16 @@ export interface SupervisedChild {
  * Keeps one child running: when it dies, it is started again after a delay
  * that doubles up to 30 s and resets once the child has run for a minute.
  */
-export function superviseChild(name: string, start: () => Child, logger: Logger): SupervisedChild {
+export function superviseChild(
+  name: string,
+  start: () => Child,
+  logger: Logger,
+  /** Told when a child has started or exited (the fault watch looks at once). */
+  onChange: () => void = () => {},
+): SupervisedChild {
   let child: Child | null = null;
+  let startedAtMs = 0;
+  let restarts = 0;
   let isStopping = false;
   let delayMs = 1000;
   let restartTimer: NodeJS.Timeout | null = null;
@@ -21,20 +33,26 @@ export function superviseChild(name: string, start: () => Child, logger: Logger)
     const startedAt = Date.now();
     const running = start();
     child = running;
+    startedAtMs = performance.now();
     logger.info({ child: name, pid: running.pid }, 'started');
+    onChange();
     running.then((result) => {
       if (child === running) child = null;
       if (isStopping) return;
       if (Date.now() - startedAt > 60_000) delayMs = 1000;
       logger.error({ child: name, exitCode: result.exitCode, signal: result.signal, restartInMs: delayMs }, 'exited; restarting');
+      restarts += 1;
       restartTimer = setTimeout(launch, delayMs);
       delayMs = Math.min(delayMs * 2, 30_000);
+      onChange();
     });
   }
   launch();
 
   return {
     current: () => child,
+    upForMs: () => (child === null ? null : performance.now() - startedAtMs),
+    restarts: () => restarts,
     async stop(graceMs) {
       isStopping = true;
       if (restartTimer) clearTimeout(restartTimer);

@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Fault } from '../../domain/faults.js';
 import { type LoopLiveness, type RootLoop, renderLivenessReport } from '../../domain/root-liveness.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -69,28 +70,46 @@ function ensureRunDirectory(directory: string): void {
  * Not fsynced: nothing needs it after a crash, and a slow fsync would stall
  * the very loop it reports on.
  */
-export function startLiveness(options: { path: string; logger: Logger; now: () => Date; stallBoundMs: number }): RootLiveness {
-  const { path, logger, now, stallBoundMs } = options;
+export function startLiveness(options: {
+  path: string;
+  logger: Logger;
+  now: () => Date;
+  stallBoundMs: number;
+  /** The faults root sees now, for the healthcheck (src/root/serve/fault-watch.ts). */
+  faults?: () => Fault[];
+  /** A clock no one steps (milliseconds from any origin): what the report's times are measured on. */
+  monotonicMs?: () => number;
+}): RootLiveness {
+  const { path, logger, now, stallBoundMs, faults = () => [], monotonicMs = () => performance.now() } = options;
   ensureRunDirectory(dirname(path));
   const temporary = `${dirname(path)}/.${basename(path)}.tmp`;
-  let startedAt = now();
-  const lastCompletedAt = new Map<RootLoop, Date>();
-  const runningPasses = new Map<RootLoop, Map<Promise<unknown>, Date>>();
+  // Times are kept on the monotonic clock and dated only when written, as long before writtenAt as they are:
+  // a wall clock stepped back or forward between a pass and the report makes no loop look late, and hides none.
+  let startedAt = monotonicMs();
+  const lastCompletedAt = new Map<RootLoop, number>();
+  const runningPasses = new Map<RootLoop, Map<Promise<unknown>, number>>();
   let hasFailed = false;
 
-  function loopLiveness(loop: RootLoop): LoopLiveness {
+  function loopLiveness(loop: RootLoop, dated: (stamp: number) => Date): LoopLiveness {
     const starts = [...(runningPasses.get(loop)?.values() ?? [])];
+    const completed = lastCompletedAt.get(loop);
     return {
       intervalMs: LOOP_INTERVALS_MS[loop],
-      lastCompletedAt: lastCompletedAt.get(loop) ?? null,
-      runningSince: starts.length === 0 ? null : new Date(Math.min(...starts.map((start) => start.getTime()))),
+      lastCompletedAt: completed === undefined ? null : dated(completed),
+      runningSince: starts.length === 0 ? null : dated(Math.min(...starts)),
     };
   }
 
   async function write(): Promise<void> {
     try {
-      const loops = Object.fromEntries((Object.keys(LOOP_INTERVALS_MS) as RootLoop[]).map((loop) => [loop, loopLiveness(loop)]));
-      await writeFile(temporary, renderLivenessReport({ pid: process.pid, startedAt, writtenAt: now(), loops }), { mode: 0o600 });
+      const writtenAt = now();
+      const writtenAtMonotonic = monotonicMs();
+      const dated = (stamp: number) => new Date(writtenAt.getTime() - (writtenAtMonotonic - stamp));
+      const loops = Object.fromEntries((Object.keys(LOOP_INTERVALS_MS) as RootLoop[]).map((loop) => [loop, loopLiveness(loop, dated)]));
+      const report = { pid: process.pid, startedAt: dated(startedAt), writtenAt, loops, faults: faults() };
+      await writeFile(temporary, renderLivenessReport(report), {
+        mode: 0o600,
+      });
       await rename(temporary, path);
       if (hasFailed) logger.info({ path }, 'liveness report written again');
       hasFailed = false;
@@ -104,14 +123,14 @@ export function startLiveness(options: { path: string; logger: Logger; now: () =
   const writeReport = serialized(write);
 
   function track<T>(loop: RootLoop, pass: Promise<T>): Promise<T> {
-    const running = runningPasses.get(loop) ?? new Map<Promise<unknown>, Date>();
+    const running = runningPasses.get(loop) ?? new Map<Promise<unknown>, number>();
     runningPasses.set(loop, running);
     if (running.has(pass)) return pass;
-    running.set(pass, now());
+    running.set(pass, monotonicMs());
     pass.then(
       () => {
         running.delete(pass);
-        lastCompletedAt.set(loop, now());
+        lastCompletedAt.set(loop, monotonicMs());
       },
       // A pass that failed did not complete; the loop's own handler logs the error.
       () => running.delete(pass),
@@ -128,10 +147,10 @@ export function startLiveness(options: { path: string; logger: Logger; now: () =
     recordPasses: (loop, task) => () => track(loop, task()),
     track,
     passCompleted(loop) {
-      lastCompletedAt.set(loop, now());
+      lastCompletedAt.set(loop, monotonicMs());
     },
     loopsStarted() {
-      startedAt = now();
+      startedAt = monotonicMs();
     },
     writeReport,
     stop() {

@@ -33,6 +33,7 @@ import {
 } from '../watch/repository-watch.js';
 import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
 import { type SupervisedChild, superviseChild } from './child.js';
+import { type FaultWatch, startFaultWatch } from './fault-watch.js';
 import { startLiveness } from './liveness.js';
 import { serialized } from './serialized.js';
 
@@ -91,7 +92,14 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   // Where the control socket was before it moved to run/.
   rmSync(`${config.stateDir}/control.sock`, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const liveness = startLiveness({ path: paths.livenessFile, logger, now: () => new Date(), stallBoundMs: config.rootStallSeconds * 1000 });
+  let faultWatch: FaultWatch | undefined;
+  const liveness = startLiveness({
+    path: paths.livenessFile,
+    logger,
+    now: () => new Date(),
+    stallBoundMs: config.rootStallSeconds * 1000,
+    faults: () => faultWatch?.current() ?? [],
+  });
 
   // Root's own database: what root acts on, written only by root after it checked what it was asked.
   const { db, isNew } = openRootDatabase(paths.rootDir, paths.rootDatabase);
@@ -160,6 +168,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const reports = createReportPump({ db, logger });
   /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
   async function answerHostChange(change: HostChange, auditAs: string | undefined) {
+    // A new host needs a repository on the backup volume: refused with the reason while it cannot take one.
+    const backupFault = faultWatch
+      ?.current()
+      .find((fault) => fault.code === 'BACKUP_VOLUME_FULL' || fault.code === 'BACKUP_VOLUME_READ_ONLY');
+    if (backupFault && change.action === 'put-key' && !findHost(db, change.name)) throw new AppError(backupFault.code, backupFault.message);
     const answer = changeHost(db, change, { now: new Date(), ...(auditAs === undefined ? {} : { auditAs }) });
     await reconcileNow();
     // After reconcile: a purge done leaves no row.
@@ -182,8 +195,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     // Root's reports go to the API's connections; one that (re)connects gets what is not acknowledged yet.
     onConnection(origin, change) {
       if (origin !== 'api') return;
-      if (change === 'opened') reports.connect((batch) => dispatcher.push('api', { type: 'report', reports: batch }));
-      else if (dispatcher.connectionCount('api') === 0) reports.disconnect();
+      if (change === 'opened') {
+        dispatcher.push('api', { type: 'report', faults: faultWatch?.current() ?? [] });
+        reports.connect((batch) => dispatcher.push('api', { type: 'report', reports: batch }));
+      } else if (dispatcher.connectionCount('api') === 0) reports.disconnect();
     },
   });
   const requestSockets = await Promise.all([
@@ -205,13 +220,29 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     }),
   ]);
 
-  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  // The fault watch looks at once when a child starts or exits: a killed one is logged then, not at the next tick.
+  const childChanged = () => faultWatch?.check();
+  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger, childChanged);
   // The API connects to its socket at start and exits when that connection ends: it is then started again.
   const api = superviseChild(
     'api',
     () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
     logger,
+    childChanged,
   );
+  // What root can see of the machine's faults: logged once per episode, pushed to the API, written for the healthcheck.
+  faultWatch = startFaultWatch({
+    stateProbePath: `${paths.runDir}/.fault-probe`,
+    backupDir: config.backupDir,
+    sshd: () => sshd ?? undefined,
+    api: () => api,
+    logger,
+    onChange(faults) {
+      dispatcher.push('api', { type: 'report', faults });
+      void liveness.writeReport();
+    },
+  });
+  faultWatch.check();
   const checkTimer = setInterval(() => {
     liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
   }, CHECK_SCHEDULE_INTERVAL_MS);
@@ -267,6 +298,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
       liveness.stop();
+      faultWatch?.stop();
       for (const socket of requestSockets) socket.close();
       stopWatchingTls();
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.

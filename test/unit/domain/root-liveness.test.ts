@@ -50,6 +50,16 @@ describe('judgeRootLiveness', () => {
     expect(judgeRootLiveness(report, NOW, BOUND_MS)).toEqual(['root has not reported for 80 s']);
   });
 
+  it('names root when its report is dated ahead by more than the bound: written before the clock was stepped back, and not since', () => {
+    expect(judgeRootLiveness(liveReport({ writtenAt: secondsBefore(-3600) }), NOW, BOUND_MS)).toEqual([
+      'root has not reported since the clock was stepped back (its last report is dated 3600 s ahead)',
+    ]);
+  });
+
+  it('accepts a report dated a little ahead (a clock stepped back since root last wrote, within the bound)', () => {
+    expect(judgeRootLiveness(liveReport({ writtenAt: secondsBefore(-5) }), NOW, BOUND_MS)).toEqual([]);
+  });
+
   it('accepts a report exactly as old as the bound', () => {
     expect(judgeRootLiveness(liveReport({ writtenAt: secondsBefore(60) }), NOW, BOUND_MS)).toEqual([]);
   });

@@ -21,7 +21,13 @@ function advanceSeconds(seconds: number): void {
 }
 
 function start(): RootLiveness {
-  liveness = startLiveness({ path, logger: pino({ level: 'silent' }), now: () => clock, stallBoundMs: 60_000 });
+  liveness = startLiveness({
+    path,
+    logger: pino({ level: 'silent' }),
+    now: () => clock,
+    stallBoundMs: 60_000,
+    monotonicMs: () => clock.getTime(),
+  });
   return liveness;
 }
 
@@ -59,9 +65,42 @@ describe('startLiveness', () => {
         'check-schedule': { intervalMs: 60_000, lastCompletedAt: null, runningSince: null },
         reports: { intervalMs: 250, lastCompletedAt: null, runningSince: null },
       },
+      faults: [],
     });
     expect(statSync(runDir).mode & 0o777).toBe(0o700);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('dates each time as long before the report as it was on the monotonic clock, so a stepped wall clock makes no loop late', async () => {
+    let monotonic = 0;
+    const recorder = startLiveness({
+      path,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      stallBoundMs: 60_000,
+      monotonicMs: () => monotonic,
+    });
+    liveness = recorder;
+    monotonic += 10_000;
+    recorder.passCompleted('session-limit');
+    monotonic += 2000;
+    // The wall clock is stepped back an hour between the pass and the report: the pass is still 2 s old.
+    clock = new Date(clock.getTime() - 3600_000);
+    const report = await writtenReport(recorder);
+    expect(report.writtenAt).toEqual(clock);
+    expect(report.loops['session-limit']?.lastCompletedAt).toEqual(new Date(clock.getTime() - 2000));
+    expect(report.startedAt).toEqual(new Date(clock.getTime() - 12_000));
+  });
+
+  it('writes the faults root sees now, for the healthcheck', async () => {
+    liveness = startLiveness({
+      path,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      stallBoundMs: 60_000,
+      faults: () => [{ code: 'SSHD_DOWN', message: 'sshd is not running' }],
+    });
+    expect((await writtenReport(liveness)).faults).toEqual([{ code: 'SSHD_DOWN', message: 'sshd is not running' }]);
   });
 
   it("counts a loop's lateness from when the loops started, not from a long start-up before", async () => {
