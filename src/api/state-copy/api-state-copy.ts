@@ -1,9 +1,13 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { type HostRowMessage, hostRowMessage } from '../../channel/host-row.js';
 import { statePaths } from '../../config.js';
-import { openDatabase } from '../../db/connection.js';
+import { migrateDatabase, openDatabase } from '../../db/connection.js';
+import { hosts } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { packStateArchive, unpackStateArchive } from '../../state-archive/state-archive.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
+import { copyHostRow, forgetHost } from '../hosts/host-copies.js';
 import { SIGNING_KEY_FILE } from '../tokens/signing-key.js';
 
 /**
@@ -16,6 +20,8 @@ import { SIGNING_KEY_FILE } from '../tokens/signing-key.js';
 const DATABASE_ENTRY = 'borg.db';
 const SIGNING_KEY_ENTRY = `signing/${SIGNING_KEY_FILE}`;
 const API_STATE_PATHS = new Set([DATABASE_ENTRY, SIGNING_KEY_ENTRY]);
+/** More hosts than the UID range holds. */
+const MAX_HOSTS = 60_000;
 
 /** The API's part as an archive of kind `api`; a file the API has not made yet (no database before its first start) is left out. */
 export async function exportApiState(stateDir: string, options: { serverVersion: string; now: Date }): Promise<Buffer> {
@@ -41,13 +47,26 @@ async function backUpDatabase(path: string, scratchParent: string): Promise<Buff
   }
 }
 
+/** What root hands the API user's process at a restore: the API's part as it was copied, and the hosts root's restored database serves. */
+export const apiStateImport = z.strictObject({
+  archive: z.string(),
+  hosts: z.array(hostRowMessage).max(MAX_HOSTS),
+});
+
 /**
  * Checks the API's part whole, then writes it into `targetDir` (an empty
  * directory root made for the API user, in the restore's staging area):
- * the database and the signing key, each 0600 in a 0700 directory.
+ * the database and the signing key, each 0600 in a 0700 directory. The two
+ * databases were copied one after the other, so a host changed in between
+ * may be known to one only: the API's copy of the hosts is made to match
+ * root's rows, as root's reports would (root's row wins, a host root does
+ * not serve goes).
  */
-export function importApiState(archive: Buffer, targetDir: string): void {
-  const { files } = unpackStateArchive(archive, { kind: 'api', isAllowedPath: (path) => API_STATE_PATHS.has(path) });
+export function importApiState(input: z.infer<typeof apiStateImport>, targetDir: string): void {
+  const { files } = unpackStateArchive(Buffer.from(input.archive, 'base64'), {
+    kind: 'api',
+    isAllowedPath: (path) => API_STATE_PATHS.has(path),
+  });
   if (readdirSync(targetDir).length > 0) throw new AppError('STATE_IN_USE', `${targetDir} is not empty`);
   const database = files.get(DATABASE_ENTRY);
   if (database) writeNewFile(`${targetDir}/borg.db`, database);
@@ -55,6 +74,23 @@ export function importApiState(archive: Buffer, targetDir: string): void {
   if (signingKey) {
     mkdirSync(`${targetDir}/signing`, { mode: 0o700 });
     writeNewFile(`${targetDir}/${SIGNING_KEY_ENTRY}`, signingKey);
+  }
+  matchRootHosts(`${targetDir}/borg.db`, input.hosts);
+}
+
+function matchRootHosts(path: string, rootHosts: HostRowMessage[]): void {
+  const db = openDatabase(path);
+  try {
+    migrateDatabase(db);
+    const served = new Set(rootHosts.map((host) => host.name));
+    db.transaction((tx) => {
+      for (const { name } of tx.select({ name: hosts.name }).from(hosts).all()) if (!served.has(name)) forgetHost(tx, name);
+      for (const host of rootHosts) copyHostRow(tx, host);
+    });
+    // One file again (the restored state is moved into place as it is): no -wal or -shm beside it.
+    db.$client.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.$client.close();
   }
 }
 

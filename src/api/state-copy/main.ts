@@ -1,11 +1,11 @@
 import { asExpectedError } from '../../errors.js';
 import { readServerVersion } from '../../state-archive/server-version.js';
-import { exportApiState, importApiState } from './api-state-copy.js';
+import { apiStateImport, exportApiState, importApiState } from './api-state-copy.js';
 
 /**
  * Run by root as the API user (src/root/state-backup/), never by an admin:
  *   node main.js export STATE_DIR   prints the API's part of a state copy, base64, on standard output
- *   node main.js import TARGET_DIR  reads such a part (base64) on standard input and writes it into TARGET_DIR
+ *   node main.js import TARGET_DIR  reads such a part (base64) and root's host rows, as JSON on standard input, and writes it into TARGET_DIR
  * Base64 because root's runner carries text; root stores the decoded bytes as they are, without reading them.
  */
 const [action, directory] = process.argv.slice(2);
@@ -16,7 +16,7 @@ try {
   } else if (action === 'import' && directory) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    importApiState(Buffer.from(Buffer.concat(chunks).toString('ascii'), 'base64'), directory);
+    importApiState(apiStateImport.parse(JSON.parse(Buffer.concat(chunks).toString('utf8'))), directory);
   } else {
     process.stderr.write('usage: main.js export STATE_DIR | import TARGET_DIR\n');
     process.exitCode = 2;

@@ -1,6 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type HostRowMessage, toHostRowMessage } from '../../channel/host-row.js';
 import { statePaths } from '../../config.js';
+import { migrateRootDatabase, openDatabase } from '../../db/connection.js';
+import { hosts } from '../../db/root-schema.js';
 import { AppError } from '../../errors.js';
 import { CommandFailed, type Run } from '../../process/run.js';
 import { type StateManifest, unpackStateArchive } from '../../state-archive/state-archive.js';
@@ -17,6 +20,20 @@ const IGNORED_ENTRIES = new Set(['lost+found']);
 
 const ROOT_ONLY = { uid: 0, gid: 0 } as const;
 
+/** The hosts the restored root database serves (migrated, as serve would), as root tells the API of them. */
+function servedHostRows(path: string): HostRowMessage[] {
+  const db = openDatabase(path);
+  try {
+    migrateRootDatabase(db);
+    const rows = db.select().from(hosts).all().map(toHostRowMessage);
+    // One file again, as it was copied: no -wal or -shm beside it when it is moved into place.
+    db.$client.pragma('wal_checkpoint(TRUNCATE)');
+    return rows;
+  } finally {
+    db.$client.close();
+  }
+}
+
 /** Entries of the state directory that make it a server state already (none: it may be restored into). */
 export function stateDirectoryEntries(stateDir: string): string[] {
   if (!existsSync(stateDir)) return [];
@@ -30,7 +47,9 @@ export function stateDirectoryEntries(stateDir: string): string[] {
  * checked before anything is written; everything is assembled in a staging
  * directory, with the owners and modes serve gives them, then moved into
  * place; a failure removes what was written. The API's part is checked and
- * written by a process of the API user, into a directory of its own.
+ * written by a process of the API user, into a directory of its own, told
+ * the hosts root's database serves (the two databases were copied one after
+ * the other: the API's copy of the hosts is made to match root's).
  */
 export async function restoreServerState(options: {
   archive: Buffer;
@@ -82,7 +101,7 @@ export async function restoreServerState(options: {
     }
     await run(process.execPath, [API_STATE_COPY_ENTRY, 'import', paths.databaseDir], {
       timeoutMs: API_PART_TIMEOUT_MS,
-      input: apiPart.toString('base64'),
+      input: JSON.stringify({ archive: apiPart.toString('base64'), hosts: servedHostRows(paths.rootDatabase) }),
       ...apiAccount,
     }).catch((error: unknown) => {
       // The API user's process says why (a bad archive of its part): that reason, not "node exited with 1".
