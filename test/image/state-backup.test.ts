@@ -144,11 +144,13 @@ describe('the server state, backed up and restored into a new container', () => 
     const backup = await execInContainer(server.name, ['borgctl', 'state', 'backup', COPY]);
     expect(backup.stderr).toContain(`wrote the server state to ${COPY}`);
     expect((await execInContainer(server.name, ['stat', '-c', '%a %U', COPY])).stdout.trim()).toBe('600 root');
-    await waitFor(
+    const copied = await waitFor(
       'a scheduled state copy',
-      async () => ((await containerLogs(server.name)).includes('"msg":"server state copied"') ? true : undefined),
+      async () => (await containerLogs(server.name)).split('\n').find((line) => line.includes('"msg":"server state copied"')),
       120_000,
     );
+    const { bytes, ms } = JSON.parse(copied) as { bytes: number; ms: number };
+    console.log(`image: a scheduled state copy (one host) is ${bytes} bytes, made in ${ms} ms`);
     const listed = await execInContainer(server.name, ['ls', '-la', '/backups/.server-state']);
     expect(listed.stdout).toMatch(/^drwx------ +\d+ root root .* \.$/m);
     expect(listed.stdout).toMatch(/^-rw------- +1 root root .* server-state-\S+Z\.tar$/m);
