@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { parseDurationSeconds } from './domain/durations.js';
 import { AppError } from './errors.js';
 
 /** The only module that reads process.env. */
@@ -11,6 +12,15 @@ export const DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS = 10;
  * completed a pass, for longer than this (BORG_SERVER_ROOT_STALL_SECONDS changes it).
  */
 export const DEFAULT_ROOT_STALL_SECONDS = 60;
+/**
+ * Root's own copies of the server state (BACKUP/.server-state/, root-only): one a day by default
+ * (BORG_SERVER_STATE_BACKUP_INTERVAL, a duration such as "12h", or "off"), the newest 7 kept
+ * (BORG_SERVER_STATE_BACKUP_KEEP). An admin copies them off the machine: they are what a restore needs.
+ */
+export const DEFAULT_STATE_BACKUP_INTERVAL = '1d';
+export const DEFAULT_STATE_BACKUP_KEEP = 7;
+/** Node's timers hold at most 2^31-1 ms (24.8 days): a longer interval would fire at once. */
+const MAX_STATE_BACKUP_INTERVAL_SECONDS = 24 * 86_400;
 /** Root writes its liveness every few seconds: a shorter bound would call a healthy root stalled. */
 const MIN_ROOT_STALL_SECONDS = 5;
 
@@ -34,6 +44,8 @@ const environmentSchema = z
     BORG_SERVER_TLS_KEY: z.string().startsWith('/').optional(),
     BORG_SERVER_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     BORG_SERVER_ROOT_STALL_SECONDS: z.coerce.number().int().min(MIN_ROOT_STALL_SECONDS).max(86_400).default(DEFAULT_ROOT_STALL_SECONDS),
+    BORG_SERVER_STATE_BACKUP_INTERVAL: z.string().default(DEFAULT_STATE_BACKUP_INTERVAL),
+    BORG_SERVER_STATE_BACKUP_KEEP: z.coerce.number().int().min(1).max(1000).default(DEFAULT_STATE_BACKUP_KEEP),
   })
   .loose();
 
@@ -62,6 +74,10 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The healthcheck's bound on root's silence and on a loop without a completed pass. */
   rootStallSeconds: number;
+  /** How often root copies the server state into the backup volume; null: never. */
+  stateBackupIntervalSeconds: number | null;
+  /** How many of those copies are kept (the newest). */
+  stateBackupKeep: number;
 }
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
@@ -97,7 +113,26 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     tlsKeyPath: values.BORG_SERVER_TLS_KEY,
     logLevel: values.BORG_SERVER_LOG_LEVEL,
     rootStallSeconds: values.BORG_SERVER_ROOT_STALL_SECONDS,
+    stateBackupIntervalSeconds: parseStateBackupInterval(values.BORG_SERVER_STATE_BACKUP_INTERVAL),
+    stateBackupKeep: values.BORG_SERVER_STATE_BACKUP_KEEP,
   };
+}
+
+function parseStateBackupInterval(value: string): number | null {
+  if (value.trim() === 'off') return null;
+  let seconds: number;
+  try {
+    seconds = parseDurationSeconds(value);
+  } catch {
+    seconds = Number.NaN;
+  }
+  if (!(seconds <= MAX_STATE_BACKUP_INTERVAL_SECONDS)) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `invalid configuration: BORG_SERVER_STATE_BACKUP_INTERVAL: "${value}" is not "off" or a duration such as "12h" or "1d" (at most 24d)`,
+    );
+  }
+  return seconds;
 }
 
 function parseListenAddresses(value: string | undefined): string[] {

@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'ROOT_UNAVAILABLE'
   | 'INTERNAL'
   | 'UNSAFE_PATH'
+  | 'STATE_ARCHIVE_INVALID'
+  | 'STATE_IN_USE'
   | 'CONFIG_INVALID';
 
 export class AppError extends Error {

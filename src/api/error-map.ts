@@ -44,5 +44,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   ROOT_UNAVAILABLE: 503,
   INTERNAL: 500,
   UNSAFE_PATH: 500,
+  STATE_ARCHIVE_INVALID: 400,
+  STATE_IN_USE: 409,
   CONFIG_INVALID: 500,
 };

@@ -7,6 +7,7 @@ import { openCliContext } from './cli-context.js';
 import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
 import { healthcheck } from './commands/healthcheck.js';
 import { addAncestorCommands, addHostCommands } from './commands/host-commands.js';
+import { addStateCommands } from './commands/state-commands.js';
 import { addWebhookCommands } from './commands/webhook-commands.js';
 
 const program = new Command('borgctl')
@@ -62,6 +63,7 @@ addEnrollmentCommands(program);
 addHostCommands(program);
 addWebhookCommands(program);
 addAncestorCommands(program);
+addStateCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -21,6 +21,8 @@ describe('loadConfig', () => {
       tlsKeyPath: undefined,
       logLevel: 'info',
       rootStallSeconds: 60,
+      stateBackupIntervalSeconds: 86_400,
+      stateBackupKeep: 7,
     });
   });
 
@@ -75,6 +77,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ BORG_SERVER_SSH_PORT: '2222' }).sshPublicPort).toBe(2222);
   });
 
+  it('reads the interval and count of the server state copies, and "off"', () => {
+    expect(loadConfig({ BORG_SERVER_STATE_BACKUP_INTERVAL: '12h', BORG_SERVER_STATE_BACKUP_KEEP: '30' })).toMatchObject({
+      stateBackupIntervalSeconds: 43_200,
+      stateBackupKeep: 30,
+    });
+    expect(loadConfig({ BORG_SERVER_STATE_BACKUP_INTERVAL: 'off' }).stateBackupIntervalSeconds).toBeNull();
+  });
+
   it('drops trailing slashes from the public URL', () => {
     expect(loadConfig({ BORG_SERVER_PUBLIC_URL: 'http://backup.example.test:8080///' }).publicUrl).toBe('http://backup.example.test:8080');
   });
@@ -91,6 +101,9 @@ describe('loadConfig', () => {
     ['an unknown log level', { BORG_SERVER_LOG_LEVEL: 'verbose' }],
     ['a root stall bound shorter than root reports', { BORG_SERVER_ROOT_STALL_SECONDS: '4' }],
     ['a root stall bound that is not whole seconds', { BORG_SERVER_ROOT_STALL_SECONDS: '7.5' }],
+    ['a state copy interval that is not a duration', { BORG_SERVER_STATE_BACKUP_INTERVAL: 'often' }],
+    ['a state copy interval longer than a timer holds', { BORG_SERVER_STATE_BACKUP_INTERVAL: '25d' }],
+    ['keeping no state copy', { BORG_SERVER_STATE_BACKUP_KEEP: '0' }],
     ['a TLS certificate without its key', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_CERT: '/tls/cert.pem' }],
     ['a TLS key without its certificate', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_KEY: '/tls/key.pem' }],
     [

@@ -11,7 +11,8 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-const KEY_FILE = 'enrollment-signing-key.jwk';
+/** The key's file in the signing directory (a state copy holds it: src/api/state-copy/). */
+export const SIGNING_KEY_FILE = 'enrollment-signing-key.jwk';
 
 /**
  * Loads the Ed25519 key that signs enrollment tokens, generating it on first
@@ -21,7 +22,7 @@ const KEY_FILE = 'enrollment-signing-key.jwk';
  * a link put there is refused all the same.
  */
 export async function loadOrCreateSigningKey(directory: string): Promise<SigningKey> {
-  const path = `${directory}/${KEY_FILE}`;
+  const path = `${directory}/${SIGNING_KEY_FILE}`;
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const existing = readRegularFileIfExists(path);
   if (existing !== null) return importSigningKey(JSON.parse(existing) as JWK);

@@ -22,11 +22,13 @@ export function readTextIfExists(path: string): string | null {
  * Writes a whole file next to its target, fsyncs it, sets owner and mode, and
  * renames it into place: readers see the old file or the new one, never half.
  */
-export function writeFileAtomically(path: string, content: string, ownership: FileOwnership): void {
+export function writeFileAtomically(path: string, content: string | Buffer, ownership: FileOwnership): void {
   const temporary = `${dirname(path)}/.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`;
   const descriptor = openSync(temporary, 'wx', 0o600);
   try {
-    writeSync(descriptor, content);
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    // A write may take fewer bytes than it was given: go on until the whole content is in.
+    for (let written = 0; written < bytes.length; ) written += writeSync(descriptor, bytes, written);
     fsyncSync(descriptor);
   } finally {
     closeSync(descriptor);

@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import { findHost } from '../../host-records/hosts-store.js';
 import type { Logger } from '../../log.js';
 import { run, startChild } from '../../process/run.js';
+import { readServerVersion } from '../../state-archive/server-version.js';
 import { findAccount } from '../accounts/account-files.js';
 import { createServerAccounts, type ServerAccounts } from '../accounts/server-accounts.js';
 import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../checks/integrity-check.js';
@@ -22,6 +23,7 @@ import { createRequestTable, defineRequest } from '../requests/request-table.js'
 import { supervisorRequestDefinitions } from '../requests/supervisor-request-handlers.js';
 import { openRootDatabase } from '../root-database.js';
 import { ensureSshHostKeys } from '../sshd/host-key-generation.js';
+import { startScheduledStateCopies } from '../state-backup/scheduled-state-copies.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { importLegacyState } from '../upgrade/legacy-state.js';
@@ -281,6 +283,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger.error({ err: error }, 'could not read the reports for the API');
     }
   }, REPORT_FLUSH_INTERVAL_MS);
+  // Root's own copies of the server state, into the backup volume: a failed one is logged, never fatal.
+  const stateCopies = startScheduledStateCopies({
+    stateDir: config.stateDir,
+    backupDir: config.backupDir,
+    intervalSeconds: config.stateBackupIntervalSeconds,
+    keep: config.stateBackupKeep,
+    apiAccount,
+    serverVersion: readServerVersion(),
+    logger: logger.child({ part: 'state-copies' }),
+    run,
+    now: () => new Date(),
+  });
   // From here on, a loop that never completes a pass is late: however long the start-up above took.
   liveness.loopsStarted();
   // SIGHUP: check every file against the disk again, not only what changed.
@@ -304,7 +318,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       // sshd's per-connection processes outlive the listener (each in a session of its own): end them too.
       const listenerPid = sshd?.current()?.pid;
       const connections = listenerPid === undefined ? [] : childProcesses(listenerPid);
-      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop()])
+      Promise.all([api.stop(STOP_GRACE_MS), sshd?.stop(STOP_GRACE_MS), checks.stop(), stateCopies.stop()])
         .then(() => dispatcher.closeAll())
         .then(() => endHostSessions(serverAccounts))
         .then(() => endProcessesAndWait(connections, { graceMs: SESSION_GRACE_MS, timeoutMs: STOP_GRACE_MS }))
