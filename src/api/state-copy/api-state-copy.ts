@@ -1,9 +1,10 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type HostRowMessage, hostRowMessage } from '../../channel/host-row.js';
 import { statePaths } from '../../config.js';
 import { migrateDatabase, openDatabase } from '../../db/connection.js';
-import { hosts } from '../../db/schema.js';
+import { appliedRootReports, hosts } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { packStateArchive, unpackStateArchive } from '../../state-archive/state-archive.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
@@ -51,6 +52,7 @@ async function backUpDatabase(path: string, scratchParent: string): Promise<Buff
 export const apiStateImport = z.strictObject({
   archive: z.string(),
   hosts: z.array(hostRowMessage).max(MAX_HOSTS),
+  lastReportId: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 });
 
 /**
@@ -60,7 +62,9 @@ export const apiStateImport = z.strictObject({
  * databases were copied one after the other, so a host changed in between
  * may be known to one only: the API's copy of the hosts is made to match
  * root's rows, as root's reports would (root's row wins, a host root does
- * not serve goes).
+ * not serve goes). And the API may have applied reports root gave out after
+ * its own copy: root numbers its next reports from its copy's last id, so the
+ * API's cursor goes back to that id, or those would be taken as applied.
  */
 export function importApiState(input: z.infer<typeof apiStateImport>, targetDir: string): void {
   const { files } = unpackStateArchive(Buffer.from(input.archive, 'base64'), {
@@ -75,17 +79,20 @@ export function importApiState(input: z.infer<typeof apiStateImport>, targetDir:
     mkdirSync(`${targetDir}/signing`, { mode: 0o700 });
     writeNewFile(`${targetDir}/${SIGNING_KEY_ENTRY}`, signingKey);
   }
-  matchRootHosts(`${targetDir}/borg.db`, input.hosts);
+  matchRoot(`${targetDir}/borg.db`, input);
 }
 
-function matchRootHosts(path: string, rootHosts: HostRowMessage[]): void {
+function matchRoot(path: string, root: { hosts: HostRowMessage[]; lastReportId: number }): void {
   const db = openDatabase(path);
   try {
     migrateDatabase(db);
-    const served = new Set(rootHosts.map((host) => host.name));
+    const served = new Set(root.hosts.map((host) => host.name));
     db.transaction((tx) => {
       for (const { name } of tx.select({ name: hosts.name }).from(hosts).all()) if (!served.has(name)) forgetHost(tx, name);
-      for (const host of rootHosts) copyHostRow(tx, host);
+      for (const host of root.hosts) copyHostRow(tx, host);
+      tx.update(appliedRootReports)
+        .set({ lastReportId: sql`min(${appliedRootReports.lastReportId}, ${root.lastReportId})` })
+        .run();
     });
     // One file again (the restored state is moved into place as it is): no -wal or -shm beside it.
     db.$client.pragma('wal_checkpoint(TRUNCATE)');

@@ -20,15 +20,20 @@ const IGNORED_ENTRIES = new Set(['lost+found']);
 
 const ROOT_ONLY = { uid: 0, gid: 0 } as const;
 
-/** The hosts the restored root database serves (migrated, as serve would), as root tells the API of them. */
-function servedHostRows(path: string): HostRowMessage[] {
+/**
+ * What the API's part must be made to match (as root tells the API): the hosts
+ * the restored root database serves (migrated, as serve would), and the last
+ * report id it ever gave out.
+ */
+function restoredRootView(path: string): { hosts: HostRowMessage[]; lastReportId: number } {
   const db = openDatabase(path);
   try {
     migrateRootDatabase(db);
     const rows = db.select().from(hosts).all().map(toHostRowMessage);
+    const sequence = db.$client.prepare("select seq from sqlite_sequence where name = 'root_reports'").get() as { seq: number } | undefined;
     // One file again, as it was copied: no -wal or -shm beside it when it is moved into place.
     db.$client.pragma('wal_checkpoint(TRUNCATE)');
-    return rows;
+    return { hosts: rows, lastReportId: sequence?.seq ?? 0 };
   } finally {
     db.$client.close();
   }
@@ -101,7 +106,7 @@ export async function restoreServerState(options: {
     }
     await run(process.execPath, [API_STATE_COPY_ENTRY, 'import', paths.databaseDir], {
       timeoutMs: API_PART_TIMEOUT_MS,
-      input: JSON.stringify({ archive: apiPart.toString('base64'), hosts: servedHostRows(paths.rootDatabase) }),
+      input: JSON.stringify({ archive: apiPart.toString('base64'), ...restoredRootView(paths.rootDatabase) }),
       ...apiAccount,
     }).catch((error: unknown) => {
       // The API user's process says why (a bad archive of its part): that reason, not "node exited with 1".

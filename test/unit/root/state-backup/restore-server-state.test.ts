@@ -124,6 +124,28 @@ describe('restoreServerState', () => {
     expect(readdirSync(target).sort()).toEqual(['db', 'lost+found', 'root', 'ssh', 'tls']);
   });
 
+  it.each([
+    { applied: 7, expected: 3, case: 'applied reports root gave out after its copy: back to its last id' },
+    { applied: 2, expected: 2, case: "not yet applied all of root's copy: kept, the rest comes again" },
+  ])("the API's report cursor after a restore, when the API had $case", async ({ applied, expected }) => {
+    // Root gave out reports 1 to 3 and the API acknowledged them (so they are gone from root's outbox).
+    const rootDb = openDatabase(statePaths(source).rootDatabase);
+    for (let id = 1; id <= 3; id += 1) rootDb.$client.prepare("insert into root_reports (report, created_at) values ('{}', 0)").run();
+    rootDb.$client.exec('delete from root_reports');
+    rootDb.$client.close();
+    const apiDb = openDatabase(statePaths(source).database);
+    apiDb.$client.prepare('insert into applied_root_reports (id, last_report_id) values (1, ?)').run(applied);
+    apiDb.$client.close();
+
+    await restoreServerState({ archive: await copy(), stateDir: target, apiAccount: account, run: apiProcess });
+    const restored = openDatabase(statePaths(target).database);
+    try {
+      expect(restored.$client.prepare('select last_report_id as id from applied_root_reports').get()).toEqual({ id: expected });
+    } finally {
+      restored.$client.close();
+    }
+  });
+
   it("leaves the state directory empty when the API user's process refuses its part", async () => {
     const refusing: Run = async () => {
       throw new CommandFailed(
@@ -145,7 +167,7 @@ describe('restoreServerState', () => {
     // A byte of the database's first page, past its header.
     const changed = exported.indexOf('SQLite format 3') + 200;
     exported[changed] = (exported[changed] as number) ^ 1;
-    expect(() => importApiState({ archive: exported.toString('base64'), hosts: [] }, apiDir)).toThrow(
+    expect(() => importApiState({ archive: exported.toString('base64'), hosts: [], lastReportId: 0 }, apiDir)).toThrow(
       /borg\.db does not match its checksum/,
     );
     expect(readdirSync(apiDir)).toEqual([]);
