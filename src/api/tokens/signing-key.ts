@@ -1,7 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Queryable } from '../../db/connection.js';
 import { signingKeys } from '../../db/schema.js';
+import { syncDirectory } from '../../durable-files.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
 
 export interface SigningKey {
@@ -16,26 +18,45 @@ export const SIGNING_KEY_FILE = 'enrollment-signing-key.jwk';
 
 /**
  * Loads the Ed25519 key that signs enrollment tokens, generating it on first
- * use. The file is created exclusively (0600), so two processes starting at
- * once end up with the same key. Only the API user runs this (the API, and
- * borgctl once it became that user): the key is the API's, in its directory;
- * a link put there is refused all the same.
+ * use. The key is written aside, fsynced, and linked into place: a link fails
+ * when the name exists, so two processes starting at once end up with the same
+ * key, and a crash or power cut never leaves a half-written key behind (an
+ * empty one, from a version that did not sync, is made again: it signed
+ * nothing). Only the API user runs this (the API, and borgctl once it became
+ * that user): the key is the API's, in its directory; a link put there is
+ * refused all the same.
  */
 export async function loadOrCreateSigningKey(directory: string): Promise<SigningKey> {
   const path = `${directory}/${SIGNING_KEY_FILE}`;
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const existing = readRegularFileIfExists(path);
-  if (existing !== null) return importSigningKey(JSON.parse(existing) as JWK);
+  if (existing !== null && existing.trim() !== '') return importSigningKey(JSON.parse(existing) as JWK);
+  if (existing !== null) rmSync(path, { force: true });
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const privateJwk = await exportJWK(privateKey);
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeFileSync(path, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx' });
+    writeSynced(temporary, `${JSON.stringify(privateJwk)}\n`);
+    linkSync(temporary, path);
+    syncDirectory(directory);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(temporary, { force: true });
   }
   const stored = readRegularFileIfExists(path);
   if (stored === null) throw new Error(`${path} vanished right after it was written`);
   return importSigningKey(JSON.parse(stored) as JWK);
+}
+
+function writeSynced(path: string, content: string): void {
+  const descriptor = openSync(path, 'wx', 0o600);
+  try {
+    writeFileSync(descriptor, content);
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
 }
 
 async function importSigningKey(privateJwk: JWK): Promise<SigningKey> {

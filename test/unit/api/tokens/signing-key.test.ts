@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, jwtVerify, SignJWT } from 'jose';
@@ -21,6 +21,14 @@ describe('loadOrCreateSigningKey', () => {
     await loadOrCreateSigningKey(keyDirectory);
     expect(statSync(keyDirectory).mode & 0o777).toBe(0o700);
     expect(statSync(join(keyDirectory, 'enrollment-signing-key.jwk')).mode & 0o777).toBe(0o600);
+  });
+
+  it('makes the key again over an empty file a crash left (it signed nothing), and leaves no temporary file', async () => {
+    writeFileSync(join(directory, 'enrollment-signing-key.jwk'), '', { mode: 0o600 });
+    const key = await loadOrCreateSigningKey(directory);
+    expect(JSON.parse(readFileSync(join(directory, 'enrollment-signing-key.jwk'), 'utf8'))).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
+    expect((await loadOrCreateSigningKey(directory)).kid).toBe(key.kid);
+    expect(readdirSync(directory)).toEqual(['enrollment-signing-key.jwk']);
   });
 
   it('returns the same key on the next start', async () => {
