@@ -1,6 +1,9 @@
 import type { Logger } from '../../log.js';
 import type { Child } from '../../process/run.js';
 
+/** A child that ran this long had started properly: its death is not a crash loop. */
+const STABLE_RUN_MS = 10_000;
+
 export interface SupervisedChild {
   current(): Child | null;
   /** Sends SIGTERM and waits (SIGKILL after `graceMs`); no restart afterwards. */
@@ -9,9 +12,17 @@ export interface SupervisedChild {
 
 /**
  * Keeps one child running: when it dies, it is started again after a delay
- * that doubles up to 30 s and resets once the child has run for a minute.
+ * that doubles up to 30 s, for a child that keeps failing soon after it
+ * starts; one that ran for 10 s had come up, and is started again after 1 s
+ * (an API killed now and then must not stay down for half a minute).
+ * `records` keeps the running child's identity on disk (child-records.ts).
  */
-export function superviseChild(name: string, start: () => Child, logger: Logger): SupervisedChild {
+export function superviseChild(
+  name: string,
+  start: () => Child,
+  logger: Logger,
+  records?: { record(name: string, pid: number): void; forget(name: string): void },
+): SupervisedChild {
   let child: Child | null = null;
   let isStopping = false;
   let delayMs = 1000;
@@ -22,10 +33,15 @@ export function superviseChild(name: string, start: () => Child, logger: Logger)
     const running = start();
     child = running;
     logger.info({ child: name, pid: running.pid }, 'started');
+    // Recorded so that a serve started after this one was killed with -9 can end it.
+    if (running.pid !== undefined) records?.record(name, running.pid);
     running.then((result) => {
-      if (child === running) child = null;
+      if (child === running) {
+        child = null;
+        records?.forget(name);
+      }
       if (isStopping) return;
-      if (Date.now() - startedAt > 60_000) delayMs = 1000;
+      if (Date.now() - startedAt > STABLE_RUN_MS) delayMs = 1000;
       logger.error({ child: name, exitCode: result.exitCode, signal: result.signal, restartInMs: delayMs }, 'exited; restarting');
       restartTimer = setTimeout(launch, delayMs);
       delayMs = Math.min(delayMs * 2, 30_000);

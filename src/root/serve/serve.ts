@@ -33,6 +33,7 @@ import {
 } from '../watch/repository-watch.js';
 import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
 import { type SupervisedChild, superviseChild } from './child.js';
+import { endStaleChildren, forgetChild, recordChild } from './child-records.js';
 import { startLiveness } from './liveness.js';
 import { serialized } from './serialized.js';
 
@@ -88,6 +89,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   ensureDirectory(paths.runDir, { uid: 0, gid: 0, mode: 0o711 });
   ensureDirectory(paths.controlSocketDir, { uid: 0, gid: 0, mode: 0o700 });
   ensureDirectory(paths.apiSocketDir, { uid: 0, gid: apiAccount.gid, mode: 0o750 });
+  ensureDirectory(paths.childrenDir, { uid: 0, gid: 0, mode: 0o700 });
+  // A serve killed with -9 left its children: an sshd holding the port with the old configuration, perhaps the API.
+  await endStaleChildren(paths.childrenDir, logger);
   // Where the control socket was before it moved to run/.
   rmSync(`${config.stateDir}/control.sock`, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -205,12 +209,17 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     }),
   ]);
 
-  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger);
+  const childRecords = {
+    record: (name: string, pid: number) => recordChild(paths.childrenDir, name, pid),
+    forget: (name: string) => forgetChild(paths.childrenDir, name),
+  };
+  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger, childRecords);
   // The API connects to its socket at start and exits when that connection ends: it is then started again.
   const api = superviseChild(
     'api',
     () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
     logger,
+    childRecords,
   );
   const checkTimer = setInterval(() => {
     liveness.track('check-schedule', checks.tick()).catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
