@@ -28,6 +28,9 @@ import { waitFor } from '../../support/wait-for.js';
 const TRIALS = Number(process.env.BORG_CRASH_TRIALS ?? scaled({ short: 20, long: 100 }));
 const SEED = seedFrom(process.env.BORG_CRASH_SEED);
 
+/** Between two logins of the background client. */
+const LOGIN_PAUSE_MS = 300;
+
 type Operation = 'approve' | 'rekey' | 'disable' | 'delete' | 'purge' | 'full-access' | 'restore';
 type KillTarget = 'supervisor' | 'api';
 
@@ -171,6 +174,8 @@ describe('a crash at any moment converges', () => {
             else if (outcome === 'server-down') logins.serverDown += 1;
             else if (outcome === 'refused' && !host.isKept) logins.refusedAsExpected += 1;
             else logins.defects.push(`${host.name}: ${outcome}: ${result.stderr.trim().slice(0, 300)}`);
+            // Paced, not timed: each login starts a borg serve (a Python process) the two cores share with the trials.
+            await sleep(LOGIN_PAUSE_MS);
           }
         }
       }
