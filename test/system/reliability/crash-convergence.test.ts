@@ -163,9 +163,11 @@ describe('a crash at any moment converges', () => {
     // The client that logs in again and again, throughout: kept hosts must never be refused.
     const logins = { ok: 0, serverDown: 0, refusedAsExpected: 0, defects: [] as string[] };
     let isLooping = true;
+    const purgedNames = new Set<string>();
     const loginLoop = (async () => {
       while (isLooping) {
-        for (const host of [keptHost, ...hosts.filter((candidate) => !candidate.isKept)]) {
+        // The kept host, and each host changed by the trials that is not purged.
+        for (const host of [keptHost, ...hosts.filter((candidate) => !candidate.isKept && !purgedNames.has(candidate.name))]) {
           if (!isLooping) break;
           for (const client of host.clients.slice(-1)) {
             const result = await client.ssh({ user: host.name, port: sandbox.sshPort }, [], { input: '', timeoutMs: 30_000 });
@@ -238,6 +240,7 @@ describe('a crash at any moment converges', () => {
       const failures = await checkConvergence(trial, prepared, rootBefore, apiBefore);
       const rootAfter = await readRootState(sandbox);
       const row = rootAfter.hosts.find((candidate) => candidate.name === prepared.host.name);
+      for (const host of hosts) if (!rootAfter.hosts.some((candidate) => candidate.name === host.name)) purgedNames.add(host.name);
       console.log(
         `trial ${trial}: ${prepared.operation} ${prepared.host.name} via ${prepared.via}, kill ${killTarget} after ${delayMs} ms: ` +
           `${answer}; host now ${row?.status ?? 'gone'}; ${preparedAt - trialStartedAt}+${readyAt - preparedAt}+${Date.now() - readyAt} ms; ${failures.length === 0 ? 'converged' : `NOT CONVERGED: ${failures.join('; ')}`}`,
