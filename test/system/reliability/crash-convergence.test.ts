@@ -40,6 +40,8 @@ interface TestHost {
   clients: BorgClient[];
   /** Set just before its newest backup started: a restore to before it undoes that backup. */
   lastBackupStartedAt?: Date;
+  /** Backups made since the repository was made (a restore needs one to undo and one before it). */
+  backups: number;
   /** Never changed by a trial: must log in throughout. */
   isKept: boolean;
 }
@@ -129,7 +131,9 @@ describe('a crash at any moment converges', () => {
     };
     const backUp = async (host: TestHost, client: BorgClient, label: string) => {
       host.lastBackupStartedAt = new Date();
-      return client.run(['create', `${repositoryUrl(host.name)}::${label}`, client.dataDir]);
+      const result = await client.run(['create', `${repositoryUrl(host.name)}::${label}`, client.dataDir]);
+      if (result.exitCode === 0) host.backups += 1;
+      return result;
     };
     const enroll = async (name: string, client: BorgClient) => {
       const { token } = await api.mintEnrollmentToken();
@@ -141,7 +145,7 @@ describe('a crash at any moment converges', () => {
       const enrollment = await enroll(name, client);
       expect((await api.approve(enrollment.id, client.fingerprint)).status).toBe(200);
       expect(await client.run(['init', '--encryption', 'none', repositoryUrl(name)])).toMatchObject({ exitCode: 0 });
-      const host: TestHost = { name, clients: [client], isKept };
+      const host: TestHost = { name, clients: [client], isKept, backups: 0 };
       expect(await backUp(host, client, 'first')).toMatchObject({ exitCode: 0 });
       return host;
     };
@@ -285,7 +289,9 @@ describe('a crash at any moment converges', () => {
       const choices: Operation[] = [];
       if (activeVictims.length + victims.filter((host) => rowOf(host)?.status === 'disabled').length < 3)
         choices.push('approve', 'approve');
-      if (activeVictims.length > 0) choices.push('rekey', 'disable', 'delete', 'full-access', 'restore');
+      if (activeVictims.length > 0) choices.push('rekey', 'disable', 'delete', 'full-access');
+      const restorable = activeVictims.filter((host) => host.backups >= 2);
+      if (restorable.length > 0) choices.push('restore');
       if (victims.length > 0) choices.push('purge');
       const operation = random.pick(choices);
       const via: 'http' | 'cli' = killTarget === 'api' || random.next() < 0.5 ? 'http' : 'cli';
@@ -306,7 +312,7 @@ describe('a crash at any moment converges', () => {
       const enabledVictims = () => victims.filter((host) => ['active', 'disabled'].includes(rowOf(host)?.status ?? ''));
       switch (operation) {
         case 'approve': {
-          const host: TestHost = { name: `t${trial}`, clients: [], isKept: false };
+          const host: TestHost = { name: `t${trial}`, clients: [], isKept: false, backups: 0 };
           const client = await newClient(host.name);
           host.clients.push(client);
           const enrollment = await enroll(host.name, client);
@@ -354,7 +360,7 @@ describe('a crash at any moment converges', () => {
         }
         case 'restore': {
           // Undoes the host's newest backup. Only borgctl restores (root's side, in the command's own process).
-          const host = random.pick(activeVictims);
+          const host = random.pick(restorable);
           const before = (host.lastBackupStartedAt as Date).toISOString();
           return { operation, host, via: 'cli', start: cli(['hosts', 'restore', host.name, '--before', before]) };
         }
@@ -466,6 +472,7 @@ describe('a crash at any moment converges', () => {
         if (name === target && prepared.operation === 'restore' && after) {
           const problem = await restoredRepositoryProblem(name, files, after);
           if (problem === null) {
+            prepared.host.backups -= 1;
             // The client's cache and security files remember the undone backup: a restored host's client starts afresh.
             for (const client of prepared.host.clients)
               await rm(client.environment.BORG_BASE_DIR as string, { recursive: true, force: true });
