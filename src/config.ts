@@ -167,6 +167,8 @@ export function statePaths(stateDir: string) {
     apiSocket: `${stateDir}/run/api/api.sock`,
     /** When root's loops last completed a pass, for the healthcheck (root only). */
     livenessFile: `${stateDir}/run/liveness.json`,
+    /** One file per child serve runs (sshd, the API): a serve killed with -9 leaves them, and the next one ends those children. */
+    childrenDir: `${stateDir}/run/children`,
     /** Root's (root:API group, 0750): the API reads the pair it serves, and cannot replace it. */
     tlsDir: `${stateDir}/tls`,
     tlsCertificate: `${stateDir}/tls/certificate.pem`,

@@ -11,6 +11,7 @@ import { readTlsIdentity } from '../identity/tls-identity.js';
 import { createLogger } from '../log.js';
 import { createApp } from './app.js';
 import type { ServerContext } from './context.js';
+import { completeInterruptedApprovals } from './enrollment/interrupted-approvals.js';
 import { createFaultMonitor } from './monitoring/fault-monitor.js';
 import { evaluateStaleness, STALENESS_INTERVAL_MS } from './monitoring/staleness.js';
 import { createDeliveryWorker } from './notify/delivery-worker.js';
@@ -121,6 +122,9 @@ function readTlsPair() {
 // Serve once the API's copy has what root reported while it was away (a host the quota watch disabled, an upgrade's hosts).
 const isCaughtUp = await Promise.race([caughtUpWithRoot.then(() => true), sleep(CATCH_UP_WAIT_MS).then(() => false)]);
 if (!isCaughtUp) logger.warn("serving before root's reports caught up; they keep coming");
+// An approval a crash cut short (root made the host, the enrollment is still pending) is completed now.
+const completedApprovals = db.transaction((tx) => completeInterruptedApprovals(tx, new Date()));
+if (completedApprovals.length > 0) logger.warn({ enrollments: completedApprovals }, 'approvals cut short by a crash completed');
 const server = serve(
   {
     fetch: app.fetch,

@@ -8,6 +8,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { copyRootAnswer } from '../hosts/root-answers.js';
 import { enqueueEvent } from '../notify/queue.js';
+import { INTERRUPTED_APPROVAL_ACTOR } from './interrupted-approvals.js';
 
 export interface ApproveRequest {
   /** The fingerprint the admin read from the VM; another one is refused. */
@@ -60,6 +61,9 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
   const now = context.now();
   context.db.transaction((tx) => {
     copyRootAnswer(tx, row.hostName, answer);
+    // The API restarted meanwhile and completed this approval itself (interrupted-approvals.ts): done.
+    const decided = tx.select({ decidedBy: enrollments.decidedBy }).from(enrollments).where(eq(enrollments.id, id)).get();
+    if (decided?.decidedBy === INTERRUPTED_APPROVAL_ACTOR) return;
     // Two approvals at once: root gave the host the same key twice; the enrollment is approved once.
     const { status } = loadPending(context, tx, id);
     if (status !== 'pending') throw new AppError('ENROLLMENT_NOT_PENDING', `enrollment is ${status}, not pending`);

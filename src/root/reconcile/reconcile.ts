@@ -118,9 +118,17 @@ export function reconcile(
   const refused = checked.refused;
   const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
+  const purging = rows.filter((row) => row.status === 'purging');
+  const purgingNames = new Set(purging.map((row) => row.name));
 
   const current = readAccountFiles(etcDir);
-  const accounts: HostAccount[] = wanted.map((row) => ({ name: row.name, uid: row.uid, home: `${settings.backupDir}/${row.name}` }));
+  // A purged host keeps its account until its files are gone: root removes only what an account it made owns,
+  // so a crash between the account's removal and the data's would leave the data for ever, without its host.
+  const accounts: HostAccount[] = [...wanted, ...purging].map((row) => ({
+    name: row.name,
+    uid: row.uid,
+    home: `${settings.backupDir}/${row.name}`,
+  }));
   const conflicts = findConflicts(current, accounts);
   const blocked = new Set(conflicts.map((conflict) => conflict.name));
 
@@ -128,7 +136,7 @@ export function reconcile(
   // old volume or an import) is refused and left out, and the others are provisioned.
   ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
   for (const account of accounts) {
-    if (blocked.has(account.name)) continue;
+    if (blocked.has(account.name) || purgingNames.has(account.name)) continue;
     try {
       ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
       ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
@@ -157,7 +165,6 @@ export function reconcile(
   }
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
   // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
-  const purging = rows.filter((row) => row.status === 'purging');
   const endingUids = [...new Set([...keys.revokedUids, ...purging.map((row) => row.uid)])];
   const endingServerUids = serverUidsAmong(serverAccounts, endingUids);
   const leftAlone: LeftAlone[] = endingUids
@@ -165,6 +172,12 @@ export function reconcile(
     .map((uid) => ({ uid, reason: 'not an account this server made: its processes are not signalled' }));
   const sessionsEnded = endSessionsOf(endingServerUids, 'SIGKILL', settings.procDir);
   const purged = purgeHosts(db, settings, purging, now, serverAccounts, leftAlone);
+  // Their rows are gone now (their data too, unless it was not theirs): so are their accounts.
+  const afterPurge = renderAccountFiles(
+    next,
+    provisioned.filter((account) => !purgingNames.has(account.name)),
+  );
+  const hasPurgedAccounts = writeAccountFiles(etcDir, next, afterPurge);
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -180,10 +193,10 @@ export function reconcile(
   if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });
 
   return {
-    accounts: provisioned.length,
+    accounts: provisioned.length - purging.filter((row) => !blocked.has(row.name)).length,
     conflicts,
     refused,
-    accountFilesChanged,
+    accountFilesChanged: accountFilesChanged || hasPurgedAccounts,
     keyFilesWritten: keys.written,
     keyFilesRemoved: keys.removed,
     purged,

@@ -1,6 +1,9 @@
 import type { Logger } from '../../log.js';
 import type { Child } from '../../process/run.js';
 
+/** A child that ran this long had started properly: its death is not a crash loop. */
+const STABLE_RUN_MS = 10_000;
+
 export interface SupervisedChild {
   current(): Child | null;
   /** Milliseconds the current child has run (monotonic clock), or null while none runs. */
@@ -13,7 +16,10 @@ export interface SupervisedChild {
 
 /**
  * Keeps one child running: when it dies, it is started again after a delay
- * that doubles up to 30 s and resets once the child has run for a minute.
+ * that doubles up to 30 s, for a child that keeps failing soon after it
+ * starts; one that ran for 10 s had come up, and is started again after 1 s
+ * (an API killed now and then must not stay down for half a minute).
+ * `records` keeps the running child's identity on disk (child-records.ts).
  */
 export function superviseChild(
   name: string,
@@ -21,6 +27,7 @@ export function superviseChild(
   logger: Logger,
   /** Told when a child has started or exited (the fault watch looks at once). */
   onChange: () => void = () => {},
+  records?: { record(name: string, pid: number): void; forget(name: string): void },
 ): SupervisedChild {
   let child: Child | null = null;
   let startedAtMs = 0;
@@ -36,10 +43,15 @@ export function superviseChild(
     startedAtMs = performance.now();
     logger.info({ child: name, pid: running.pid }, 'started');
     onChange();
+    // Recorded so that a serve started after this one was killed with -9 can end it.
+    if (running.pid !== undefined) records?.record(name, running.pid);
     running.then((result) => {
-      if (child === running) child = null;
+      if (child === running) {
+        child = null;
+        records?.forget(name);
+      }
       if (isStopping) return;
-      if (Date.now() - startedAt > 60_000) delayMs = 1000;
+      if (Date.now() - startedAt > STABLE_RUN_MS) delayMs = 1000;
       logger.error({ child: name, exitCode: result.exitCode, signal: result.signal, restartInMs: delayMs }, 'exited; restarting');
       restarts += 1;
       restartTimer = setTimeout(launch, delayMs);

@@ -35,6 +35,7 @@ import {
 } from '../watch/repository-watch.js';
 import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
 import { type SupervisedChild, superviseChild } from './child.js';
+import { endStaleChildren, forgetChild, recordChild } from './child-records.js';
 import { type FaultWatch, startFaultWatch } from './fault-watch.js';
 import { startLiveness } from './liveness.js';
 import { serialized } from './serialized.js';
@@ -91,6 +92,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   ensureDirectory(paths.runDir, { uid: 0, gid: 0, mode: 0o711 });
   ensureDirectory(paths.controlSocketDir, { uid: 0, gid: 0, mode: 0o700 });
   ensureDirectory(paths.apiSocketDir, { uid: 0, gid: apiAccount.gid, mode: 0o750 });
+  ensureDirectory(paths.childrenDir, { uid: 0, gid: 0, mode: 0o700 });
+  // A serve killed with -9 left its children: an sshd holding the port with the old configuration, perhaps the API.
+  await endStaleChildren(paths.childrenDir, logger);
   // Where the control socket was before it moved to run/.
   rmSync(`${config.stateDir}/control.sock`, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -224,13 +228,24 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
 
   // The fault watch looks at once when a child starts or exits: a killed one is logged then, not at the next tick.
   const childChanged = () => faultWatch?.check();
-  sshd = superviseChild('sshd', () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }), logger, childChanged);
+  const childRecords = {
+    record: (name: string, pid: number) => recordChild(paths.childrenDir, name, pid),
+    forget: (name: string) => forgetChild(paths.childrenDir, name),
+  };
+  sshd = superviseChild(
+    'sshd',
+    () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }),
+    logger,
+    childChanged,
+    childRecords,
+  );
   // The API connects to its socket at start and exits when that connection ends: it is then started again.
   const api = superviseChild(
     'api',
     () => startChild(API_ENTRY, [], { env: childEnvironment(config), ...apiAccount, isNodeScript: true }),
     logger,
     childChanged,
+    childRecords,
   );
   // What root can see of the machine's faults: logged once per episode, pushed to the API, written for the healthcheck.
   faultWatch = startFaultWatch({

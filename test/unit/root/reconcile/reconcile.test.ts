@@ -235,6 +235,30 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     expect(existsSync(join(settings.backupDir, 'gone', 'repo'))).toBe(true);
   });
 
+  it('purges the data of a host deleted first, whose account went with the delete', () => {
+    insertRow('old', 20_010);
+    reconcile(db, settings, undefined, NOW);
+    writeFileSync(join(settings.backupDir, 'old', 'repo', 'data'), 'backup');
+    db.update(hosts).set({ status: 'deleted' }).where(eq(hosts.name, 'old')).run();
+    reconcile(db, settings, undefined, NOW);
+    expect(passwd()).not.toMatch(/^old:/m);
+    db.update(hosts).set({ status: 'purging' }).where(eq(hosts.name, 'old')).run();
+
+    expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['old']);
+    expect(existsSync(join(settings.backupDir, 'old'))).toBe(false);
+    expect(passwd()).not.toMatch(/^old:/m);
+    expect(db.select().from(hosts).all()).toEqual([]);
+  });
+
+  it('finishes a purge a crash cut short after part of the data went', () => {
+    insertPurgingHost('gone', 20_011);
+    // The crash: the repository is gone, the home, the account and the row are not.
+    rmSync(join(settings.backupDir, 'gone', 'repo'), { recursive: true });
+    expect(reconcile(db, settings, undefined, NOW).purged).toEqual(['gone']);
+    expect(existsSync(join(settings.backupDir, 'gone'))).toBe(false);
+    expect(passwd()).not.toMatch(/^gone:/m);
+  });
+
   it('forgets the sessions and last backup of a purged host, so a new host of that name starts at never', () => {
     insertPurgingHost('gone', 20_005);
     updateBackupState(db, NOW, 'gone', { lastBackupAt: NOW, repositoryBytes: 1000 });
