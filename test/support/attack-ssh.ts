@@ -75,7 +75,7 @@ export function openSsh(
   return {
     process: subprocess,
     output: () => chunks.join(''),
-    waitForOutput: (expected, timeoutMs = 10_000) =>
+    waitForOutput: (expected, timeoutMs = 60_000) =>
       waitFor(
         `ssh to print ${expected}`,
         () => {
@@ -136,7 +136,7 @@ const isBorgServe = (info: ServerProcess) => info.commandLine.includes('borg ser
 export async function openBorgServeSession(
   uid: number,
   open: () => SshSession,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<{ session: SshSession; serve: ServerProcess }> {
   const before = new Set((await processesOfUid(uid)).filter(isBorgServe).map((info) => info.pid));
   const session = open();
@@ -264,7 +264,8 @@ export function socksConnect(socksPort: number, targetPort: number, text: string
       socket.destroy();
       resolve({ replyCode, reply });
     };
-    const timer = setTimeout(finish, 5000);
+    // Only a bound for a SOCKS server that never answers: ssh answers a refused channel by itself.
+    const timer = setTimeout(finish, 30_000);
     socket.once('connect', () => socket.write(Buffer.from([5, 1, 0])));
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
