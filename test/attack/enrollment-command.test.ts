@@ -43,14 +43,15 @@ describe('the enroll command on the VM', () => {
     const { api } = server();
     const minted = await api.mintEnrollmentToken({ host: 'cmdline1' });
     // The control: a process with the token among its arguments is seen by this reader. It runs
-    // until the reader has seen it (a fixed lifetime could end before a slow first look).
-    const exposed = execa('sh', ['-c', 'sleep 600', 'sh', minted.token], { reject: false });
+    // until the reader has seen it (a fixed lifetime could end before a slow first look): a shell
+    // waiting on its standard input, with no child to outlive it, ended by closing that input.
+    const exposed = execa('sh', ['-c', 'read -r line', 'sh', minted.token], { reject: false });
     try {
       await waitFor('the control process, token among its arguments, in the process list', async () =>
         (await commandLines()).some((line) => line.includes(minted.token)) ? true : undefined,
       );
     } finally {
-      exposed.kill('SIGKILL');
+      exposed.stdin?.end();
       await exposed;
     }
 

@@ -159,8 +159,10 @@ describe('a stolen key against its own history (append-only)', () => {
       env: { ...client.environment, ...thief('lock-holder') },
       extendEnv: false,
       reject: false,
-      // Its local `sleep` would hold pipes open after borg is killed.
+      // Its local `sleep` would hold pipes open after borg is killed; in a group of its own, so
+      // that the kill below reaches the sleep too (it outlived the test otherwise).
       stdio: 'ignore',
+      detached: true,
     });
     try {
       await waitFor('the lock of the running session', async () =>
@@ -174,7 +176,11 @@ describe('a stolen key against its own history (append-only)', () => {
       expect((await processesOfUid(uid)).map((info) => info.pid)).not.toContain(holder?.pid);
       return `lock held by borg serve (pid ${holder?.pid}); ${evidence}; that session was ended`;
     } finally {
-      holding.kill('SIGKILL');
+      try {
+        process.kill(-(holding.pid as number), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
       await holding;
     }
   });
