@@ -13,8 +13,11 @@ export default defineConfig({
     // The second writes what failed to test-artifacts/failures.txt, which scripts/test prints last.
     reporters: ['default', './test/support/failure-summary-reporter.ts'],
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { name: 'api', include: ['test/api/**/*.test.ts'] } },
+      // Bounds, not waits: a unit test that spawns ssh-keygen forty times or records a thousand
+      // sessions takes a second or two alone and several times that while other work keeps both
+      // cores busy, past vitest's 5 s (test) and 10 s (hook, RSA keys) defaults.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
+      { test: { name: 'api', include: ['test/api/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
       {
         test: {
           name: 'system',

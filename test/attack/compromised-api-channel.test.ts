@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
@@ -112,7 +111,7 @@ describe("the API user taken over, against root's channel", () => {
     expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
     expect(await healthz()).toBe(200);
     // Every refusal is in the log: its own line (at most one a second per connection), or counted in the next line or the closing one.
-    const first = await waitFor('the first refusal in the log', () => refusalLines().slice(before)[0], 10_000);
+    const first = await waitFor('the first refusal in the log', () => refusalLines().slice(before)[0]);
     const ofConnection = (line: LogLine) => line.channel === 'api' && line.connection === first.connection;
     const refused = Object.keys(outcome.codes).length + 3;
     /** Refusals of that connection the log accounts for; the closing line appears only when it held some back. */
@@ -122,7 +121,7 @@ describe("the API user taken over, against root's channel", () => {
       const count = lines.reduce((sum, line) => sum + 1 + (line.notLoggedSinceLastLine ?? 0), closing?.notLoggedSinceLastLine ?? 0);
       return { lines: lines.length + (closing ? 1 : 0), count, atClose: closing?.notLoggedSinceLastLine ?? 0 };
     };
-    const logged = await waitFor('every refusal in the log', () => (accountedFor().count === refused ? accountedFor() : undefined), 10_000);
+    const logged = await waitFor('every refusal in the log', () => (accountedFor().count === refused ? accountedFor() : undefined));
     expect(first.reason).toBe('not-json');
     return (
       `every bad request answered BAD_REQUEST (${Object.keys(outcome.codes).length}), the next request on the same connection answered; ` +
@@ -149,9 +148,19 @@ describe("the API user taken over, against root's channel", () => {
     // The API process holds one of the connections; the attacker gets the rest, no more.
     expect(connections.leftOpen).toBeLessThanOrEqual(MAX_API_CONNECTIONS - 1);
     expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
-    const closedLines = serverLog().filter((line) => line.msg === 'channel connection closed: it keeps sending refused messages');
-    expect(closedLines.length).toBeGreaterThan(0);
-    expect(serverLog().some((line) => line.msg === 'channel connection refused: too many open')).toBe(true);
+    // The attacker saw its connections closed and refused; root's lines saying so come through
+    // serve's output pipe on their own time: wait for them.
+    const closedLines = await waitFor(
+      () => `root's line closing the flooding connection; serve printed:\n${sandbox().server?.output().slice(-4000)}`,
+      () => {
+        const lines = serverLog().filter((line) => line.msg === 'channel connection closed: it keeps sending refused messages');
+        return lines.length > 0 ? lines : undefined;
+      },
+    );
+    await waitFor(
+      () => `root's line refusing a connection past the cap; serve printed:\n${sandbox().server?.output().slice(-4000)}`,
+      () => (serverLog().some((line) => line.msg === 'channel connection refused: too many open') ? true : undefined),
+    );
     // Thousands of refusals, a handful of log lines: one a second per connection at most, and a count when it closes.
     const logged = refusalLines().length - before;
     expect(logged).toBeLessThanOrEqual(Math.ceil(floodSeconds + 2) * 2);
@@ -166,7 +175,7 @@ describe("the API user taken over, against root's channel", () => {
         const login = await sshLogin();
         return isRefused(login) ? login : undefined;
       },
-      10_000,
+      60_000,
     );
     const refusedAfterMs = Date.now() - disabledAt;
     expect(await healthz()).toBe(200);
@@ -199,11 +208,14 @@ describe("the API user taken over, against root's channel", () => {
     });
     expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
     let login = await sshLogin();
-    for (let attempt = 0; attempt < 20 && isRefused(login); attempt += 1) {
-      await sleep(250);
-      login = await sshLogin();
-    }
-    expect(isRefused(login), login.stderr).toBe(false);
+    await waitFor(
+      () => `db1's key to be let in again; the last login said:\n${login.stderr}`,
+      async () => {
+        if (!isRefused(login)) return true;
+        login = await sshLogin();
+        return isRefused(login) ? undefined : true;
+      },
+    );
     return `API pid ${pid} killed; pid ${restarted.join(',')} started, /healthz 200; a PATCH through it re-enabled db1 (applied by root)`;
   });
 });

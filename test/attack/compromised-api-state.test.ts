@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
+import { waitForRootLoopPasses } from '../support/root-liveness.js';
 import { SANDBOX_API_USER, SANDBOX_STATE_DIR } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
@@ -101,8 +102,9 @@ describe("the API user's files booby-trapped, against root", () => {
         (await asApiUser(['sh', '-c', `printf 'junk' > ${DATABASE}-shm.planted && ln -sf /etc/shadow ${SANDBOX_STATE_DIR}/db/tls`]))
           .exitCode,
       ).toBe(0);
-      // Root runs on: its loops complete passes, and it holds no file of the API's open.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Root runs on: its loops complete passes after the planting (its own report says so; a
+      // fixed wait would prove nothing on a busy machine), and it holds no file of the API's open.
+      await waitForRootLoopPasses(sandbox(), new Date());
       expect(sandbox().server?.hasExited(), 'borgctl serve was ended').toBe(false);
       const openFiles = await rootOpenFiles();
       expect(openFiles.filter((path) => path.startsWith(`${SANDBOX_STATE_DIR}/db`))).toEqual([]);

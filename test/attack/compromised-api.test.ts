@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
 import { openSsh } from '../support/attack-ssh.js';
+import { waitForRootLoopPasses } from '../support/root-liveness.js';
 import { SANDBOX_API_USER, SANDBOX_BACKUP_DIR, SANDBOX_STATE_DIR, type SandboxProcess } from '../support/sandbox.js';
 import { enrollAndApprove } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
@@ -23,8 +23,6 @@ const SIGNING_KEY = `${SANDBOX_STATE_DIR}/db/signing/enrollment-signing-key.jwk`
 /** An account in the host UID range that the server did not make: on a bare host, an admin's own login. */
 const FOREIGN_UID = 54_321;
 const FOREIGN_NAME = 'alice';
-/** How long the session cap (every 500 ms) and the repository watch get to act on a forged row. */
-const ENFORCEMENT_WAIT_MS = 3000;
 const ATTACKER = fileURLToPath(new URL('../fixtures/attack/root-channel-attacker.mjs', import.meta.url));
 const API_SOCKET = `${SANDBOX_STATE_DIR}/run/api/api.sock`;
 
@@ -173,11 +171,11 @@ describe('the API user taken over, against root', () => {
         await forgeHost(`'${FOREIGN_NAME}'`, FOREIGN_UID, 'active');
         await sql(`update hosts set max_sessions = 1 where name = '${FOREIGN_NAME}'`);
         await reconcile();
-        await sleep(ENFORCEMENT_WAIT_MS);
+        await waitForRootLoopPasses(sandbox(), new Date());
         expect(await areAlive(), 'a process of the foreign UID was ended by the session cap').toBe(true);
         await sql(`update hosts set status = 'purging' where name = '${FOREIGN_NAME}'`);
         await reconcile();
-        await sleep(ENFORCEMENT_WAIT_MS);
+        await waitForRootLoopPasses(sandbox(), new Date());
         expect(await areAlive(), 'a process of the foreign UID was ended by the purge').toBe(true);
         expect(await rootHosts()).not.toContain(FOREIGN_NAME);
         return `both processes of UID ${FOREIGN_UID} (${FOREIGN_NAME}, not the server's) still run after a cap of 1 and a purge; ${home} kept; the forged row never reached root's own database`;
@@ -213,11 +211,11 @@ describe('the API user taken over, against root', () => {
         expect(uid, JSON.stringify(made)).toBeDefined();
         expect(uid).not.toBe(FOREIGN_UID);
         expect(capped?.result).toBeDefined();
-        await sleep(ENFORCEMENT_WAIT_MS);
+        await waitForRootLoopPasses(sandbox(), new Date());
         expect(await areAlive(), 'a process of the foreign UID was ended by the session cap').toBe(true);
         const [purged] = await askRootAsApiUser([change('purge', { action: 'delete', purge: true })]);
         expect(purged?.result).toBeDefined();
-        await sleep(ENFORCEMENT_WAIT_MS);
+        await waitForRootLoopPasses(sandbox(), new Date());
         expect(await areAlive(), 'a process of the foreign UID was ended by the purge').toBe(true);
         return `root gave the host UID ${uid}, not ${FOREIGN_UID} (a UID something runs as is not free); both processes of ${FOREIGN_NAME} still run after a cap of 1 and a purge; ${home} kept`;
       }),

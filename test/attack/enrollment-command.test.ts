@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { attack } from '../support/attack-matrix.js';
 import { useAttackServer } from '../support/attack-server.js';
-import { commandLinesWhile, runEnrollCommand, startCuttingServer, waitForFingerprint } from '../support/enroll-command.js';
+import { commandLines, commandLinesWhile, runEnrollCommand, startCuttingServer, waitForFingerprint } from '../support/enroll-command.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -42,16 +42,26 @@ describe('the enroll command on the VM', () => {
   attack(group, "another user of the VM reads the token from the process list (/proc/*/cmdline) or the script's environment", async () => {
     const { api } = server();
     const minted = await api.mintEnrollmentToken({ host: 'cmdline1' });
-    // The control: a process with the token among its arguments is seen by this reader.
-    const exposed = execa('sh', ['-c', 'sleep 1', 'sh', minted.token]);
-    expect([...(await commandLinesWhile(exposed))].some((line) => line.includes(minted.token))).toBe(true);
+    // The control: a process with the token among its arguments is seen by this reader. It runs
+    // until the reader has seen it (a fixed lifetime could end before a slow first look): a shell
+    // waiting on its standard input, with no child to outlive it, ended by closing that input.
+    const exposed = execa('sh', ['-c', 'read -r line', 'sh', minted.token], { reject: false });
+    try {
+      await waitFor('the control process, token among its arguments, in the process list', async () =>
+        (await commandLines()).some((line) => line.includes(minted.token)) ? true : undefined,
+      );
+    } finally {
+      exposed.stdin?.end();
+      await exposed;
+    }
 
     // Typed into a shell, as a person pastes it.
     const script = runEnrollCommand(minted.command, vmHome, { isTyped: true });
     const seen = commandLinesWhile(script.subprocess);
     await waitForFingerprint(script);
     const enrollShell = await waitFor('the shell running enroll.sh', async () => {
-      const { stdout } = await execa('pgrep', ['-f', '-x', 'sh -s --'], { reject: false });
+      // The typed line's pipeline runs it as a child of the shell this test started (not someone else's).
+      const { stdout } = await execa('pgrep', ['-f', '-x', '-P', String(script.subprocess.pid), 'sh -s --'], { reject: false });
       return stdout.split('\n').filter(Boolean)[0];
     });
     // Another account cannot read the environment the token is in; the owner (the control) can.

@@ -225,7 +225,12 @@ describe('a stolen key', () => {
       const target = await sink();
       const [remotePort = 0] = await pickFreePorts(1);
       const forward = session({ sshOptions: ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${remotePort}:127.0.0.1:${target.port}`] });
-      await Promise.race([forward.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      // Either sshd refused (ssh exits, ExitOnForwardFailure) or the port opened: wait for one of them,
+      // not for a time that a busy machine can spend before sshd answered.
+      await waitFor(
+        () => `ssh -R to exit or port ${remotePort} to open; ssh printed:\n${forward.output()}`,
+        async () => (forward.hasExited() || (await canConnect(remotePort)) ? true : undefined),
+      );
       const sent = await sendThrough(remotePort, 'ATTACK-REMOTE-FORWARD\n');
       expect(sent.connected).toBe(false);
       expect(target.connections()).toBe(0);

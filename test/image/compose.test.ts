@@ -65,7 +65,7 @@ async function projectVolumes(): Promise<string[]> {
 function sshBanner(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no SSH banner in time')));
+    socket.setTimeout(60_000, () => socket.destroy(new Error('no SSH banner within 60 s')));
     socket.once('data', (data) => {
       socket.destroy();
       resolve(data.toString('latin1').split('\r\n')[0] ?? '');

@@ -12,11 +12,11 @@ import {
   inspectContainer,
   podman,
   removeContainer,
-  sleep,
   uniqueRunId,
 } from '../support/podman.js';
 import { isIgnoredNote, runSshAudit, summarizeSshAudit } from '../support/ssh-audit.js';
 import { SYSTEM_PATH } from '../support/system-path.js';
+import { waitFor } from '../support/wait-for.js';
 import { borgClient, evaluateBorgSettings, fingerprintOf, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
 import { type EnrollmentView, expectOk, type MintedToken, type ServerInfo } from './server-api.js';
 import { createAdminToken, type ServerContainer, startServer } from './server-container.js';
@@ -47,6 +47,15 @@ let httpPort: number;
 let server: ServerContainer;
 let adminToken: string;
 let borgSettings: { BORG_REPO: string; BORG_RSH: string };
+
+// The tests share one server and build on each other: a test whose groundwork failed says which
+// earlier step it needed, rather than failing on its own with an error that hides the cause.
+type Step = 'the server runs' | 'vm1 is enrolled' | 'vm1 has a first backup';
+const reached = new Set<Step>();
+function needs(...steps: Step[]) {
+  const missing = steps.filter((step) => !reached.has(step));
+  if (missing.length > 0) throw new Error(`this test builds on an earlier one that failed: ${missing.join(', ')} (see above)`);
+}
 
 async function startOnVolumes(name: string): Promise<ServerContainer> {
   return startServer(
@@ -139,6 +148,7 @@ describe('the image', () => {
   it('runs with ports published on loopback and turns healthy', async () => {
     server = await startOnVolumes(names.container);
     expect(server.health).toBe('healthy');
+    reached.add('the server runs');
     expect(await inspectContainer(server.name, '{{.State.Health.Status}}')).toBe('healthy');
 
     const info = await expectOk(server.api.request<ServerInfo>('GET', '/v1/server'));
@@ -148,6 +158,7 @@ describe('the image', () => {
   });
 
   it('enrolls a VM with the exact command the API returns, approved over the API by fingerprint', async () => {
+    needs('the server runs');
     adminToken = await createAdminToken(server.name);
     const minted = await mintToken('vm1');
     expect(minted.command).toBe(
@@ -175,15 +186,24 @@ describe('the image', () => {
     });
 
     // The admin: wait for the enrollment to show up as pending.
-    let pending: EnrollmentView | undefined;
-    for (let attempt = 0; attempt < 60 && !pending && !hasExited; attempt += 1) {
-      pending = (await pendingEnrollments()).find((enrollment) => enrollment.hostname === 'vm1');
-      if (!pending) await sleep(500);
-    }
-    if (!pending) throw new Error(`no pending enrollment for vm1; the script printed:\n${printed}`);
+    const pending = await waitFor(
+      () => `a pending enrollment for vm1; the script ${hasExited ? 'ended' : 'still runs'} and printed:\n${printed}`,
+      async () => {
+        const found = (await pendingEnrollments()).find((enrollment) => enrollment.hostname === 'vm1');
+        if (!found && hasExited) throw new Error(`the enroll script ended with no pending enrollment for vm1; it printed:\n${printed}`);
+        return found;
+      },
+      60_000,
+    );
 
-    // The fingerprint the VM printed is the one the admin confirms, and it is the VM key's.
-    const shownFingerprint = /^\s+(SHA256:\S+)$/m.exec(printed)?.[1];
+    // The fingerprint the VM printed is the one the admin confirms, and it is the VM key's. The
+    // script prints it after the server has recorded the enrollment, so the enrollment can show as
+    // pending before the line arrives: wait for the whole line (its newline included) itself.
+    const shownFingerprint = await waitFor(
+      () => `the fingerprint line from the enroll script (enrollment ${pending.id} is pending); it printed:\n${printed}`,
+      () => /^\s+(SHA256:[A-Za-z0-9+/]{43})\n/m.exec(printed)?.[1],
+      60_000,
+    );
     const keyFingerprint = await fingerprintOf(join(vmHome, '.ssh/borg_ed25519.pub'));
     expect(shownFingerprint).toBe(keyFingerprint);
     expect(pending.fingerprint).toBe(keyFingerprint);
@@ -205,9 +225,11 @@ describe('the image', () => {
     const info = await expectOk(server.api.request<ServerInfo>('GET', '/v1/server'));
     const knownHosts = (await readFile(join(vmHome, '.ssh/known_hosts'), 'utf8')).trim().split('\n');
     expect(knownHosts.sort()).toEqual([...info.knownHosts].sort());
+    reached.add('vm1 is enrolled');
   });
 
   it("backs up and restores with this machine's borg through the forced command", async () => {
+    needs('vm1 is enrolled');
     const borg = vmBorg();
     const source = join(workDirectory, 'source');
     await writeSampleTree(join(source, 'data'), 'first');
@@ -223,9 +245,11 @@ describe('the image', () => {
     const identity = await hostIdentity(server.name, 'vm1');
     const uid = identity.passwd.split(':')[2];
     expect(identity.ownership).toBe(`${uid} vm1 700`);
+    reached.add('vm1 has a first backup');
   });
 
   it('shows the host and its backup on the admin page over HTTPS, with the restore points root read', async () => {
+    needs('vm1 has a first backup');
     const browser = await launchBrowser();
     try {
       const admin = await openWatchedPage(browser, server.api.baseUrl, { acceptSelfSigned: true });
@@ -246,6 +270,7 @@ describe('the image', () => {
   });
 
   it("passes an external SSH audit (this machine's ssh-audit) with the image's OpenSSH", async () => {
+    needs('the server runs');
     // ssh-audit 2.5.0 compares OpenSSH versions as text: it takes 10.0 for a release older than 2.x
     // ("compatibility: OpenSSH 7.4+") and lists every CVE it knows, fixed decades ago. The
     // configuration's findings are the algorithm notes; the CVE list says nothing of 10.0.
@@ -262,6 +287,7 @@ describe('the image', () => {
   });
 
   it("serves the image's own borg 1.4 and OpenSSH 10.0 as a client, with a post-quantum key exchange", async () => {
+    needs('vm1 has a first backup');
     const client = '/tmp/image-client';
     const key = await readFile(join(vmHome, '.ssh/borg_ed25519'), 'utf8');
     await execInContainer(server.name, ['sh', '-c', `umask 077 && mkdir -p ${client} && cat > ${client}/key`], { input: key });
@@ -304,6 +330,7 @@ describe('the image', () => {
     };
 
     beforeAll(async () => {
+      needs('vm1 is enrolled');
       // A second VM enrolls and is left pending; a third token is minted and not used.
       const pendingKey = await generateKey(join(workDirectory, 'vm2_ed25519'));
       const pending = await enrollByHand((await mintToken('vm2')).token, pendingKey.publicKey);
@@ -349,6 +376,7 @@ describe('the image', () => {
     });
 
     it('lets the enrolled VM back up again with no change on its side', async () => {
+      needs('vm1 has a first backup');
       const borg = vmBorg();
       const source = join(workDirectory, 'source');
       await writeSampleTree(join(source, 'data'), 'second');
@@ -364,6 +392,7 @@ describe('the image', () => {
   });
 
   it('stops cleanly on podman stop: exit 0 by itself, not killed at the end of the grace period', async () => {
+    needs('the server runs');
     // A generous grace period, so that a slow stop shows as a long time (printed) rather than a kill.
     const startedAt = performance.now();
     await podman(['stop', '--time', '30', server.name], { timeoutMs: 60_000 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerLogs, createCleanup, createVolume, execInContainer, freePorts, uniqueRunId } from '../support/podman.js';
+import { waitFor } from '../support/wait-for.js';
 import { borgClient, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
 import { expectOk, type HostView, type ServerInfo } from './server-api.js';
 import { type ServerContainer, startServer } from './server-container.js';
@@ -124,10 +125,23 @@ describe('upgrade from secured-borg-server', () => {
   });
 
   it('logs what it imported', async () => {
-    const imported = (await containerLogs(server.name))
-      .split('\n')
-      .filter((line) => line.includes('imported host from secured-borg-server'))
-      .map((line) => (JSON.parse(line) as { host: string }).host);
+    // conmon copies the container's output into its log on its own time: wait for the lines
+    // themselves (they were written before the server turned healthy, so they do come).
+    let logs = '';
+    const importedHosts = () =>
+      logs
+        .split('\n')
+        .filter((line) => line.includes('imported host from secured-borg-server'))
+        .map((line) => (JSON.parse(line) as { host: string }).host);
+    const imported = await waitFor(
+      () => `${OLD_USERS.length} "imported host" lines in the container's log; it holds:\n${logs}`,
+      async () => {
+        logs = await containerLogs(server.name);
+        const hosts = importedHosts();
+        return hosts.length >= OLD_USERS.length ? hosts : undefined;
+      },
+      30_000,
+    );
     expect(imported.sort()).toEqual(OLD_USERS.map((user) => user.name));
   });
 

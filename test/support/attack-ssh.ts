@@ -75,7 +75,7 @@ export function openSsh(
   return {
     process: subprocess,
     output: () => chunks.join(''),
-    waitForOutput: (expected, timeoutMs = 10_000) =>
+    waitForOutput: (expected, timeoutMs = 60_000) =>
       waitFor(
         `ssh to print ${expected}`,
         () => {
@@ -129,22 +129,43 @@ export async function processesOfUid(uid: number): Promise<ServerProcess[]> {
 
 const isBorgServe = (info: ServerProcess) => info.commandLine.includes('borg serve');
 
+async function parentPid(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(parent) && parent > 0 ? parent : undefined;
+}
+
 /**
  * Opens a session and returns it with the `borg serve` process it started on
  * the server (a new one: sessions that are still ending do not count).
+ *
+ * New is not enough: an earlier session still starting (its shell runs borg, borg may fork) shows
+ * new `borg serve` processes too, and on a busy machine they appear after this one was opened.
+ * This session's are those with no process of the host older than the open among their ancestors.
  */
 export async function openBorgServeSession(
   uid: number,
   open: () => SshSession,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<{ session: SshSession; serve: ServerProcess }> {
-  const before = new Set((await processesOfUid(uid)).filter(isBorgServe).map((info) => info.pid));
+  const before = new Set((await processesOfUid(uid)).map((info) => info.pid));
   const session = open();
+  const isOfThisSession = async (pid: number, ofUid: ReadonlySet<number>): Promise<boolean> => {
+    for (let ancestor = await parentPid(pid); ancestor !== undefined && ofUid.has(ancestor); ancestor = await parentPid(ancestor)) {
+      if (before.has(ancestor)) return false;
+    }
+    return true;
+  };
   const serve = await waitFor(
     `a new borg serve session of uid ${uid}`,
     async () => {
       if (session.hasExited()) throw new Error(`the ssh session ended before borg serve started:\n${session.output()}`);
-      return (await processesOfUid(uid)).find((info) => isBorgServe(info) && !before.has(info.pid));
+      const processes = await processesOfUid(uid);
+      const ofUid = new Set(processes.map((info) => info.pid));
+      for (const info of processes) {
+        if (isBorgServe(info) && !before.has(info.pid) && (await isOfThisSession(info.pid, ofUid))) return info;
+      }
+      return undefined;
     },
     timeoutMs,
   );
@@ -264,7 +285,8 @@ export function socksConnect(socksPort: number, targetPort: number, text: string
       socket.destroy();
       resolve({ replyCode, reply });
     };
-    const timer = setTimeout(finish, 5000);
+    // Only a bound for a SOCKS server that never answers: ssh answers a refused channel by itself.
+    const timer = setTimeout(finish, 30_000);
     socket.once('connect', () => socket.write(Buffer.from([5, 1, 0])));
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);

@@ -149,3 +149,9 @@ export async function reloadUntil(page: Page, isShown: () => Promise<boolean>, w
     await page.reload();
   }
 }
+
+/**
+ * Options for `expect.poll` on a page: vitest's default gives up after one second, which a
+ * browser on a busy machine can spend before it has drawn the change at all.
+ */
+export const PAGE_POLL = { timeout: 30_000, interval: 100 };

@@ -52,7 +52,7 @@ export async function waitForFingerprint(script: RunningScript): Promise<string>
 }
 
 /** Every process's command line, its arguments joined by spaces, from /proc (world-readable). */
-async function commandLines(): Promise<string[]> {
+export async function commandLines(): Promise<string[]> {
   const lines: string[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -97,7 +97,8 @@ export async function createBorgClient(name = 'client'): Promise<BorgClient> {
     '-o',
     'BatchMode=yes',
     '-o',
-    'ConnectTimeout=10',
+    // Through the banner exchange: sshd forks and execs a child per connection, slow on a busy machine.
+    'ConnectTimeout=60',
   ];
   const rsh = ['ssh', ...sshOptions].join(' ');
   const environment: Record<string, string> = {

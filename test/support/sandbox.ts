@@ -537,13 +537,20 @@ async function describeProcess(pid: number): Promise<SandboxProcessInfo> {
   return { pid, name, commandLine };
 }
 
-/** Whether the namespace's last process is gone (within 5 s). */
+/**
+ * How long killed processes get to be gone: a SIGKILLed process ends only once the kernel runs
+ * it, which on a busy machine can take a while. Only a process that never ends waits this long.
+ */
+const KILLED_PROCESSES_GONE_MS = 15_000;
+
+/** Whether the namespace's last process is gone (within KILLED_PROCESSES_GONE_MS). */
 async function waitForNamespaceToEmpty(namespace: string): Promise<boolean> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
+  const deadline = Date.now() + KILLED_PROCESSES_GONE_MS;
+  for (;;) {
     if ((await processesInNamespace(namespace, [])).length === 0) return true;
+    if (Date.now() > deadline) return false;
     await sleep(100);
   }
-  return false;
 }
 
 /**
@@ -554,18 +561,18 @@ async function waitForNamespaceToEmpty(namespace: string): Promise<boolean> {
 export async function sshdProcessesInSandboxes(namespaces: Iterable<string> = createdNamespaces): Promise<SandboxProcessInfo[]> {
   const wanted = new Set(namespaces);
   let found: SandboxProcessInfo[] = [];
-  // Killed processes linger a moment as zombies (their namespace link is gone then).
-  for (let attempt = 0; attempt < 20; attempt += 1) {
+  // Killed processes linger a moment before they end (and as zombies, whose namespace link is gone).
+  const deadline = Date.now() + KILLED_PROCESSES_GONE_MS;
+  for (;;) {
     found = [];
     for (const namespace of wanted) {
       for (const info of await processesInNamespace(namespace, [])) {
         if (info.name === 'sshd') found.push(info);
       }
     }
-    if (found.length === 0) return found;
+    if (found.length === 0 || Date.now() > deadline) return found;
     await sleep(100);
   }
-  return found;
 }
 
 /**
@@ -573,6 +580,7 @@ export async function sshdProcessesInSandboxes(namespaces: Iterable<string> = cr
  * ones that ran before the tests), with zombies given a moment to be reaped.
  */
 export async function sshdProcessIds(ignoredPids: ReadonlySet<number> = new Set()): Promise<number[]> {
+  // Only for a warning (others may run sshd on this machine): a short look, not the full wait.
   let pids: number[] = [];
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const result = await execa('pgrep', ['-x', 'sshd'], { reject: false });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_IDLE_MS } from '../../src/api/admin/admin-sessions.js';
 import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { loadConfig } from '../../src/config.js';
-import { launchBrowser, openWatchedPage, saveScreenshot, type TestBrowser } from '../support/browser.js';
+import { launchBrowser, openWatchedPage, PAGE_POLL, saveScreenshot, type TestBrowser } from '../support/browser.js';
 import { pickFreePorts } from '../support/sandbox.js';
 import { createTestAdminToken, makeTestApp, makeTestContext, TEST_ENVIRONMENT, type TestContext } from '../support/test-context.js';
 
@@ -63,11 +63,15 @@ describe('an admin page session in chromium', () => {
       await admin.page.getByLabel('Admin token').fill(adminToken);
       await admin.page.getByRole('button', { name: 'Log in' }).click();
       await admin.page.getByRole('link', { name: 'Tokens' }).click();
+      // The page must be served before the clock moves: a slow browser would otherwise ask for it
+      // with the session already ended, and find no form to send.
+      await admin.page.waitForURL(`${baseUrl}/ui/tokens`);
+      await admin.page.getByRole('button', { name: 'Mint token' }).waitFor();
       const tokensBefore = listEnrollmentTokens(test.context).length;
 
       test.clock.advance(SESSION_IDLE_MS + 1000);
       await admin.page.getByRole('button', { name: 'Mint token' }).click();
-      await expect.poll(() => admin.page.getByRole('alert').textContent()).toContain('your session has ended');
+      await expect.poll(() => admin.page.getByRole('alert').textContent(), PAGE_POLL).toContain('your session has ended');
       expect(listEnrollmentTokens(test.context)).toHaveLength(tokensBefore);
       expect(await admin.page.getByRole('link', { name: 'Back' }).getAttribute('href')).toBe('/ui/login');
       expect(admin.problems).toEqual([]);

@@ -5,6 +5,7 @@ import {
   DESKTOP,
   launchBrowser,
   openWatchedPage,
+  PAGE_POLL,
   PHONE,
   reloadUntil,
   saveScreenshot,
@@ -82,7 +83,7 @@ describe('the admin page in chromium, against the real server', () => {
       await saveScreenshot(page, 'login');
       await page.getByLabel('Admin token').fill(`${server.api.adminToken.slice(0, -2)}xx`);
       await page.getByRole('button', { name: 'Log in' }).click();
-      await expect.poll(() => page.getByRole('alert').textContent()).toContain('That admin token is not valid');
+      await expect.poll(() => page.getByRole('alert').textContent(), PAGE_POLL).toContain('That admin token is not valid');
       await saveScreenshot(page, 'login-wrong-token');
       expect((await admin.context.cookies()).map((cookie) => cookie.name)).toEqual([]);
     }));
@@ -103,7 +104,7 @@ describe('the admin page in chromium, against the real server', () => {
       expect(page.url()).toBe(`${base}/ui/tokens`);
       await saveScreenshot(page, 'token-minted');
       await page.getByRole('button', { name: 'Copy' }).click();
-      await expect.poll(() => page.getByRole('button', { name: 'Copied' }).count()).toBe(1);
+      await expect.poll(() => page.getByRole('button', { name: 'Copied' }).count(), PAGE_POLL).toBe(1);
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       expect(copied).toBe(command);
 
@@ -113,7 +114,7 @@ describe('the admin page in chromium, against the real server', () => {
 
       await page.getByRole('link', { name: 'Enrollments' }).click();
       const card = page.locator('article.enrollment', { hasText: 'web1' });
-      await expect.poll(() => card.locator('code.fingerprint').textContent()).toBe(shownFingerprint);
+      await expect.poll(() => card.locator('code.fingerprint').textContent(), PAGE_POLL).toBe(shownFingerprint);
       await saveScreenshot(page, 'enrollment-pending');
       await card.getByLabel('Confirm the fingerprint').fill(shownFingerprint);
       await card.getByRole('button', { name: 'Approve' }).click();

@@ -155,9 +155,21 @@ describe("the server's repository checks", () => {
     const backup = await client?.run(['create', `${repoUrl()}::second`, (client as BorgClient).dataDir]);
     expect(backup).toMatchObject({ exitCode: 0 });
     await check.exited;
-    expect(JSON.parse(check.output().slice(check.output().indexOf('[')))).toEqual([
-      expect.objectContaining({ outcome: 'interrupted', detail: 'ended: a backup session of the host began' }),
-    ]);
+    // 'exit' can come before this process has read the last of its output from the pipe: wait for
+    // the whole JSON answer itself.
+    const outcomes = await waitFor(
+      () => `the JSON answer of borgctl hosts check; it printed:\n${check.output()}`,
+      () => {
+        const output = check.output();
+        try {
+          return JSON.parse(output.slice(output.indexOf('['))) as unknown;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+    );
+    expect(outcomes).toEqual([expect.objectContaining({ outcome: 'interrupted', detail: 'ended: a backup session of the host began' })]);
     expect((await client?.run(['list', '--short', repoUrl()]))?.stdout).toBe('first\nsecond\n');
   });
 });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../support/sandbox.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** The sandbox itself: what happens inside stays inside, and stop() leaves nothing behind. */
 
@@ -38,10 +39,19 @@ describe('the system test sandbox', () => {
   it('stops what it started, even a process that ignores SIGTERM', async () => {
     const inside = sandbox as Sandbox;
     const stubborn = inside.spawn(['sh', '-c', 'trap "" TERM; echo started; while :; do sleep 1; done']);
-    while (!stubborn.output().includes('started')) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor('the stubborn shell to start', () => (stubborn.output().includes('started') ? true : undefined));
     const exit = await stubborn.stop({ graceMs: 500 });
     expect(exit).toMatchObject({ wasKilled: true, signal: 'SIGKILL' });
-    expect(await inside.processesInside()).toEqual([]);
+    // The shell's own child (its `sleep 1`) got the SIGKILL too; it dies once the kernel runs it,
+    // which on a busy machine may be a moment after the shell was seen to end.
+    let left = await inside.processesInside();
+    await waitFor(
+      () => `every process of the group to end; left: ${JSON.stringify(left)}`,
+      async () => {
+        left = await inside.processesInside();
+        return left.length === 0 ? true : undefined;
+      },
+    );
   });
 
   it('reports and kills processes left in the namespace when it stops', async () => {
@@ -49,9 +59,9 @@ describe('the system test sandbox', () => {
     // setsid puts it in its own session, out of reach of the process group kill, as sshd does with its sessions.
     const parent = inside.spawn(['setsid', '--fork', 'sleep', '1000']);
     await parent.exited;
-    while (!(await inside.processesInside()).some((info) => info.name === 'sleep')) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor('the detached sleep to run', async () =>
+      (await inside.processesInside()).some((info) => info.name === 'sleep') ? true : undefined,
+    );
     const report = await inside.stop();
     sandbox = undefined;
     expect(report.leftoverProcesses).toEqual([expect.objectContaining({ name: 'sleep', commandLine: 'sleep 1000' })]);

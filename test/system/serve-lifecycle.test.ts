@@ -1,4 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
 import { canConnect } from '../support/sandbox.js';
@@ -76,8 +78,14 @@ describe('borgctl serve', () => {
     await sandbox.exec(['rm', '-rf', `${state}/root`, `${state}/tls`]);
 
     https = await startHttpsServer(sandbox);
-    expect(https.output()).toContain("upgrade: root's database made from the API's");
-    expect(https.output()).toMatch(/"hosts":1,"refused":0/);
+    // Its output comes through a pipe this process reads on its own time: wait for the line itself.
+    const upgraded = https;
+    const upgradeLine = await waitFor(
+      () => `the upgrade line in the output of borgctl serve; it printed:\n${upgraded.output()}`,
+      () => upgraded.output().match(/^.*upgrade: root's database made from the API's.*$/m)?.[0],
+      30_000,
+    );
+    expect(upgradeLine).toMatch(/"hosts":1,"refused":0/);
     expect((await overHttps('/v1/server')).body.tlsPin).toBe(pinBefore);
     expect((await overHttps('/v1/admin/hosts/web1')).body).toMatchObject({ uid: before.uid, fingerprint: before.fingerprint });
     expect(await sandbox.readFile('/etc/passwd')).toMatch(new RegExp(`^web1:x:${before.uid}:`, 'm'));
@@ -109,8 +117,11 @@ describe('borgctl serve', () => {
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     const supervisorPid = (sandbox.server as NonNullable<Sandbox['server']>).pid;
     const apiChild = await waitFor('the API child', async () => (await sandbox.processesInside()).find(isApiChild), 30_000);
-    // A session open across the kill: `borg with-lock` holds it while its command runs.
-    const session = borg.run(['with-lock', repoUrl, 'sleep', '3'], { timeoutMs: 60_000 });
+    // A session open across the kill: `borg with-lock` holds it while its command runs, and the
+    // command waits for a file the test makes only after the kill (not for a time, which a busy
+    // machine could spend before the kill).
+    const release = join(borg.homeDir, 'release-the-lock');
+    const session = borg.run(['with-lock', repoUrl, 'sh', '-c', `while [ ! -e '${release}' ]; do sleep 0.1; done`], { timeoutMs: 90_000 });
     await waitFor(
       'a borg serve session',
       async () =>
@@ -121,6 +132,10 @@ describe('borgctl serve', () => {
     );
 
     process.kill(apiChild.pid, 'SIGKILL');
+    await waitFor('the killed API child to be gone', async () =>
+      (await sandbox.processesInside()).some((info) => info.pid === apiChild.pid) ? undefined : true,
+    );
+    await writeFile(release, '');
     expect((await session).exitCode).toBe(0);
     expect(await borg.run(['create', `${repoUrl}::after-api-kill`, borg.dataDir])).toMatchObject({ exitCode: 0 });
 
@@ -160,7 +175,7 @@ describe('borgctl serve', () => {
         const processes = await sandbox.processesInside();
         return processes.length === 0 ? processes : undefined;
       },
-      10_000,
+      30_000,
     ).catch(async () => sandbox.processesInside());
     expect(remaining).toEqual([]);
     expect((await session).exitCode).not.toBe(0);

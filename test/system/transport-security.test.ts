@@ -377,7 +377,7 @@ describe('transport security with a given certificate (BORG_SERVER_TLS_CERT and 
         const response = await requestOverHttps<{ tlsPin: string }>(`${url}/v1/server`);
         return response.certificate.serialNumber === renewed.serialNumber ? response : undefined;
       },
-      30_000,
+      60_000,
     );
     expect(after.body.tlsPin).toBe(pin);
     expect(pinOfCertificate(after.certificate.toString())).toBe(pin);
@@ -398,7 +398,7 @@ describe('transport security with a given certificate (BORG_SERVER_TLS_CERT and 
     await waitFor(
       'the supervisor to refuse the expired renewal',
       async () => (server?.output().includes('the new TLS certificate was not taken') ? true : undefined),
-      30_000,
+      60_000,
     );
     expect(server.output()).toMatch(/"reason":"the TLS certificate expired on [^"]+","msg":"the new TLS certificate was not taken/);
     expect((await requestOverHttps(`${url}/healthz`, { pin })).certificate.serialNumber).toBe(renewed.serialNumber);
@@ -441,11 +441,15 @@ describe('transport security with a given certificate (BORG_SERVER_TLS_CERT and 
     server = box.spawn([process.execPath, BORGCTL_PATH, 'serve'], {
       env: { ...box.serverEnvironment, BORG_SERVER_PUBLIC_URL: httpsUrl(box), ...given },
     });
-    const exit = await Promise.race([server.exited, sleep(20_000).then(() => 'still running' as const)]);
+    const exit = await Promise.race([server.exited, sleep(60_000).then(() => 'still running' as const)]);
     expect(exit).toMatchObject({ exitCode: 1 });
     // Its last words may still be in the pipe when the exit is seen.
     const spawned = server;
-    await waitFor('the reason on standard error', async () => (message.test(spawned.output()) ? true : undefined), 5_000);
+    await waitFor(
+      () => `the reason on standard error; it printed:\n${spawned.output()}`,
+      async () => (message.test(spawned.output()) ? true : undefined),
+      30_000,
+    );
     // It stopped before anything listened.
     expect(await canConnect(box.httpPort)).toBe(false);
     expect(await canConnect(box.sshPort)).toBe(false);

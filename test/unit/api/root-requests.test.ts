@@ -15,6 +15,7 @@ import { createRequestClient, type RequestClient } from '../../../src/channel/re
 import { codeOfAsync } from '../../support/error-codes.js';
 import { type RootSocketsBehaviour, type RootSocketsFake, startRootSockets } from '../../support/root-sockets.js';
 import { connectedSocketPair } from '../../support/socket-pair.js';
+import { waitFor } from '../../support/wait-for.js';
 
 /** The API's requests to root over the API's socket, answered by root's request table with fakes behind it. */
 
@@ -89,7 +90,8 @@ describe('the API asking root', () => {
   it('exits its wait when root closes the channel', async () => {
     const { root, client } = await connected({ reconcileNow: () => sleep(2000) });
     const asked = requestReconcileFromSupervisor(5000, client);
-    await sleep(50);
+    // Closed while root works on the request, not before the request reached it.
+    await waitFor('root to start the reconcile', () => (root.reconciles === 1 ? true : undefined));
     root.dispatcher.closeAll();
     expect(await codeOfAsync(() => asked)).toBe('RECONCILE_FAILED');
     await client.closed;
@@ -142,11 +144,11 @@ describe('connecting to root', () => {
   it('gives up with ROOT_UNAVAILABLE when nobody listens', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'sbs-connect-'));
     try {
-      const started = performance.now();
+      // It gives up by itself: were it to retry for ever, the test's own timeout would fail it (no
+      // wall-clock bound here, which a busy machine could overrun).
       expect(await codeOfAsync(() => connectToRoot(join(directory, 'api.sock'), { retryForMs: 200, retryEveryMs: 20 }))).toBe(
         'ROOT_UNAVAILABLE',
       );
-      expect(performance.now() - started).toBeLessThan(1000);
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Report } from '../../../src/channel/channel-messages.js';
 import { type ChannelMessage, createLineChannel } from '../../../src/channel/line-channel.js';
@@ -6,6 +5,7 @@ import { createRequestClient, RootUnavailable } from '../../../src/channel/reque
 import { AppError } from '../../../src/errors.js';
 import { codeOfAsync } from '../../support/error-codes.js';
 import { connectedSocketPair } from '../../support/socket-pair.js';
+import { waitFor } from '../../support/wait-for.js';
 
 /** The asking side against a scripted root: the test reads the requests and writes the replies. */
 
@@ -22,9 +22,8 @@ async function clientAndRoot() {
   const drops: string[] = [];
   const client = createRequestClient(pair.near, { onDrop: (reason) => drops.push(reason) });
   const root = createLineChannel(pair.far, { onMessage: (message) => requests.push(message), onDrop: () => {} });
-  async function nextRequest(count: number): Promise<ChannelMessage> {
-    while (requests.length < count) await sleep(2);
-    return requests[count - 1] as ChannelMessage;
+  function nextRequest(count: number): Promise<ChannelMessage> {
+    return waitFor(`request ${count} to reach root (it has ${requests.length})`, () => requests[count - 1]);
   }
   return { client, root, requests, drops, nextRequest, rootSocket: pair.far };
 }
@@ -68,7 +67,10 @@ describe('the request client', () => {
     expect(error).toBeInstanceOf(RootUnavailable);
     expect(error).toMatchObject({ code: 'ROOT_UNAVAILABLE', timedOut: true });
     root.send({ type: 'reply', id: (await nextRequest(1)).id, result: null });
-    await sleep(20);
+    // The channel is ordered: once a later ask is answered, the late reply has been read and let go.
+    const later = client.ask('reconcile', {}, 5000);
+    root.send({ type: 'reply', id: (await nextRequest(2)).id, result: 'later' });
+    expect(await later).toBe('later');
   });
 
   it('rejects what waits with ROOT_UNAVAILABLE when root closes the channel, and what is asked afterwards', async () => {
@@ -89,12 +91,15 @@ describe('the request client', () => {
     root.send({ type: 'report', event: 'host.disabled', host: 'web1' });
     root.send({ type: 'surprise' });
     root.send({ type: 'reply', error: 'no id' });
-    await sleep(30);
+    // Messages arrive in order: the second drop means the report before it was handed on.
+    await waitFor('the two drops', () => (drops.length >= 2 ? true : undefined));
     expect(reports).toEqual([{ type: 'report', event: 'host.disabled', host: 'web1' }]);
     expect(drops).toEqual(['not-a-reply', 'not-a-reply']);
     stop();
     root.send({ type: 'report', event: 'ignored' });
-    await sleep(20);
+    // A drop sent after it marks the moment the ignored report has been read.
+    root.send({ type: 'surprise' });
+    await waitFor('the drop sent after the ignored report', () => (drops.length >= 3 ? true : undefined));
     expect(reports).toHaveLength(1);
   });
 
