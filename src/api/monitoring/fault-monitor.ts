@@ -1,7 +1,7 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Db } from '../../db/connection.js';
-import { compareFaults, type Fault, type FaultCode, faultListSchema, faultOfErrno, faultOfError } from '../../domain/faults.js';
+import { compareFaults, type Fault, type FaultCode, faultListSchema, faultOfError } from '../../domain/faults.js';
 import type { Logger } from '../../log.js';
+import { probeStateVolume } from '../../state-volume-probe.js';
 
 /**
  * The faults the API sees (src/domain/faults.ts): its state volume full or
@@ -43,16 +43,7 @@ export function createFaultMonitor(options: { db: Db; databaseDir: string; logge
   let ownFaults: Fault[] = [];
   let rootFaults: Fault[] = [];
 
-  function probeStateVolume(): Fault | null {
-    try {
-      // A few bytes, not an empty file: a full tmpfs still gives an inode.
-      writeFileSync(probePath, 'probe\n', { mode: 0o600 });
-      unlinkSync(probePath);
-      return null;
-    } catch (error) {
-      return faultOfErrno((error as NodeJS.ErrnoException).code, 'state');
-    }
-  }
+  const probeOwnStateVolume = () => probeStateVolume(probePath);
 
   /** Takes the write lock and lets it go at once: SERVER_BUSY when another process holds it beyond the probe's wait. */
   function probeDatabaseLock(): Fault | null {
@@ -65,7 +56,7 @@ export function createFaultMonitor(options: { db: Db; databaseDir: string; logge
       client.exec('ROLLBACK');
       return null;
     } catch (error) {
-      return faultOfError(error, 'state', probeStateVolume);
+      return faultOfError(error, 'state', probeOwnStateVolume);
     } finally {
       client.pragma(`busy_timeout = ${busyTimeoutMs}`);
     }
@@ -87,7 +78,7 @@ export function createFaultMonitor(options: { db: Db; databaseDir: string; logge
 
   return {
     check() {
-      const seen = [probeStateVolume(), probeDatabaseLock()].filter((fault): fault is Fault => fault !== null);
+      const seen = [probeOwnStateVolume(), probeDatabaseLock()].filter((fault): fault is Fault => fault !== null);
       // One per code: a full volume also fails the lock probe's write.
       const current = seen.filter((fault, index) => seen.findIndex((other) => other.code === fault.code) === index);
       record(current);
@@ -96,7 +87,7 @@ export function createFaultMonitor(options: { db: Db; databaseDir: string; logge
     },
     noteFault,
     noteError(error) {
-      const fault = faultOfError(error, 'state', probeStateVolume);
+      const fault = faultOfError(error, 'state', probeOwnStateVolume);
       if (fault) noteFault(fault);
       return fault !== null;
     },
@@ -108,6 +99,6 @@ export function createFaultMonitor(options: { db: Db; databaseDir: string; logge
       }
       rootFaults = parsed.data;
     },
-    probeStateVolume,
+    probeStateVolume: probeOwnStateVolume,
   };
 }

@@ -1,6 +1,7 @@
-import { accessSync, constants, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, statfsSync } from 'node:fs';
 import { clockFault, compareFaults, type Fault, faultOfErrno, isVolumeFull } from '../../domain/faults.js';
 import type { Logger } from '../../log.js';
+import { probeStateVolume } from '../../state-volume-probe.js';
 
 /** How often root looks: a small write on the state volume, a statfs of the backup volume, its children, the clock. */
 export const FAULT_WATCH_INTERVAL_MS = 2000;
@@ -42,18 +43,6 @@ export interface FaultWatchOptions {
   logger: Logger;
   nowMs?: () => number;
   onChange?: (faults: Fault[]) => void;
-}
-
-/** Why the state volume takes no write now, or null. */
-function probeStateVolume(probePath: string): Fault | null {
-  try {
-    // A few bytes, not an empty file: a full tmpfs still gives an inode.
-    writeFileSync(probePath, 'probe\n', { mode: 0o600 });
-    unlinkSync(probePath);
-    return null;
-  } catch (error) {
-    return faultOfErrno((error as NodeJS.ErrnoException).code, 'state');
-  }
 }
 
 /** The backup volume full (statfs) or mounted read-only; root writes nothing there to look. */
