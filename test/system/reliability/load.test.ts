@@ -341,7 +341,7 @@ describe('load: mixed API traffic at the highest rate the server sustains', () =
         const warmedUp = atLoad[Math.floor(atLoad.length / 3)] ?? Number.NaN;
         return (
           `${name}: start ${mebibytes(series[0] ?? Number.NaN)}, after warm-up ${mebibytes(warmedUp)}, end ${mebibytes(atLoad.at(-1) ?? Number.NaN)}, ` +
-          `middle-third max ${mebibytes(verdicts[name]?.middleMaxBytes ?? 0)}, last-third max ${mebibytes(verdicts[name]?.lastMaxBytes ?? 0)}; ` +
+          `middle-third max ${mebibytes(verdicts[name]?.middleMaxBytes ?? 0)}, last-third min ${mebibytes(verdicts[name]?.lastMinBytes ?? 0)}; ` +
           `series (MiB, 1/s): ${seriesInMebibytes(sampler?.samples ?? [], name).join(' ')}`
         );
       };
