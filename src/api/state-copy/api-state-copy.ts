@@ -1,9 +1,10 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type HostRowMessage, hostRowMessage } from '../../channel/host-row.js';
 import { statePaths } from '../../config.js';
 import { migrateDatabase, openDatabase } from '../../db/connection.js';
+import { backUpDatabaseFile } from '../../db/online-backup.js';
 import { appliedRootReports, hosts } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { packStateArchive, unpackStateArchive } from '../../state-archive/state-archive.js';
@@ -28,24 +29,11 @@ const MAX_HOSTS = 60_000;
 export async function exportApiState(stateDir: string, options: { serverVersion: string; now: Date }): Promise<Buffer> {
   const paths = statePaths(stateDir);
   const files = [];
-  if (existsSync(paths.database)) files.push({ path: DATABASE_ENTRY, content: await backUpDatabase(paths.database, paths.databaseDir) });
+  if (existsSync(paths.database))
+    files.push({ path: DATABASE_ENTRY, content: await backUpDatabaseFile(paths.database, paths.databaseDir) });
   const signingKey = readRegularFileIfExists(`${paths.signingKeyDir}/${SIGNING_KEY_FILE}`);
   if (signingKey !== null) files.push({ path: SIGNING_KEY_ENTRY, content: Buffer.from(signingKey) });
   return packStateArchive({ kind: 'api', serverVersion: options.serverVersion, createdAt: options.now, files });
-}
-
-/** SQLite's online backup: a consistent copy while other connections write (it starts over when they do). */
-async function backUpDatabase(path: string, scratchParent: string): Promise<Buffer> {
-  // A scratch directory of the API user's own, next to the database: the copy never sits where others can read.
-  const scratch = mkdtempSync(`${scratchParent}/.state-copy-`);
-  const db = openDatabase(path);
-  try {
-    await db.$client.backup(`${scratch}/borg.db`);
-    return readFileSync(`${scratch}/borg.db`);
-  } finally {
-    db.$client.close();
-    rmSync(scratch, { recursive: true, force: true });
-  }
 }
 
 /** What root hands the API user's process at a restore: the API's part as it was copied, and the hosts root's restored database serves. */

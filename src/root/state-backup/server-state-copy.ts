@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { statePaths } from '../../config.js';
-import { openDatabase } from '../../db/connection.js';
+import { backUpDatabaseFile } from '../../db/online-backup.js';
 import { AppError } from '../../errors.js';
 import { HOST_KEY_TYPES, hostKeyPath } from '../../identity/ssh-host-keys.js';
 import type { Run } from '../../process/run.js';
@@ -46,7 +46,7 @@ export async function makeServerStateCopy(options: {
     throw new AppError('CONFIG_INVALID', `no server state at ${stateDir} (no ${paths.rootDatabase}): nothing to back up`);
   }
   // Root's database first, the API's after: a report root sent in between is then sent again after a restore, not lost.
-  const files = [{ path: ROOT_DATABASE_PATH, content: await backUpRootDatabase(paths.rootDatabase, paths.rootDir) }];
+  const files = [{ path: ROOT_DATABASE_PATH, content: await backUpDatabaseFile(paths.rootDatabase, paths.rootDir) }];
   for (const type of HOST_KEY_TYPES) {
     for (const suffix of ['', '.pub']) {
       const path = `${hostKeyPath(paths.sshDir, type.name)}${suffix}`;
@@ -63,17 +63,4 @@ export async function makeServerStateCopy(options: {
   });
   files.push({ path: API_PART_PATH, content: Buffer.from(apiPart.stdout.trim(), 'base64') });
   return packStateArchive({ kind: 'server', serverVersion: options.serverVersion, createdAt: options.now, files });
-}
-
-/** SQLite's online backup of root's database, through a scratch file in root's own directory. */
-async function backUpRootDatabase(path: string, rootDir: string): Promise<Buffer> {
-  const scratch = mkdtempSync(`${rootDir}/.state-copy-`);
-  const db = openDatabase(path);
-  try {
-    await db.$client.backup(`${scratch}/root.db`);
-    return readFileSync(`${scratch}/root.db`);
-  } finally {
-    db.$client.close();
-    rmSync(scratch, { recursive: true, force: true });
-  }
 }
