@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type HostRowMessage, hostRowMessage } from '../../channel/host-row.js';
@@ -6,6 +6,7 @@ import { statePaths } from '../../config.js';
 import { migrateDatabase, openDatabase } from '../../db/connection.js';
 import { backUpDatabaseFile } from '../../db/online-backup.js';
 import { appliedRootReports, hosts } from '../../db/schema.js';
+import { writeNewFileSynced } from '../../durable-files.js';
 import { AppError } from '../../errors.js';
 import { packStateArchive, unpackStateArchive } from '../../state-archive/state-archive.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
@@ -61,11 +62,11 @@ export function importApiState(input: z.infer<typeof apiStateImport>, targetDir:
   });
   if (readdirSync(targetDir).length > 0) throw new AppError('STATE_IN_USE', `${targetDir} is not empty`);
   const database = files.get(DATABASE_ENTRY);
-  if (database) writeNewFile(`${targetDir}/borg.db`, database);
+  if (database) writeNewFileSynced(`${targetDir}/borg.db`, database);
   const signingKey = files.get(SIGNING_KEY_ENTRY);
   if (signingKey) {
     mkdirSync(`${targetDir}/signing`, { mode: 0o700 });
-    writeNewFile(`${targetDir}/${SIGNING_KEY_ENTRY}`, signingKey);
+    writeNewFileSynced(`${targetDir}/${SIGNING_KEY_ENTRY}`, signingKey);
   }
   matchRoot(`${targetDir}/borg.db`, input);
 }
@@ -86,15 +87,5 @@ function matchRoot(path: string, root: { hosts: HostRowMessage[]; lastReportId: 
     db.$client.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.$client.close();
-  }
-}
-
-function writeNewFile(path: string, content: Buffer): void {
-  const descriptor = openSync(path, 'wx', 0o600);
-  try {
-    for (let written = 0; written < content.length; ) written += writeSync(descriptor, content, written);
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
   }
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync } from 'node:fs';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Queryable } from '../../db/connection.js';
 import { signingKeys } from '../../db/schema.js';
-import { syncDirectory } from '../../durable-files.js';
+import { syncDirectory, writeNewFileSynced } from '../../durable-files.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
 
 export interface SigningKey {
@@ -36,7 +36,7 @@ export async function loadOrCreateSigningKey(directory: string): Promise<Signing
   const privateJwk = await exportJWK(privateKey);
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeSynced(temporary, `${JSON.stringify(privateJwk)}\n`);
+    writeNewFileSynced(temporary, `${JSON.stringify(privateJwk)}\n`);
     linkSync(temporary, path);
     syncDirectory(directory);
   } catch (error) {
@@ -47,16 +47,6 @@ export async function loadOrCreateSigningKey(directory: string): Promise<Signing
   const stored = readRegularFileIfExists(path);
   if (stored === null) throw new Error(`${path} vanished right after it was written`);
   return importSigningKey(JSON.parse(stored) as JWK);
-}
-
-function writeSynced(path: string, content: string): void {
-  const descriptor = openSync(path, 'wx', 0o600);
-  try {
-    writeFileSync(descriptor, content);
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
 }
 
 async function importSigningKey(privateJwk: JWK): Promise<SigningKey> {
