@@ -7,9 +7,9 @@ set -euo pipefail
 if [[ ${SBS_IN_NAMESPACE:-} != 1 ]]; then
   exec env SBS_IN_NAMESPACE=1 unshare --mount --propagation private --fork "$0" "$@"
 fi
-scratch=$(mktemp -d)
-mount -t tmpfs -o mode=0755 tmpfs "$scratch"
-mkdir -p "$scratch/upper" "$scratch/work"
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=$scratch/work" /etc
+# The overlay's own directories live in the private /srv, so that nothing is left
+# behind on this machine's disk when the namespace ends.
 mount -t tmpfs -o mode=0755 tmpfs /srv
+mkdir -p /srv/.etc-overlay/upper /srv/.etc-overlay/work
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=/srv/.etc-overlay/upper,workdir=/srv/.etc-overlay/work" /etc
 "$@"
