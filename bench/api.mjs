@@ -116,28 +116,12 @@ async function measure(server, settings) {
   return { perSecond, p99: result.latency.p99, cpuMs, failed };
 }
 
-const hello = await startServer('hello');
-const product = await startServer('product');
-log(`hello-world on ${hello.url}, the product's API on ${product.url}; ${hostCount} hosts being added`);
-const seeded = await product.ask('seed-hosts', { count: hostCount });
-const { token: adminToken } = await product.ask('admin-token');
-
-// How many enrollments a round sends: sized from the first round so that a round lasts about `seconds`.
-let enrollmentsPerRound = 1500;
-const samples = { hello: [], enroll: [], poll: [] };
-let enrollmentIds = [];
-for (let round = 1; round <= rounds; round += 1) {
-  const { tokens } = await product.ask('mint', { count: enrollmentsPerRound + 4 * connections });
-  const keys = tokens.map(() => newPublicKey());
-  log(`round ${round}/${rounds}: ${enrollmentsPerRound} enrollments, then hello-world and the poll for ${seconds} s each`);
-
-  samples.hello.push(await measure(hello, { title: 'hello-world', url: hello.url, duration: seconds }));
-
+/** POST /v1/enroll `enrollmentsPerRound` times, each with its own token and key; the ids answered go to `ids`. */
+function measureEnrollments(server, tokens, keys, prefix, ids) {
   let next = 0;
-  const ids = [];
-  const enroll = await measure(product, {
-    title: 'enroll',
-    url: `${product.url}/v1/enroll`,
+  return measure(server, {
+    title: `enroll (${prefix})`,
+    url: `${server.url}/v1/enroll`,
     amount: enrollmentsPerRound,
     requests: [
       {
@@ -147,7 +131,7 @@ for (let round = 1; round <= rounds; round += 1) {
           return {
             ...request,
             headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[index]}` },
-            body: JSON.stringify({ hostname: `bench-${round}-${index}`, publicKey: keys[index] }),
+            body: JSON.stringify({ hostname: `bench-${prefix}-${index}`, publicKey: keys[index] }),
           };
         },
         onResponse: (status, body) => {
@@ -156,6 +140,30 @@ for (let round = 1; round <= rounds; round += 1) {
       },
     ],
   });
+}
+
+const hello = await startServer('hello');
+const floor = await startServer('floor');
+const product = await startServer('product');
+log(`hello-world on ${hello.url}, the product's API on ${product.url}; ${hostCount} hosts being added`);
+const seeded = await product.ask('seed-hosts', { count: hostCount });
+const { token: adminToken } = await product.ask('admin-token');
+
+// How many enrollments a round sends: sized from the first round so that a round lasts about `seconds`.
+let enrollmentsPerRound = 1500;
+const samples = { hello: [], enroll: [], floor: [], poll: [] };
+let enrollmentIds = [];
+for (let round = 1; round <= rounds; round += 1) {
+  const { tokens } = await product.ask('mint', { count: enrollmentsPerRound + 4 * connections });
+  const keys = tokens.map(() => newPublicKey());
+  log(`round ${round}/${rounds}: ${enrollmentsPerRound} enrollments, then hello-world and the poll for ${seconds} s each`);
+
+  samples.hello.push(await measure(hello, { title: 'hello-world', url: hello.url, duration: seconds }));
+
+  const ids = [];
+  const enroll = await measureEnrollments(product, tokens, keys, `p${round}`, ids);
+  const floorTokens = (await floor.ask('mint', { count: enrollmentsPerRound + 4 * connections })).tokens;
+  samples.floor.push(await measureEnrollments(floor, floorTokens, keys, `f${round}`, []));
   samples.enroll.push(enroll);
   enrollmentIds = ids;
 
@@ -221,6 +229,7 @@ for (const page of [1, 2, 3, Math.ceil(webPages / 2), webPages, 1, 2, 3, Math.ce
 
 const helloRate = median(samples.hello.map((sample) => sample.perSecond));
 const enrollRate = median(samples.enroll.map((sample) => sample.perSecond));
+const floorRate = median(samples.floor.map((sample) => sample.perSecond));
 const pollRate = median(samples.poll.map((sample) => sample.perSecond));
 const helloP99 = median(samples.hello.map((sample) => sample.p99));
 const fmtRate = (value) => `${Math.round(value)} req/s`;
@@ -243,6 +252,12 @@ writeSection({
       ratio: ratio(enrollRate, helloRate),
       target: `≥ ${ENROLL_TARGET} ×`,
       met: enrollRate >= ENROLL_TARGET * helloRate,
+    },
+    {
+      what: 'enrollments per second against the least an enrollment does (second baseline: jose verify + one SQLite transaction)',
+      server: fmtRate(enrollRate),
+      baseline: `${fmtRate(floorRate)}${cpu(samples.floor)}, p99 ${fmtMs(median(samples.floor.map((sample) => sample.p99)))}`,
+      ratio: ratio(enrollRate, floorRate),
     },
     {
       what: 'enrollment p99 latency under that load',

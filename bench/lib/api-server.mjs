@@ -1,5 +1,6 @@
 // A child of bench/api: serves over HTTP on 127.0.0.1 (a free port), driven over IPC.
 //   node bench/lib/api-server.mjs hello        a bare Hono hello-world (@hono/node-server), the ceiling
+//   node bench/lib/api-server.mjs floor DIR    the least an enrollment does (jose verify, one SQLite transaction)
 //   node bench/lib/api-server.mjs product DIR  the product's API app (createApp, as src/api/main.ts builds
 //                                              and serves it) on a database file and signing key in DIR
 // The product's rate limits are not settings (src/api/api-limits.ts): here the app gets limiters that
@@ -22,6 +23,59 @@ function listen(fetch) {
 if (mode === 'hello') {
   const app = new Hono();
   app.get('/', (c) => c.text('Hello Hono!'));
+  listen(app.fetch);
+} else if (mode === 'floor') {
+  // The least an enrollment must do, without the product's framework of checks: verify an Ed25519
+  // JWT with jose, then spend the token and record the enrollment in one SQLite transaction (WAL,
+  // synchronous=NORMAL, prepared statements). A second baseline, to show where the ceiling is.
+  const { randomBytes } = await import('node:crypto');
+  const Database = (await import('better-sqlite3')).default;
+  const { generateKeyPair, jwtVerify, SignJWT } = await import('jose');
+  const db = new Database(`${directory}/floor.db`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`create table tokens (jti text primary key, status text not null);
+    create table enrollments (id text primary key, jti text not null, host text not null, key text not null, created_at integer not null)`);
+  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const spend = db.prepare("update tokens set status = 'consumed' where jti = ? and status = 'issued'");
+  const record = db.prepare('insert into enrollments values (?, ?, ?, ?, ?)');
+  const enroll = db.transaction((jti, host, key) => {
+    if (spend.run(jti).changes !== 1) return null;
+    const id = randomBytes(16).toString('base64url');
+    record.run(id, jti, host, key, Date.now());
+    return id;
+  });
+  const app = new Hono();
+  app.post('/v1/enroll', async (c) => {
+    const { payload } = await jwtVerify((c.req.header('authorization') ?? '').slice(7), publicKey, {
+      algorithms: ['EdDSA'],
+      audience: 'enroll',
+      issuer: 'bench',
+    });
+    const body = await c.req.json();
+    const id = enroll(payload.jti, body.hostname, body.publicKey);
+    return id ? c.json({ id, status: 'pending' }, 202) : c.json({ error: 'TOKEN_USED' }, 409);
+  });
+  const insertToken = db.prepare("insert into tokens values (?, 'issued')");
+  process.on('message', async (message) => {
+    if (message.type !== 'mint') return;
+    const tokens = [];
+    for (let index = 0; index < message.count; index += 1) {
+      const jti = randomBytes(16).toString('base64url');
+      insertToken.run(jti);
+      tokens.push(
+        await new SignJWT({})
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setJti(jti)
+          .setIssuer('bench')
+          .setAudience('enroll')
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(privateKey),
+      );
+    }
+    process.send({ id: message.id, tokens });
+  });
   listen(app.fetch);
 } else if (mode === 'product') {
   const { createAdminToken } = await import('../../dist/api/admin/admin-tokens.js');
