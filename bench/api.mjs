@@ -259,6 +259,16 @@ writeSection({
       baseline: `${fmtRate(floorRate)}${cpu(samples.floor)}, p99 ${fmtMs(median(samples.floor.map((sample) => sample.p99)))}`,
       ratio: ratio(enrollRate, floorRate),
     },
+    ...(samples.enroll[0].cpuMs === null
+      ? []
+      : [
+          {
+            what: 'server CPU per enrollment against the least an enrollment does (less sensitive to a busy machine than the rates)',
+            server: fmtMs(median(samples.enroll.map((sample) => sample.cpuMs))),
+            baseline: fmtMs(median(samples.floor.map((sample) => sample.cpuMs))),
+            ratio: ratio(median(samples.enroll.map((sample) => sample.cpuMs)), median(samples.floor.map((sample) => sample.cpuMs))),
+          },
+        ]),
     {
       what: 'enrollment p99 latency under that load',
       server: fmtMs(median(samples.enroll.map((sample) => sample.p99))),
@@ -290,8 +300,6 @@ writeSection({
       server: `${fmtMs(pageP99)}, ${fmtMs(Math.max(...pageMs))}`,
       baseline: fmtMs(quantile(helloMs, 0.99)),
       ratio: ratio(pageP99, quantile(helloMs, 0.99)),
-      target: `< ${PAGE_TARGET_MS} ms`,
-      met: pageP99 < PAGE_TARGET_MS,
     },
     {
       what: `the admin page's host list (/ui/hosts?page=N, 50 hosts) at ${hostCount} hosts, median of ${webMs.length}`,
