@@ -341,4 +341,19 @@ await Promise.all(
       }),
   ),
 );
+// A cgroup can be removed only once the kernel has let its last task go: try for a while.
+for (const group of groups.splice(0)) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      group.remove();
+      break;
+    } catch (error) {
+      if (attempt === 40) {
+        log(`could not remove ${group.path}: ${error.message}`);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 process.exit(0);
