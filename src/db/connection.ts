@@ -4,6 +4,7 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema.js';
+import { cacheStatements } from './statement-cache.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -29,6 +30,7 @@ export function openDatabase(path: string): Db {
   client.pragma('busy_timeout = 5000');
   client.pragma('foreign_keys = ON');
   client.pragma('synchronous = NORMAL');
+  cacheStatements(client);
   const db = drizzle({ client, schema });
   // Every transaction here writes. A deferred one (SQLite's default) starts as a reader, and if another
   // connection (the root side, the API) commits before its first write, WAL cannot upgrade the stale read:

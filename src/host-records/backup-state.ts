@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.js';
 import { hostBackupState } from '../db/schema.js';
 
@@ -8,11 +8,11 @@ export function findBackupState(db: Queryable, hostName: string): BackupStateRow
   return db.select().from(hostBackupState).where(eq(hostBackupState.hostName, hostName)).get();
 }
 
-export function allBackupStates(db: Queryable): Map<string, BackupStateRow> {
+/** Every host's row, or only the named hosts' (a page of a list: a lookup each on the primary key). */
+export function allBackupStates(db: Queryable, hostNames?: readonly string[]): Map<string, BackupStateRow> {
+  const query = db.select().from(hostBackupState);
   return new Map(
-    db
-      .select()
-      .from(hostBackupState)
+    (hostNames === undefined ? query : query.where(inArray(hostBackupState.hostName, [...hostNames])))
       .all()
       .map((row) => [row.hostName, row]),
   );

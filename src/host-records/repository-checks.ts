@@ -67,12 +67,13 @@ export interface FinishedCheck {
   outcome: NonNullable<RepositoryCheckRow['outcome']>;
 }
 
-/** The last finished check of every host, by host name. */
-export function lastFinishedChecks(db: Queryable): Map<string, FinishedCheck> {
+/** The last finished check of every host, or of the named hosts only, by host name. */
+export function lastFinishedChecks(db: Queryable, hostNames?: readonly string[]): Map<string, FinishedCheck> {
+  const finished = isNotNull(repositoryChecks.endedAt);
   const newest = db
     .select({ id: max(repositoryChecks.id) })
     .from(repositoryChecks)
-    .where(isNotNull(repositoryChecks.endedAt))
+    .where(hostNames === undefined ? finished : and(finished, inArray(repositoryChecks.hostName, [...hostNames])))
     .groupBy(repositoryChecks.hostName);
   const found = new Map<string, FinishedCheck>();
   for (const row of db.select().from(repositoryChecks).where(inArray(repositoryChecks.id, newest)).all()) {

@@ -60,7 +60,7 @@ describe('admin routes', () => {
   it('accepts the right token', async () => {
     const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ hosts: [] });
+    expect(response.body).toEqual({ hosts: [], nextCursor: null });
   });
 });
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../src/api/list-pages.js';
 import { updateBackupState } from '../../src/host-records/backup-state.js';
 import { recordCheckEnd, recordCheckStart } from '../../src/host-records/repository-checks.js';
 import { approve, enrollApproved, enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
+import { addManyHostRows } from '../support/host-rows.js';
 import { callApi } from '../support/test-context.js';
 
 const keys = useSshKeys({ first: 'ed25519', second: 'ed25519' });
@@ -41,6 +43,40 @@ describe('GET /v1/admin/hosts', () => {
     expect(listed).toEqual([(await getHost('web1')).body, (await getHost('web2')).body]);
     expect(listed[0]).toMatchObject({ backupStatus: 'ok', repositoryBytes: 4096, lastCheck: null });
     expect(listed[1]).toMatchObject({ backupStatus: 'never', repositoryBytes: null, lastCheck: { outcome: 'failed' } });
+  });
+
+  it('answers a page of at most `limit` hosts with the cursor of the next, and null after the last', async () => {
+    addManyHostRows(api.context.db, 5, (index) => `vm${index}`, api.clock.now(), 30_000);
+    const first = await callApi(api.app, 'GET', '/v1/admin/hosts?limit=2', { token: api.adminToken });
+    expect(first.status).toBe(200);
+    expect(first.body.hosts.map((host: { name: string }) => host.name)).toEqual(['vm0', 'vm1']);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await callApi(api.app, 'GET', `/v1/admin/hosts?limit=2&cursor=${first.body.nextCursor}`, { token: api.adminToken });
+    expect(second.body.hosts.map((host: { name: string }) => host.name)).toEqual(['vm2', 'vm3']);
+    const last = await callApi(api.app, 'GET', `/v1/admin/hosts?limit=2&cursor=${second.body.nextCursor}`, { token: api.adminToken });
+    expect(last.body).toMatchObject({ hosts: [{ name: 'vm4' }], nextCursor: null });
+  });
+
+  it(`answers at most ${DEFAULT_PAGE_LIMIT} hosts when no limit is given`, async () => {
+    addManyHostRows(api.context.db, DEFAULT_PAGE_LIMIT + 1, (index) => `vm${String(index).padStart(3, '0')}`, api.clock.now(), 30_000);
+    const response = await callApi(api.app, 'GET', '/v1/admin/hosts', { token: api.adminToken });
+    expect(response.body.hosts).toHaveLength(DEFAULT_PAGE_LIMIT);
+    expect(response.body.nextCursor).toEqual(expect.any(String));
+  });
+
+  it.each([
+    ['a limit of 0', 'limit=0'],
+    ['a limit over the maximum', `limit=${MAX_PAGE_LIMIT + 1}`],
+    ['a limit that is not a number', 'limit=ten'],
+    ['a cursor that is not base64url', 'cursor=%2F%2F%2F'],
+    ['a cursor that is not JSON', `cursor=${Buffer.from('vm1').toString('base64url')}`],
+    ['a cursor of another shape', `cursor=${Buffer.from(JSON.stringify({ v: 1, after: 42 })).toString('base64url')}`],
+    ['an empty cursor', 'cursor='],
+    ['an unknown parameter', 'offset=100'],
+  ])('refuses %s with a 400 and a JSON body', async (_, query) => {
+    const response = await callApi(api.app, 'GET', `/v1/admin/hosts?${query}`, { token: api.adminToken });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: 'BAD_REQUEST' });
   });
 
   it('does not list a pending enrollment', async () => {

@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { hosts } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
@@ -16,6 +16,7 @@ import { type HostSessionRow, listSessions } from '../../host-records/host-sessi
 import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-records/hosts-store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { pageOf } from '../list-pages.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { copyRootAnswer } from './root-answers.js';
 
@@ -87,6 +88,35 @@ export function listHosts(context: ServerContext, options: { includeDeleted?: bo
     .orderBy(asc(hosts.name))
     .all()
     .map((row) => toHostView(context, row, monitoringOf(row)));
+}
+
+/** Live hosts (active and disabled) are those a list shows. */
+const LIVE_STATUSES = ['active', 'disabled'] as const;
+
+/**
+ * One page of the live hosts by name: those after `after` (the last name of
+ * the page before), at most `limit`. A seek on the name's index that reads
+ * limit + 1 rows and the monitoring of those hosts only, whatever the number
+ * of hosts (pinned with EXPLAIN QUERY PLAN in the unit tests).
+ */
+export function listHostPage(context: ServerContext, page: { limit: number; after?: string | undefined }) {
+  // The unary plus keeps SQLite from choosing the status index (then sorting every live host by name):
+  // the status is checked on each row the name index yields, and the scan stops after limit + 1 rows.
+  const isLive = sql`+${hosts.status} in ${LIVE_STATUSES}`;
+  const rows = context.db
+    .select()
+    .from(hosts)
+    .where(page.after === undefined ? isLive : and(gt(hosts.name, page.after), isLive))
+    .orderBy(asc(hosts.name))
+    .limit(page.limit + 1)
+    .all();
+  const { rows: pageRows, nextCursor } = pageOf(rows, page.limit, (row) => row.name);
+  const monitoringOf = monitoringOfEveryHost(
+    context.db,
+    context.now(),
+    pageRows.map((row) => row.name),
+  );
+  return { hosts: pageRows.map((row) => toHostView(context, row, monitoringOf(row))), nextCursor };
 }
 
 export function getHost(context: ServerContext, name: string): HostView {

@@ -49,9 +49,12 @@ export function hostMonitoring(db: Queryable, row: HostFacts, now: Date): HostMo
   return describeMonitoring(row, findBackupState(db, row.name), lastFinishedCheckOf(db, row.name), now);
 }
 
-/** Monitoring for many hosts from two queries, however many hosts are then described: for lists. */
-export function monitoringOfEveryHost(db: Queryable, now: Date): (row: HostFacts) => HostMonitoring {
-  const states = allBackupStates(db);
-  const checks = lastFinishedChecks(db);
+/**
+ * Monitoring for many hosts from two queries, however many hosts are then
+ * described: for lists. Given the names of a page's hosts, it reads only theirs.
+ */
+export function monitoringOfEveryHost(db: Queryable, now: Date, hostNames?: readonly string[]): (row: HostFacts) => HostMonitoring {
+  const states = allBackupStates(db, hostNames);
+  const checks = lastFinishedChecks(db, hostNames);
   return (row) => describeMonitoring(row, states.get(row.name), checks.get(row.name) ?? null, now);
 }

@@ -9,7 +9,8 @@ import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
 import { listEnrollments } from '../enrollment/enroll.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
-import { deleteHost, getHost, hostSessions, listHosts, updateHost } from '../hosts/hosts.js';
+import { deleteHost, getHost, hostSessions, listHostPage, updateHost } from '../hosts/hosts.js';
+import { pageLimit, pageQuery, parsePageQuery } from '../list-pages.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 
@@ -47,13 +48,8 @@ const webhookBody = z.strictObject({
   events: z.array(z.string().max(64)).max(32).optional(),
 });
 
-/** A page's `limit`: a decimal integer from 1 to 1000, 100 when absent. */
-const pageLimit = z
-  .string()
-  .regex(/^\d{1,4}$/)
-  .transform(Number)
-  .pipe(z.number().int().min(1).max(1000))
-  .default(100);
+/** `limit` and `cursor` of the host list, ordered by host name. */
+const hostsQuery = pageQuery(z.string().min(1).max(64));
 
 /** `limit` and `before` (a delivery id, for the next page). */
 const deliveriesQuery = z.strictObject({
@@ -108,7 +104,7 @@ export function adminRoutes(context: ServerContext) {
     return c.json({ id: c.req.param('id'), status: 'denied' });
   });
 
-  app.get('/hosts', (c) => c.json({ hosts: listHosts(context) }));
+  app.get('/hosts', (c) => c.json(listHostPage(context, parsePageQuery(hostsQuery, c.req.query()))));
   app.get('/hosts/:name', (c) => c.json(getHost(context, c.req.param('name'))));
   app.patch('/hosts/:name', jsonBody(hostChangesBody), async (c) =>
     c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
