@@ -27,15 +27,29 @@ export interface AccountConflict {
   reason: string;
 }
 
+type Entry = { readonly line: string; readonly fields: readonly string[] };
+
+/**
+ * The texts split last (a pass reads passwd, group and shadow, and renders them
+ * anew): the same text is not split again by the next look or the next pass.
+ */
+const recentlySplit: { text: string; entries: readonly Entry[] }[] = [];
+const RECENTLY_SPLIT_KEPT = 6;
+
 /** Each non-empty line with its colon-separated fields, split once. */
-function entries(text: string): { line: string; fields: string[] }[] {
-  return text
+function entries(text: string): readonly Entry[] {
+  const known = recentlySplit.find((split) => split.text === text);
+  if (known) return known.entries;
+  const split = text
     .split('\n')
     .filter((line) => line.length > 0)
-    .map((line) => ({ line, fields: line.split(':') }));
+    .map((line) => Object.freeze({ line, fields: Object.freeze(line.split(':')) }));
+  recentlySplit.unshift({ text, entries: Object.freeze(split) });
+  recentlySplit.length = Math.min(recentlySplit.length, RECENTLY_SPLIT_KEPT);
+  return split;
 }
 
-function managedNames(passwd: { fields: string[] }[]): Set<string> {
+function managedNames(passwd: readonly Entry[]): Set<string> {
   return new Set(passwd.filter((entry) => entry.fields[4] === HOST_ACCOUNT_MARKER).map((entry) => entry.fields[0] ?? ''));
 }
 
@@ -65,7 +79,7 @@ export function findConflicts(files: AccountFiles, accounts: HostAccount[]): Acc
 export function renderAccountFiles(current: AccountFiles, accounts: HostAccount[]): AccountFiles {
   const passwd = entries(current.passwd);
   const previouslyManaged = managedNames(passwd);
-  const isKept = (entry: { fields: string[] }) => !previouslyManaged.has(entry.fields[0] ?? '');
+  const isKept = (entry: Entry) => !previouslyManaged.has(entry.fields[0] ?? '');
   const sorted = [...accounts].sort((a, b) => a.uid - b.uid);
 
   const passwdLines = [

@@ -3,6 +3,7 @@ import { renderAuthorizedKeysLine } from '../../domain/authorized-keys.js';
 import { isValidHostName } from '../../domain/host-name.js';
 import { HOST_ACCOUNT_UID_MAX, HOST_ACCOUNT_UID_MIN, isHostAccountUid } from '../../domain/host-uid.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
+import type { KeyLineMemo } from './key-line-memo.js';
 
 type HostRow = typeof hosts.$inferSelect;
 
@@ -21,11 +22,17 @@ export interface RefusedHost {
  * UID in the host range (never root's or a system account's), no UID or
  * name shared with another row, and, for a live host, values a key line can
  * be made of. A refused row is reported and nothing is done for it.
+ * With `keyLines`, a row whose values were checked before is not parsed again.
  */
-export function acceptedHostRows(rows: HostRow[], backupDir: string): { accepted: HostRow[]; refused: RefusedHost[] } {
+export function acceptedHostRows(
+  rows: HostRow[],
+  backupDir: string,
+  keyLines?: KeyLineMemo,
+): { accepted: HostRow[]; refused: RefusedHost[] } {
   const refused: RefusedHost[] = [];
+  const render = keyLines ? keyLines.render : renderAuthorizedKeysLine;
   const checked = rows.filter((row) => {
-    const reason = reasonToRefuse(row, backupDir);
+    const reason = reasonToRefuse(row, backupDir, render);
     if (reason !== null) refused.push({ name: String(row.name), reason });
     return reason === null;
   });
@@ -42,14 +49,22 @@ export function acceptedHostRows(rows: HostRow[], backupDir: string): { accepted
   return { accepted, refused };
 }
 
-function reasonToRefuse(row: HostRow, backupDir: string): string | null {
+function reasonToRefuse(row: HostRow, backupDir: string, render: typeof renderAuthorizedKeysLine): string | null {
   if (typeof row.name !== 'string' || !isValidHostName(row.name)) return 'the name is not a valid host name';
   if (!isHostAccountUid(row.uid)) {
     return `UID ${JSON.stringify(row.uid)} is not a host UID (${HOST_ACCOUNT_UID_MIN}-${HOST_ACCOUNT_UID_MAX}, not the hosts group's)`;
   }
   if (row.status !== 'active' && row.status !== 'disabled') return null;
   try {
-    renderAuthorizedKeysLine({ ...row, keyType: row.keyType as SshKeyType, appendOnly: true }, backupDir);
+    const host = {
+      name: row.name,
+      keyType: row.keyType as SshKeyType,
+      keyBase64: row.keyBase64,
+      appendOnly: true,
+      quotaBytes: row.quotaBytes,
+      allowFrom: row.allowFrom,
+    };
+    render(host, backupDir);
   } catch (error) {
     return `no key line can be made of it: ${(error as Error).message}`;
   }

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { type Config, statePaths } from '../../config.js';
 import type { Db } from '../../db/connection.js';
 import { hosts } from '../../db/schema.js';
-import { type KeyLineHost, renderAuthorizedKeysLine } from '../../domain/authorized-keys.js';
+import type { KeyLineHost } from '../../domain/authorized-keys.js';
 import { checkScratchDir } from '../../domain/borg-check.js';
 import { isAppendOnlyNow, nextFullAccessEnd } from '../../domain/full-access.js';
 import { isHostAccountUid } from '../../domain/host-uid.js';
@@ -19,6 +19,7 @@ import { reportToApi } from '../reports/report-to-api.js';
 import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from '../sshd/openssh-version.js';
 import { renderSshdConfig } from '../sshd/sshd-config.js';
 import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
+import { createKeyLineMemo, type KeyLineMemo } from './key-line-memo.js';
 
 export interface ReconcileSettings {
   stateDir: string;
@@ -65,7 +66,11 @@ export interface ReconcileSummary {
   sshdConfigChanged: boolean;
   /** When the next full-access window ends: reconcile again then. */
   nextFullAccessEnd: Date | null;
+  /** The rows this pass accepted and kept (purged ones left out): what the watches look at next. */
+  hosts: HostRow[];
 }
+
+type HostRow = typeof hosts.$inferSelect;
 
 /** A UID whose sessions were not ended, or a purged host whose files were kept, and why. */
 export interface LeftAlone {
@@ -79,16 +84,37 @@ const ROOT_ONLY = { uid: 0, gid: 0 };
 /**
  * What earlier passes of this process applied. With it, a pass after one
  * change touches the files of changed hosts only, so approving a host stays
- * fast with thousands of them; without it (or after `forget`), every
- * directory and key file is checked against the disk again.
+ * fast with thousands of them; without it (a new one, at start and on
+ * SIGHUP), every directory and key file is checked against the disk again,
+ * and every row's key line rendered again.
  */
 export interface ReconcileMemory {
   directories: Map<string, string>;
-  keyFiles: Map<string, string>;
+  /** Hosts' homes whose home and repo directories were made for this UID. */
+  hostDirectories: Map<string, number>;
+  /** Key files on disk as this process wrote or found them (by host name): after one full listing, all of them. */
+  keyFiles: Map<string, { uid: number; line: string }>;
+  /** Whether a pass listed the key file directory: then only this process wrote or removed a file in it since. */
+  hasListedKeyFiles: boolean;
+  keyLines: KeyLineMemo;
+  /** The last /etc/passwd text parsed for the server's accounts, and what it held. */
+  parsedPasswd: { text: string; accounts: Map<number, ServerAccount> } | null;
 }
 
 export function createReconcileMemory(): ReconcileMemory {
-  return { directories: new Map(), keyFiles: new Map() };
+  return {
+    directories: new Map(),
+    hostDirectories: new Map(),
+    keyFiles: new Map(),
+    hasListedKeyFiles: false,
+    keyLines: createKeyLineMemo(),
+    parsedPasswd: null,
+  };
+}
+
+function serverAccountsIn(memory: ReconcileMemory, passwd: string, backupDir: string): Map<number, ServerAccount> {
+  if (memory.parsedPasswd?.text !== passwd) memory.parsedPasswd = { text: passwd, accounts: parseServerAccounts(passwd, backupDir) };
+  return memory.parsedPasswd.accounts;
 }
 
 function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: FileOwnership): void {
@@ -114,7 +140,7 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
-  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir);
+  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir, memory.keyLines);
   const refused = checked.refused;
   const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
@@ -137,9 +163,12 @@ export function reconcile(
   ensureDirectoryOnce(memory, settings.backupDir, { ...ROOT_ONLY, mode: 0o711 });
   for (const account of accounts) {
     if (blocked.has(account.name) || purgingNames.has(account.name)) continue;
+    // Both made for this UID by an earlier pass: nothing to build or look up per directory.
+    if (memory.hostDirectories.get(account.home) === account.uid) continue;
     try {
       ensureDirectoryOnce(memory, account.home, { uid: 0, gid: account.uid, mode: 0o710 });
       ensureDirectoryOnce(memory, `${account.home}/repo`, { uid: account.uid, gid: account.uid, mode: 0o700 });
+      memory.hostDirectories.set(account.home, account.uid);
     } catch (error) {
       refused.push({ name: account.name, reason: `its directories cannot be made: ${(error as Error).message}` });
       blocked.add(account.name);
@@ -150,33 +179,55 @@ export function reconcile(
   const accountFilesChanged = writeAccountFiles(etcDir, current, next);
   // The accounts root made, before this pass and after it (a purged host's goes in this pass):
   // the only ones whose processes are signalled and whose files are removed, whatever a row says.
-  const serverAccounts = new Map([
-    ...parseServerAccounts(current.passwd, settings.backupDir),
-    ...parseServerAccounts(next.passwd, settings.backupDir),
-  ]);
+  // Read only when a session is to end or a host purged: a pass that adds a host needs neither.
+  const serverAccountsBeforeAndAfter = () =>
+    new Map([
+      ...serverAccountsIn(memory, current.passwd, settings.backupDir),
+      ...serverAccountsIn(memory, next.passwd, settings.backupDir),
+    ]);
 
   ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
   ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
   const keyLines = new Map<string, { line: string; uid: number }>();
   for (const row of wanted) {
     if (row.status !== 'active' || blocked.has(row.name)) continue;
-    const host: KeyLineHost = { ...row, keyType: row.keyType as SshKeyType, appendOnly: isAppendOnlyNow(row, now) };
-    keyLines.set(row.name, { line: renderAuthorizedKeysLine(host, settings.backupDir), uid: row.uid });
+    // Only what a key line is made of: no copy of the whole row for each host at each pass.
+    const host: KeyLineHost = {
+      name: row.name,
+      keyType: row.keyType as SshKeyType,
+      keyBase64: row.keyBase64,
+      appendOnly: isAppendOnlyNow(row, now),
+      quotaBytes: row.quotaBytes,
+      allowFrom: row.allowFrom,
+    };
+    keyLines.set(row.name, { line: memory.keyLines.render(host, settings.backupDir), uid: row.uid });
   }
-  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory.keyFiles);
+  memory.keyLines.endPass();
+  const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory);
   // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
   const endingUids = [...new Set([...keys.revokedUids, ...purging.map((row) => row.uid)])];
+  const serverAccounts = endingUids.length > 0 || purging.length > 0 ? serverAccountsBeforeAndAfter() : new Map<number, ServerAccount>();
   const endingServerUids = serverUidsAmong(serverAccounts, endingUids);
   const leftAlone: LeftAlone[] = endingUids
     .filter((uid) => !endingServerUids.has(uid))
     .map((uid) => ({ uid, reason: 'not an account this server made: its processes are not signalled' }));
   const sessionsEnded = endSessionsOf(endingServerUids, 'SIGKILL', settings.procDir);
   const purged = purgeHosts(db, settings, purging, now, serverAccounts, leftAlone);
+  // Their directories are gone: a host made again with the name (and perhaps the UID) gets them anew.
+  for (const row of purging) {
+    const home = `${settings.backupDir}/${row.name}`;
+    memory.hostDirectories.delete(home);
+    memory.directories.delete(home);
+    memory.directories.delete(`${home}/repo`);
+  }
   // Their rows are gone now (their data too, unless it was not theirs): so are their accounts.
-  const afterPurge = renderAccountFiles(
-    next,
-    provisioned.filter((account) => !purgingNames.has(account.name)),
-  );
+  const afterPurge =
+    purging.length === 0
+      ? next
+      : renderAccountFiles(
+          next,
+          provisioned.filter((account) => !purgingNames.has(account.name)),
+        );
   const hasPurgedAccounts = writeAccountFiles(etcDir, next, afterPurge);
 
   const sshdConfig = renderSshdConfig({
@@ -207,6 +258,7 @@ export function reconcile(
       wanted.filter((row) => row.status === 'active'),
       now,
     ),
+    hosts: rows.filter((row) => !purgingNames.has(row.name)),
   };
 }
 
@@ -252,14 +304,16 @@ function syncKeyFiles(
   directory: string,
   keyLines: Map<string, { line: string; uid: number }>,
   rows: { name: string; uid: number }[],
-  applied: Map<string, string>,
+  memory: ReconcileMemory,
 ): { written: number; removed: number; revokedUids: Set<number> } {
+  const applied = memory.keyFiles;
   const uidByName = new Map(rows.map((row) => [row.name, row.uid]));
   const revokedUids = new Set<number>();
   let written = 0;
   let removed = 0;
   for (const [name, { line, uid }] of keyLines) {
-    if (applied.get(name) === `${uid}:${line}`) continue;
+    const known = applied.get(name);
+    if (known?.uid === uid && known.line === line) continue;
     const path = `${directory}/${name}`;
     const existing = readTextIfExists(path);
     const stats = existing === null ? null : statSync(path);
@@ -269,18 +323,24 @@ function syncKeyFiles(
       writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
       written += 1;
     }
-    applied.set(name, `${uid}:${line}`);
+    applied.set(name, { uid, line });
   }
-  for (const entry of readdirSync(directory)) {
+  // Once listed, the directory (root's, 0711) holds what this process left in it: no listing of every file again.
+  const entries = memory.hasListedKeyFiles ? [...applied.keys()] : readdirSync(directory);
+  for (const entry of entries) {
     if (keyLines.has(entry)) continue;
     // The file's group is who could use it, even when its row is gone or refused now.
-    const readableBy = lstatSync(`${directory}/${entry}`).gid;
-    unlinkSync(`${directory}/${entry}`);
+    const stats = lstatSync(`${directory}/${entry}`, { throwIfNoEntry: false });
     applied.delete(entry);
-    removed += 1;
-    const uid = uidByName.get(entry) ?? readableBy;
+    // Gone already (removed by hand since): its sessions end all the same.
+    if (stats !== undefined) {
+      unlinkSync(`${directory}/${entry}`);
+      removed += 1;
+    }
+    const uid = uidByName.get(entry) ?? stats?.gid ?? Number.NaN;
     if (isHostAccountUid(uid)) revokedUids.add(uid);
   }
+  memory.hasListedKeyFiles = true;
   return { written, removed, revokedUids };
 }
 

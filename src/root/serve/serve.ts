@@ -144,8 +144,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const reconcilePass = async () => {
     const startedAt = performance.now();
     const summary = reconcile(db, reconcileSettings, memory, new Date());
-    repositoryWatch?.refreshHosts();
-    sessionLimit.refreshHosts();
+    // The rows this pass read and checked: the watches take them instead of reading and checking every row again.
+    repositoryWatch?.refreshHosts(summary.hosts);
+    sessionLimit.refreshHosts(summary.hosts);
     // When a full-access window ends, --append-only goes back into that host's key line.
     clearTimeout(windowEndTimer);
     if (summary.nextFullAccessEnd) {
@@ -157,9 +158,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     for (const conflict of summary.conflicts) logger.error(conflict, 'host left out: its account would clash with a system account');
     for (const refusal of summary.refused) logger.error(refusal, 'host refused: nothing is done for its row');
     for (const left of summary.leftAlone) logger.warn(left, "left alone: not the server's to signal or remove");
+    const { hosts: _rows, ...logged } = summary;
     logger.info(
       {
-        ...summary,
+        ...logged,
         conflicts: summary.conflicts.length,
         refused: summary.refused.length,
         leftAlone: summary.leftAlone.length,

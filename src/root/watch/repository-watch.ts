@@ -59,8 +59,8 @@ export interface RepositoryWatch {
    * (and a sweep asked for meanwhile is the next look).
    */
   check(options?: { sweep?: boolean }): Promise<WatchedHost[]>;
-  /** The hosts changed (after a reconcile): read them again at the next look. */
-  refreshHosts(): void;
+  /** The hosts changed (after a reconcile): read them again at the next look, or take `checkedRows`, rows acceptedHostRows accepted. */
+  refreshHosts(checkedRows?: readonly WatchedRow[]): void;
 }
 
 /**
@@ -97,6 +97,8 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   let running: Promise<WatchedHost[]> | null = null;
   let isSweepDue = false;
   let rows: WatchedRow[] | null = null;
+  /** Rows reconcile read and accepted (refreshHosts), used at the next look instead of reading them again. */
+  let handedRows: readonly WatchedRow[] | null = null;
   let previous = new Set<number>();
   let hasSwept = false;
   const directoryStamps = new Map<string, string>();
@@ -115,15 +117,17 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   function loadHosts(): WatchedRow[] {
     // A row is only a claim: only those reconcile accepts (a host name, a host UID) whose account root made are looked at.
     rows ??= serverAccounts.onlyHosts(
-      acceptedHostRows(
-        db
-          .select()
-          .from(hosts)
-          .where(inArray(hosts.status, ['active', 'disabled']))
-          .all(),
-        backupDir,
-      ).accepted,
+      handedRows ??
+        acceptedHostRows(
+          db
+            .select()
+            .from(hosts)
+            .where(inArray(hosts.status, ['active', 'disabled']))
+            .all(),
+          backupDir,
+        ).accepted,
     );
+    handedRows = null;
     return rows;
   }
 
@@ -277,8 +281,9 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
 
   return {
     check,
-    refreshHosts() {
+    refreshHosts(checkedRows) {
       rows = null;
+      handedRows = checkedRows?.filter((row) => row.status === 'active' || row.status === 'disabled') ?? null;
     },
   };
 }

@@ -14,9 +14,12 @@ export const SESSION_LIMIT_INTERVAL_MS = 500;
 /** One audit entry per host in this time however often it tries (the log has every look). */
 const AUDIT_EVERY_MS = 60_000;
 
+type HostRow = typeof hosts.$inferSelect;
+
 export interface SessionLimit {
   /** Reads the active hosts and their caps again (after every reconcile). */
-  refreshHosts(): void;
+  /** Reads the hosts again, or takes `checkedRows`: rows acceptedHostRows accepted (reconcile's, as it just read them). */
+  refreshHosts(checkedRows?: readonly HostRow[]): void;
   /** One look: ends the newest sessions of every host beyond its cap; returns how many processes it ended. */
   check(): number;
 }
@@ -50,18 +53,31 @@ export function createSessionLimit(options: {
 }): SessionLimit {
   const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>() } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
+  /** Rows reconcile handed over, made into caps at the next look (not in the pass that approves a host). */
+  let handedRows: readonly HostRow[] | null = null;
   const lastAuditAt = new Map<string, number>();
+  function setCaps(accepted: readonly HostRow[]): void {
+    // A row is only a claim (a forged one names any UID): only hosts whose accounts root made are counted.
+    capByUid = new Map(
+      serverAccounts
+        .onlyHosts(accepted)
+        .map((row) => [row.uid, { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS }]),
+    );
+  }
   return {
-    refreshHosts() {
-      // A row is only a claim (a forged one names any UID): only hosts whose accounts root made are counted.
-      const { accepted } = acceptedHostRows(db.select().from(hosts).where(eq(hosts.status, 'active')).all(), backupDir);
-      capByUid = new Map(
-        serverAccounts
-          .onlyHosts(accepted)
-          .map((row) => [row.uid, { name: row.name, maxSessions: isSessionCap(row.maxSessions) ? row.maxSessions : DEFAULT_MAX_SESSIONS }]),
-      );
+    refreshHosts(checkedRows) {
+      if (checkedRows) {
+        handedRows = checkedRows.filter((row) => row.status === 'active');
+        return;
+      }
+      handedRows = null;
+      setCaps(acceptedHostRows(db.select().from(hosts).where(eq(hosts.status, 'active')).all(), backupDir).accepted);
     },
     check() {
+      if (handedRows) {
+        setCaps(handedRows);
+        handedRows = null;
+      }
       const own = ownPids();
       // Asked again at every look: an account removed since the last reconcile is no one's to count.
       const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));

@@ -20,7 +20,7 @@ import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.j
 import { hostSessions, hosts } from '../../../../src/db/schema.js';
 import { checkScratchDir } from '../../../../src/domain/borg-check.js';
 import { findBackupState, updateBackupState } from '../../../../src/host-records/backup-state.js';
-import { type ReconcileSettings, reconcile } from '../../../../src/root/reconcile/reconcile.js';
+import { createReconcileMemory, type ReconcileSettings, reconcile } from '../../../../src/root/reconcile/reconcile.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 /**
@@ -327,5 +327,63 @@ describe.runIf(isRoot)('reconcile with rows it must not trust', () => {
     expect(statSync(rootDirectory).mode & 0o7777).toBe(0o755);
     expect(readdirSync(rootDirectory)).toEqual([]);
     expect(existsSync(join(settings.backupDir, 'good', 'repo'))).toBe(true);
+  });
+});
+
+describe.runIf(isRoot)('reconcile with the memory of earlier passes (a running server)', () => {
+  const keyDir = () => join(settings.stateDir, 'ssh', 'authorized_keys');
+
+  it('removes the key file of a host deleted since, without listing the directory again', () => {
+    const memory = createReconcileMemory();
+    insertRow('alpha', 20001);
+    insertRow('beta', 20002);
+    reconcile(db, settings, memory, NOW);
+    db.update(hosts).set({ status: 'deleted' }).where(eq(hosts.name, 'beta')).run();
+    const summary = reconcile(db, settings, memory, NOW);
+    expect(summary.keyFilesRemoved).toBe(1);
+    expect(readdirSync(keyDir())).toEqual(['alpha']);
+  });
+
+  it('renders a changed key line again: a re-keyed host gets its new key, the others keep theirs', () => {
+    const memory = createReconcileMemory();
+    insertRow('alpha', 20001);
+    insertRow('beta', 20002);
+    reconcile(db, settings, memory, NOW);
+    const otherKey = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+    db.update(hosts).set({ keyBase64: otherKey }).where(eq(hosts.name, 'beta')).run();
+    const summary = reconcile(db, settings, memory, NOW);
+    expect(summary.keyFilesWritten).toBe(1);
+    expect(readFileSync(join(keyDir(), 'beta'), 'utf8')).toContain(otherKey);
+    expect(readFileSync(join(keyDir(), 'alpha'), 'utf8')).toContain(KEY);
+  });
+
+  it('refuses a row that turned bad since the last pass, though its earlier values rendered', () => {
+    const memory = createReconcileMemory();
+    insertRow('alpha', 20001);
+    reconcile(db, settings, memory, NOW);
+    db.update(hosts).set({ keyBase64: 'not base64!' }).where(eq(hosts.name, 'alpha')).run();
+    const summary = reconcile(db, settings, memory, NOW);
+    expect(refusedNames(summary)).toEqual(['alpha']);
+    expect(existsSync(join(keyDir(), 'alpha'))).toBe(false);
+  });
+
+  it('makes the directories again for a host purged and then made again with the same name and UID', () => {
+    const memory = createReconcileMemory();
+    insertRow('alpha', 20001);
+    reconcile(db, settings, memory, NOW);
+    db.update(hosts).set({ status: 'purging' }).where(eq(hosts.name, 'alpha')).run();
+    reconcile(db, settings, memory, NOW);
+    expect(existsSync(join(settings.backupDir, 'alpha'))).toBe(false);
+    insertRow('alpha', 20001);
+    reconcile(db, settings, memory, NOW);
+    expect(statSync(join(settings.backupDir, 'alpha', 'repo')).uid).toBe(20001);
+  });
+
+  it('hands the watches the rows it accepted, purged ones left out', () => {
+    insertRow('alpha', 20001);
+    insertRow('beta', 20002, { status: 'purging' });
+    insertRow('bad', 5);
+    const summary = reconcile(db, settings, createReconcileMemory(), NOW);
+    expect(summary.hosts.map((row) => row.name)).toEqual(['alpha']);
   });
 });
