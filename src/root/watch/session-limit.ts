@@ -5,7 +5,7 @@ import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap }
 import type { Logger } from '../../log.js';
 import type { ServerAccounts, ServerUids } from '../accounts/server-accounts.js';
 import { statFieldsOf } from '../processes/proc-stat.js';
-import { processesOf } from '../processes/sessions.js';
+import { type HostProcessTable, processesOf } from '../processes/sessions.js';
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit } from '../reports/report-to-api.js';
 
@@ -26,8 +26,8 @@ export interface SessionLimit {
  * with its parent and start time: sshd's child for a connection changed its
  * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
-function readHostProcesses(uids: ServerUids, procDir: string): HostProcess[] {
-  return processesOf(uids, procDir).flatMap(({ pid, uid }) => {
+function readHostProcesses(uids: ServerUids, procDir: string, table: HostProcessTable | undefined): HostProcess[] {
+  return (table?.processesOf(uids) ?? processesOf(uids, procDir)).flatMap(({ pid, uid }) => {
     const fields = statFieldsOf(procDir, pid);
     return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
   });
@@ -47,8 +47,10 @@ export function createSessionLimit(options: {
   procDir?: string;
   /** The server's own processes as a host (its repository check): not a session. */
   ownPids?: () => ReadonlySet<number>;
+  /** A /proc scan shared with the repository watch (absent: a scan of its own at each look). */
+  processTable?: HostProcessTable;
 }): SessionLimit {
-  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>() } = options;
+  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>(), processTable } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   const lastAuditAt = new Map<string, number>();
   return {
@@ -64,7 +66,9 @@ export function createSessionLimit(options: {
     check() {
       const own = ownPids();
       // Asked again at every look: an account removed since the last reconcile is no one's to count.
-      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
+      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir, processTable).filter(
+        (found) => !own.has(found.pid),
+      );
       let ended = 0;
       for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
         for (const pid of over.pidsToEnd) {
