@@ -25,35 +25,29 @@ function hostProcessesIn(procDir: string, isCounted: (uid: number) => boolean): 
 }
 
 /**
- * One /proc scan shared by the watchers that look in the same moment (the
- * repository watch, four times a second, and the session cap, twice: their
- * timers fire together every half second). The scan is O(every process on
- * the machine), which at hundreds of sessions is most of what they cost; a
- * scan younger than `maxAgeMs` is used again, filtered by each one's UIDs.
+ * One /proc scan shared by the watchers (the repository watch, four times a
+ * second, and the session cap, twice). The scan is O(every process on the
+ * machine), which at hundreds of sessions is most of what they cost; each
+ * caller says how old a scan it may use, and gets it filtered by its UIDs.
  * Only for looking: what ends sessions scans afresh (endSessionsOf).
  */
 export interface HostProcessTable {
-  processesOf(uids: ServerUids): { pid: number; uid: number }[];
+  processesOf(uids: ServerUids, options?: { maxAgeMs?: number }): { pid: number; uid: number }[];
 }
-
-/** Short against the watchers' intervals (250 and 500 ms): it only joins looks of the same timer turn. */
-export const SHARED_PROCESS_SCAN_MAX_AGE_MS = 100;
 
 export function createHostProcessTable({
   procDir = '/proc',
-  maxAgeMs = SHARED_PROCESS_SCAN_MAX_AGE_MS,
   clock = () => performance.now(),
 }: {
   procDir?: string;
-  maxAgeMs?: number;
   clock?: () => number;
 } = {}): HostProcessTable {
   let last: { at: number; processes: { pid: number; uid: number }[] } | null = null;
   return {
-    processesOf(uids) {
+    processesOf(uids, { maxAgeMs = 0 } = {}) {
       if (uids.size === 0) return [];
       const now = clock();
-      if (last === null || now - last.at > maxAgeMs || now < last.at) {
+      if (last === null || maxAgeMs <= 0 || now - last.at > maxAgeMs || now < last.at) {
         // Every host-range process of this namespace: each caller then keeps those of its own UIDs.
         last = { at: now, processes: hostProcessesIn(procDir, () => true) };
       }
@@ -89,10 +83,10 @@ export function processIdsInSession(
   uids: ServerUids,
   procDir = '/proc',
   exceptPids: ReadonlySet<number> = new Set(),
-  table?: HostProcessTable,
+  table?: { processes: HostProcessTable; maxAgeMs: number },
 ): Map<number, number[]> {
   const byUid = new Map<number, number[]>();
-  for (const { pid, uid } of table?.processesOf(uids) ?? processesOf(uids, procDir)) {
+  for (const { pid, uid } of table?.processes.processesOf(uids, { maxAgeMs: table.maxAgeMs }) ?? processesOf(uids, procDir)) {
     if (exceptPids.has(pid)) continue;
     const pids = byUid.get(uid);
     if (pids === undefined) byUid.set(uid, [pid]);

@@ -146,7 +146,14 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (isSweep) rows = null;
     const current = loadHosts();
     // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs (those still the server's).
-    const processes = processIdsInSession(serverAccounts.only(current.map((row) => row.uid)), procDir, ownPids(), processTable);
+    const processes = processIdsInSession(
+      serverAccounts.only(current.map((row) => row.uid)),
+      procDir,
+      ownPids(),
+      // A scan up to one interval old (the session cap's, made fresh twice a second) tells which hosts to look at as well:
+      // a session seen a look later is still seen, and the sweep reads every repository that changed.
+      processTable && { processes: processTable, maxAgeMs: REPOSITORY_WATCH_INTERVAL_MS },
+    );
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {

@@ -11,6 +11,8 @@ import { reportAudit } from '../reports/report-to-api.js';
 
 /** How often the server counts sessions: a flood lives at most this long. */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
+/** How old a /proc scan the cap may use: only one made in the same timer turn. */
+const SHARED_SCAN_MAX_AGE_MS = 50;
 /** One audit entry per host in this time however often it tries (the log has every look). */
 const AUDIT_EVERY_MS = 60_000;
 
@@ -27,7 +29,8 @@ export interface SessionLimit {
  * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
 function readHostProcesses(uids: ServerUids, procDir: string, table: HostProcessTable | undefined): HostProcess[] {
-  return (table?.processesOf(uids) ?? processesOf(uids, procDir)).flatMap(({ pid, uid }) => {
+  // Fresh, or the repository watch's of the same timer turn: a flood lives at most this look's interval.
+  return (table?.processesOf(uids, { maxAgeMs: SHARED_SCAN_MAX_AGE_MS }) ?? processesOf(uids, procDir)).flatMap(({ pid, uid }) => {
     const fields = statFieldsOf(procDir, pid);
     return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
   });

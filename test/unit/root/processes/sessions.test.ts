@@ -49,19 +49,27 @@ describe('sessions', () => {
     runningProcess(99_999_001, 20_001);
     runningProcess(99_999_002, 20_002);
     let now = 0;
-    const table = createHostProcessTable({ procDir, maxAgeMs: 100, clock: () => now });
-    expect(processIdsInSession(serverUids([20_001, 20_002]), procDir, new Set(), table)).toEqual(
+    const table = createHostProcessTable({ procDir, clock: () => now });
+    expect(processIdsInSession(serverUids([20_001, 20_002]), procDir, new Set(), { processes: table, maxAgeMs: 100 })).toEqual(
       new Map([
         [20_001, [99_999_001]],
         [20_002, [99_999_002]],
       ]),
     );
     runningProcess(99_999_003, 20_001);
-    // The same moment: the scan made above, with only the UIDs asked about.
-    expect(table.processesOf(serverUids([20_002]))).toEqual([{ pid: 99_999_002, uid: 20_002 }]);
-    expect(table.processesOf(serverUids([20_001]))).toEqual([{ pid: 99_999_001, uid: 20_001 }]);
-    now = 101;
-    expect(table.processesOf(serverUids([20_001])).map(({ pid }) => pid)).toEqual([99_999_001, 99_999_003]);
+    // Within the age a caller accepts: the scan made above, with only the UIDs asked about.
+    now = 100;
+    expect(table.processesOf(serverUids([20_002]), { maxAgeMs: 100 })).toEqual([{ pid: 99_999_002, uid: 20_002 }]);
+    expect(table.processesOf(serverUids([20_001]), { maxAgeMs: 100 })).toEqual([{ pid: 99_999_001, uid: 20_001 }]);
+    // A caller that may use only a younger one scans again (and so do those after it).
+    expect(
+      table
+        .processesOf(serverUids([20_001]), { maxAgeMs: 50 })
+        .map(({ pid }) => pid)
+        .sort(),
+    ).toEqual([99_999_001, 99_999_003]);
+    runningProcess(99_999_004, 20_002);
+    expect(table.processesOf(serverUids([20_002]))).toHaveLength(2);
     // What ends sessions never uses a shared scan.
     expect(uidsInSession(serverUids([20_001]), procDir)).toEqual(new Set([20_001]));
   });
