@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 /**
  * What any user may read of /proc: every process with its real UID and
@@ -28,6 +28,50 @@ export function* processStatuses(procDir: string): Generator<{ pid: string; real
     }
     yield { pid: entry, realUid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), status };
   }
+}
+
+/** One buffer for every status read: /proc/PID/status is about 1.5 kB, and its Uid line comes early. */
+const statusBuffer = Buffer.alloc(4096);
+const UID_FIELD = Buffer.from('\nUid:');
+
+/**
+ * Every process in /proc with its real UID, as processStatuses, but without
+ * the text of each status: read into one buffer and parsed there, so that a
+ * look at a table of thousands of processes (the session watchers, several
+ * times a second) allocates next to nothing.
+ */
+export function* processRealUids(procDir: string): Generator<{ pid: string; realUid: number }> {
+  for (const entry of readdirSync(procDir)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let length: number;
+    try {
+      const fd = openSync(`${procDir}/${entry}/status`, 'r');
+      try {
+        length = readSync(fd, statusBuffer, 0, statusBuffer.length, null);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      continue;
+    }
+    yield { pid: entry, realUid: realUidIn(statusBuffer, length) };
+  }
+}
+
+function realUidIn(status: Buffer, length: number): number {
+  const at = status.subarray(0, length).indexOf(UID_FIELD);
+  if (at < 0) return -1;
+  let uid = 0;
+  let digits = 0;
+  let index = at + UID_FIELD.length;
+  while (index < length && (status[index] === 0x20 || status[index] === 0x09)) index += 1;
+  for (; index < length; index += 1) {
+    const code = status[index] as number;
+    if (code < 48 || code > 57) break;
+    uid = uid * 10 + (code - 48);
+    digits += 1;
+  }
+  return digits === 0 ? -1 : uid;
 }
 
 /**

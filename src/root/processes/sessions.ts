@@ -1,5 +1,5 @@
 import { isHostAccountUid } from '../../domain/host-uid.js';
-import { mountNamespaceOf, processStatuses } from '../../process/process-table.js';
+import { mountNamespaceOf, processRealUids } from '../../process/process-table.js';
 import type { ServerUids } from '../accounts/server-accounts.js';
 
 /**
@@ -10,14 +10,50 @@ import type { ServerUids } from '../accounts/server-accounts.js';
  */
 export function processesOf(uids: ServerUids, procDir = '/proc'): { pid: number; uid: number }[] {
   if (uids.size === 0) return [];
+  return hostProcessesIn(procDir, (uid) => uids.has(uid));
+}
+
+function hostProcessesIn(procDir: string, isCounted: (uid: number) => boolean): { pid: number; uid: number }[] {
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found: { pid: number; uid: number }[] = [];
-  for (const { pid, realUid } of processStatuses(procDir)) {
+  for (const { pid, realUid } of processRealUids(procDir)) {
     // A zombie has no mount namespace left: it is no session any more.
-    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, pid) !== ownNamespace) continue;
+    if (!isCounted(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, pid) !== ownNamespace) continue;
     found.push({ pid: Number(pid), uid: realUid });
   }
   return found;
+}
+
+/**
+ * One /proc scan shared by the watchers (the repository watch, four times a
+ * second, and the session cap, twice). The scan is O(every process on the
+ * machine), which at hundreds of sessions is most of what they cost; each
+ * caller says how old a scan it may use, and gets it filtered by its UIDs.
+ * Only for looking: what ends sessions scans afresh (endSessionsOf).
+ */
+export interface HostProcessTable {
+  processesOf(uids: ServerUids, options?: { maxAgeMs?: number }): { pid: number; uid: number }[];
+}
+
+export function createHostProcessTable({
+  procDir = '/proc',
+  clock = () => performance.now(),
+}: {
+  procDir?: string;
+  clock?: () => number;
+} = {}): HostProcessTable {
+  let last: { at: number; processes: { pid: number; uid: number }[] } | null = null;
+  return {
+    processesOf(uids, { maxAgeMs = 0 } = {}) {
+      if (uids.size === 0) return [];
+      const now = clock();
+      if (last === null || maxAgeMs <= 0 || now - last.at > maxAgeMs || now < last.at) {
+        // Every host-range process of this namespace: each caller then keeps those of its own UIDs.
+        last = { at: now, processes: hostProcessesIn(procDir, () => true) };
+      }
+      return last.processes.filter(({ uid }) => uids.has(uid));
+    },
+  };
 }
 
 /**
@@ -47,10 +83,14 @@ export function processIdsInSession(
   uids: ServerUids,
   procDir = '/proc',
   exceptPids: ReadonlySet<number> = new Set(),
+  table?: { processes: HostProcessTable; maxAgeMs: number },
 ): Map<number, number[]> {
   const byUid = new Map<number, number[]>();
-  for (const { pid, uid } of processesOf(uids, procDir)) {
-    if (!exceptPids.has(pid)) byUid.set(uid, [...(byUid.get(uid) ?? []), pid]);
+  for (const { pid, uid } of table?.processes.processesOf(uids, { maxAgeMs: table.maxAgeMs }) ?? processesOf(uids, procDir)) {
+    if (exceptPids.has(pid)) continue;
+    const pids = byUid.get(uid);
+    if (pids === undefined) byUid.set(uid, [pid]);
+    else pids.push(pid);
   }
   return byUid;
 }

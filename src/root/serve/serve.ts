@@ -13,7 +13,7 @@ import { createServerAccounts, type ServerAccounts } from '../accounts/server-ac
 import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../checks/integrity-check.js';
 import { ensureDirectory } from '../files/directories.js';
 import { childProcesses, endProcessesAndWait } from '../processes/child-processes.js';
-import { endSessionsAndWait } from '../processes/sessions.js';
+import { createHostProcessTable, endSessionsAndWait } from '../processes/sessions.js';
 import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../reconcile/reconcile.js';
 import { createReportPump, REPORT_FLUSH_INTERVAL_MS, reportsAcknowledgement } from '../reports/report-pump.js';
 import { changeHost } from '../requests/host-requests.js';
@@ -133,6 +133,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     run,
     serverAccounts,
   });
+  // The session cap and the repository watch look at /proc in the same timer turn: one scan serves both.
+  const processTable = createHostProcessTable();
   const sessionLimit = createSessionLimit({
     db,
     backupDir: config.backupDir,
@@ -140,6 +142,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     now: () => new Date(),
     serverAccounts,
     ownPids: checks.ownPids,
+    processTable,
   });
   const reconcilePass = async () => {
     const startedAt = performance.now();
@@ -273,6 +276,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     requestReconcile: reconcileNow,
     serverAccounts,
     ownPids: checks.ownPids,
+    processTable,
   });
   repositoryWatch = watch;
   let watchLooks = 0;

@@ -12,7 +12,7 @@ import type { ServerAccounts } from '../accounts/server-accounts.js';
 import { readIndexFacts } from '../borg-files/borg-index-file.js';
 import { removeUncommittedSegments } from '../borg-files/repository-files.js';
 import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '../borg-files/segment-scan.js';
-import { endSessionsOf, processIdsInSession } from '../processes/sessions.js';
+import { endSessionsOf, type HostProcessTable, processIdsInSession } from '../processes/sessions.js';
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit, reportEvent, reportHost } from '../reports/report-to-api.js';
 import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
@@ -38,6 +38,8 @@ export interface RepositoryWatchOptions {
   sessions?: SessionTracker;
   /** The server's own processes running as a host (its repository check): no session of that host. */
   ownPids?: () => ReadonlySet<number>;
+  /** A /proc scan shared with the session cap (absent: a scan of its own at each look). */
+  processTable?: HostProcessTable;
 }
 
 type WatchedRow = Pick<
@@ -92,6 +94,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     procDir = '/proc',
     scanner = createSegmentScanner(),
     ownPids = () => new Set<number>(),
+    processTable,
   } = options;
   const sessions = options.sessions ?? createSessionTracker({ db, logger, procDir });
   let running: Promise<WatchedHost[]> | null = null;
@@ -147,7 +150,14 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     if (isSweep) rows = null;
     const current = loadHosts();
     // Imported hosts may keep UIDs outside the range new hosts get: ask about the hosts' own UIDs (those still the server's).
-    const processes = processIdsInSession(serverAccounts.only(current.map((row) => row.uid)), procDir, ownPids());
+    const processes = processIdsInSession(
+      serverAccounts.only(current.map((row) => row.uid)),
+      procDir,
+      ownPids(),
+      // A scan up to one interval old (the session cap's, made fresh twice a second) tells which hosts to look at as well:
+      // a session seen a look later is still seen, and the sweep reads every repository that changed.
+      processTable && { processes: processTable, maxAgeMs: REPOSITORY_WATCH_INTERVAL_MS },
+    );
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
     for (const row of current) {

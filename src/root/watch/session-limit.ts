@@ -5,12 +5,14 @@ import { DEFAULT_MAX_SESSIONS, type HostProcess, isSessionCap, sessionsOverCap }
 import type { Logger } from '../../log.js';
 import type { ServerAccounts, ServerUids } from '../accounts/server-accounts.js';
 import { statFieldsOf } from '../processes/proc-stat.js';
-import { processesOf } from '../processes/sessions.js';
+import { type HostProcessTable, processesOf } from '../processes/sessions.js';
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit } from '../reports/report-to-api.js';
 
 /** How often the server counts sessions: a flood lives at most this long. */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
+/** How old a /proc scan the cap may use: only one made in the same timer turn. */
+const SHARED_SCAN_MAX_AGE_MS = 50;
 /** One audit entry per host in this time however often it tries (the log has every look). */
 const AUDIT_EVERY_MS = 60_000;
 
@@ -29,8 +31,9 @@ export interface SessionLimit {
  * with its parent and start time: sshd's child for a connection changed its
  * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
-function readHostProcesses(uids: ServerUids, procDir: string): HostProcess[] {
-  return processesOf(uids, procDir).flatMap(({ pid, uid }) => {
+function readHostProcesses(uids: ServerUids, procDir: string, table: HostProcessTable | undefined): HostProcess[] {
+  // Fresh, or the repository watch's of the same timer turn: a flood lives at most this look's interval.
+  return (table?.processesOf(uids, { maxAgeMs: SHARED_SCAN_MAX_AGE_MS }) ?? processesOf(uids, procDir)).flatMap(({ pid, uid }) => {
     const fields = statFieldsOf(procDir, pid);
     return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
   });
@@ -50,8 +53,10 @@ export function createSessionLimit(options: {
   procDir?: string;
   /** The server's own processes as a host (its repository check): not a session. */
   ownPids?: () => ReadonlySet<number>;
+  /** A /proc scan shared with the repository watch (absent: a scan of its own at each look). */
+  processTable?: HostProcessTable;
 }): SessionLimit {
-  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>() } = options;
+  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>(), processTable } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   /** Rows reconcile handed over, made into caps at the next look (not in the pass that approves a host). */
   let handedRows: readonly HostRow[] | null = null;
@@ -80,7 +85,9 @@ export function createSessionLimit(options: {
       }
       const own = ownPids();
       // Asked again at every look: an account removed since the last reconcile is no one's to count.
-      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
+      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir, processTable).filter(
+        (found) => !own.has(found.pid),
+      );
       let ended = 0;
       for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
         for (const pid of over.pidsToEnd) {

@@ -6,7 +6,13 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderAccountFiles } from '../../../../src/root/accounts/account-files.js';
 import { parseServerAccounts, type ServerUids, serverUidsAmong } from '../../../../src/root/accounts/server-accounts.js';
-import { endSessionsAndWait, endSessionsOf, uidsInSession } from '../../../../src/root/processes/sessions.js';
+import {
+  createHostProcessTable,
+  endSessionsAndWait,
+  endSessionsOf,
+  processIdsInSession,
+  uidsInSession,
+} from '../../../../src/root/processes/sessions.js';
 import { SYSTEM_PASSWD, serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { waitFor } from '../../../support/wait-for.js';
 
@@ -39,6 +45,45 @@ function serverUids(uids: number[]): ServerUids {
 }
 
 describe('sessions', () => {
+  it('shares one scan between looks of the same moment, each filtered by its own UIDs, and scans again once it is older', () => {
+    runningProcess(99_999_001, 20_001);
+    runningProcess(99_999_002, 20_002);
+    let now = 0;
+    const table = createHostProcessTable({ procDir, clock: () => now });
+    expect(processIdsInSession(serverUids([20_001, 20_002]), procDir, new Set(), { processes: table, maxAgeMs: 100 })).toEqual(
+      new Map([
+        [20_001, [99_999_001]],
+        [20_002, [99_999_002]],
+      ]),
+    );
+    runningProcess(99_999_003, 20_001);
+    // Within the age a caller accepts: the scan made above, with only the UIDs asked about.
+    now = 100;
+    expect(table.processesOf(serverUids([20_002]), { maxAgeMs: 100 })).toEqual([{ pid: 99_999_002, uid: 20_002 }]);
+    expect(table.processesOf(serverUids([20_001]), { maxAgeMs: 100 })).toEqual([{ pid: 99_999_001, uid: 20_001 }]);
+    // A caller that may use only a younger one scans again (and so do those after it).
+    expect(
+      table
+        .processesOf(serverUids([20_001]), { maxAgeMs: 50 })
+        .map(({ pid }) => pid)
+        .sort(),
+    ).toEqual([99_999_001, 99_999_003]);
+    runningProcess(99_999_004, 20_002);
+    expect(table.processesOf(serverUids([20_002]))).toHaveLength(2);
+    // What ends sessions never uses a shared scan.
+    expect(uidsInSession(serverUids([20_001]), procDir)).toEqual(new Set([20_001]));
+  });
+
+  it('reads the real UID from a status whatever the spacing, and skips a process whose status has none', () => {
+    mkdirSync(join(procDir, '99999004', 'ns'), { recursive: true });
+    writeFileSync(join(procDir, '99999004', 'status'), 'Name:\tx\nUid:  20001 0 0 0\n');
+    symlinkSync(NAMESPACE, join(procDir, '99999004', 'ns', 'mnt'));
+    mkdirSync(join(procDir, '99999005', 'ns'), { recursive: true });
+    writeFileSync(join(procDir, '99999005', 'status'), 'Name:\tx\n');
+    symlinkSync(NAMESPACE, join(procDir, '99999005', 'ns', 'mnt'));
+    expect(processIdsInSession(serverUids([20_001]), procDir)).toEqual(new Map([[20_001, [99_999_004]]]));
+  });
+
   it('finds the sessions of host UIDs', () => {
     runningProcess(99_999_001, 20_001);
     expect(uidsInSession(serverUids([20_001, 20_002]), procDir)).toEqual(new Set([20_001]));

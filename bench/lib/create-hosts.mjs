@@ -1,0 +1,19 @@
+// Creates many hosts through the product's own path (what `borgctl createuser
+// NAME KEY` does: the API's createOrRekeyHost, root asked over its control
+// socket), in one process rather than one node start per host.
+//   node bench/lib/create-hosts.mjs < lines of "NAME PUBLIC-KEY"
+// Runs as root against a running server (the same BORG_SERVER_* environment); it
+// becomes the API user, as the CLI does. Prints how many it made on stderr.
+import { readFileSync } from 'node:fs';
+import { createOrRekeyHost } from '../../dist/api/hosts/hosts.js';
+import { CLI_ACTOR, openCliContext } from '../../dist/cli/cli-context.js';
+
+const lines = readFileSync(0, 'utf8').split('\n').filter(Boolean);
+const context = await openCliContext();
+const startedAt = Date.now();
+for (const line of lines) {
+  const space = line.indexOf(' ');
+  await createOrRekeyHost(context, line.slice(0, space), line.slice(space + 1), CLI_ACTOR);
+}
+process.stderr.write(`created ${lines.length} hosts in ${Date.now() - startedAt} ms\n`);
+process.exit(0);
