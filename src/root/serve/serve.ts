@@ -27,6 +27,7 @@ import { startScheduledStateCopies } from '../state-backup/scheduled-state-copie
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { importLegacyState } from '../upgrade/legacy-state.js';
+import { createQuietLooks } from '../watch/quiet-looks.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -133,6 +134,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     run,
     serverAccounts,
   });
+  // The watches' /proc scans are skipped while sshd has no connection and the last look found nothing (quiet-looks.ts).
+  const quietLooks = createQuietLooks({ listenerPid: () => sshd?.current()?.pid });
   const sessionLimit = createSessionLimit({
     db,
     backupDir: config.backupDir,
@@ -146,6 +149,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const summary = reconcile(db, reconcileSettings, memory, new Date());
     repositoryWatch?.refreshHosts();
     sessionLimit.refreshHosts();
+    quietLooks.wake();
     // When a full-access window ends, --append-only goes back into that host's key line.
     clearTimeout(windowEndTimer);
     if (summary.nextFullAccessEnd) {
@@ -275,15 +279,29 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   repositoryWatch = watch;
   let watchLooks = 0;
   const watchTimer = setInterval(() => {
+    const sweep = watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0;
+    // Idle (no connection to sshd, nothing seen at the last look): no /proc scan until a sweep or a connection.
+    if (!sweep && quietLooks.canSkip()) {
+      liveness.passCompleted('repository-watch');
+      return;
+    }
     liveness
-      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
+      .track(
+        'repository-watch',
+        watch.check({ sweep }).then((watched) => quietLooks.looked(watched.length)),
+      )
       .catch((error: unknown) => {
+        quietLooks.wake();
         logger.error({ err: error }, 'repository watch failed');
       });
   }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
   const sessionLimitTimer = setInterval(() => {
     try {
+      if (quietLooks.canSkip()) {
+        liveness.passCompleted('session-limit');
+        return;
+      }
       sessionLimit.check();
       liveness.passCompleted('session-limit');
     } catch (error) {
