@@ -2,22 +2,38 @@ import { isHostAccountUid } from '../../domain/host-uid.js';
 import { mountNamespaceOf, processStatuses } from '../../process/process-table.js';
 import type { ServerUids } from '../accounts/server-accounts.js';
 
-/**
- * Live processes of this server's mount namespace whose real UID is one of
- * `uids`: accounts the server made (server-accounts.ts), never a UID a host
- * row merely names. Host-range UIDs only even so: not root's, not a system
- * account's.
- */
-export function processesOf(uids: ServerUids, procDir = '/proc'): { pid: number; uid: number }[] {
-  if (uids.size === 0) return [];
+/** The last pass over /proc: every host-range process of this server's mount namespace, and when (performance.now()). */
+let lastScan: { procDir: string; at: number; processes: { pid: number; uid: number }[] } | null = null;
+
+function scanHostProcesses(procDir: string): { pid: number; uid: number }[] {
   const ownNamespace = mountNamespaceOf(procDir, 'self');
   const found: { pid: number; uid: number }[] = [];
   for (const { pid, realUid } of processStatuses(procDir)) {
     // A zombie has no mount namespace left: it is no session any more.
-    if (!uids.has(realUid) || !isHostAccountUid(realUid) || mountNamespaceOf(procDir, pid) !== ownNamespace) continue;
+    if (!isHostAccountUid(realUid) || mountNamespaceOf(procDir, pid) !== ownNamespace) continue;
     found.push({ pid: Number(pid), uid: realUid });
   }
+  lastScan = { procDir, at: performance.now(), processes: found };
   return found;
+}
+
+/**
+ * Live processes of this server's mount namespace whose real UID is one of
+ * `uids`: accounts the server made (server-accounts.ts), never a UID a host
+ * row merely names. Host-range UIDs only even so: not root's, not a system
+ * account's. `reuseWithinMs`: the last pass over /proc will do if it is at
+ * most that old (the session limit's look, due in the same tick as the
+ * repository watch's, needs no pass of its own); 0, the default: a new pass.
+ */
+export function processesOf(
+  uids: ServerUids,
+  procDir = '/proc',
+  { reuseWithinMs = 0 }: { reuseWithinMs?: number } = {},
+): { pid: number; uid: number }[] {
+  if (uids.size === 0) return [];
+  const isRecent = reuseWithinMs > 0 && lastScan?.procDir === procDir && performance.now() - lastScan.at <= reuseWithinMs;
+  const processes = isRecent && lastScan ? lastScan.processes : scanHostProcesses(procDir);
+  return processes.filter(({ uid }) => uids.has(uid));
 }
 
 /**

@@ -45,6 +45,10 @@ const API_ENTRY = fileURLToPath(new URL('../../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
 const STOP_GRACE_MS = 5000;
 const SESSION_GRACE_MS = 2000;
+/** How old a pass over /proc the session limit may take from the repository watch (it looks in the same tick). */
+const SESSION_SCAN_REUSE_MS = 100;
+/** The session limit looks at every how many of the repository watch's ticks. */
+const SESSION_LIMIT_EVERY_LOOKS = Math.max(1, Math.round(SESSION_LIMIT_INTERVAL_MS / REPOSITORY_WATCH_INTERVAL_MS));
 
 /**
  * sshd gives each session its own process group, so stopping the listener
@@ -143,6 +147,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     now: () => new Date(),
     serverAccounts,
     ownPids: checks.ownPids,
+    // Its look falls in the same tick as every other look of the repository watch: one pass over /proc for both.
+    reuseScanWithinMs: SESSION_SCAN_REUSE_MS,
   });
   const reconcilePass = async () => {
     const startedAt = performance.now();
@@ -278,11 +284,25 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   });
   repositoryWatch = watch;
   let watchLooks = 0;
+  // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
+  const checkSessionLimit = () => {
+    try {
+      sessionLimit.check();
+      liveness.passCompleted('session-limit');
+    } catch (error) {
+      logger.error({ err: error }, 'session limit check failed');
+    }
+  };
+  // One timer for both: the session limit's look (every SESSION_LIMIT_INTERVAL_MS) comes right after the
+  // repository watch's pass over /proc in the same tick, and uses it instead of a pass of its own.
   const watchTimer = setInterval(() => {
-    const sweep = watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0;
+    const look = watchLooks++;
+    const sweep = look % REPOSITORY_WATCH_SWEEP_EVERY === 0;
+    const isSessionLimitDue = look % SESSION_LIMIT_EVERY_LOOKS === 0;
     // Idle (no connection to sshd, nothing seen at the last look): no /proc scan until a sweep or a connection.
     if (!sweep && quietLooks.canSkip()) {
       liveness.passCompleted('repository-watch');
+      if (isSessionLimitDue) liveness.passCompleted('session-limit');
       return;
     }
     liveness
@@ -294,20 +314,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
         quietLooks.wake();
         logger.error({ err: error }, 'repository watch failed');
       });
+    if (isSessionLimitDue) checkSessionLimit();
   }, REPOSITORY_WATCH_INTERVAL_MS);
-  // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
-  const sessionLimitTimer = setInterval(() => {
-    try {
-      if (quietLooks.canSkip()) {
-        liveness.passCompleted('session-limit');
-        return;
-      }
-      sessionLimit.check();
-      liveness.passCompleted('session-limit');
-    } catch (error) {
-      logger.error({ err: error }, 'session limit check failed');
-    }
-  }, SESSION_LIMIT_INTERVAL_MS);
   const reportTimer = setInterval(() => {
     try {
       reports.flush();
@@ -340,7 +348,6 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const stop = () => {
       logger.info('stopping');
       clearInterval(watchTimer);
-      clearInterval(sessionLimitTimer);
       clearInterval(reportTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);

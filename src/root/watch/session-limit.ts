@@ -26,8 +26,8 @@ export interface SessionLimit {
  * with its parent and start time: sshd's child for a connection changed its
  * UID and is not dumpable, so it is found by real UID, not by the owner of /proc/PID.
  */
-function readHostProcesses(uids: ServerUids, procDir: string): HostProcess[] {
-  return processesOf(uids, procDir).flatMap(({ pid, uid }) => {
+function readHostProcesses(uids: ServerUids, procDir: string, reuseWithinMs: number): HostProcess[] {
+  return processesOf(uids, procDir, { reuseWithinMs }).flatMap(({ pid, uid }) => {
     const fields = statFieldsOf(procDir, pid);
     return fields === null ? [] : [{ pid, parentPid: Number(fields[1]), uid, startTicks: Number(fields[19]) }];
   });
@@ -47,8 +47,19 @@ export function createSessionLimit(options: {
   procDir?: string;
   /** The server's own processes as a host (its repository check): not a session. */
   ownPids?: () => ReadonlySet<number>;
+  /** A pass over /proc at most this old (the repository watch's, in the same tick) will do; 0: a pass of its own. */
+  reuseScanWithinMs?: number;
 }): SessionLimit {
-  const { db, backupDir, logger, now, serverAccounts, procDir = '/proc', ownPids = () => new Set<number>() } = options;
+  const {
+    db,
+    backupDir,
+    logger,
+    now,
+    serverAccounts,
+    procDir = '/proc',
+    ownPids = () => new Set<number>(),
+    reuseScanWithinMs = 0,
+  } = options;
   let capByUid = new Map<number, { name: string; maxSessions: number }>();
   const lastAuditAt = new Map<string, number>();
   return {
@@ -64,7 +75,9 @@ export function createSessionLimit(options: {
     check() {
       const own = ownPids();
       // Asked again at every look: an account removed since the last reconcile is no one's to count.
-      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir).filter((found) => !own.has(found.pid));
+      const processes = readHostProcesses(serverAccounts.only(capByUid.keys()), procDir, reuseScanWithinMs).filter(
+        (found) => !own.has(found.pid),
+      );
       let ended = 0;
       for (const over of sessionsOverCap(processes, (uid) => capByUid.get(uid)?.maxSessions)) {
         for (const pid of over.pidsToEnd) {

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderAccountFiles } from '../../../../src/root/accounts/account-files.js';
 import { parseServerAccounts, type ServerUids, serverUidsAmong } from '../../../../src/root/accounts/server-accounts.js';
-import { endSessionsAndWait, endSessionsOf, uidsInSession } from '../../../../src/root/processes/sessions.js';
+import { endSessionsAndWait, endSessionsOf, processesOf, uidsInSession } from '../../../../src/root/processes/sessions.js';
 import { SYSTEM_PASSWD, serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { waitFor } from '../../../support/wait-for.js';
 
@@ -47,6 +47,30 @@ describe('sessions', () => {
   it('finds no session of a UID whose account the server did not make: it is no server UID', () => {
     runningProcess(99_999_001, 54_321);
     expect(uidsInSession(serverUids([54_321]), procDir)).toEqual(new Set());
+  });
+
+  it('takes the last pass over /proc only when asked to and it is recent enough, else reads /proc again', () => {
+    runningProcess(99_999_001, 20_001);
+    const uids = serverUids([20_001, 20_002]);
+    expect(processesOf(uids, procDir)).toEqual([{ pid: 99_999_001, uid: 20_001 }]);
+    runningProcess(99_999_002, 20_002);
+    // The session limit, in the same tick as the repository watch's pass: that pass will do.
+    expect(processesOf(uids, procDir, { reuseWithinMs: 60_000 })).toEqual([{ pid: 99_999_001, uid: 20_001 }]);
+    // Everyone else reads /proc again (and that pass is the one reused next).
+    expect(processesOf(uids, procDir)).toEqual([
+      { pid: 99_999_001, uid: 20_001 },
+      { pid: 99_999_002, uid: 20_002 },
+    ]);
+    expect(processesOf(serverUids([20_002]), procDir, { reuseWithinMs: 60_000 })).toEqual([{ pid: 99_999_002, uid: 20_002 }]);
+    // Another /proc is never answered from this one's pass.
+    const otherProc = mkdtempSync(join(tmpdir(), 'sbs-sessions-other-'));
+    try {
+      mkdirSync(join(otherProc, 'self', 'ns'), { recursive: true });
+      symlinkSync(NAMESPACE, join(otherProc, 'self', 'ns', 'mnt'));
+      expect(processesOf(uids, otherProc, { reuseWithinMs: 60_000 })).toEqual([]);
+    } finally {
+      rmSync(otherProc, { recursive: true, force: true });
+    }
   });
 
   it('never counts or signals root or a system account, even when given them as server UIDs', () => {
