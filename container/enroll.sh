@@ -182,8 +182,26 @@ cat >&2 <<EOF_DONE
   Use these settings with borg (the repository is append-only unless the admin changed that):
 
 EOF_DONE
+# The client's cipher order decides (RFC 4253 §7.1), and OpenSSH clients put
+# chacha20-poly1305 first: where this CPU has AES instructions (x86's flags,
+# arm64's Features), AES-GCM costs both ends less CPU per byte. Only ciphers the
+# server offers (src/root/sshd/ssh-algorithms.ts), and only those this ssh knows.
+if grep -Eq '^(flags|Features)[[:space:]]*:(.*[[:space:]])?aes([[:space:]]|$)' /proc/cpuinfo 2>/dev/null; then
+  PREFERRED='aes128-gcm@openssh.com aes256-gcm@openssh.com chacha20-poly1305@openssh.com'
+else
+  PREFERRED='chacha20-poly1305@openssh.com aes128-gcm@openssh.com aes256-gcm@openssh.com'
+fi
+KNOWN_CIPHERS=$(ssh -Q cipher 2>/dev/null || true)
+CIPHERS=''
+for cipher in $PREFERRED; do
+  if [ -z "$KNOWN_CIPHERS" ] || printf '%s\n' "$KNOWN_CIPHERS" | grep -qxF "$cipher"; then
+    CIPHERS="${CIPHERS:+$CIPHERS,}$cipher"
+  fi
+done
+
 printf "export BORG_REPO='%s'\n" "$REPO_URL"
-printf "export BORG_RSH='ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s'\n" "$KEY_FILE" "$KNOWN_HOSTS"
+printf "export BORG_RSH='ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s%s'\n" \
+  "$KEY_FILE" "$KNOWN_HOSTS" "${CIPHERS:+ -o Ciphers=$CIPHERS}"
 cat >&2 <<'EOF_NEXT'
 
   Then: borg init --encryption=repokey-blake2   (once; keep the passphrase and `borg key export` safe)

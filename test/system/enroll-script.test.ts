@@ -1,11 +1,14 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ciphersFor, hasAesInstructions } from '../../src/root/sshd/ssh-algorithms.js';
 import { runEnrollCommand, waitForFingerprint } from '../support/enroll-command.js';
 import { pickFreePorts } from '../support/sandbox.js';
 import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { SYSTEM_PATH } from '../support/system-path.js';
 
 /**
  * The whole flow as a VM sees it: the admin hands over the one line the API
@@ -68,6 +71,24 @@ describe('enrollment through enroll.sh', () => {
     expect(await borg.run(['list', '--short'], { env })).toMatchObject({ exitCode: 0, stdout: 'first\n' });
     expect(await borg.run(['extract', '::first'], { env, cwd: extractDir })).toMatchObject({ exitCode: 0 });
     expect(await readFile(join(extractDir as string, borg.dataDir, 'hello.txt'), 'utf8')).toBe('hello from script1\n');
+
+    // The client's cipher order decides (RFC 4253 §7.1): the script puts AES-GCM first where
+    // this CPU has AES instructions, chacha20-poly1305 where not, and the session really uses it.
+    const aes = hasAesInstructions(await readFile('/proc/cpuinfo', 'utf8'));
+    const expectedCipher = aes ? 'aes128-gcm@openssh.com' : 'chacha20-poly1305@openssh.com';
+    const offered = ciphersFor(aes);
+    const listed = /-o Ciphers=(\S+)/.exec(settings.BORG_RSH as string)?.[1]?.split(',');
+    expect(listed?.[0]).toBe(expectedCipher);
+    expect(listed?.every((cipher) => offered.includes(cipher))).toBe(true);
+    const session = await execa('sh', ['-c', `${settings.BORG_RSH} -v -o BatchMode=yes -p ${sandbox.sshPort} script1@127.0.0.1`], {
+      env: { PATH: SYSTEM_PATH, HOME: borg.homeDir },
+      extendEnv: false,
+      input: '',
+      reject: false,
+      timeout: 60_000,
+    });
+    expect(String(session.stderr)).toContain(`kex: client->server cipher: ${expectedCipher}`);
+    expect(String(session.stderr)).toContain(`kex: server->client cipher: ${expectedCipher}`);
   });
 
   it('stops with an error when the admin denies the enrollment', async () => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type NumberedRootReport, REPORTS_PER_BATCH } from '../../channel/root-reports.js';
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
-import { dropReportsBeyond, forgetReportsUpTo, pendingReports } from './report-to-api.js';
+import { dropReportsBeyond, forgetReportsUpTo, preparePendingReports } from './report-to-api.js';
 
 /** The API's acknowledgement (a request on its socket): it applied every report up to `upTo`. */
 export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().nonnegative() });
@@ -35,6 +35,7 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
   let send: ((reports: NumberedRootReport[]) => void) | null = null;
   let waitingFor: { lastId: number; sentAt: number } | null = null;
   let flushes = 0;
+  const pendingReports = preparePendingReports(db);
 
   /** `evenEmpty`: a batch goes out when none is pending too, so that an API that just connected learns it has caught up. */
   function flush({ evenEmpty = false } = {}): void {
@@ -45,7 +46,7 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
     }
     if (!send) return;
     if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
-    const batch = pendingReports(db, 0, REPORTS_PER_BATCH);
+    const batch = pendingReports(0, REPORTS_PER_BATCH);
     const last = batch.at(-1);
     waitingFor = last ? { lastId: last.id, sentAt: now() } : null;
     if (!last && !evenEmpty) return;

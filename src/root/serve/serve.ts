@@ -27,6 +27,7 @@ import { startScheduledStateCopies } from '../state-backup/scheduled-state-copie
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
 import { importLegacyState } from '../upgrade/legacy-state.js';
+import { createQuietLooks } from '../watch/quiet-looks.js';
 import {
   createRepositoryWatch,
   REPOSITORY_WATCH_INTERVAL_MS,
@@ -44,6 +45,8 @@ const API_ENTRY = fileURLToPath(new URL('../../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
 const STOP_GRACE_MS = 5000;
 const SESSION_GRACE_MS = 2000;
+/** The session limit looks at every how many of the repository watch's ticks. */
+const SESSION_LIMIT_EVERY_LOOKS = Math.max(1, Math.round(SESSION_LIMIT_INTERVAL_MS / REPOSITORY_WATCH_INTERVAL_MS));
 
 /**
  * sshd gives each session its own process group, so stopping the listener
@@ -135,6 +138,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   });
   // The session cap and the repository watch look at /proc in the same timer turn: one scan serves both.
   const processTable = createHostProcessTable();
+  // The watches' /proc scans are skipped while sshd has no connection and the last look found nothing (quiet-looks.ts).
+  const quietLooks = createQuietLooks({ listenerPid: () => sshd?.current()?.pid });
   const sessionLimit = createSessionLimit({
     db,
     backupDir: config.backupDir,
@@ -150,6 +155,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     // The rows this pass read and checked: the watches take them instead of reading and checking every row again.
     repositoryWatch?.refreshHosts(summary.hosts);
     sessionLimit.refreshHosts(summary.hosts);
+    quietLooks.wake();
     // When a full-access window ends, --append-only goes back into that host's key line.
     clearTimeout(windowEndTimer);
     if (summary.nextFullAccessEnd) {
@@ -280,22 +286,38 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   });
   repositoryWatch = watch;
   let watchLooks = 0;
-  const watchTimer = setInterval(() => {
-    liveness
-      .track('repository-watch', watch.check({ sweep: watchLooks++ % REPOSITORY_WATCH_SWEEP_EVERY === 0 }))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'repository watch failed');
-      });
-  }, REPOSITORY_WATCH_INTERVAL_MS);
   // sshd has no per-user session limit without PAM: the newest sessions beyond a host's cap are ended.
-  const sessionLimitTimer = setInterval(() => {
+  const checkSessionLimit = () => {
     try {
       sessionLimit.check();
       liveness.passCompleted('session-limit');
     } catch (error) {
       logger.error({ err: error }, 'session limit check failed');
     }
-  }, SESSION_LIMIT_INTERVAL_MS);
+  };
+  // One timer for both: the session limit's look (every SESSION_LIMIT_INTERVAL_MS) comes right after the
+  // repository watch's pass over /proc in the same tick, and uses it instead of a pass of its own.
+  const watchTimer = setInterval(() => {
+    const look = watchLooks++;
+    const sweep = look % REPOSITORY_WATCH_SWEEP_EVERY === 0;
+    const isSessionLimitDue = look % SESSION_LIMIT_EVERY_LOOKS === 0;
+    // Idle (no connection to sshd, nothing seen at the last look): no /proc scan until a sweep or a connection.
+    if (!sweep && quietLooks.canSkip()) {
+      liveness.passCompleted('repository-watch');
+      if (isSessionLimitDue) liveness.passCompleted('session-limit');
+      return;
+    }
+    liveness
+      .track(
+        'repository-watch',
+        watch.check({ sweep }).then((watched) => quietLooks.looked(watched.length)),
+      )
+      .catch((error: unknown) => {
+        quietLooks.wake();
+        logger.error({ err: error }, 'repository watch failed');
+      });
+    if (isSessionLimitDue) checkSessionLimit();
+  }, REPOSITORY_WATCH_INTERVAL_MS);
   const reportTimer = setInterval(() => {
     try {
       reports.flush();
@@ -328,7 +350,6 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const stop = () => {
       logger.info('stopping');
       clearInterval(watchTimer);
-      clearInterval(sessionLimitTimer);
       clearInterval(reportTimer);
       clearInterval(checkTimer);
       clearTimeout(windowEndTimer);
