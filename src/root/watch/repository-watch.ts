@@ -21,6 +21,8 @@ import { createSessionTracker, type SessionTracker } from './session-tracker.js'
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
 export const REPOSITORY_WATCH_INTERVAL_MS = 250;
 export const REPOSITORY_WATCH_SWEEP_EVERY = 40;
+/** How old a shared /proc scan a look may take: one made in the same timer turn. */
+const SAME_TURN_SCAN_MS = 50;
 
 export interface RepositoryWatchOptions {
   db: Db;
@@ -154,9 +156,9 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       serverAccounts.only(current.map((row) => row.uid)),
       procDir,
       ownPids(),
-      // A scan up to one interval old (the session cap's, made fresh twice a second) tells which hosts to look at as well:
-      // a session seen a look later is still seen, and the sweep reads every repository that changed.
-      processTable && { processes: processTable, maxAgeMs: REPOSITORY_WATCH_INTERVAL_MS },
+      // Only a scan of this same timer turn (the session cap looks in the watch's tick and takes this one): a scan
+      // one interval old would be the previous look's, and a short session (a `borg init`) could then go unseen.
+      processTable && { processes: processTable, maxAgeMs: SAME_TURN_SCAN_MS },
     );
     const inSession = new Set(processes.keys());
     const watched: WatchedHost[] = [];
