@@ -14,7 +14,8 @@ export const SESSION_LIMIT_INTERVAL_MS = 500;
 /** One audit entry per host in this time however often it tries (the log has every look). */
 const AUDIT_EVERY_MS = 60_000;
 
-type HostRow = typeof hosts.$inferSelect;
+/** What the cap reads of a host row. */
+type HostRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'maxSessions'>;
 
 export interface SessionLimit {
   /** Reads the active hosts and their caps again (after every reconcile). */
