@@ -29,28 +29,62 @@ export interface AccountConflict {
 
 type Entry = { readonly line: string; readonly fields: readonly string[] };
 
-/**
- * The texts split last (a pass reads passwd, group and shadow, and renders them
- * anew): the same text is not split again by the next look or the next pass.
- */
-const recentlySplit: { text: string; entries: readonly Entry[] }[] = [];
-const RECENTLY_SPLIT_KEPT = 6;
+/** What the conflict check and the render need of the three texts: all of it but the host accounts' lines. */
+interface AccountFilesView {
+  files: AccountFiles;
+  /** The names of the passwd lines that carry the host marker: the accounts the server made. */
+  managed: ReadonlySet<string>;
+  /** passwd lines without the marker: the system's users. */
+  foreignUsers: readonly Entry[];
+  /** The lines a render keeps: not a managed name (and in group, not the hosts group either: the system's groups). */
+  keptPasswd: readonly Entry[];
+  keptGroup: readonly Entry[];
+  keptShadow: readonly Entry[];
+  /** The system's names and IDs, made at the first conflict check of these texts. */
+  taken?: { userNames: Set<string>; userIds: Set<number>; groupNames: Set<string>; groupIds: Set<number> };
+}
 
-/** Each non-empty line with its colon-separated fields, split once. */
-function entries(text: string): readonly Entry[] {
-  const known = recentlySplit.find((split) => split.text === text);
-  if (known) return known.entries;
-  const split = text
+/**
+ * The views of the texts seen last, each found again only for the very same
+ * three texts (a pass reads the files, and renders them anew): the host lines
+ * are not split again by the next pass, and a text that differs in any
+ * character (a hand edit, a useradd) is split and looked at whole.
+ */
+const recentViews: AccountFilesView[] = [];
+const RECENT_VIEWS_KEPT = 4;
+
+function remember(view: AccountFilesView): AccountFilesView {
+  recentViews.unshift(view);
+  recentViews.length = Math.min(recentViews.length, RECENT_VIEWS_KEPT);
+  return view;
+}
+
+/** Each non-empty line with its colon-separated fields. */
+function entries(text: string): Entry[] {
+  return text
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => Object.freeze({ line, fields: Object.freeze(line.split(':')) }));
-  recentlySplit.unshift({ text, entries: Object.freeze(split) });
-  recentlySplit.length = Math.min(recentlySplit.length, RECENTLY_SPLIT_KEPT);
-  return split;
 }
 
-function managedNames(passwd: readonly Entry[]): Set<string> {
-  return new Set(passwd.filter((entry) => entry.fields[4] === HOST_ACCOUNT_MARKER).map((entry) => entry.fields[0] ?? ''));
+const nameOf = (entry: Entry) => entry.fields[0] ?? '';
+
+function viewOf(files: AccountFiles): AccountFilesView {
+  const known = recentViews.find(
+    (view) => view.files.passwd === files.passwd && view.files.group === files.group && view.files.shadow === files.shadow,
+  );
+  if (known) return known;
+  const passwd = entries(files.passwd);
+  const managed = new Set(passwd.filter((entry) => entry.fields[4] === HOST_ACCOUNT_MARKER).map(nameOf));
+  const isKept = (entry: Entry) => !managed.has(nameOf(entry));
+  return remember({
+    files: { ...files },
+    managed,
+    foreignUsers: passwd.filter((entry) => entry.fields[4] !== HOST_ACCOUNT_MARKER),
+    keptPasswd: passwd.filter(isKept),
+    keptGroup: entries(files.group).filter((entry) => isKept(entry) && nameOf(entry) !== HOSTS_GROUP),
+    keptShadow: entries(files.shadow).filter(isKept),
+  });
 }
 
 /**
@@ -58,14 +92,15 @@ function managedNames(passwd: readonly Entry[]): Set<string> {
  * name or the ID; the provisioner leaves those hosts out and reports them.
  */
 export function findConflicts(files: AccountFiles, accounts: HostAccount[]): AccountConflict[] {
-  const passwd = entries(files.passwd);
-  const managed = managedNames(passwd);
-  const foreignUsers = passwd.filter((entry) => entry.fields[4] !== HOST_ACCOUNT_MARKER);
-  const foreignGroups = entries(files.group).filter((entry) => !managed.has(entry.fields[0] ?? '') && entry.fields[0] !== HOSTS_GROUP);
-  const userNames = new Set(foreignUsers.map((entry) => entry.fields[0]));
-  const userIds = new Set(foreignUsers.map((entry) => Number(entry.fields[2])));
-  const groupNames = new Set(foreignGroups.map((entry) => entry.fields[0]));
-  const groupIds = new Set(foreignGroups.map((entry) => Number(entry.fields[2])));
+  const view = viewOf(files);
+  // The groups of the system: not a managed name, not the hosts group (the lines a render keeps).
+  view.taken ??= {
+    userNames: new Set(view.foreignUsers.map(nameOf)),
+    userIds: new Set(view.foreignUsers.map((entry) => Number(entry.fields[2]))),
+    groupNames: new Set(view.keptGroup.map(nameOf)),
+    groupIds: new Set(view.keptGroup.map((entry) => Number(entry.fields[2]))),
+  };
+  const { userNames, userIds, groupNames, groupIds } = view.taken;
   return accounts.flatMap((account) => {
     if (userNames.has(account.name)) return [{ name: account.name, reason: 'a system account has this name' }];
     if (userIds.has(account.uid)) return [{ name: account.name, reason: `a system account has UID ${account.uid}` }];
@@ -75,36 +110,74 @@ export function findConflicts(files: AccountFiles, accounts: HostAccount[]): Acc
   });
 }
 
+interface HostLines {
+  uid: number;
+  home: string;
+  passwd: string;
+  group: string;
+  shadow: string;
+}
+
+/** Each account's three lines as the last render made them, by name: made again only when its UID or home differs. */
+let renderedLines = new Map<string, HostLines>();
+
+function linesOf(account: HostAccount, rendered: Map<string, HostLines>): HostLines {
+  const { name, uid, home } = account;
+  const known = rendered.get(name);
+  if (known !== undefined && known.uid === uid && known.home === home) return known;
+  return {
+    uid,
+    home,
+    passwd: `${name}:x:${uid}:${uid}:${HOST_ACCOUNT_MARKER}:${home}:/bin/sh`,
+    group: `${name}:x:${uid}:`,
+    // `*`, not `!`: sshd refuses a locked account when PAM is off, and no password ever works.
+    shadow: `${name}:*:19000:0:99999:7:::`,
+  };
+}
+
+/** An account whose lines split back into exactly its own fields (a host name: no colon, no newline). */
+const splitsBack = (account: HostAccount) =>
+  typeof account.name === 'string' &&
+  !/[:\n]/.test(account.name) &&
+  Number.isSafeInteger(account.uid) &&
+  typeof account.home === 'string' &&
+  !account.home.includes('\n');
+
 /** The account files with exactly `accounts` as the managed host accounts. */
 export function renderAccountFiles(current: AccountFiles, accounts: HostAccount[]): AccountFiles {
-  const passwd = entries(current.passwd);
-  const previouslyManaged = managedNames(passwd);
-  const isKept = (entry: Entry) => !previouslyManaged.has(entry.fields[0] ?? '');
+  const view = viewOf(current);
   const sorted = [...accounts].sort((a, b) => a.uid - b.uid);
+  const previous = renderedLines;
+  const lines = sorted.map((account) => linesOf(account, previous));
+  renderedLines = new Map(sorted.map((account, index) => [account.name, lines[index] as HostLines]));
 
-  const passwdLines = [
-    ...passwd.filter(isKept).map((entry) => entry.line),
-    ...sorted.map((account) => `${account.name}:x:${account.uid}:${account.uid}:${HOST_ACCOUNT_MARKER}:${account.home}:/bin/sh`),
-  ];
+  const passwdLines = [...view.keptPasswd.map((entry) => entry.line), ...lines.map((line) => line.passwd)];
   const groupLines = [
-    ...entries(current.group)
-      .filter((entry) => isKept(entry) && entry.fields[0] !== HOSTS_GROUP)
-      .map((entry) => entry.line),
-    ...sorted.map((account) => `${account.name}:x:${account.uid}:`),
+    ...view.keptGroup.map((entry) => entry.line),
+    ...lines.map((line) => line.group),
     `${HOSTS_GROUP}:x:${HOSTS_GROUP_ID}:${sorted.map((account) => account.name).join(',')}`,
   ];
-  // `*`, not `!`: sshd refuses a locked account when PAM is off, and no password ever works.
-  const shadowLines = [
-    ...entries(current.shadow)
-      .filter(isKept)
-      .map((entry) => entry.line),
-    ...sorted.map((account) => `${account.name}:*:19000:0:99999:7:::`),
-  ];
-  return {
+  const shadowLines = [...view.keptShadow.map((entry) => entry.line), ...lines.map((line) => line.shadow)];
+  const rendered = {
     passwd: `${passwdLines.join('\n')}\n`,
     group: `${groupLines.join('\n')}\n`,
     shadow: `${shadowLines.join('\n')}\n`,
   };
+  // What these texts hold is known without splitting them: the kept lines, then the accounts' own (which carry
+  // the marker, and no kept line does: a marked line's name is managed, so it is not kept).
+  if (sorted.every(splitsBack)) {
+    const names = new Set(sorted.map((account) => account.name));
+    const isKept = (entry: Entry) => !names.has(nameOf(entry));
+    remember({
+      files: rendered,
+      managed: names,
+      foreignUsers: view.keptPasswd,
+      keptPasswd: view.keptPasswd.filter(isKept),
+      keptGroup: view.keptGroup.filter(isKept),
+      keptShadow: view.keptShadow.filter(isKept),
+    });
+  }
+  return rendered;
 }
 
 /** UID and GID of a named account in passwd text, or null. */

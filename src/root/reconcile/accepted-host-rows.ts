@@ -5,7 +5,8 @@ import { HOST_ACCOUNT_UID_MAX, HOST_ACCOUNT_UID_MIN, isHostAccountUid } from '..
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
 import type { KeyLineMemo } from './key-line-memo.js';
 
-type HostRow = typeof hosts.$inferSelect;
+/** What the check reads of a row. */
+type CheckedHostRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'keyType' | 'keyBase64' | 'quotaBytes' | 'allowFrom'>;
 
 /** A host row reconcile leaves alone, and why. */
 export interface RefusedHost {
@@ -24,11 +25,11 @@ export interface RefusedHost {
  * be made of. A refused row is reported and nothing is done for it.
  * With `keyLines`, a row whose values were checked before is not parsed again.
  */
-export function acceptedHostRows(
-  rows: HostRow[],
+export function acceptedHostRows<Row extends CheckedHostRow>(
+  rows: Row[],
   backupDir: string,
   keyLines?: KeyLineMemo,
-): { accepted: HostRow[]; refused: RefusedHost[] } {
+): { accepted: Row[]; refused: RefusedHost[] } {
   const refused: RefusedHost[] = [];
   const render = keyLines ? keyLines.render : renderAuthorizedKeysLine;
   const checked = rows.filter((row) => {
@@ -49,7 +50,7 @@ export function acceptedHostRows(
   return { accepted, refused };
 }
 
-function reasonToRefuse(row: HostRow, backupDir: string, render: typeof renderAuthorizedKeysLine): string | null {
+function reasonToRefuse(row: CheckedHostRow, backupDir: string, render: typeof renderAuthorizedKeysLine): string | null {
   if (typeof row.name !== 'string' || !isValidHostName(row.name)) return 'the name is not a valid host name';
   if (!isHostAccountUid(row.uid)) {
     return `UID ${JSON.stringify(row.uid)} is not a host UID (${HOST_ACCOUNT_UID_MIN}-${HOST_ACCOUNT_UID_MAX}, not the hosts group's)`;

@@ -19,6 +19,7 @@ import { reportToApi } from '../reports/report-to-api.js';
 import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from '../sshd/openssh-version.js';
 import { renderSshdConfig } from '../sshd/sshd-config.js';
 import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
+import { type ReconcileHostRow, readHostRows } from './host-rows.js';
 import { createKeyLineMemo, type KeyLineMemo } from './key-line-memo.js';
 
 export interface ReconcileSettings {
@@ -70,7 +71,7 @@ export interface ReconcileSummary {
   hosts: HostRow[];
 }
 
-type HostRow = typeof hosts.$inferSelect;
+type HostRow = ReconcileHostRow;
 
 /** A UID whose sessions were not ended, or a purged host whose files were kept, and why. */
 export interface LeftAlone {
@@ -140,7 +141,7 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
-  const checked = acceptedHostRows(db.select().from(hosts).all(), settings.backupDir, memory.keyLines);
+  const checked = acceptedHostRows(readHostRows(db), settings.backupDir, memory.keyLines);
   const refused = checked.refused;
   const rows = checked.accepted;
   const wanted = rows.filter((row) => row.status === 'active' || row.status === 'disabled');
@@ -356,7 +357,7 @@ function syncKeyFiles(
 function purgeHosts(
   db: Db,
   settings: ReconcileSettings,
-  purging: (typeof hosts.$inferSelect)[],
+  purging: HostRow[],
   now: Date,
   serverAccounts: ReadonlyMap<number, ServerAccount>,
   leftAlone: LeftAlone[],

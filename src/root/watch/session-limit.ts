@@ -16,7 +16,8 @@ const SHARED_SCAN_MAX_AGE_MS = 50;
 /** One audit entry per host in this time however often it tries (the log has every look). */
 const AUDIT_EVERY_MS = 60_000;
 
-type HostRow = typeof hosts.$inferSelect;
+/** What the cap reads of a host row. */
+type HostRow = Pick<typeof hosts.$inferSelect, 'name' | 'uid' | 'status' | 'maxSessions'>;
 
 export interface SessionLimit {
   /** Reads the active hosts and their caps again (after every reconcile). */
