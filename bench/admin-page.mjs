@@ -9,44 +9,20 @@ import { createRateLimiter } from '../dist/api/middleware/rate-limit.js';
 import { loadConfig } from '../dist/config.js';
 import { openMemoryDatabase } from '../dist/db/connection.js';
 import { hostBackupState, hosts } from '../dist/db/schema.js';
+import { benchBackupStateRow, benchHostRow } from './lib/host-rows.mjs';
 
 const hostCount = Number(process.argv[2] ?? 10_000);
-const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 const now = new Date();
 const db = openMemoryDatabase();
 const names = Array.from({ length: hostCount }, (_, index) => `vm${String(index).padStart(6, '0')}`);
 for (let start = 0; start < names.length; start += 500) {
   const batch = names.slice(start, start + 500);
   db.insert(hosts)
-    .values(
-      batch.map((name, offset) => ({
-        name,
-        uid: 20_000 + start + offset,
-        keyType: 'ssh-ed25519',
-        keyBase64: KEY,
-        fingerprint: 'SHA256:bench',
-        appendOnly: true,
-        quotaBytes: 50e9,
-        allowFrom: null,
-        status: 'active',
-        origin: 'createuser',
-        enrollmentId: null,
-        createdAt: now,
-        updatedAt: now,
-      })),
-    )
+    .values(batch.map((name, offset) => benchHostRow(name, 20_000 + start + offset, { quotaBytes: 50e9, createdAt: now, updatedAt: now })))
     .run();
   // Every third host backed up a day and a half ago: stale, so the overview has work to do.
   db.insert(hostBackupState)
-    .values(
-      batch.map((name, offset) => ({
-        hostName: name,
-        lastSessionAt: now,
-        lastBackupAt: new Date(now.getTime() - ((start + offset) % 3 === 0 ? 36 : 2) * 3600_000),
-        repositoryBytes: 1e9,
-        updatedAt: now,
-      })),
-    )
+    .values(batch.map((name, offset) => benchBackupStateRow(name, start + offset, now)))
     .run();
 }
 

@@ -31,6 +31,7 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchHostRow } from './lib/host-rows.mjs';
 import { ratio, writeSection } from './lib/results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -325,21 +326,9 @@ async function seedRootDatabase(count, publicKey) {
   const [keyType, keyBase64] = publicKey.split(' ');
   const { db } = openRootDatabase('/srv/state/root', '/srv/state/root/root.db');
   const now = new Date();
-  const rows = Array.from({ length: count }, (_, index) => ({
-    name: `h${index}`,
-    uid: 20000 + index,
-    keyType,
-    keyBase64,
-    fingerprint: 'SHA256:bench',
-    appendOnly: true,
-    quotaBytes: null,
-    allowFrom: null,
-    status: 'active',
-    origin: 'createuser',
-    enrollmentId: null,
-    createdAt: now,
-    updatedAt: now,
-  }));
+  const rows = Array.from({ length: count }, (_, index) =>
+    benchHostRow(`h${index}`, 20000 + index, { keyType, keyBase64, createdAt: now, updatedAt: now }),
+  );
   for (let start = 0; start < rows.length; start += 500)
     db.insert(hosts)
       .values(rows.slice(start, start + 500))

@@ -6,35 +6,16 @@ import { mkdirSync } from 'node:fs';
 import { openMemoryRootDatabase } from '../dist/db/connection.js';
 import { hosts } from '../dist/db/schema.js';
 import { createReconcileMemory, reconcile } from '../dist/root/reconcile/reconcile.js';
+import { benchHostRow } from './lib/host-rows.mjs';
 
 if (process.env.SBS_IN_NAMESPACE !== '1') {
   console.error('run me through bench/in-namespace.sh: I create users');
   process.exit(2);
 }
 const hostCount = Number(process.argv[2] ?? 1000);
-const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
-
-function seedRow(name, uid) {
-  const now = new Date();
-  return {
-    name,
-    uid,
-    keyType: 'ssh-ed25519',
-    keyBase64: KEY,
-    fingerprint: 'SHA256:bench',
-    appendOnly: true,
-    quotaBytes: null,
-    allowFrom: null,
-    status: 'active',
-    origin: 'createuser',
-    enrollmentId: null,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
 
 function seed(db, count, prefix) {
-  const rows = Array.from({ length: count }, (_, index) => seedRow(`${prefix}${index}`, 20000 + index));
+  const rows = Array.from({ length: count }, (_, index) => benchHostRow(`${prefix}${index}`, 20000 + index));
   for (let start = 0; start < rows.length; start += 500)
     db.insert(hosts)
       .values(rows.slice(start, start + 500))
@@ -57,7 +38,7 @@ const memory = createReconcileMemory();
 const reconcileMs = timeMs(() => reconcile(db, settings, memory));
 // What the running server does after one approval: the pass remembers what it applied.
 db.insert(hosts)
-  .values({ ...seedRow('extra', 20000 + hostCount) })
+  .values({ ...benchHostRow('extra', 20000 + hostCount) })
   .run();
 const afterOneChangeMs = timeMs(() => reconcile(db, settings, memory));
 const fullCheckMs = timeMs(() => reconcile(db, settings));

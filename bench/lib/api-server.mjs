@@ -9,6 +9,7 @@
 // IPC: it sends { port } once listening; answers { id, ... } to { id, type: 'mint'|'seed-hosts'|'admin-token' }.
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { benchBackupStateRow, benchHostRow } from './host-rows.mjs';
 
 const [mode, directory] = process.argv.slice(2);
 
@@ -110,7 +111,6 @@ if (mode === 'hello') {
     logError: (error) => console.error(error),
   });
   const BY = { actor: 'admin:bench', sourceAddress: null };
-  const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 
   /** Hosts as `borgctl createuser` makes them, a third of them stale and one in ten with a failed check. */
   function seedHosts(count) {
@@ -121,33 +121,11 @@ if (mode === 'hello') {
         const batch = names.slice(start, start + 500);
         tx.insert(hosts)
           .values(
-            batch.map((name, offset) => ({
-              name,
-              uid: 20_000 + start + offset,
-              keyType: 'ssh-ed25519',
-              keyBase64: KEY,
-              fingerprint: 'SHA256:bench',
-              appendOnly: true,
-              quotaBytes: 50e9,
-              allowFrom: null,
-              status: 'active',
-              origin: 'createuser',
-              enrollmentId: null,
-              createdAt: now,
-              updatedAt: now,
-            })),
+            batch.map((name, offset) => benchHostRow(name, 20_000 + start + offset, { quotaBytes: 50e9, createdAt: now, updatedAt: now })),
           )
           .run();
         tx.insert(hostBackupState)
-          .values(
-            batch.map((name, offset) => ({
-              hostName: name,
-              lastSessionAt: now,
-              lastBackupAt: new Date(now.getTime() - ((start + offset) % 3 === 0 ? 36 : 2) * 3600_000),
-              repositoryBytes: 1e9,
-              updatedAt: now,
-            })),
-          )
+          .values(batch.map((name, offset) => benchBackupStateRow(name, start + offset, now)))
           .run();
       }
       for (let index = 0; index < count; index += 10) {
