@@ -30,6 +30,8 @@ export interface RepositoryScan {
   /** The last committed transaction (borg's index.N), -1 when none. */
   lastCommitted: number;
   segments: SegmentOnDisk[];
+  /** The segment directories read (data/N, real directories of the host's), empty ones too. */
+  directories: string[];
   /** Files (inodes) under data/: segment directories, segments, and anything else there. */
   fileCount: number;
   /** Whether every entry was read in this look (false: the stat budget ran out; the numbers are a lower bound). */
@@ -106,7 +108,7 @@ export function createSegmentScanner({ maxStatsPerLook = MAX_STATS_PER_LOOK }: {
     }
     const lastCommitted = lastCommittedTransaction(topEntries);
     const dataDir = `${repository}/data`;
-    const result: RepositoryScan = { lastCommitted, segments: [], fileCount: 0, isComplete: true, statsUsed: 0 };
+    const result: RepositoryScan = { lastCommitted, segments: [], directories: [], fileCount: 0, isComplete: true, statsUsed: 0 };
     if (!isOwnDirectory(await counted(dataDir), ownerUid)) {
       memory.delete(repository);
       result.statsUsed = statsUsed;
@@ -130,6 +132,7 @@ export function createSegmentScanner({ maxStatsPerLook = MAX_STATS_PER_LOOK }: {
         known.delete(name);
         continue;
       }
+      result.directories.push(directory);
       const stamp = stampOf(stats);
       let remembered = known.get(name);
       if (remembered === undefined || remembered.stamp !== stamp || !remembered.isComplete) {

@@ -9,13 +9,14 @@ import { isFullAccessOpen } from '../../domain/full-access.js';
 import type { RepositoryState } from '../../domain/session-outcome.js';
 import type { Logger } from '../../log.js';
 import type { ServerAccounts } from '../accounts/server-accounts.js';
-import { readIndexFacts } from '../borg-files/borg-index-file.js';
+import { type IndexFacts, readIndexFacts } from '../borg-files/borg-index-file.js';
 import { removeUncommittedSegments } from '../borg-files/repository-files.js';
+import { RACY_WINDOW_MS, repositoryStamp, stampOfPaths, wallClockNs } from '../borg-files/repository-stamp.js';
 import { createSegmentScanner, type RepositoryScan, type SegmentScanner } from '../borg-files/segment-scan.js';
 import { endSessionsOf, type HostProcessTable, processIdsInSession } from '../processes/sessions.js';
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit, reportEvent, reportHost } from '../reports/report-to-api.js';
-import { configHistoryBytes, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
+import { configHistoryBytes, configHistoryDir, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
 import { createSessionTracker, type SessionTracker } from './session-tracker.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
@@ -42,6 +43,8 @@ export interface RepositoryWatchOptions {
   ownPids?: () => ReadonlySet<number>;
   /** A /proc scan shared with the session cap (absent: a scan of its own at each look). */
   processTable?: HostProcessTable;
+  /** How long after a change a repository's stamp is not trusted (see repository-stamp.ts); tests may shorten it. */
+  racyWindowMs?: number;
 }
 
 type WatchedRow = Pick<
@@ -63,7 +66,10 @@ export interface RepositoryWatch {
    * (and a sweep asked for meanwhile is the next look).
    */
   check(options?: { sweep?: boolean }): Promise<WatchedHost[]>;
-  /** The hosts changed (after a reconcile): read them again at the next look, or take `checkedRows`, rows acceptedHostRows accepted. */
+  /**
+   * The hosts changed (after a reconcile): read them again at the next look, or take `checkedRows`, rows acceptedHostRows accepted.
+   * The next look reads every repository it looks at in full.
+   */
   refreshHosts(checkedRows?: readonly WatchedRow[]): void;
 }
 
@@ -97,6 +103,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     scanner = createSegmentScanner(),
     ownPids = () => new Set<number>(),
     processTable,
+    racyWindowMs = RACY_WINDOW_MS,
   } = options;
   const sessions = options.sessions ?? createSessionTracker({ db, logger, procDir });
   let running: Promise<WatchedHost[]> | null = null;
@@ -109,6 +116,48 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   const directoryStamps = new Map<string, string>();
   /** Hosts whose last scan ran out of its budget: looked at again at the next look. */
   const unfinished = new Set<string>();
+  /**
+   * The last full look at each repository, with the stamp of what it read (repository-stamp.ts): while the stamp
+   * stays the same, a look (not a sweep) takes its scan and index instead of reading them again, and its config
+   * needs no new copy. Only complete scans whose stamp is not racy are kept.
+   */
+  const lastReads = new Map<string, { stamp: string; scan: RepositoryScan; index: IndexFacts | null }>();
+  /** Root's own config history of each host, read again only when its directory's stamp changed. */
+  const histories = new Map<string, { stamp: string; bytes: number; times: Date[] }>();
+
+  function configHistory(name: string): { bytes: number; times: Date[] } {
+    const since = wallClockNs();
+    const { stamp, isRacy } = stampOfPaths([configHistoryDir(backupDir, name)], since, racyWindowMs);
+    const kept = histories.get(name);
+    if (kept !== undefined && kept.stamp === stamp) return kept;
+    const history = { stamp, bytes: configHistoryBytes(backupDir, name), times: configVersionTimes(backupDir, name) };
+    if (isRacy) histories.delete(name);
+    else histories.set(name, history);
+    return history;
+  }
+
+  /** The repository's scan and index: the last ones while nothing changed (not at a sweep), else read now. */
+  async function readRepository(
+    row: WatchedRow,
+    repository: string,
+    isSweep: boolean,
+  ): Promise<{ scan: RepositoryScan; index: IndexFacts | null; configRecorded: boolean }> {
+    const last = lastReads.get(row.name);
+    if (!isSweep && last !== undefined && repositoryStamp(repository, last.scan, 0n, 0).stamp === last.stamp)
+      return { scan: last.scan, index: last.index, configRecorded: false };
+    lastReads.delete(row.name);
+    const since = wallClockNs();
+    const configRecorded = recordConfigVersion(backupDir, row.name, now());
+    if (configRecorded) {
+      logger.info({ host: row.name }, 'kept a new version of the repository config');
+      if (isConfigChurning(configHistory(row.name).times, now(), row.updatedAt)) disableChurningHost(row);
+    }
+    const scan = await scanner.scan(repository, row.uid);
+    const index = readIndexFacts(repository, scan.lastCommitted, row.uid);
+    const { stamp, isRacy } = repositoryStamp(repository, scan, since, racyWindowMs);
+    if (scan.isComplete && !isRacy) lastReads.set(row.name, { stamp, scan, index });
+    return { scan, index, configRecorded };
+  }
 
   function directoryStamp(repository: string): string {
     try {
@@ -175,12 +224,9 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       let configRecorded = false;
       let verdict: QuotaVerdict | null = null;
       try {
-        configRecorded = recordConfigVersion(backupDir, row.name, now());
-        if (configRecorded) {
-          logger.info({ host: row.name }, 'kept a new version of the repository config');
-          if (isConfigChurning(configVersionTimes(backupDir, row.name), now(), row.updatedAt)) disableChurningHost(row);
-        }
-        const scan = await scanner.scan(repository, row.uid);
+        const read = await readRepository(row, repository, isSweep);
+        const { scan, index } = read;
+        configRecorded = read.configRecorded;
         if (scan.isComplete) unfinished.delete(row.name);
         else unfinished.add(row.name);
         if (row.quotaBytes !== null) verdict = holdQuota(row, repository, scan, inSession.has(row.uid));
@@ -191,7 +237,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
             quotaBytes: row.quotaBytes,
             repository,
             pids: processes.get(row.uid) ?? [],
-            state: repositoryState(row, repository, scan),
+            state: repositoryState(row, scan, index),
             hasEndedSessions: verdict === 'end-sessions' || verdict === 'disable',
           },
           now(),
@@ -209,7 +255,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   function disableChurningHost(row: WatchedRow): void {
     if (row.status === 'active') {
       disableHost(row);
-      const details = { versionsKept: configVersionTimes(backupDir, row.name).length };
+      const details = { versionsKept: configHistory(row.name).times.length };
       reportAudit(db, now(), { action: 'host.config-churn.disable', target: row.name, details });
       reportEvent(db, now(), { type: 'host.config-churn.disabled', host: row.name, data: details });
       logger.error({ host: row.name }, 'the repository config keeps changing: host disabled');
@@ -228,15 +274,14 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
   }
 
   /** What the session tracker compares: borg's index (the last commit, its objects, the manifest) and the blocks. */
-  function repositoryState(row: WatchedRow, repository: string, scan: RepositoryScan): RepositoryState {
+  function repositoryState(row: WatchedRow, scan: RepositoryScan, index: IndexFacts | null): RepositoryState {
     const usage = segmentUsage(scan.segments, scan.lastCommitted);
-    const index = readIndexFacts(repository, scan.lastCommitted, row.uid);
     return {
       lastCommitted: scan.lastCommitted,
       // The manifest is an object too: `borg init` writes one, and adds no data.
       objects: index === null ? 0 : index.objects - (index.manifest === null ? 0 : 1),
       manifest: index?.manifest ?? null,
-      bytes: usage.committedBytes + usage.uncommittedBytes + configHistoryBytes(backupDir, row.name),
+      bytes: usage.committedBytes + usage.uncommittedBytes + configHistory(row.name).bytes,
       uncommittedSegments: usage.uncommitted.length,
     };
   }
@@ -245,7 +290,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     const quotaBytes = row.quotaBytes as number;
     const usage = segmentUsage(scan.segments, scan.lastCommitted);
     // The root-owned copies of its config count too: they are the host's doing.
-    usage.committedBytes += configHistoryBytes(backupDir, row.name);
+    usage.committedBytes += configHistory(row.name).bytes;
     const uncommittedFiles = usage.uncommitted.length;
     const verdict = judgeQuota({
       quotaBytes,
@@ -295,6 +340,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     check,
     refreshHosts(checkedRows) {
       rows = null;
+      lastReads.clear();
       handedRows = checkedRows?.filter((row) => row.status === 'active' || row.status === 'disabled') ?? null;
     },
   };

@@ -1,8 +1,11 @@
 import {
   chownSync,
+  closeSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -10,6 +13,7 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +25,7 @@ import { hosts } from '../../../../src/db/root-schema.js';
 import { quotaAllowanceBytes } from '../../../../src/domain/borg-segments.js';
 import { CONFIG_HISTORY_LIMITS } from '../../../../src/domain/config-versions.js';
 import { findHost } from '../../../../src/host-records/hosts-store.js';
+import { createSegmentScanner } from '../../../../src/root/borg-files/segment-scan.js';
 import { createRepositoryWatch } from '../../../../src/root/watch/repository-watch.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { writeSegment } from '../../../support/borg-segment-files.js';
@@ -338,5 +343,134 @@ describe.runIf(isRoot)('the repository watch and a host that churns its config',
     symlinkSync(join(base, 'root-secret'), join(repository, 'config'));
     expect(await createWatch().check()).toEqual([expect.objectContaining({ configRecorded: false })]);
     expect(existsSync(join(backupDir, 'web1', 'repo-config-history'))).toBe(false);
+  });
+});
+
+describe('the repository watch and an idle repository', () => {
+  /** Short enough for a test, longer than any kernel tick (the files' timestamps are that coarse). */
+  const RACY_WINDOW_MS = 50;
+  let scans: number;
+
+  function createCountingWatch(racyWindowMs = RACY_WINDOW_MS) {
+    const scanner = createSegmentScanner();
+    scans = 0;
+    return createRepositoryWatch({
+      db,
+      backupDir,
+      logger: pino({ level: 'silent' }),
+      now: () => new Date(NOW.getTime() + 1000 * ticks++),
+      requestReconcile: async () => {},
+      serverAccounts: serverAccountsIn(etcDir, backupDir),
+      procDir,
+      racyWindowMs,
+      scanner: {
+        scan(repository, uid) {
+          scans += 1;
+          return scanner.scan(repository, uid);
+        },
+        get statsDone() {
+          return scanner.statsDone;
+        },
+      },
+    });
+  }
+
+  function newestChangeNs(path: string): bigint {
+    const stats = lstatSync(path, { bigint: true });
+    let newest = stats.ctimeNs;
+    if (stats.mtimeNs > newest) newest = stats.mtimeNs;
+    if (stats.isDirectory())
+      for (const name of readdirSync(path)) {
+        const inner = newestChangeNs(join(path, name));
+        if (inner > newest) newest = inner;
+      }
+    return newest;
+  }
+
+  /** Waits until the repository's last change is older than the racy window: from then on its stamp can be trusted. */
+  async function settle(repository: string): Promise<void> {
+    const after = newestChangeNs(join(repository, '..')) + BigInt(RACY_WINDOW_MS + 1) * 1_000_000n;
+    while (BigInt(Date.now()) * 1_000_000n <= after) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  async function idleHostInSession(): Promise<string> {
+    const repository = addHost('idle1', 20003, 10_000_000);
+    hostSegment(repository, 0, 500, true);
+    hostSegment(repository, 1, 500, true);
+    // An open transaction, as borg writes it: the newest segment, above the last commit.
+    hostSegment(repository, 2, 500, false);
+    writeFileSync(join(repository, 'config'), '[repository]\nid = 1\n');
+    startSession(99_999_003, 20003);
+    await settle(repository);
+    return repository;
+  }
+
+  it('reads a repository in session again only when something in it changed, and in full at every sweep', async () => {
+    await idleHostInSession();
+    const watch = createCountingWatch();
+    await watch.check();
+    expect(scans).toBe(1);
+    expect((await watch.check()).map((host) => host.name)).toEqual(['idle1']);
+    await watch.check();
+    expect(scans).toBe(1);
+    await watch.check({ sweep: true });
+    expect(scans).toBe(2);
+  });
+
+  it('reads it again after a write to the newest segment, and ends the session that goes past the quota', async () => {
+    const repository = await idleHostInSession();
+    const watch = createCountingWatch();
+    await watch.check();
+    await watch.check();
+    expect(scans).toBe(1);
+    const descriptor = openSync(join(repository, 'data', '0', '2'), 'a');
+    writeSync(descriptor, Buffer.alloc(30_000_000));
+    closeSync(descriptor);
+    expect(await watch.check()).toEqual([expect.objectContaining({ name: 'idle1', verdict: 'end-sessions' })]);
+    expect(scans).toBe(2);
+  });
+
+  it('reads it again after a new segment in a new segment directory', async () => {
+    const repository = await idleHostInSession();
+    const watch = createCountingWatch();
+    await watch.check();
+    await watch.check();
+    expect(scans).toBe(1);
+    hostSegment(repository, 1000, 30_000_000, false);
+    expect(await watch.check()).toEqual([expect.objectContaining({ name: 'idle1', verdict: 'end-sessions' })]);
+    expect(scans).toBe(2);
+  });
+
+  it.runIf(isRoot)('reads it again after the config changed, and keeps the new version', async () => {
+    const repository = await idleHostInSession();
+    const watch = createCountingWatch();
+    expect(await watch.check()).toEqual([expect.objectContaining({ configRecorded: true })]);
+    await settle(repository);
+    expect(await watch.check()).toEqual([expect.objectContaining({ configRecorded: false })]);
+    const scansBefore = scans;
+    writeFileSync(join(repository, 'config.tmp'), '[repository]\nid = 2\n');
+    renameSync(join(repository, 'config.tmp'), join(repository, 'config'));
+    expect(await watch.check()).toEqual([expect.objectContaining({ configRecorded: true })]);
+    expect(scans).toBe(scansBefore + 1);
+  });
+
+  it('trusts no stamp of a repository changed just before the look (timestamps are coarse)', async () => {
+    const repository = await idleHostInSession();
+    const watch = createCountingWatch(60_000);
+    hostSegment(repository, 3, 500, false);
+    await watch.check();
+    await watch.check();
+    expect(scans).toBe(2);
+  });
+
+  it('reads it in full at the first look after the hosts changed', async () => {
+    await idleHostInSession();
+    const watch = createCountingWatch();
+    await watch.check();
+    await watch.check();
+    expect(scans).toBe(1);
+    watch.refreshHosts();
+    await watch.check();
+    expect(scans).toBe(2);
   });
 });
