@@ -198,9 +198,12 @@ describe('transport security with the self-signed certificate the server makes',
         [...String(finished.stdout).matchAll(/^export (BORG_REPO|BORG_RSH)='([^']*)'$/gm)].map((match) => [match[1], match[2]]),
       );
       expect(settings.BORG_REPO).toBe(`ssh://tls1@127.0.0.1:${box.sshPort}/./repo`);
-      expect(settings.BORG_RSH).toBe(
+      // The cipher order at its end is the enroll script's test's (test/system/enroll-script.test.ts).
+      const [pinnedRsh, cipherList] = (settings.BORG_RSH as string).split(' -o Ciphers=');
+      expect(pinnedRsh).toBe(
         `ssh -i ${vmHome}/.ssh/borg_ed25519 -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${vmHome}/.ssh/known_hosts`,
       );
+      expect(cipherList).toMatch(/^[\w@.-]+(,[\w@.-]+)*$/);
 
       // known_hosts holds exactly the host keys sshd has, read from the server's own files.
       const hostKeyLines = await Promise.all(
