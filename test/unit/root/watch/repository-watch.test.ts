@@ -405,6 +405,16 @@ describe('the repository watch and an idle repository', () => {
     return repository;
   }
 
+  /** A host in session whose repository the watch has read once and then left alone at a second look. */
+  async function settledIdleWatch() {
+    const repository = await idleHostInSession();
+    const watch = createCountingWatch();
+    await watch.check();
+    await watch.check();
+    expect(scans).toBe(1);
+    return { repository, watch };
+  }
+
   it('reads a repository in session again only when something in it changed, and in full at every sweep', async () => {
     await idleHostInSession();
     const watch = createCountingWatch();
@@ -418,11 +428,7 @@ describe('the repository watch and an idle repository', () => {
   });
 
   it('reads it again after a write to the newest segment, and ends the session that goes past the quota', async () => {
-    const repository = await idleHostInSession();
-    const watch = createCountingWatch();
-    await watch.check();
-    await watch.check();
-    expect(scans).toBe(1);
+    const { repository, watch } = await settledIdleWatch();
     const descriptor = openSync(join(repository, 'data', '0', '2'), 'a');
     writeSync(descriptor, Buffer.alloc(30_000_000));
     closeSync(descriptor);
@@ -431,11 +437,7 @@ describe('the repository watch and an idle repository', () => {
   });
 
   it('reads it again after a new segment in a new segment directory', async () => {
-    const repository = await idleHostInSession();
-    const watch = createCountingWatch();
-    await watch.check();
-    await watch.check();
-    expect(scans).toBe(1);
+    const { repository, watch } = await settledIdleWatch();
     hostSegment(repository, 1000, 30_000_000, false);
     expect(await watch.check()).toEqual([expect.objectContaining({ name: 'idle1', verdict: 'end-sessions' })]);
     expect(scans).toBe(2);
