@@ -33,8 +33,16 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
-function promtool(args: string[]) {
-  return execa('promtool', args, { env: { PATH: SYSTEM_PATH, LANG: 'C.UTF-8' }, extendEnv: false, reject: false, timeout: 60_000 });
+async function promtool(args: string[]) {
+  const result = await execa('promtool', args, {
+    env: { PATH: SYSTEM_PATH, LANG: 'C.UTF-8' },
+    extendEnv: false,
+    reject: false,
+    timeout: 60_000,
+  });
+  if (result.code === 'ENOENT')
+    throw new Error("promtool is missing: scripts/install-system-packages.sh installs it (Debian's prometheus)");
+  return result;
 }
 
 function call(method: string, path: string, body?: unknown) {
