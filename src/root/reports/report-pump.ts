@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { type NumberedRootReport, REPORTS_PER_BATCH } from '../../channel/root-reports.js';
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
-import { dropReportsBeyond, forgetReportsUpTo, preparePendingReports } from './report-to-api.js';
+import { dropReportsBeyond, forgetReportsUpTo, preparePendingReports, reportsWrittenInThisProcess } from './report-to-api.js';
 
 /** The API's acknowledgement (a request on its socket): it applied every report up to `upTo`. */
 export const reportsAcknowledgement = z.strictObject({ upTo: z.number().int().nonnegative() });
 
-/** How often root looks for reports the API has not had yet (a cheap indexed query). */
+/** How often root looks for reports the API has not had yet (a cheap indexed query, skipped while nothing was written). */
 export const REPORT_FLUSH_INTERVAL_MS = 250;
 /** Reports kept for an API that does not acknowledge them: about a day of a busy fleet's sessions. */
 export const MAX_KEPT_REPORTS = 200_000;
@@ -36,6 +36,13 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
   let waitingFor: { lastId: number; sentAt: number } | null = null;
   let flushes = 0;
   const pendingReports = preparePendingReports(db);
+  const readDataVersion = db.$client.prepare('PRAGMA data_version').pluck();
+  /**
+   * When the last look found nothing to send: what this process had written and the database's
+   * data_version then. While both are the same nothing new can be waiting, and the look (four times
+   * a second, most of an idle supervisor's database time) is skipped.
+   */
+  let foundNothingAt: { written: number; dataVersion: unknown } | null = null;
 
   /** `evenEmpty`: a batch goes out when none is pending too, so that an API that just connected learns it has caught up. */
   function flush({ evenEmpty = false } = {}): void {
@@ -46,7 +53,11 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
     }
     if (!send) return;
     if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
+    const written = reportsWrittenInThisProcess();
+    const dataVersion = readDataVersion.get();
+    if (!evenEmpty && foundNothingAt?.written === written && foundNothingAt.dataVersion === dataVersion) return;
     const batch = pendingReports(0, REPORTS_PER_BATCH);
+    foundNothingAt = batch.length === 0 ? { written, dataVersion } : null;
     const last = batch.at(-1);
     waitingFor = last ? { lastId: last.id, sentAt: now() } : null;
     if (!last && !evenEmpty) return;

@@ -15,6 +15,18 @@ import type { RepositoryCheckRow } from '../../host-records/repository-checks.js
  */
 export function reportToApi(db: Queryable, at: Date, report: RootReport): void {
   db.insert(rootReports).values({ report, createdAt: at }).run();
+  reportsWritten += 1;
+}
+
+let reportsWritten = 0;
+
+/**
+ * Reports this process has written (in any transaction, committed or not). With SQLite's
+ * `PRAGMA data_version`, which moves when another connection commits (a borgctl command),
+ * the report pump knows that nothing new can be waiting without asking the table.
+ */
+export function reportsWrittenInThisProcess(): number {
+  return reportsWritten;
 }
 
 /** An audit entry of something root did: by itself (actor "server": the quota watch disabling a host) or for an admin's borgctl. */

@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { NumberedRootReport } from '../../../../src/channel/root-reports.js';
 import { REPORTS_PER_BATCH } from '../../../../src/channel/root-reports.js';
-import { openMemoryRootDatabase } from '../../../../src/db/connection.js';
+import { migrateRootDatabase, openDatabase, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { createReportPump } from '../../../../src/root/reports/report-pump.js';
 import { dropReportsBeyond, reportAudit } from '../../../../src/root/reports/report-to-api.js';
 import { reportsOf } from '../../../support/root-reports.js';
@@ -80,5 +83,46 @@ describe('the report pump', () => {
     clock += 11_000;
     pump.flush();
     expect(sent).toHaveLength(2);
+  });
+
+  it('does not read the table again while nothing can have been written, and sends what this process or another connection wrote', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'sbs-report-pump-'));
+    onTestFinished(() => rmSync(directory, { recursive: true, force: true }));
+    const db = openDatabase(join(directory, 'root.db'));
+    migrateRootDatabase(db);
+    // Another connection to the same file: a borgctl command writing its reports while serve runs.
+    const borgctl = openDatabase(join(directory, 'root.db'));
+    onTestFinished(() => {
+      db.$client.close();
+      borgctl.$client.close();
+    });
+    const sent: NumberedRootReport[][] = [];
+    const pump = createReportPump({ db, logger });
+    pump.connect((batch) => sent.push(batch));
+    // Every read of rows by any statement (the pump's data_version is one value, with get): the pump's query is the only one here.
+    const reads = vi.spyOn(Object.getPrototypeOf(db.$client.prepare('select 1')), 'all');
+    onTestFinished(() => reads.mockRestore());
+    const readCount = () => reads.mock.calls.length;
+    pump.flush();
+    const afterFirstLook = readCount();
+    pump.flush();
+    pump.flush();
+    expect(readCount()).toBe(afterFirstLook);
+
+    reportMany(borgctl, 2);
+    pump.flush();
+    expect(sent.at(-1)?.map((report) => report.report)).toEqual([
+      expect.objectContaining({ entry: expect.objectContaining({ action: 'action.0' }) }),
+      expect.objectContaining({ entry: expect.objectContaining({ action: 'action.1' }) }),
+    ]);
+    pump.acknowledge(sent.at(-1)?.at(-1)?.id ?? 0);
+    const afterAcknowledged = readCount();
+    pump.flush();
+    expect(readCount()).toBe(afterAcknowledged);
+
+    reportMany(db, 1);
+    pump.flush();
+    expect(sent.at(-1)).toHaveLength(1);
+    expect(reportsOf(db)).toHaveLength(1);
   });
 });
