@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { LOOPBACK_RECEIVERS_ALLOWED, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -51,7 +51,7 @@ describe('webhooks from the real server', () => {
 
   beforeEach(async () => {
     receiver = await startReceiver(() => secret);
-    server = await startServerSandbox();
+    server = await startServerSandbox({}, LOOPBACK_RECEIVERS_ALLOWED);
     client = await createBorgClient('web1');
   });
 
