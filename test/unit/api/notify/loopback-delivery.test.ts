@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listDeliveries } from '../../../../src/api/notify/delivery-store.js';
 import { createDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../../../../src/api/notify/delivery-worker.js';
-import { createHttpSender, type ResolveName } from '../../../../src/api/notify/http-sender.js';
+import { createHttpSender, type HttpSenderOptions, type ResolveName } from '../../../../src/api/notify/http-sender.js';
 import { enqueueEvent, enqueuePing } from '../../../../src/api/notify/queue.js';
 import { createWebhook } from '../../../../src/api/notify/webhooks.js';
 import { loadConfig } from '../../../../src/config.js';
@@ -122,6 +122,16 @@ const FAST_SCHEDULE_MS = [20, 20, 20, 20, 20, 20];
  */
 const LOOPBACK_ALLOWED = '127.0.0.0/8';
 const sendToLoopback = createHttpSender({ allowed: LOOPBACK_ALLOWED });
+
+/** How many deliveries one pass of a loop that sends with `options` attempts (and waits for). */
+function deliverOnce(db: Db, options: HttpSenderOptions): Promise<number> {
+  return createDeliveryWorker({
+    db,
+    now: () => new Date(),
+    send: createHttpSender(options),
+    logger: { warn() {}, error() {} },
+  }).deliverDue();
+}
 const loopbackConfig = loadConfig({ ...TEST_ENVIRONMENT, BORG_SERVER_OUTGOING_ALLOW: LOOPBACK_ALLOWED });
 
 describe('webhook delivery to a loopback receiver', () => {
@@ -248,13 +258,7 @@ describe('webhook delivery to a loopback receiver', () => {
       const webhook = createWebhook(test.context, { url: `${receiver.url}/hook` }, { actor: 'test' });
       secret = webhook.secret;
       enqueueEvent(test.context.db, new Date(), { type: 'host.stale', host: 'web1', data: {} });
-      const worker = createDeliveryWorker({
-        db: test.context.db,
-        now: () => new Date(),
-        send: createHttpSender({ allowed: null }),
-        logger: { warn() {}, error() {} },
-      });
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await deliverOnce(test.context.db, { allowed: null })).toBe(1);
       expect(listDeliveries(test.context.db, webhook.id, { limit: 10 })).toEqual([
         expect.objectContaining({
           status: 'failed',
@@ -276,13 +280,7 @@ describe('webhook delivery to a loopback receiver', () => {
       const { port } = new URL(receiver.url);
       addHostWithPingUrl(db, 'web1', `http://localhost:${port}/ping/abc`);
       const id = enqueuePing(db, new Date(), 'web1', 'success') ?? '';
-      const worker = createDeliveryWorker({
-        db,
-        now: () => new Date(),
-        send: createHttpSender({ allowed: null }),
-        logger: { warn() {}, error() {} },
-      });
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await deliverOnce(db, { allowed: null })).toBe(1);
       const row = db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
       expect(row).toMatchObject({
         status: 'failed',
@@ -312,13 +310,7 @@ describe('webhook delivery to a loopback receiver', () => {
             ]
           : [];
       const [refusedId = ''] = enqueueEvent(test.context.db, new Date(), { type: 'host.stale', host: 'web1', data: {} });
-      const refusing = createDeliveryWorker({
-        db: test.context.db,
-        now: () => new Date(),
-        send: createHttpSender({ allowed: null, resolveName: rebound }),
-        logger: { warn() {}, error() {} },
-      });
-      expect(await refusing.deliverDue()).toBe(1);
+      expect(await deliverOnce(test.context.db, { allowed: null, resolveName: rebound })).toBe(1);
       expect(test.context.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, refusedId)).get()).toMatchObject({
         status: 'failed',
         lastError: 'refused: 127.0.0.1 is a loopback address, 127.0.0.1 is a loopback address',
@@ -331,13 +323,7 @@ describe('webhook delivery to a loopback receiver', () => {
         { address: '127.0.0.1', family: 4 },
       ];
       const [deliveredId = ''] = enqueueEvent(test.context.db, new Date(), { type: 'host.stale', host: 'web2', data: {} });
-      const allowing = createDeliveryWorker({
-        db: test.context.db,
-        now: () => new Date(),
-        send: createHttpSender({ allowed: LOOPBACK_ALLOWED, resolveName: mixed }),
-        logger: { warn() {}, error() {} },
-      });
-      expect(await allowing.deliverDue()).toBe(1);
+      expect(await deliverOnce(test.context.db, { allowed: LOOPBACK_ALLOWED, resolveName: mixed })).toBe(1);
       expect(receiver.delivered.map((entry) => entry.id)).toEqual([deliveredId]);
     } finally {
       await receiver.close();
