@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDurationSeconds } from './domain/durations.js';
+import { parseAllowFrom } from './domain/networks.js';
 import { AppError } from './errors.js';
 
 /** The only module that reads process.env. */
@@ -46,6 +47,7 @@ const environmentSchema = z
     BORG_SERVER_ROOT_STALL_SECONDS: z.coerce.number().int().min(MIN_ROOT_STALL_SECONDS).max(86_400).default(DEFAULT_ROOT_STALL_SECONDS),
     BORG_SERVER_STATE_BACKUP_INTERVAL: z.string().default(DEFAULT_STATE_BACKUP_INTERVAL),
     BORG_SERVER_STATE_BACKUP_KEEP: z.coerce.number().int().min(1).max(1000).default(DEFAULT_STATE_BACKUP_KEEP),
+    BORG_SERVER_OUTGOING_ALLOW: z.string().optional(),
   })
   .loose();
 
@@ -78,6 +80,12 @@ export interface Config {
   stateBackupIntervalSeconds: number | null;
   /** How many of those copies are kept (the newest). */
   stateBackupKeep: number;
+  /**
+   * Ranges that webhooks and ping URLs may reach besides public addresses (a canonical
+   * comma-separated CIDR list, e.g. "192.168.10.0/24"), for receivers on the admin's own
+   * network; null: public addresses only.
+   */
+  outgoingAllow: string | null;
 }
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
@@ -115,7 +123,18 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     rootStallSeconds: values.BORG_SERVER_ROOT_STALL_SECONDS,
     stateBackupIntervalSeconds: parseStateBackupInterval(values.BORG_SERVER_STATE_BACKUP_INTERVAL),
     stateBackupKeep: values.BORG_SERVER_STATE_BACKUP_KEEP,
+    outgoingAllow: parseOutgoingAllow(values.BORG_SERVER_OUTGOING_ALLOW),
   };
+}
+
+function parseOutgoingAllow(value: string | undefined): string | null {
+  if (value === undefined || value.trim() === '') return null;
+  try {
+    return parseAllowFrom(value);
+  } catch (error) {
+    const reason = error instanceof AppError ? error.message : 'not a CIDR list';
+    throw new AppError('CONFIG_INVALID', `invalid configuration: BORG_SERVER_OUTGOING_ALLOW: ${reason}`);
+  }
 }
 
 function parseStateBackupInterval(value: string): number | null {

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'INVALID_DURATION'
   | 'INVALID_CIDR'
   | 'INVALID_URL'
+  | 'URL_NOT_ALLOWED'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'

@@ -15,7 +15,7 @@ import { completeInterruptedApprovals } from './enrollment/interrupted-approvals
 import { createFaultMonitor } from './monitoring/fault-monitor.js';
 import { evaluateStaleness, STALENESS_INTERVAL_MS } from './monitoring/staleness.js';
 import { createDeliveryWorker } from './notify/delivery-worker.js';
-import { sendHttpRequest } from './notify/http-sender.js';
+import { createHttpSender } from './notify/http-sender.js';
 import { connectToRoot } from './root-connection.js';
 import { applyRootReports } from './root-reports.js';
 import {
@@ -92,7 +92,7 @@ const context: ServerContext = {
 const deliveries = createDeliveryWorker({
   db: context.db,
   now: context.now,
-  send: sendHttpRequest,
+  send: createHttpSender({ allowed: config.outgoingAllow }),
   logger: logger.child({ part: 'notify' }),
   noteFault: (error) => faults.noteError(error),
 });

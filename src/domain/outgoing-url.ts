@@ -1,13 +1,19 @@
+import { isIP } from 'node:net';
 import { AppError } from '../errors.js';
+import { destinationRefusal, isLoopbackName } from './outgoing-destinations.js';
 
 export const MAX_OUTGOING_URL_LENGTH = 2048;
 
 /**
  * An admin-given URL the server calls (a webhook, a ping URL): http or https,
  * no user name or password in it (they would end up in logs and listings).
- * Returns the URL as the WHATWG parser normalises it.
+ * Returns the URL as the WHATWG parser normalises it. A URL whose host is an
+ * address the server would refuse to connect to (loopback, private, link-local…,
+ * see destinationRefusal; `allowed` is BORG_SERVER_OUTGOING_ALLOW), or `localhost`,
+ * is refused here already; the check that counts is made on the address connected
+ * to (src/api/notify/http-sender.ts), since a name can resolve anywhere later.
  */
-export function parseOutgoingUrl(value: unknown): string {
+export function parseOutgoingUrl(value: unknown, allowed: string | null): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_OUTGOING_URL_LENGTH) {
     throw new AppError('INVALID_URL', `a URL must be a string of 1 to ${MAX_OUTGOING_URL_LENGTH} characters`);
   }
@@ -22,6 +28,15 @@ export function parseOutgoingUrl(value: unknown): string {
     throw new AppError('INVALID_URL', 'the URL must not contain a user name or password');
   }
   if (url.hash !== '') throw new AppError('INVALID_URL', 'the URL must not have a #fragment');
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const address = isIP(host) !== 0 ? host : isLoopbackName(host) ? '127.0.0.1' : null;
+  const refusal = address === null ? null : destinationRefusal(address, allowed);
+  if (refusal !== null) {
+    throw new AppError(
+      'URL_NOT_ALLOWED',
+      `the URL is refused: ${refusal}; the server calls only public addresses, unless BORG_SERVER_OUTGOING_ALLOW names the range`,
+    );
+  }
   return url.href;
 }
 

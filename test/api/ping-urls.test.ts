@@ -44,6 +44,20 @@ describe('PATCH /v1/admin/hosts/:name with pingUrl', () => {
     expect(response.text).not.toContain('secret');
   });
 
+  it.each([
+    ['a loopback address', 'http://127.0.0.1:3001/api/push/abc'],
+    ['a private address', 'http://192.168.1.20:3001/api/push/abc'],
+    ['a unique-local address', 'http://[fd00::20]:3001/api/push/abc'],
+  ])('refuses a ping URL to %s with URL_NOT_ALLOWED, and keeps the host as it was', async (_, pingUrl) => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.vm);
+    const response = await patchHost({ pingUrl });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('URL_NOT_ALLOWED');
+    expect(response.body.message).toContain('BORG_SERVER_OUTGOING_ALLOW');
+    const host = await callApi(api.app, 'GET', '/v1/admin/hosts/web1', { token: api.adminToken });
+    expect(host.body.pingUrl).toBeNull();
+  });
+
   it('refuses a ping URL that is not a string', async () => {
     await enrollApproved(api.app, api.adminToken, 'web1', keys.vm);
     expect((await patchHost({ pingUrl: 42 })).body.error).toBe('BAD_REQUEST');

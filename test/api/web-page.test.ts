@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { SESSION_IDLE_MS, SESSION_LIFETIME_MS } from '../../src/api/admin/admin-sessions.js';
 import { revokeAdminToken } from '../../src/api/admin/admin-tokens.js';
@@ -5,6 +6,8 @@ import { listAudit } from '../../src/api/audit/audit-log.js';
 import { listEnrollments } from '../../src/api/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
+import { createWebhook } from '../../src/api/notify/webhooks.js';
+import { webhookDeliveries } from '../../src/db/schema.js';
 import { SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
 import { enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
@@ -186,6 +189,42 @@ describe('approving an enrollment on the page', () => {
     expect(right.status).toBe(303);
     expect(right.location).toBe('/ui/hosts/web1?notice=approved');
     expect((await web.get(right.location ?? '')).text).toContain('Approved: the host can back up now.');
+  });
+
+  it('opens the enrollment where its enrollment.pending approvalUrl leads, after the login it asks for, and approves there', async () => {
+    createWebhook(api.context, { url: 'https://hooks.example.test/borg' }, { actor: 'test' });
+    const id = await enrollPending(api.app, api.adminToken, 'web1', keys.vm);
+    const event = api.context.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventType, 'enrollment.pending')).get();
+    const approvalUrl = new URL((JSON.parse(event?.payload ?? '{}') as { data: { approvalUrl: string } }).data.approvalUrl);
+    expect(approvalUrl.origin).toBe(PAGE_ORIGIN);
+    expect(approvalUrl.pathname).toBe(`/ui/enrollments/${id}`);
+
+    const web = createWebClient(api.app);
+    const asked = await web.get(approvalUrl.pathname);
+    expect(asked.status).toBe(303);
+    expect(asked.location).toBe(`/ui/login?next=${encodeURIComponent(approvalUrl.pathname)}`);
+    const login = await web.post('/ui/login', { token: api.adminToken, next: approvalUrl.pathname }, { csrf: null });
+    expect(login.location).toBe(approvalUrl.pathname);
+    const page = await web.get(approvalUrl.pathname);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(`data-enrollment-id="${id}"`);
+    expect(page.text).toContain(`<code class="fingerprint">${keys.vm.fingerprint}</code>`);
+    expect(page.text).toContain(`action="/ui/enrollments/${id}/approve"`);
+    expect(page.text).toContain(`action="/ui/enrollments/${id}/deny"`);
+
+    const approved = await web.post(`/ui/enrollments/${id}/approve`, { fingerprint: keys.vm.fingerprint });
+    expect(approved.location).toBe('/ui/hosts/web1?notice=approved');
+    // Followed again later, the link says what became of the enrollment, with no form left.
+    const after = await web.get(approvalUrl.pathname);
+    expect(after.status).toBe(200);
+    expect(after.text).toMatch(/data-field="status"><span class="badge [a-z]+">approved<\/span>/);
+    expect(after.text).not.toContain('/approve"');
+  });
+
+  it('says "not found" as a page for an enrollment that does not exist', async () => {
+    const page = await (await loggedIn()).get('/ui/enrollments/enr_nope');
+    expect(page.status).toBe(404);
+    expect(page.text).toContain('Not found');
   });
 
   it('denies with a reason, shown as text and never as markup', async () => {

@@ -34,6 +34,11 @@ describe('POST /v1/admin/webhooks', () => {
   it.each([
     ['a URL with credentials', { url: 'https://user:pw@hooks.example.test/' }, 'INVALID_URL'],
     ['a non-http URL', { url: 'file:///etc/passwd' }, 'INVALID_URL'],
+    ['a URL to loopback', { url: 'http://127.0.0.1:8080/hook' }, 'URL_NOT_ALLOWED'],
+    ['a URL to localhost', { url: 'http://localhost:8080/hook' }, 'URL_NOT_ALLOWED'],
+    ['a URL to the cloud metadata address', { url: 'http://169.254.169.254/latest/meta-data/' }, 'URL_NOT_ALLOWED'],
+    ['a URL to a private address', { url: 'https://10.0.0.5/hook' }, 'URL_NOT_ALLOWED'],
+    ['a URL to an IPv4-mapped loopback address', { url: 'http://[::ffff:127.0.0.1]/hook' }, 'URL_NOT_ALLOWED'],
     ['no URL', {}, 'BAD_REQUEST'],
     ['an unknown event', { url: 'https://hooks.example.test/', events: ['host.exploded'] }, 'BAD_REQUEST'],
     ['the test event', { url: 'https://hooks.example.test/', events: ['webhook.test'] }, 'BAD_REQUEST'],

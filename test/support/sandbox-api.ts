@@ -125,6 +125,12 @@ export async function enrollAndApprove(
   return { id: enrollment.id, repoUrl: view.body.repoUrl, knownHosts: view.body.knownHosts };
 }
 
+/**
+ * The server calls only public addresses by default; tests whose webhook or ping receivers listen on
+ * loopback start it as an admin with receivers on their own network would (BORG_SERVER_OUTGOING_ALLOW).
+ */
+export const LOOPBACK_RECEIVERS_ALLOWED: SandboxOptions = { environment: { BORG_SERVER_OUTGOING_ALLOW: '127.0.0.0/8' } };
+
 export interface ServerSandbox {
   sandbox: Sandbox;
   api: ServerApi;

@@ -136,6 +136,8 @@ export interface SandboxOptions {
    * file system of its own that a test can fill (ENOSPC), apart from the other. Without, both share /srv's tmpfs.
    */
   volumeSizes?: { state?: string; backup?: string };
+  /** Settings added to the server's environment: what `borgctl serve` and every `sandbox.borgctl` get, as a container's environment is. */
+  environment?: Record<string, string>;
 }
 
 /**
@@ -182,7 +184,7 @@ export async function registeredNamespaces(registryDir: string): Promise<string[
 }
 
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const { createApiUser = true, volumeSizes = {} } = options;
+  const { createApiUser = true, volumeSizes = {}, environment = {} } = options;
   const temporaryDir = await mkdtemp(join(tmpdir(), 'borg-sandbox-'));
   const scratchDir = join(temporaryDir, 'scratch');
   const started: SandboxProcess[] = [];
@@ -210,6 +212,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       BORG_SERVER_HTTP_PORT: String(httpPort),
       BORG_SERVER_PUBLIC_URL: baseUrl,
       BORG_SERVER_API_USER: SANDBOX_API_USER,
+      ...environment,
     };
     const enter = (command: string[]) => ['--mount', `--target=${keeperPid}`, '--', ...command];
 

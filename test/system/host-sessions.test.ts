@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import {
+  enrollAndApprove,
+  LOOPBACK_RECEIVERS_ALLOWED,
+  type ServerSandbox,
+  startServerSandbox,
+  stopServerSandbox,
+} from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -55,7 +61,7 @@ describe('sessions recorded by the server', () => {
 
   beforeEach(async () => {
     receiver = await startPingReceiver();
-    server = await startServerSandbox();
+    server = await startServerSandbox({}, LOOPBACK_RECEIVERS_ALLOWED);
     client = await createBorgClient('web1');
   });
 

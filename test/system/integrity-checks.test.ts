@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BORGCTL_PATH } from '../support/sandbox.js';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { LOOPBACK_RECEIVERS_ALLOWED, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -25,7 +25,7 @@ describe("the server's repository checks", () => {
   let client: BorgClient | undefined;
 
   beforeEach(async () => {
-    server = await startServerSandbox();
+    server = await startServerSandbox({}, LOOPBACK_RECEIVERS_ALLOWED);
     client = await createBorgClient(HOST);
     await client.trustServer(server.sandbox.baseUrl);
     const { sandbox } = server;

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { launchBrowser, openWatchedPage } from '../support/browser.js';
+import { LOOPBACK_RECEIVERS_ALLOWED, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -51,7 +52,7 @@ describe('webhooks from the real server', () => {
 
   beforeEach(async () => {
     receiver = await startReceiver(() => secret);
-    server = await startServerSandbox();
+    server = await startServerSandbox({}, LOOPBACK_RECEIVERS_ALLOWED);
     client = await createBorgClient('web1');
   });
 
@@ -61,7 +62,7 @@ describe('webhooks from the real server', () => {
     await receiver?.close();
   });
 
-  it('sends signed enrollment events (pending with fingerprint and approval link, approved) as a VM enrolls over HTTP', async () => {
+  it('sends signed enrollment events (pending with fingerprint and approval link, approved) as a VM enrolls over HTTP; the link opens the enrollment in a browser after login', async () => {
     const { sandbox, api } = server as ServerSandbox;
     const hooks = receiver as NonNullable<typeof receiver>;
     const created = await api.request<{ id: string; secret: string }>('POST', '/v1/admin/webhooks', {
@@ -98,8 +99,25 @@ describe('webhooks from the real server', () => {
     expect(log.map((entry) => entry.id).sort()).toEqual([pending.id, tested.id].sort());
     expect(hooks.received).toHaveLength(2);
 
-    // The admin approves: enrollment.approved follows; the host gets a ping URL with the CLI.
-    expect((await api.approve(enrollment.id, (client as BorgClient).fingerprint)).status).toBe(200);
+    // The admin follows the approval link in chromium: the page asks for the login, then shows this enrollment, approved there.
+    const approvalUrl = String(pending.payload?.data.approvalUrl);
+    const browser = await launchBrowser();
+    try {
+      const admin = await openWatchedPage(browser, sandbox.baseUrl);
+      await admin.page.goto(approvalUrl);
+      await admin.page.getByLabel('Admin token').fill(api.adminToken);
+      await admin.page.getByRole('button', { name: 'Log in' }).click();
+      await admin.page.waitForURL(approvalUrl);
+      const card = admin.page.locator(`article.enrollment[data-enrollment-id="${enrollment.id}"]`);
+      expect(await card.locator('code.fingerprint').textContent()).toBe((client as BorgClient).fingerprint);
+      await card.getByLabel('Confirm the fingerprint').fill((client as BorgClient).fingerprint);
+      await card.getByRole('button', { name: 'Approve' }).click();
+      await admin.page.waitForURL(`${sandbox.baseUrl}/ui/hosts/web1?notice=approved`);
+      expect(admin.problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+    // enrollment.approved follows; the host gets a ping URL with the CLI.
     const approved = await waitFor('the enrollment.approved webhook', () =>
       hooks.received.find((entry) => entry.payload?.type === 'enrollment.approved'),
     );

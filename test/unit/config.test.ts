@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       rootStallSeconds: 60,
       stateBackupIntervalSeconds: 86_400,
       stateBackupKeep: 7,
+      outgoingAllow: null,
     });
   });
 
@@ -85,6 +86,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ BORG_SERVER_STATE_BACKUP_INTERVAL: 'off' }).stateBackupIntervalSeconds).toBeNull();
   });
 
+  it('reads the ranges outgoing URLs may reach besides public addresses, canonically', () => {
+    expect(loadConfig({ BORG_SERVER_OUTGOING_ALLOW: '192.168.10.7/24, fd00::/8,10.0.0.5' }).outgoingAllow).toBe(
+      '192.168.10.0/24,fd00::/8,10.0.0.5',
+    );
+    expect(loadConfig({ BORG_SERVER_OUTGOING_ALLOW: ' ' }).outgoingAllow).toBeNull();
+  });
+
   it('drops trailing slashes from the public URL', () => {
     expect(loadConfig({ BORG_SERVER_PUBLIC_URL: 'http://backup.example.test:8080///' }).publicUrl).toBe('http://backup.example.test:8080');
   });
@@ -104,6 +112,7 @@ describe('loadConfig', () => {
     ['a state copy interval that is not a duration', { BORG_SERVER_STATE_BACKUP_INTERVAL: 'often' }],
     ['a state copy interval longer than a timer holds', { BORG_SERVER_STATE_BACKUP_INTERVAL: '25d' }],
     ['keeping no state copy', { BORG_SERVER_STATE_BACKUP_KEEP: '0' }],
+    ['an outgoing allow list that is not CIDR ranges', { BORG_SERVER_OUTGOING_ALLOW: '192.168.0.0/16,intranet' }],
     ['a TLS certificate without its key', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_CERT: '/tls/cert.pem' }],
     ['a TLS key without its certificate', { BORG_SERVER_PUBLIC_URL: 'https://b.example.test', BORG_SERVER_TLS_KEY: '/tls/key.pem' }],
     [

@@ -156,7 +156,8 @@ export async function updateHost(context: ServerContext, name: string, changes: 
   if (changes.maxSessions !== undefined) values.maxSessions = parseMaxSessions(changes.maxSessions);
   if (changes.disabled !== undefined) values.status = changes.disabled ? 'disabled' : 'active';
   if (changes.checkEvery !== undefined) values.checkEverySeconds = parseCheckEvery(changes.checkEvery);
-  if (changes.pingUrl !== undefined) values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl);
+  if (changes.pingUrl !== undefined)
+    values.pingUrl = changes.pingUrl === null ? null : parseOutgoingUrl(changes.pingUrl, context.config.outgoingAllow);
   if (changes.expectBackupEvery !== undefined) {
     values.expectBackupEveryMs = changes.expectBackupEvery === null ? null : parseExpectBackupEvery(changes.expectBackupEvery);
   }

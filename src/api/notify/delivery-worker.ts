@@ -1,7 +1,7 @@
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
 import { type AttemptResult, type ClaimedDelivery, claimDueDeliveries, pruneFinishedDeliveries, recordAttempt } from './delivery-store.js';
-import { describeRequestFailure, type OutgoingRequest, type SendRequest } from './http-sender.js';
+import { DestinationRefusedError, describeRequestFailure, type OutgoingRequest, type SendRequest } from './http-sender.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './retry-schedule.js';
 import { signWebhook } from './signature.js';
 
@@ -15,7 +15,12 @@ export interface DeliveryWorkerOptions {
   requestTimeoutMs?: number;
   /** How long a claimed delivery waits before it is tried again if this process dies sending it. */
   leaseMs?: number;
+  /** Deliveries claimed in one pass at most. */
   batchSize?: number;
+  /** Attempts in flight at once, in all. */
+  maxInFlight?: number;
+  /** Attempts in flight at once to one webhook or one host's ping URL: what one slow receiver can hold. */
+  maxInFlightPerDestination?: number;
   /** Delivered (and failed) rows kept for the delivery log. */
   keepFinished?: number;
   /** Told of a pass that failed with a fault (src/api/monitoring/fault-monitor.ts): true when it was one, and is logged there. */
@@ -23,9 +28,13 @@ export interface DeliveryWorkerOptions {
 }
 
 export interface DeliveryWorker {
-  /** Sends every due delivery once, and returns how many were attempted. */
+  /** Sends the due deliveries once (those the bounds on attempts in flight leave room for), waits for them, and returns how many were attempted. */
   deliverDue(): Promise<number>;
-  /** Polls the queue every pollIntervalMs until stopped. */
+  /**
+   * Polls the queue every pollIntervalMs until stopped. A pass starts the due
+   * deliveries and does not wait for them: a receiver that never answers holds
+   * its own attempts until their timeout, never another receiver's.
+   */
   start(): void;
   /** Stops polling and waits for the attempts in flight. */
   stop(): Promise<void>;
@@ -48,14 +57,18 @@ export function createDeliveryWorker({
   requestTimeoutMs = 10_000,
   leaseMs = 60_000,
   batchSize = 20,
+  maxInFlight = 64,
+  maxInFlightPerDestination = 4,
   keepFinished = 5000,
   noteFault = () => false,
 }: DeliveryWorkerOptions): DeliveryWorker {
   if (leaseMs <= requestTimeoutMs) throw new TypeError('leaseMs must be longer than requestTimeoutMs');
-  const inFlight = new Set<string>();
+  /** Each attempt in flight, by delivery id: its destination, and the promise that ends when it is recorded. */
+  const inFlight = new Map<string, { destination: string; done: Promise<void> }>();
   let timer: NodeJS.Timeout | undefined;
   let isRunning = false;
-  let current: Promise<unknown> = Promise.resolve();
+  /** Attempts recorded since the log was last pruned. */
+  let recordedSincePrune = 0;
 
   function requestFor(delivery: ClaimedDelivery): OutgoingRequest {
     if (delivery.secret === null)
@@ -75,6 +88,7 @@ export function createDeliveryWorker({
 
   async function attempt(delivery: ClaimedDelivery): Promise<void> {
     let result: AttemptResult;
+    let isRefused = false;
     try {
       const statusCode = await send(requestFor(delivery));
       result =
@@ -83,8 +97,11 @@ export function createDeliveryWorker({
           : { isDelivered: false, statusCode, error: `HTTP ${statusCode}` };
     } catch (error) {
       result = { isDelivered: false, statusCode: null, error: describeRequestFailure(error) };
+      isRefused = error instanceof DestinationRefusedError;
     }
-    recordAttempt(db, delivery, now(), result, retryScheduleMs);
+    // A refused destination is the admin's to change (the URL or BORG_SERVER_OUTGOING_ALLOW): failed at once, not retried for hours.
+    recordAttempt(db, delivery, now(), result, isRefused ? [] : retryScheduleMs);
+    recordedSincePrune += 1;
     if (!result.isDelivered) {
       logger.warn(
         { delivery: delivery.id, kind: delivery.kind, event: delivery.eventType, attempt: delivery.attempt, error: result.error },
@@ -93,29 +110,56 @@ export function createDeliveryWorker({
     }
   }
 
+  function noteFailure(error: unknown): void {
+    // A full volume or a locked database is logged once per episode, not at every poll.
+    if (!noteFault(error)) logger.error({ err: error }, 'delivery loop failed');
+  }
+
+  function pruneAfterAttempts(): void {
+    if (recordedSincePrune === 0) return;
+    recordedSincePrune = 0;
+    pruneFinishedDeliveries(db, keepFinished);
+  }
+
+  /** Claims what is due and has room, starts each attempt, and returns those attempts without waiting for them. */
+  function startDue(): Promise<void>[] {
+    pruneAfterAttempts();
+    const room = Math.min(batchSize, maxInFlight - inFlight.size);
+    if (room <= 0) return [];
+    const byDestination = new Map<string, number>();
+    for (const { destination } of inFlight.values()) byDestination.set(destination, (byDestination.get(destination) ?? 0) + 1);
+    const due = claimDueDeliveries(db, now(), {
+      limit: room,
+      leaseMs,
+      inFlight: { ids: new Set(inFlight.keys()), byDestination, maxPerDestination: maxInFlightPerDestination },
+    });
+    const started = due.map((delivery) => {
+      const done = attempt(delivery)
+        .catch(noteFailure)
+        .finally(() => inFlight.delete(delivery.id));
+      inFlight.set(delivery.id, { destination: delivery.destination, done });
+      return done;
+    });
+    return started;
+  }
+
   async function deliverDue(): Promise<number> {
-    const due = claimDueDeliveries(db, now(), { limit: batchSize, leaseMs, skipIds: inFlight });
-    for (const delivery of due) inFlight.add(delivery.id);
-    try {
-      await Promise.all(due.map((delivery) => attempt(delivery).finally(() => inFlight.delete(delivery.id))));
-    } finally {
-      for (const delivery of due) inFlight.delete(delivery.id);
-    }
-    if (due.length > 0) pruneFinishedDeliveries(db, keepFinished);
-    return due.length;
+    const started = startDue();
+    await Promise.all(started);
+    pruneAfterAttempts();
+    return started.length;
   }
 
   function schedule(delayMs: number) {
     timer = setTimeout(() => {
-      current = deliverDue()
-        .catch((error: unknown) => {
-          // A full volume or a locked database is logged once per episode, not at every poll.
-          if (!noteFault(error)) logger.error({ err: error }, 'delivery loop failed');
-        })
-        .then((count) => {
-          // A full batch: more may be due at once.
-          if (isRunning) schedule(count === batchSize ? 0 : pollIntervalMs);
-        });
+      let startedCount = 0;
+      try {
+        startedCount = startDue().length;
+      } catch (error) {
+        noteFailure(error);
+      }
+      // A full batch: more may be due at once.
+      if (isRunning) schedule(startedCount === batchSize ? 0 : pollIntervalMs);
     }, delayMs);
   }
 
@@ -129,7 +173,7 @@ export function createDeliveryWorker({
     async stop() {
       isRunning = false;
       if (timer) clearTimeout(timer);
-      await current;
+      await Promise.all([...inFlight.values()].map(({ done }) => done));
     },
   };
 }

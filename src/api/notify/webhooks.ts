@@ -41,7 +41,7 @@ export function createWebhook(
   request: { url: string; events?: readonly string[] | undefined },
   by: Actor,
 ): CreatedWebhook {
-  const url = parseOutgoingUrl(request.url);
+  const url = parseOutgoingUrl(request.url, context.config.outgoingAllow);
   const events = parseEvents(request.events);
   const now = context.now();
   const row = {

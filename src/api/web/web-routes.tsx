@@ -11,7 +11,7 @@ import type { ApiLimits } from '../api-limits.js';
 import { listAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
-import { listEnrollments, listPastEnrollments } from '../enrollment/enroll.js';
+import { getEnrollment, listEnrollments, listPastEnrollments } from '../enrollment/enroll.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
 import { STATUS_BY_CODE } from '../error-map.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
@@ -23,7 +23,7 @@ import { APP_CSS, APP_JS, ICON_SVG } from './assets.js';
 import { type FormFields, optionalField, readForm, requiredField } from './form-fields.js';
 import { type Notice, noticeText } from './notices.js';
 import { AuditPage } from './pages/audit-page.js';
-import { EnrollmentsPage } from './pages/enrollments-page.js';
+import { EnrollmentPage, EnrollmentsPage } from './pages/enrollments-page.js';
 import { HOST_SETTINGS, HostPage, type HostPageData } from './pages/host-page.js';
 import { HOST_FILTERS, type HostFilter, HostsPage } from './pages/hosts-page.js';
 import type { PageFrame } from './pages/layout.js';
@@ -112,6 +112,17 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     const decided = listPastEnrollments(context, 20);
     return c.html(
       <EnrollmentsPage frame={frameOf(c, 'Enrollments', '/ui/enrollments')} pending={pending} decided={decided} now={context.now()} />,
+    );
+  });
+  // Where an enrollment.pending event's approvalUrl leads; an unknown id is a 404 page.
+  app.get('/enrollments/:id', (c) => {
+    const enrollment = getEnrollment(context, c.req.param('id'));
+    return c.html(
+      <EnrollmentPage
+        frame={frameOf(c, `Enrollment of ${enrollment.hostname}`, '/ui/enrollments')}
+        enrollment={enrollment}
+        now={context.now()}
+      />,
     );
   });
   app.post('/enrollments/:id/approve', async (c) => {

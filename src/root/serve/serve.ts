@@ -71,6 +71,7 @@ function childEnvironment(config: Config): Record<string, string> {
     BORG_SERVER_SSH_PUBLIC_PORT: String(config.sshPublicPort),
     BORG_SERVER_API_USER: config.apiUser,
     BORG_SERVER_LOG_LEVEL: config.logLevel,
+    ...(config.outgoingAllow === null ? {} : { BORG_SERVER_OUTGOING_ALLOW: config.outgoingAllow }),
   };
 }
 

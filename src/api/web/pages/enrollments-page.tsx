@@ -21,7 +21,7 @@ export function EnrollmentsPage({
       </p>
       {pending.length === 0 && <p class="muted">No host is waiting for approval.</p>}
       {pending.map((enrollment) => (
-        <PendingEnrollment enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
+        <EnrollmentCard enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
       ))}
       <h2>Recently decided</h2>
       <DataTable columns={['Host', 'Status', 'Fingerprint', 'From', 'Asked']} empty="None yet.">
@@ -45,12 +45,44 @@ export function EnrollmentsPage({
   );
 }
 
-function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string; now: Date }) {
+/**
+ * One enrollment, where the `approvalUrl` of its enrollment.pending event leads
+ * (/ui/enrollments/ID): the card to approve or deny it while it waits, what
+ * became of it once decided or expired.
+ */
+export function EnrollmentPage({
+  frame,
+  enrollment,
+  now,
+}: {
+  frame: PageFrame & { csrfToken: string };
+  enrollment: EnrollmentView;
+  now: Date;
+}) {
+  return (
+    <Layout {...frame}>
+      <EnrollmentCard enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
+      <p>
+        <a href="/ui/enrollments">All enrollments</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** An enrollment's key and origin; while it waits, the forms to approve or deny it; once decided, what became of it. */
+function EnrollmentCard({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string; now: Date }) {
   const action = `/ui/enrollments/${enrollment.id}`;
+  const isPending = enrollment.status === 'pending';
   return (
     <article class="card enrollment" id={`enrollment-${enrollment.id}`} data-enrollment-id={enrollment.id}>
       <h2>{enrollment.hostname}</h2>
       <dl class="facts">
+        {!isPending && <dt>Status</dt>}
+        {!isPending && (
+          <dd data-field="status">
+            <Badge value={enrollment.status} /> {enrollment.reason && <span class="muted">{enrollment.reason}</span>}
+          </dd>
+        )}
         <dt>Fingerprint</dt>
         <dd>
           <code class="fingerprint">{enrollment.fingerprint}</code> ({enrollment.keyType})
@@ -59,9 +91,27 @@ function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: Enrollm
         <dd>{enrollment.sourceAddress ?? 'unknown'}</dd>
         <dt>Asked</dt>
         <dd>
-          <When at={enrollment.createdAt} now={now} />, expires <When at={enrollment.expiresAt} now={now} />
+          <When at={enrollment.createdAt} now={now} />
+          {isPending && (
+            <>
+              , expires <When at={enrollment.expiresAt} now={now} />
+            </>
+          )}
         </dd>
       </dl>
+      {enrollment.status === 'approved' && (
+        <p>
+          <a href={`/ui/hosts/${enrollment.hostname}`}>The host {enrollment.hostname}</a>
+        </p>
+      )}
+      {isPending && <PendingActions enrollment={enrollment} action={action} csrfToken={csrfToken} />}
+    </article>
+  );
+}
+
+function PendingActions({ enrollment, action, csrfToken }: { enrollment: EnrollmentView; action: string; csrfToken: string }) {
+  return (
+    <>
       {enrollment.conflict && (
         <p class="error">
           A host named {enrollment.hostname} exists (or its deleted repository is kept). Approving gives that host this new key.
@@ -92,6 +142,6 @@ function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: Enrollm
           </button>
         </form>
       </div>
-    </article>
+    </>
   );
 }

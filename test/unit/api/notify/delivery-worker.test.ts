@@ -139,7 +139,9 @@ describe('the delivery worker', () => {
       ids.push(...enqueueEvent(test.context.db, test.clock.now(), { type: 'host.stale', host: 'web1', data: { index } }));
       test.clock.advance(1000);
     }
-    await worker(scriptedSender([]).send, { keepFinished: 3 }).deliverDue();
+    const loop = worker(scriptedSender([]).send, { keepFinished: 3 });
+    // One webhook gets a few attempts in flight at a time: passes until nothing is due.
+    while ((await loop.deliverDue()) > 0);
     const kept = test.context.db
       .select({ id: webhookDeliveries.id })
       .from(webhookDeliveries)
