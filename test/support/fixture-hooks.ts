@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { createKeyDirectory, type GeneratedSshKey, type KeyDirectory, type TestKeyKind } from './ssh-keys.js';
-import { createTestAdminToken, makeTestApp, makeTestContext, type TestApp, type TestContext } from './test-context.js';
+import { createTestAdminToken, makeTestApp, makeTestContext, TEST_ENVIRONMENT, type TestApp, type TestContext } from './test-context.js';
 
 /**
  * The setup the in-process test files (unit, api) share, as one call at the top
@@ -58,10 +59,12 @@ export interface TestApi extends TestContext {
 }
 
 /** As `useTestContext`, plus a fresh admin token and app per test: tests read `api.app`, `api.adminToken`, `api.clock`. */
-export function useTestApi(): TestApi {
+export function useTestApi(environment: Record<string, string> = {}): TestApi {
   const api = {} as TestApi;
   beforeEach(async () => {
-    const test = await makeTestContext();
+    const test = await makeTestContext(
+      Object.keys(environment).length === 0 ? {} : { config: loadConfig({ ...TEST_ENVIRONMENT, ...environment }) },
+    );
     Object.assign(api, test, { adminToken: createTestAdminToken(test.context), app: makeTestApp(test.context) });
   });
   return api;
