@@ -1,6 +1,6 @@
 import type { EnrollmentView } from '../../enrollment/enroll.js';
 import { Badge, Cell, DataTable, When } from './components.js';
-import { CsrfField, Layout, type PageFrame } from './layout.js';
+import { CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 export function EnrollmentsPage({
   frame,
@@ -21,7 +21,7 @@ export function EnrollmentsPage({
       </p>
       {pending.length === 0 && <p class="muted">No host is waiting for approval.</p>}
       {pending.map((enrollment) => (
-        <PendingEnrollment enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
+        <PendingEnrollment enrollment={enrollment} csrfToken={mayPost(frame) ? frame.csrfToken : undefined} now={now} />
       ))}
       <h2>Recently decided</h2>
       <DataTable columns={['Host', 'Status', 'Fingerprint', 'From', 'Asked']} empty="None yet.">
@@ -45,7 +45,8 @@ export function EnrollmentsPage({
   );
 }
 
-function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string; now: Date }) {
+/** A waiting enrollment; without a form token (a read-only session) it has no approve or deny form. */
+function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string | undefined; now: Date }) {
   const action = `/ui/enrollments/${enrollment.id}`;
   return (
     <article class="card enrollment" id={`enrollment-${enrollment.id}`} data-enrollment-id={enrollment.id}>
@@ -67,31 +68,33 @@ function PendingEnrollment({ enrollment, csrfToken, now }: { enrollment: Enrollm
           A host named {enrollment.hostname} exists (or its deleted repository is kept). Approving gives that host this new key.
         </p>
       )}
-      <div class="actions">
-        <form method="post" action={`${action}/approve`} class="stack">
-          <CsrfField token={csrfToken} />
-          <label>
-            Confirm the fingerprint
-            <input type="text" name="fingerprint" required maxlength={128} autocomplete="off" spellcheck={false} placeholder="SHA256:…" />
-          </label>
-          {enrollment.conflict && (
-            <label class="check">
-              <input type="checkbox" name="replaceKey" value="yes" /> Replace the key of the existing host
+      {csrfToken && (
+        <div class="actions">
+          <form method="post" action={`${action}/approve`} class="stack">
+            <CsrfField token={csrfToken} />
+            <label>
+              Confirm the fingerprint
+              <input type="text" name="fingerprint" required maxlength={128} autocomplete="off" spellcheck={false} placeholder="SHA256:…" />
             </label>
-          )}
-          <button type="submit">Approve</button>
-        </form>
-        <form method="post" action={`${action}/deny`} class="stack">
-          <CsrfField token={csrfToken} />
-          <label>
-            Reason (optional)
-            <input type="text" name="reason" maxlength={500} />
-          </label>
-          <button type="submit" class="danger">
-            Deny
-          </button>
-        </form>
-      </div>
+            {enrollment.conflict && (
+              <label class="check">
+                <input type="checkbox" name="replaceKey" value="yes" /> Replace the key of the existing host
+              </label>
+            )}
+            <button type="submit">Approve</button>
+          </form>
+          <form method="post" action={`${action}/deny`} class="stack">
+            <CsrfField token={csrfToken} />
+            <label>
+              Reason (optional)
+              <input type="text" name="reason" maxlength={500} />
+            </label>
+            <button type="submit" class="danger">
+              Deny
+            </button>
+          </form>
+        </div>
+      )}
     </article>
   );
 }
