@@ -60,14 +60,19 @@ export interface CheckCandidate {
   isInSession: boolean;
   /** An admin asked for a check now. */
   isRequested: boolean;
+  /**
+   * The host's VM has run `borg init` (the repository has borg's config file). Until then there is
+   * nothing to check, and `borg check` would only say "not a valid repository": never a failed check.
+   */
+  hasRepository: boolean;
 }
 
 /**
  * The host to check next, or null: one asked for by an admin first, then the
- * most overdue; never one with a session open.
+ * most overdue; never one with a session open, nor one with no repository yet.
  */
 export function chooseHostToCheck(candidates: readonly CheckCandidate[], now: Date): string | null {
-  const free = candidates.filter((candidate) => !candidate.isInSession);
+  const free = candidates.filter((candidate) => candidate.hasRepository && !candidate.isInSession);
   const requested = free.find((candidate) => candidate.isRequested);
   if (requested) return requested.name;
   let best: { name: string; dueAt: number } | null = null;

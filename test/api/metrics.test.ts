@@ -91,6 +91,36 @@ describe('GET /metrics', () => {
     expect(samples.get('borg_server_host_last_check_ok{host="web",outcome="failed"}')).toBe(0);
     expect(samples.get('borg_server_webhook_deliveries_failed')).toBe(1);
   });
+
+  it('marks each host stale by its own period, one that never backed up counted from its creation', async () => {
+    await enrollApproved(api.app, api.adminToken, 'web', keys.web);
+    await enrollApproved(api.app, api.adminToken, 'db', keys.db);
+    await callApi(api.app, 'PATCH', '/v1/admin/hosts/web', { token: api.adminToken, body: { expectBackupEvery: '7d' } });
+    endSession('web', BACKUP);
+    api.clock.advance(25 * 3600_000);
+    const fresh = parseMetrics((await callApi(api.app, 'GET', '/metrics', { token: api.adminToken })).text);
+    expect(fresh.get('borg_server_host_stale{host="web"}')).toBe(0);
+    expect(fresh.get('borg_server_host_stale{host="db"}')).toBe(0);
+    api.clock.advance(2 * 3600_000);
+    const later = parseMetrics((await callApi(api.app, 'GET', '/metrics', { token: api.adminToken })).text);
+    expect(later.get('borg_server_host_stale{host="web"}')).toBe(0);
+    expect(later.get('borg_server_host_stale{host="db"}')).toBe(1);
+  });
+
+  it('counts the deliveries that failed and will be tried again apart from those that gave up', async () => {
+    const delivery = { kind: 'ping' as const, hostName: 'web', eventType: 'ping.success', payload: '', nextAttemptAt: api.clock.now() };
+    api.context.db
+      .insert(webhookDeliveries)
+      .values([
+        { ...delivery, id: 'msg_due', status: 'pending', createdAt: api.clock.now() },
+        { ...delivery, id: 'msg_retry', status: 'pending', attempts: 1, lastError: 'HTTP 503', createdAt: api.clock.now() },
+        { ...delivery, id: 'msg_gone', status: 'failed', attempts: 7, lastError: 'HTTP 503', createdAt: api.clock.now() },
+      ])
+      .run();
+    const samples = parseMetrics((await callApi(api.app, 'GET', '/metrics', { token: api.adminToken })).text);
+    expect(samples.get('borg_server_webhook_deliveries_retrying')).toBe(1);
+    expect(samples.get('borg_server_webhook_deliveries_failed')).toBe(1);
+  });
 });
 
 describe('host views and GET /v1/admin/hosts/:name/sessions', () => {

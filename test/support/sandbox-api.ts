@@ -1,10 +1,11 @@
 import type { TestContext } from 'vitest';
+import { httpRequest } from './attack-http.js';
 import { createSandbox, type Sandbox, type SandboxOptions, type ServerOptions, sshdProcessesInSandboxes } from './sandbox.js';
 import type { BorgClient } from './sandbox-client.js';
 
 /**
  * The admin's and the VM's side of the HTTP API of a `borgctl serve` running in
- * a sandbox, for system tests: plain fetch calls against the real server.
+ * a sandbox, for system tests: plain HTTP requests against the real server.
  */
 
 export interface ApiResponse<Body = Record<string, unknown>> {
@@ -69,23 +70,12 @@ export function createServerApi(baseUrl: string, adminToken: string): ServerApi 
     baseUrl,
     adminToken,
     async request(method, path, options = {}) {
-      const headers: Record<string, string> = {};
-      if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
-      if (options.body !== undefined) headers['content-type'] = 'application/json';
-      const response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // Not JSON: keep the text.
-      }
-      return { status: response.status, body: body as never };
+      // A connection of its own per request (httpRequest's agent: false): a request on a kept-alive
+      // connection that the server times out in the same turn as the request arrives (its event loop held
+      // up, as by a locked database's busy wait) is reset unanswered, and a POST is not retried.
+      const response = await httpRequest(baseUrl, method, path, options);
+      if (response.status === 0) throw new Error(`${method} ${path}: the connection was ${response.text} before an answer`);
+      return { status: response.status, body: response.body as never };
     },
     async mintEnrollmentToken(options = {}) {
       const response = await api.request<MintedToken>('POST', '/v1/admin/tokens', { body: options, bearer: adminToken });

@@ -100,6 +100,23 @@ describe("the server's repository checks", () => {
     expect(JSON.parse(checked.stdout)).toEqual([expect.objectContaining({ hostName: HOST, outcome: 'ok' })]);
   });
 
+  it('does not check a host whose VM has not run borg init yet: the CLI and the API say so, and no check is recorded', async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const newcomer = await createBorgClient('new1');
+    try {
+      await sandbox.borgctl(['createuser', 'new1', newcomer.publicKey]);
+      const checked = await sandbox.borgctl(['hosts', 'check', 'new1', '--json'], { reject: false });
+      expect(checked.exitCode).not.toBe(0);
+      expect(checked.stderr).toMatch(/no repository yet: its VM has not run borg init/);
+      const queued = await api.request('POST', '/v1/admin/hosts/new1/checks', { bearer: api.adminToken });
+      expect(queued).toEqual({ status: 409, body: { error: 'NO_REPOSITORY_YET', message: expect.stringContaining('borg init') } });
+      const listed = await api.request<{ checks: CheckRow[] }>('GET', '/v1/admin/hosts/new1/checks', { bearer: api.adminToken });
+      expect(listed.body.checks).toEqual([]);
+    } finally {
+      await newcomer.remove();
+    }
+  });
+
   it('finds a corrupted segment: the check failed and a host.check.failed delivery is queued', async () => {
     const { sandbox, api } = server as ServerSandbox;
     const webhook = await api.request<{ id: string }>('POST', '/v1/admin/webhooks', {

@@ -15,6 +15,7 @@ export function listHostChecks(context: ServerContext, hostName: string): Reposi
 export async function queueHostCheck(context: ServerContext, hostName: string, by: Actor): Promise<void> {
   getHost(context, hostName);
   if (!context.requestCheck) throw new AppError('CHECK_UNAVAILABLE', 'no server runs to check repositories');
-  recordAudit(context.db, context.now(), { ...by, action: 'host.check.request', target: hostName });
+  // Audited once root has taken it: a host with no repository yet is refused (NO_REPOSITORY_YET), nothing queued.
   await context.requestCheck(hostName);
+  recordAudit(context.db, context.now(), { ...by, action: 'host.check.request', target: hostName });
 }

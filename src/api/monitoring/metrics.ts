@@ -1,4 +1,4 @@
-import { count, eq, inArray } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull } from 'drizzle-orm';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../../db/connection.js';
 import { enrollments, hostSessions, hosts, webhookDeliveries } from '../../db/schema.js';
@@ -18,6 +18,11 @@ export async function renderMetrics(db: Queryable, now: Date): Promise<{ content
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
   const hostsByStatus = gauge('borg_server_hosts', 'Hosts by backup status (ok, stale, never, disabled)', ['status']);
   const pending = gauge('borg_server_enrollments_pending', 'Enrollments waiting for an admin');
+  const stale = gauge(
+    'borg_server_host_stale',
+    'Whether the host is active and has not backed up within its expected period (1) or not (0); a host that never backed up counts from its creation',
+    ['host'],
+  );
   const sinceBackup = gauge('borg_server_host_seconds_since_last_backup', 'Seconds since the last backup the server saw', ['host']);
   const repositoryBytes = gauge('borg_server_host_repository_bytes', 'Disk blocks of the repository after its last session, in bytes', [
     'host',
@@ -26,6 +31,10 @@ export async function renderMetrics(db: Queryable, now: Date): Promise<{ content
   const sessions = gauge('borg_server_sessions', 'Recorded sessions (the kept ones) by outcome', ['outcome']);
   const lastCheck = gauge('borg_server_host_last_check_ok', 'Whether the last integrity check passed (1) or not (0)', ['host', 'outcome']);
   const failedDeliveries = gauge('borg_server_webhook_deliveries_failed', 'Webhook and ping deliveries that gave up');
+  const retryingDeliveries = gauge(
+    'borg_server_webhook_deliveries_retrying',
+    'Webhook and ping deliveries whose last attempt failed and that will be tried again',
+  );
 
   const states = allBackupStates(db);
   const checks = lastFinishedChecks(db);
@@ -38,6 +47,7 @@ export async function renderMetrics(db: Queryable, now: Date): Promise<{ content
     const view = describeMonitoring(row, states.get(row.name), checks.get(row.name) ?? null, now);
     counts.set(view.backupStatus, (counts.get(view.backupStatus) ?? 0) + 1);
     const labels = { host: row.name };
+    stale.set(labels, view.stale ? 1 : 0);
     if (view.lastBackupAt) sinceBackup.set(labels, Math.max(0, (now.getTime() - view.lastBackupAt.getTime()) / 1000));
     if (view.repositoryBytes !== null) repositoryBytes.set(labels, view.repositoryBytes);
     if (row.quotaBytes !== null) quotaBytes.set(labels, row.quotaBytes);
@@ -50,6 +60,13 @@ export async function renderMetrics(db: Queryable, now: Date): Promise<{ content
   }
   failedDeliveries.set(
     db.select({ value: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.status, 'failed')).get()?.value ?? 0,
+  );
+  retryingDeliveries.set(
+    db
+      .select({ value: count() })
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.status, 'pending'), isNotNull(webhookDeliveries.lastError)))
+      .get()?.value ?? 0,
   );
   return { contentType: registry.contentType, body: await registry.metrics() };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { inArray } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import { hosts } from '../../db/schema.js';
@@ -55,7 +55,10 @@ const FORCE_KILL_AFTER_MS = 3000;
 export interface IntegrityChecks {
   /** Starts the check that is due (an admin's request first), unless one runs; resolves when it ended. */
   tick(): Promise<RepositoryCheckRow | null>;
-  /** Queues a check of this host, run as soon as no other check runs and it has no session. */
+  /**
+   * Queues a check of this host, run as soon as no other check runs and it has no session; NO_REPOSITORY_YET
+   * when its VM has not run borg init (checkNow too).
+   */
   request(hostName: string): void;
   /** Checks this host now (after a check that runs ends) and returns the result. */
   checkNow(hostName: string): Promise<RepositoryCheckRow>;
@@ -209,9 +212,23 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
     return started;
   }
 
+  /** The repository has borg's config file: the VM ran `borg init`. Not followed: a link the host left is no repository. */
+  function hasRepository(hostName: string): boolean {
+    return lstatSync(`${repositoryPath(backupDir, hostName)}/config`, { throwIfNoEntry: false })?.isFile() === true;
+  }
+
+  function refuseWithoutRepository(hostName: string): void {
+    if (!hasRepository(hostName)) {
+      throw new AppError('NO_REPOSITORY_YET', `host "${hostName}" has no repository yet: its VM has not run borg init; nothing to check`);
+    }
+  }
+
   async function tick(): Promise<RepositoryCheckRow | null> {
     if (running || isStopped) return null;
     const candidates = checkableHosts();
+    const withRepository = new Set(candidates.filter((row) => hasRepository(row.name)).map((row) => row.name));
+    // An admin's request for a host that has none yet (asked before its first backup) is dropped, not kept waiting.
+    for (const name of requested) if (!withRepository.has(name)) requested.delete(name);
     const inSession = uidsInSession(serverAccounts.only(candidates.map((row) => row.uid)), procDir, pids);
     const current = now();
     const chosen = chooseHostToCheck(
@@ -221,6 +238,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
         last: lastCheckOf(db, row.name),
         isInSession: inSession.has(row.uid),
         isRequested: requested.has(row.name),
+        hasRepository: withRepository.has(row.name),
       })),
       current,
     );
@@ -233,6 +251,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
     request(hostName) {
       // The names come from the unprivileged API: only a host's name, and never an unbounded set.
       if (!isValidHostName(hostName) || requested.size >= MAX_REQUESTED_CHECKS) return;
+      refuseWithoutRepository(hostName);
       requested.add(hostName);
       tick().catch((error: unknown) => logger.error({ err: error }, 'repository check failed'));
     },
@@ -241,6 +260,7 @@ export function createIntegrityChecks(options: IntegrityCheckOptions): Integrity
       if (isStopped) throw new AppError('CHECK_UNAVAILABLE', 'the server is stopping');
       const host = checkableHosts().find((row) => row.name === hostName);
       if (!host) throw new AppError('NOT_FOUND', `no host named "${hostName}"`);
+      refuseWithoutRepository(hostName);
       if (uidsInSession(serverAccounts.only([host.uid]), procDir, pids).size > 0) {
         throw new AppError('HOST_IN_SESSION', `host "${hostName}" has a borg session open; its check waits until it ends`);
       }

@@ -9,7 +9,10 @@ import { type HostProcessTable, processesOf } from '../processes/sessions.js';
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit } from '../reports/report-to-api.js';
 
-/** How often the server counts sessions: a flood lives at most this long. */
+/**
+ * How often the server counts sessions: a flood lives at most this long. serve.ts runs the count in the
+ * repository watch's timer, every SESSION_LIMIT_EVERY_LOOKS-th look, right after the watch's /proc scan.
+ */
 export const SESSION_LIMIT_INTERVAL_MS = 500;
 /** How old a /proc scan the cap may use: only one made in the same timer turn. */
 const SHARED_SCAN_MAX_AGE_MS = 50;

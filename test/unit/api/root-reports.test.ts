@@ -5,6 +5,7 @@ import type { NumberedRootReport } from '../../../src/channel/root-reports.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hostSessions, hosts } from '../../../src/db/schema.js';
 import { findHost } from '../../../src/host-records/hosts-store.js';
+import { backupReport } from '../../support/ended-sessions.js';
 import { addHostRow } from '../../support/host-rows.js';
 
 /** The API applies root's reports to its own database once each, in order. */
@@ -16,32 +17,7 @@ const audit = (id: number, action: string): NumberedRootReport => ({
   report: { kind: 'audit', at: NOW.getTime(), entry: { actor: 'server', action, target: 'web1', details: {} } },
 });
 
-const session = (id: number): NumberedRootReport => ({
-  id,
-  report: {
-    kind: 'session-ended',
-    session: {
-      hostName: 'web1',
-      quotaBytes: null,
-      startedAt: NOW.getTime() - 60_000,
-      endedAt: NOW.getTime(),
-      clientAddress: '192.0.2.7',
-      connections: 1,
-      lastCommitBefore: 1,
-      lastCommitAfter: 3,
-      endedBy: 'client',
-      summary: {
-        transactionsCommitted: 1,
-        objectsAdded: 10,
-        bytesAdded: 5000,
-        manifestRewritten: true,
-        uncommittedLeft: false,
-        outcome: 'backup',
-      },
-      repositoryBytes: 9000,
-    },
-  },
-});
+const session = (id: number): NumberedRootReport => backupReport(id, 'web1', NOW.getTime(), { repositoryBytes: 9000 });
 
 describe("the API's side of root's reports", () => {
   it('applies each report once, even when root sends a batch again', () => {

@@ -25,6 +25,7 @@ const candidate = (name: string, last: LastCheck | null, changes: Partial<CheckC
   last,
   isInSession: false,
   isRequested: false,
+  hasRepository: true,
   ...changes,
 });
 
@@ -75,6 +76,11 @@ describe('which host is checked next', () => {
   it('is never a host with a session open', () => {
     expect(chooseHostToCheck([candidate('web1', null, { isInSession: true }), candidate('web2', ended('ok', WEEK))], NOW)).toBe('web2');
     expect(chooseHostToCheck([candidate('web1', null, { isInSession: true, isRequested: true })], NOW)).toBeNull();
+  });
+
+  it('is never a host whose VM has not run borg init: nothing to check, asked for or due', () => {
+    expect(chooseHostToCheck([candidate('new1', null, { hasRepository: false }), candidate('web2', ended('ok', WEEK))], NOW)).toBe('web2');
+    expect(chooseHostToCheck([candidate('new1', null, { hasRepository: false, isRequested: true })], NOW)).toBeNull();
   });
 
   it('is one an admin asked for before any that is due, schedule or not', () => {

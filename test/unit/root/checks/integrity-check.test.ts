@@ -35,10 +35,11 @@ function addProcess(pid: number, uid: number): void {
   symlinkSync('mnt:[4026531841]', join(procDir, String(pid), 'ns', 'mnt'));
 }
 
-/** A host, its repository and its account, as reconcile makes them. */
-function addHost(name: string, uid: number): void {
+/** A host, its repository and its account, as reconcile makes them; its repository as `borg init` leaves it unless told. */
+function addHost(name: string, uid: number, options: { isInitialized?: boolean } = {}): void {
   addHostRow(db, name, NOW, { uid });
   mkdirSync(join(root, 'backups', name, 'repo'), { recursive: true });
+  if (options.isInitialized ?? true) writeFileSync(join(root, 'backups', name, 'repo', 'config'), '[repository]\nversion = 1\n');
   chownSync(join(root, 'backups', name, 'repo'), uid, uid);
   accounts.push({ name, uid });
   writeAccountDatabase(join(root, 'etc'), join(root, 'backups'), accounts);
@@ -140,6 +141,25 @@ describe("the server's repository checks", () => {
   it('does not check a host whose checks are off', async () => {
     db.update(hosts).set({ checkEverySeconds: null }).where(eq(hosts.name, 'web1')).run();
     expect(await checks(fakeBorg(0, '')).tick()).toBeNull();
+  });
+
+  it('never checks a host whose VM has not run borg init: not on schedule, nor asked for, and it leaves no row', async () => {
+    const calls: RunCall[] = [];
+    addHost('new1', UID + 1, { isInitialized: false });
+    db.update(hosts).set({ checkEverySeconds: null }).where(eq(hosts.name, 'web1')).run();
+    const scheduler = checks(fakeBorg(0, '', calls));
+    expect(await scheduler.tick()).toBeNull();
+    expect(await codeOfAsync(() => scheduler.checkNow('new1'))).toBe('NO_REPOSITORY_YET');
+    expect(await codeOfAsync(async () => scheduler.request('new1'))).toBe('NO_REPOSITORY_YET');
+    // A link where borg's config would be is no repository either: root does not follow what the host left.
+    symlinkSync(join(root, 'backups', 'web1', 'repo', 'config'), join(root, 'backups', 'new1', 'repo', 'config'));
+    expect(await scheduler.tick()).toBeNull();
+    expect(calls).toEqual([]);
+    expect(db.select().from(repositoryChecks).where(eq(repositoryChecks.hostName, 'new1')).all()).toEqual([]);
+    // borg init came: the host's first check is due at once.
+    rmSync(join(root, 'backups', 'new1', 'repo', 'config'));
+    writeFileSync(join(root, 'backups', 'new1', 'repo', 'config'), '[repository]\nversion = 1\n');
+    expect(await scheduler.tick()).toMatchObject({ hostName: 'new1', outcome: 'ok' });
   });
 
   it('ends the check as interrupted when a session of the host begins, and not for its own process', async () => {
