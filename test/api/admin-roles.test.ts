@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteDeclaration } from '../../src/api/routes/route-table.js';
 import { ADMIN_ROLES, type AdminRole } from '../../src/domain/admin-roles.js';
-import { useTestApi } from '../support/fixture-hooks.js';
+import { enrollPending } from '../support/enrollment-flow.js';
+import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
+import { addServedHostRow } from '../support/host-rows.js';
 import { callApi, createTestAdminToken } from '../support/test-context.js';
 import { createWebClient } from '../support/web-client.js';
 
 const api = useTestApi();
+const keys = useSshKeys({ vm: 'ed25519' });
 
 /**
  * What each role may call, written from the roles' definition (README, issue
@@ -191,21 +194,25 @@ describe('the page by role', () => {
     const token = api.adminToken;
     const minted = await callApi(api.app, 'POST', '/v1/admin/tokens', { token, body: {} });
     expect(minted.status).toBe(201);
-    expect((await callApi(api.app, 'POST', '/v1/admin/webhooks', { token, body: { url: 'https://hooks.example.test/in' } })).status).toBe(
-      201,
-    );
+    const webhook = { url: 'https://hooks.example.test/in' };
+    expect((await callApi(api.app, 'POST', '/v1/admin/webhooks', { token, body: webhook })).status).toBe(201);
+    await enrollPending(api.app, token, 'new1', keys.vm);
+    addServedHostRow({ db: api.context.db, rootDb: api.rootDb }, 'web1', api.clock.now());
+    const pages = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/hosts/web1', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
     const reader = createWebClient(api.app);
     await reader.logIn(createTestAdminToken(api.context, 'auditor', { role: 'read' }));
-    for (const path of ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/tokens', '/ui/webhooks', '/ui/audit']) {
+    for (const path of pages) {
       const page = await reader.get(path);
       expect(page.status, path).toBe(200);
       expect(formsOf(page.text), path).toEqual([]);
     }
+    // The same pages offer an admin their forms: the check above would see them.
     const admin = createWebClient(api.app);
     await admin.logIn(api.adminToken);
-    // The same pages offer an admin their forms: the check above would see them.
-    expect(formsOf((await admin.get('/ui/tokens')).text)).toEqual(['/ui/tokens', `/ui/tokens/${minted.body.jti}/revoke`]);
-    expect(formsOf((await admin.get('/ui/webhooks')).text).length).toBeGreaterThan(0);
+    expect(formsOf((await admin.get('/ui/tokens')).text)).toContain(`/ui/tokens/${minted.body.jti}/revoke`);
+    for (const path of ['/ui/enrollments', '/ui/hosts/web1', '/ui/webhooks']) {
+      expect(formsOf((await admin.get(path)).text).length, path).toBeGreaterThan(0);
+    }
   });
 
   it('shows an enroll session only the tokens page, with the mint form and no revoke button', async () => {
