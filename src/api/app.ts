@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { FAULT_CODES, type FaultCode, faultOfErrno } from '../domain/faults.js';
@@ -12,6 +11,7 @@ import { requireAdmin } from './middleware/require-admin.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { createRouteTable, RoleRequiredError } from './routes/route-table.js';
 import { serverRoutes } from './routes/server-routes.js';
 import { webRoutes } from './web/web-routes.js';
 
@@ -34,7 +34,9 @@ export interface AppOptions {
 }
 
 export function createApp({ context, limits = defaultLimits(), logError = console.error }: AppOptions) {
-  const app = new Hono<AppEnv>();
+  // Every route is registered through the route table with the role it requires (src/api/routes/route-table.ts).
+  const table = createRouteTable<AppEnv>();
+  const app = table.app;
 
   app.use(clientAddress);
   app.use(async function securityHeaders(c, next) {
@@ -54,16 +56,16 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
     }),
   );
 
-  app.route('/', serverRoutes(context));
-  app.route('/', enrollmentRoutes(context, limits));
-  const adminOnly = requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures });
-  app.use('/v1/admin/*', adminOnly);
-  app.route('/v1/admin', adminRoutes(context));
-  // Prometheus scrapes with the same bearer admin token (bearer_token_file in its scrape config).
-  app.use('/metrics', adminOnly);
-  app.route('/', metricsRoutes(context));
-  app.route('/ui', webRoutes(context, limits, logError));
-  app.get('/', (c) => c.redirect('/ui', 302));
+  table.mount('/', serverRoutes(context));
+  table.mount('/', enrollmentRoutes(context, limits));
+  const adminToken = requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures });
+  app.use('/v1/admin/*', adminToken);
+  table.mount('/v1/admin', adminRoutes(context));
+  // Prometheus scrapes with a bearer admin token of the metrics role (bearer_token_file in its scrape config).
+  app.use('/metrics', adminToken);
+  table.mount('/', metricsRoutes(context));
+  table.mount('/ui', webRoutes(context, limits, logError));
+  table.on('GET', '/', 'public', (c) => c.redirect('/ui', 302));
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {
@@ -74,7 +76,9 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
       if (retryAfterSeconds !== undefined) c.header('Retry-After', String(retryAfterSeconds));
       // A fault is logged once per episode by the monitor, not once per request it fails.
       if (isFaultCode(expected.code)) context.faults?.noteFault({ code: expected.code, message: expected.message });
-      return c.json({ error: expected.code, message: expected.message }, STATUS_BY_CODE[expected.code]);
+      // A refusal by role names the role that would do: a client can tell its token is too narrow, not wrong.
+      const requiredRole = expected instanceof RoleRequiredError ? { requiredRole: expected.requiredRole } : {};
+      return c.json({ error: expected.code, message: expected.message, ...requiredRole }, STATUS_BY_CODE[expected.code]);
     }
     if (error instanceof HTTPException && error.status < 500) {
       return c.json({ error: 'BAD_REQUEST', message: error.message || 'bad request' }, error.status);
@@ -82,5 +86,6 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
     logError(error);
     return c.json({ error: 'INTERNAL', message: 'internal error' }, 500);
   });
-  return app;
+  /** Every route with the role it requires: the route × role test enumerates them. */
+  return Object.assign(app, { declaredRoutes: table.routes });
 }

@@ -103,6 +103,12 @@ export const adminTokens = sqliteTable('admin_tokens', {
   createdAt: createdAt(),
   revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
   lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+  /** What the token may do (src/domain/admin-roles.ts); tokens from before roles existed are admin. */
+  role: text('role', { enum: ['admin', 'read', 'metrics', 'enroll'] })
+    .notNull()
+    .default('admin'),
+  /** Null: the token does not expire (it can still be revoked). */
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
 });
 
 export const auditLog = sqliteTable(

@@ -10,6 +10,7 @@ import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/api/tokens/signing-key.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { type Db, openMemoryDatabase, openMemoryRootDatabase } from '../../src/db/connection.js';
+import type { AdminRole } from '../../src/domain/admin-roles.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/identity/ssh-host-keys.js';
 import type { TlsIdentity } from '../../src/identity/tls-identity.js';
 import { changeHost } from '../../src/root/requests/host-requests.js';
@@ -145,9 +146,13 @@ export function makeTestRootContext(config: Config = loadConfig({ ...TEST_ENVIRO
   return { context, clock, reconcileCalls };
 }
 
-/** Creates an admin token in the context's database and returns the secret token string. */
-export function createTestAdminToken(context: ServerContext, label = 'test'): string {
-  return createAdminToken(context.db, label, context.now(), 'test').token;
+/** Creates an admin token (of the admin role unless told) in the context's database and returns the secret token string. */
+export function createTestAdminToken(
+  context: ServerContext,
+  label = 'test',
+  { role = 'admin', expiresAt = null }: { role?: AdminRole; expiresAt?: Date | null } = {},
+): string {
+  return createAdminToken(context.db, { label, role, expiresAt }, context.now(), 'test').token;
 }
 
 /** Limits high enough that no test meets them unless it means to. */

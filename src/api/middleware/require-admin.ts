@@ -9,7 +9,8 @@ import { type RateLimiter, rateLimitedError } from './rate-limit.js';
 /**
  * Admin routes take `Authorization: Bearer <admin token>`. Failed attempts are
  * counted per client address; past the limit every attempt is refused with
- * 429 until the window passes, right token or not.
+ * 429 until the window passes, right token or not. What the token's role may
+ * do is checked by each route's declared role (src/api/routes/route-table.ts).
  */
 export function requireAdmin({ db, now, failures }: { db: Db; now: () => Date; failures: RateLimiter }) {
   return createMiddleware<AppEnv>(async function requireAdminToken(c, next) {
@@ -20,12 +21,12 @@ export function requireAdmin({ db, now, failures }: { db: Db; now: () => Date; f
     }
     const header = c.req.header('authorization') ?? '';
     const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const adminId = presented ? verifyAdminToken(db, presented, at) : null;
-    if (!adminId) {
+    const admin = presented ? verifyAdminToken(db, presented, at) : null;
+    if (!admin) {
       failures.hit(source, at.getTime());
-      throw new AppError('UNAUTHORIZED', 'an admin token is required: Authorization: Bearer <token>');
+      throw new AppError('UNAUTHORIZED', 'an admin token is required (not revoked, not expired): Authorization: Bearer <token>');
     }
-    c.set('adminId', adminId);
+    c.set('admin', admin);
     await next();
   });
 }

@@ -1,7 +1,7 @@
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../errors.js';
+import { adminActor } from '../admin/admin-tokens.js';
 import type { AppEnv } from '../app-env.js';
 import { listAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
@@ -13,6 +13,7 @@ import { deleteHost, getHost, hostSessions, listHostPage, updateHost } from '../
 import { pageLimit, pageQuery, parsePageQuery } from '../list-pages.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
+import { createRouteTable } from './route-table.js';
 
 const tokenBody = z.strictObject({
   host: z.string().max(64).optional(),
@@ -72,44 +73,47 @@ const auditQuery = z.strictObject({
     .optional(),
 });
 
-/** Everything under /v1/admin; the caller mounts requireAdmin in front. */
+/**
+ * Everything under /v1/admin, each route with the role it requires; the caller
+ * mounts requireAdmin (the bearer token) in front.
+ */
 export function adminRoutes(context: ServerContext) {
-  const app = new Hono<AppEnv>();
-  const actorOf = (c: { get(key: 'adminId' | 'clientAddress'): string | null }): Actor => ({
-    actor: `admin:${c.get('adminId')}`,
+  const table = createRouteTable<AppEnv>();
+  const actorOf = (c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor => ({
+    actor: adminActor(c.get('admin')),
     sourceAddress: c.get('clientAddress'),
   });
 
-  app.post('/tokens', jsonBody(tokenBody), async (c) => {
+  table.on('POST', '/tokens', 'enroll', jsonBody(tokenBody), async (c) => {
     const created = await createEnrollmentToken(context, c.req.valid('json'), actorOf(c));
     return c.json(created, 201);
   });
-  app.get('/tokens', (c) => c.json({ tokens: listEnrollmentTokens(context) }));
-  app.delete('/tokens/:jti', (c) => {
+  table.on('GET', '/tokens', 'enroll', (c) => c.json({ tokens: listEnrollmentTokens(context) }));
+  table.on('DELETE', '/tokens/:jti', 'admin', (c) => {
     revokeEnrollmentToken(context, c.req.param('jti'), actorOf(c));
     return c.json({ jti: c.req.param('jti'), status: 'revoked' });
   });
 
-  app.get('/enrollments', (c) => {
+  table.on('GET', '/enrollments', 'read', (c) => {
     const status = statusQuery.safeParse(c.req.query('status'));
     if (!status.success) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
     return c.json({ enrollments: listEnrollments(context, status.data) });
   });
-  app.post('/enrollments/:id/approve', jsonBody(approveBody), async (c) => {
+  table.on('POST', '/enrollments/:id/approve', 'admin', jsonBody(approveBody), async (c) => {
     const host = await approveEnrollment(context, c.req.param('id'), c.req.valid('json'), actorOf(c));
     return c.json({ id: c.req.param('id'), status: 'approved', host: getHost(context, host.name) });
   });
-  app.post('/enrollments/:id/deny', jsonBody(denyBody), (c) => {
+  table.on('POST', '/enrollments/:id/deny', 'admin', jsonBody(denyBody), (c) => {
     denyEnrollment(context, c.req.param('id'), c.req.valid('json').reason ?? null, actorOf(c));
     return c.json({ id: c.req.param('id'), status: 'denied' });
   });
 
-  app.get('/hosts', (c) => c.json(listHostPage(context, parsePageQuery(hostsQuery, c.req.query()))));
-  app.get('/hosts/:name', (c) => c.json(getHost(context, c.req.param('name'))));
-  app.patch('/hosts/:name', jsonBody(hostChangesBody), async (c) =>
+  table.on('GET', '/hosts', 'read', (c) => c.json(listHostPage(context, parsePageQuery(hostsQuery, c.req.query()))));
+  table.on('GET', '/hosts/:name', 'read', (c) => c.json(getHost(context, c.req.param('name'))));
+  table.on('PATCH', '/hosts/:name', 'admin', jsonBody(hostChangesBody), async (c) =>
     c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
   );
-  app.get('/hosts/:name/sessions', (c) => {
+  table.on('GET', '/hosts/:name/sessions', 'read', (c) => {
     const query = auditQuery.safeParse(c.req.query());
     if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a session id');
     const { limit, before } = query.data;
@@ -117,37 +121,39 @@ export function adminRoutes(context: ServerContext) {
       sessions: hostSessions(context, c.req.param('name'), { limit, ...(before === undefined ? {} : { beforeId: before }) }),
     });
   });
-  app.get('/hosts/:name/checks', (c) => c.json({ checks: listHostChecks(context, c.req.param('name')) }));
-  app.post('/hosts/:name/checks', async (c) => {
+  table.on('GET', '/hosts/:name/checks', 'read', (c) => c.json({ checks: listHostChecks(context, c.req.param('name')) }));
+  table.on('POST', '/hosts/:name/checks', 'admin', async (c) => {
     await queueHostCheck(context, c.req.param('name'), actorOf(c));
     return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
   });
-  app.delete('/hosts/:name', async (c) => {
+  table.on('DELETE', '/hosts/:name', 'admin', async (c) => {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));
     return c.json({ name: c.req.param('name'), status: purge ? 'purged' : 'deleted' });
   });
 
-  app.get('/webhooks', (c) => c.json({ webhooks: listWebhooks(context) }));
-  app.post('/webhooks', jsonBody(webhookBody), (c) => c.json(createWebhook(context, c.req.valid('json'), actorOf(c)), 201));
-  app.delete('/webhooks/:id', (c) => {
+  table.on('GET', '/webhooks', 'read', (c) => c.json({ webhooks: listWebhooks(context) }));
+  table.on('POST', '/webhooks', 'admin', jsonBody(webhookBody), (c) =>
+    c.json(createWebhook(context, c.req.valid('json'), actorOf(c)), 201),
+  );
+  table.on('DELETE', '/webhooks/:id', 'admin', (c) => {
     removeWebhook(context, c.req.param('id'), actorOf(c));
     return c.json({ id: c.req.param('id'), status: 'removed' });
   });
-  app.post('/webhooks/:id/test', (c) => c.json(sendTestEvent(context, c.req.param('id'), actorOf(c)), 202));
-  app.get('/webhooks/:id/deliveries', (c) => {
+  table.on('POST', '/webhooks/:id/test', 'admin', (c) => c.json(sendTestEvent(context, c.req.param('id'), actorOf(c)), 202));
+  table.on('GET', '/webhooks/:id/deliveries', 'read', (c) => {
     const query = deliveriesQuery.safeParse(c.req.query());
     if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a delivery id');
     const { limit, before } = query.data;
     return c.json({ deliveries: webhookDeliveries(context, c.req.param('id'), { limit, ...(before === undefined ? {} : { before }) }) });
   });
 
-  app.get('/audit', (c) => {
+  table.on('GET', '/audit', 'read', (c) => {
     const query = auditQuery.safeParse(c.req.query());
     if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before an entry id');
     const { limit, before } = query.data;
     return c.json({ entries: listAudit(context.db, { limit, ...(before === undefined ? {} : { beforeId: before }) }) });
   });
 
-  return app;
+  return table;
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { rateLimitKeyOf } from '../../domain/networks.js';
 import { AppError } from '../../errors.js';
@@ -9,6 +9,7 @@ import { getEnrollment, submitEnrollment } from '../enrollment/enroll.js';
 import { repositoryUrl } from '../hosts/hosts.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { type RateLimiter, rateLimitedError } from '../middleware/rate-limit.js';
+import { createRouteTable } from './route-table.js';
 import { knownHostsLines } from './server-routes.js';
 
 const enrollBody = z.strictObject({
@@ -22,9 +23,9 @@ const ENROLLMENT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Routes a VM calls: enroll with a token, then poll its enrollment by id. */
 export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempts: RateLimiter; lookups: RateLimiter }) {
-  const app = new Hono<AppEnv>();
+  const table = createRouteTable<AppEnv>();
 
-  app.post('/v1/enroll', async (c, next) => {
+  const enrollAttemptLimit = createMiddleware<AppEnv>(async function limitEnrollAttempts(c, next) {
     const source = rateLimitKeyOf(c.get('clientAddress'));
     const now = context.now().getTime();
     if (!limits.enrollAttempts.hit(source, now)) {
@@ -33,7 +34,7 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
     await next();
   });
 
-  app.post('/v1/enroll', jsonBody(enrollBody), async (c) => {
+  table.on('POST', '/v1/enroll', 'public', enrollAttemptLimit, jsonBody(enrollBody), async (c) => {
     const header = c.req.header('authorization') ?? '';
     if (!header.startsWith('Bearer ')) {
       throw new AppError('UNAUTHORIZED', 'an enrollment token is required: Authorization: Bearer <token>');
@@ -69,7 +70,7 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
     }
   }
 
-  app.get('/v1/enrollments/:id', (c) => {
+  table.on('GET', '/v1/enrollments/:id', 'public', (c) => {
     const enrollment = lookUp(rateLimitKeyOf(c.get('clientAddress')), c.req.param('id'));
     const view = { status: enrollment.status, hostname: enrollment.hostname, fingerprint: enrollment.fingerprint };
     const host = enrollment.status === 'approved' ? findLiveHost(context.db, enrollment.hostname) : undefined;
@@ -83,11 +84,11 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
     });
   });
 
-  app.get('/v1/enrollments/:id/known_hosts', (c) => {
+  table.on('GET', '/v1/enrollments/:id/known_hosts', 'public', (c) => {
     const enrollment = lookUp(rateLimitKeyOf(c.get('clientAddress')), c.req.param('id'));
     if (enrollment.status !== 'approved') throw new AppError('NOT_FOUND', 'enrollment is not approved');
     return c.text(`${knownHostsLines(context).join('\n')}\n`);
   });
 
-  return app;
+  return table;
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import type { ServerContext } from '../context.js';
+import { createRouteTable } from './route-table.js';
 
 export const ENROLL_SCRIPT_PATH = fileURLToPath(new URL('../../../container/enroll.sh', import.meta.url));
 
@@ -21,18 +21,18 @@ export function renderEnrollScript(template: string, publicUrl: string): string 
 
 /** Public routes: health, the server's identity, the enrollment script. */
 export function serverRoutes(context: ServerContext) {
-  const app = new Hono<AppEnv>();
+  const table = createRouteTable<AppEnv>();
   const enrollScript = renderEnrollScript(readFileSync(ENROLL_SCRIPT_PATH, 'utf8'), context.config.publicUrl);
 
   // 503 with every fault's reason while one is present: the image's HEALTHCHECK and a load balancer read it.
-  app.get('/healthz', (c) => {
+  table.on('GET', '/healthz', 'public', (c) => {
     context.db.$client.prepare('select 1').get();
     const reasons = context.faults?.check() ?? [];
     if (reasons.length > 0) return c.json({ status: 'unhealthy', reasons }, 503);
     return c.json({ status: 'ok' });
   });
 
-  app.get('/v1/server', (c) =>
+  table.on('GET', '/v1/server', 'public', (c) =>
     c.json({
       sshHost: context.config.sshHost,
       sshPort: context.config.sshPublicPort,
@@ -43,7 +43,7 @@ export function serverRoutes(context: ServerContext) {
     }),
   );
 
-  app.get('/enroll.sh', (c) => c.body(enrollScript, 200, { 'content-type': 'text/x-shellscript; charset=utf-8' }));
+  table.on('GET', '/enroll.sh', 'public', (c) => c.body(enrollScript, 200, { 'content-type': 'text/x-shellscript; charset=utf-8' }));
 
-  return app;
+  return table;
 }

@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Actor } from '../../domain/actor.js';
@@ -6,7 +6,7 @@ import { rateLimitKeyOf } from '../../domain/networks.js';
 import { AppError, asExpectedError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
 import { closeAdminSession, openAdminSession } from '../admin/admin-sessions.js';
-import { verifyAdminToken } from '../admin/admin-tokens.js';
+import { adminActor, verifyAdminToken } from '../admin/admin-tokens.js';
 import type { ApiLimits } from '../api-limits.js';
 import { listAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
@@ -19,6 +19,7 @@ import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from 
 import { rateLimitedError } from '../middleware/rate-limit.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
+import { createRouteTable } from '../routes/route-table.js';
 import { APP_CSS, APP_JS, ICON_SVG } from './assets.js';
 import { type FormFields, optionalField, readForm, requiredField } from './form-fields.js';
 import { type Notice, noticeText } from './notices.js';
@@ -45,14 +46,13 @@ const DELIVERIES_PER_PAGE = 50;
 
 /** The admin web page under /ui: server-rendered, plain forms, one small script for copy buttons. */
 export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (error: unknown) => void) {
-  const app = new Hono<WebEnv>();
-  const actorOf = (c: { get(key: 'adminId' | 'clientAddress'): string | null }): Actor => ({
-    actor: `admin:${c.get('adminId')}`,
-    sourceAddress: c.get('clientAddress'),
-  });
+  const table = createRouteTable<WebEnv>();
+  const app = table.app;
+  const actorOf = (c: Context<WebEnv>): Actor => ({ actor: adminActor(c.get('admin')), sourceAddress: c.get('clientAddress') });
   const frameOf = (c: Context<WebEnv>, title: string, section?: PageFrame['section']): PageFrame & { csrfToken: string } => ({
     title,
     csrfToken: c.get('session').csrfToken,
+    role: c.get('session').admin.role,
     ...(section ? { section } : {}),
     notice: noticeText(c.req.query('notice')),
   });
@@ -63,13 +63,15 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     c.header('X-Frame-Options', 'DENY');
   });
-  app.get('/assets/app.css', (c) => c.body(APP_CSS, 200, { 'content-type': 'text/css; charset=utf-8' }));
-  app.get('/assets/app.js', (c) => c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
-  app.get('/assets/icon.svg', (c) => c.body(ICON_SVG, 200, { 'content-type': 'image/svg+xml' }));
+  table.on('GET', '/assets/app.css', 'public', (c) => c.body(APP_CSS, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  table.on('GET', '/assets/app.js', 'public', (c) => c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  table.on('GET', '/assets/icon.svg', 'public', (c) => c.body(ICON_SVG, 200, { 'content-type': 'image/svg+xml' }));
   app.use(sameOriginPosts(context));
 
-  app.get('/login', (c) => c.html(<LoginPage next={safeNextPath(c.req.query('next'))} notice={noticeText(c.req.query('notice'))} />));
-  app.post('/login', async (c) => {
+  table.on('GET', '/login', 'public', (c) =>
+    c.html(<LoginPage next={safeNextPath(c.req.query('next'))} notice={noticeText(c.req.query('notice'))} />),
+  );
+  table.on('POST', '/login', 'public', async (c) => {
     const form = await readForm(c);
     const next = safeNextPath(optionalField(form, 'next'));
     const source = rateLimitKeyOf(c.get('clientAddress'));
@@ -79,27 +81,31 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       c.header('Retry-After', String(retryAfterSeconds));
       return c.html(<LoginPage next={next} error="Too many failed logins from this address: try again later." />, 429);
     }
-    const adminId = verifyAdminToken(context.db, requiredField(form, 'token', 200).trim(), at);
-    if (!adminId) {
+    const admin = verifyAdminToken(context.db, requiredField(form, 'token', 200).trim(), at);
+    if (!admin) {
       limits.adminFailures.hit(source, at.getTime());
-      return c.html(<LoginPage next={next} error="That admin token is not valid (or it was revoked)." />, 401);
+      return c.html(<LoginPage next={next} error="That admin token is not valid (or it was revoked, or it expired)." />, 401);
+    }
+    if (admin.role === 'metrics') {
+      return c.html(<LoginPage next={next} error="A token of the metrics role serves /metrics only: it cannot log in to the page." />, 403);
     }
     const previous = sessionIdOf(c, context);
     if (previous) closeAdminSession(context.db, previous, at, c.get('clientAddress'));
-    const { id } = openAdminSession(context.db, adminId, at, c.get('clientAddress'));
+    const { id } = openAdminSession(context.db, admin, at, c.get('clientAddress'));
     setSessionCookie(c, context, id);
-    return c.redirect(next, 303);
+    // A token that may only mint enrollment tokens lands where it can.
+    return c.redirect(admin.role === 'enroll' && next === '/ui' ? '/ui/tokens' : next, 303);
   });
 
   app.use(requireSession(context));
-  app.post('/logout', (c) => {
+  table.on('POST', '/logout', 'any', (c) => {
     const id = sessionIdOf(c, context);
     if (id) closeAdminSession(context.db, id, context.now(), c.get('clientAddress'));
     clearSessionCookie(c, context);
     return c.redirect(done('/ui/login', 'logged-out'), 303);
   });
 
-  app.get('/', (c) => {
+  table.on('GET', '/', 'read', (c) => {
     const now = context.now();
     const hosts = listHostSummaries(context.db, now);
     const troubled = hosts.filter((host) => host.problems.some((problem) => problem !== 'disabled')).sort(byTrouble);
@@ -107,7 +113,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     return c.html(<OverviewPage frame={frameOf(c, 'Overview', '/ui')} data={{ hosts, troubled: troubled.slice(0, 50), pending, now }} />);
   });
 
-  app.get('/enrollments', (c) => {
+  table.on('GET', '/enrollments', 'read', (c) => {
     const pending = listEnrollments(context, 'pending');
     const decided = listPastEnrollments(context, 20);
     return c.html(
@@ -115,7 +121,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     );
   });
   // Where an enrollment.pending event's approvalUrl leads; an unknown id is a 404 page.
-  app.get('/enrollments/:id', (c) => {
+  table.on('GET', '/enrollments/:id', 'read', (c) => {
     const enrollment = getEnrollment(context, c.req.param('id'));
     return c.html(
       <EnrollmentPage
@@ -125,7 +131,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     );
   });
-  app.post('/enrollments/:id/approve', async (c) => {
+  table.on('POST', '/enrollments/:id/approve', 'admin', async (c) => {
     const form = await readForm(c);
     const approval = {
       fingerprint: requiredField(form, 'fingerprint', 128).trim(),
@@ -134,13 +140,13 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     const host = await approveEnrollment(context, c.req.param('id'), approval, actorOf(c));
     return c.redirect(done(`/ui/hosts/${host.name}`, 'approved'), 303);
   });
-  app.post('/enrollments/:id/deny', async (c) => {
+  table.on('POST', '/enrollments/:id/deny', 'admin', async (c) => {
     const reason = optionalField(await readForm(c), 'reason', 500)?.trim();
     denyEnrollment(context, c.req.param('id'), reason || null, actorOf(c));
     return c.redirect(done('/ui/enrollments', 'denied'), 303);
   });
 
-  app.get('/hosts', (c) => {
+  table.on('GET', '/hosts', 'read', (c) => {
     const search = (c.req.query('q') ?? '').trim().toLowerCase().slice(0, 64);
     const requested = c.req.query('show') ?? 'all';
     const show: HostFilter = Object.hasOwn(HOST_FILTERS, requested) ? (requested as HostFilter) : 'all';
@@ -158,7 +164,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     );
   });
-  app.get('/hosts/:name', async (c) => {
+  table.on('GET', '/hosts/:name', 'read', async (c) => {
     const name = c.req.param('name');
     const host = getHost(context, name);
     const data: HostPageData = {
@@ -172,7 +178,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     return c.html(<HostPage frame={frameOf(c, host.name, '/ui/hosts')} data={data} />);
   });
   const changeHost = (path: string, changesOf: (form: FormFields) => HostChanges, notice: Notice) =>
-    app.post(`/hosts/:name/${path}`, async (c) => {
+    table.on('POST', `/hosts/:name/${path}`, 'admin', async (c) => {
       const name = c.req.param('name');
       await updateHost(context, name, changesOf(await readForm(c)), actorOf(c));
       return c.redirect(done(`/ui/hosts/${name}`, notice), 303);
@@ -182,12 +188,12 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   changeHost('full-access', (form) => ({ fullAccessFor: requiredField(form, 'for', 16).trim() }), 'full-access-opened');
   changeHost('full-access/close', () => ({ fullAccessFor: null }), 'full-access-closed');
   changeHost('settings', settingChange, 'updated');
-  app.post('/hosts/:name/check', async (c) => {
+  table.on('POST', '/hosts/:name/check', 'admin', async (c) => {
     const name = c.req.param('name');
     await queueHostCheck(context, name, actorOf(c));
     return c.redirect(done(`/ui/hosts/${name}`, 'check-queued'), 303);
   });
-  app.post('/hosts/:name/delete', async (c) => {
+  table.on('POST', '/hosts/:name/delete', 'admin', async (c) => {
     const name = c.req.param('name');
     const form = await readForm(c);
     if (requiredField(form, 'confirm', 64).trim() !== name) {
@@ -198,7 +204,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     return c.redirect(done('/ui/hosts', purge ? 'purged' : 'deleted'), 303);
   });
 
-  app.get('/tokens', (c) =>
+  table.on('GET', '/tokens', 'enroll', (c) =>
     c.html(
       <TokensPage
         frame={frameOf(c, 'Enrollment tokens', '/ui/tokens')}
@@ -207,7 +213,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     ),
   );
-  app.post('/tokens', async (c) => {
+  table.on('POST', '/tokens', 'enroll', async (c) => {
     const form = await readForm(c);
     const blankless = (name: string, maxLength: number) => optionalField(form, name, maxLength)?.trim() || undefined;
     const minted = await createEnrollmentToken(
@@ -233,15 +239,15 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     );
   });
-  app.post('/tokens/:jti/revoke', (c) => {
+  table.on('POST', '/tokens/:jti/revoke', 'admin', (c) => {
     revokeEnrollmentToken(context, c.req.param('jti'), actorOf(c));
     return c.redirect(done('/ui/tokens', 'token-revoked'), 303);
   });
 
-  app.get('/webhooks', (c) =>
+  table.on('GET', '/webhooks', 'read', (c) =>
     c.html(<WebhooksPage frame={frameOf(c, 'Webhooks', '/ui/webhooks')} webhooks={listWebhooks(context)} now={context.now()} />),
   );
-  app.post('/webhooks', async (c) => {
+  table.on('POST', '/webhooks', 'admin', async (c) => {
     const form = await readForm(c);
     const events = form.all('events');
     const created = createWebhook(context, { url: requiredField(form, 'url', 2048).trim(), events }, actorOf(c));
@@ -254,7 +260,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     );
   });
-  app.get('/webhooks/:id', (c) => {
+  table.on('GET', '/webhooks/:id', 'read', (c) => {
     const webhook = listWebhooks(context).find((candidate) => candidate.id === c.req.param('id'));
     if (!webhook) throw new AppError('NOT_FOUND', 'no such webhook');
     const before = c.req.query('before');
@@ -272,16 +278,16 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       />,
     );
   });
-  app.post('/webhooks/:id/test', (c) => {
+  table.on('POST', '/webhooks/:id/test', 'admin', (c) => {
     sendTestEvent(context, c.req.param('id'), actorOf(c));
     return c.redirect(done(`/ui/webhooks/${c.req.param('id')}`, 'test-sent'), 303);
   });
-  app.post('/webhooks/:id/remove', (c) => {
+  table.on('POST', '/webhooks/:id/remove', 'admin', (c) => {
     removeWebhook(context, c.req.param('id'), actorOf(c));
     return c.redirect(done('/ui/webhooks', 'webhook-removed'), 303);
   });
 
-  app.get('/audit', (c) => {
+  table.on('GET', '/audit', 'read', (c) => {
     const before = c.req.query('before');
     const beforeId = before && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
     const entries = listAudit(context.db, { limit: AUDIT_PER_PAGE, ...(beforeId === undefined ? {} : { beforeId }) });
@@ -319,7 +325,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
       status,
     );
   });
-  return app;
+  return table;
 }
 
 function describeError(error: unknown): { status: ContentfulStatusCode; message: string; retryAfterSeconds?: number | undefined } {

@@ -66,7 +66,7 @@ export function requireSession(context: ServerContext) {
       }
     }
     c.set('session', session);
-    c.set('adminId', session.adminTokenId);
+    c.set('admin', session.admin);
     await next();
   });
 }

@@ -3,6 +3,7 @@ import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../api/a
 import { approveEnrollment, denyEnrollment } from '../../api/enrollment/decisions.js';
 import { listEnrollments } from '../../api/enrollment/enroll.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../api/enrollment/tokens.js';
+import { ADMIN_ROLE_MEANINGS, ADMIN_ROLES, parseAdminRole, parseAdminTokenLifetimeSeconds } from '../../domain/admin-roles.js';
 import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { printRows, printSecret } from '../output.js';
@@ -12,12 +13,20 @@ export function addAdminTokenCommands(program: Command): void {
   adminToken
     .command('create')
     .description('create an admin token; it is printed once, alone on the last line')
-    .option('--label <label>', 'what the token is for', 'admin')
-    .action(async (options: { label: string }) => {
+    .option('--label <label>', 'what the token is for (the audit log names it)', 'admin')
+    .option('--role <role>', `what it may do: ${ADMIN_ROLES.map((role) => `${role} (${ADMIN_ROLE_MEANINGS[role]})`).join('; ')}`, 'admin')
+    .option('--expires <duration>', 'it stops working after this long, like 90d or 12h (default: never)')
+    .action(async (options: { label: string; role: string; expires?: string }) => {
+      // Both are checked before anything is opened, so a typo writes nothing.
+      const role = parseAdminRole(options.role);
+      const lifetimeSeconds = options.expires === undefined ? null : parseAdminTokenLifetimeSeconds(options.expires);
       const context = await openCliContext();
-      const created = createAdminToken(context.db, options.label, context.now(), CLI_ACTOR.actor);
+      const now = context.now();
+      const expiresAt = lifetimeSeconds === null ? null : new Date(now.getTime() + lifetimeSeconds * 1000);
+      const created = createAdminToken(context.db, { label: options.label, role, expiresAt }, now, CLI_ACTOR.actor);
+      const until = expiresAt ? `, until ${expiresAt.toISOString()}` : '';
       printSecret(
-        `Admin token ${created.id} (${created.label}). It is shown only now; use it as "Authorization: Bearer <token>".`,
+        `Admin token ${created.id} (${created.label}), role ${role}${until}. It is shown only now; use it as "Authorization: Bearer <token>".`,
         created.token,
       );
     });
@@ -26,7 +35,11 @@ export function addAdminTokenCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const context = await openCliContext();
-      printRows(listAdminTokens(context.db), ['id', 'label', 'createdAt', 'lastUsedAt', 'revokedAt'], options.json ?? false);
+      printRows(
+        listAdminTokens(context.db),
+        ['id', 'label', 'role', 'createdAt', 'expiresAt', 'lastUsedAt', 'revokedAt'],
+        options.json ?? false,
+      );
     });
   adminToken.command('revoke <id>').action(async (id: string) => {
     const context = await openCliContext();

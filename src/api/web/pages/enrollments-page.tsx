@@ -1,6 +1,6 @@
 import type { EnrollmentView } from '../../enrollment/enroll.js';
 import { Badge, Cell, DataTable, When } from './components.js';
-import { CsrfField, Layout, type PageFrame } from './layout.js';
+import { CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 export function EnrollmentsPage({
   frame,
@@ -21,7 +21,7 @@ export function EnrollmentsPage({
       </p>
       {pending.length === 0 && <p class="muted">No host is waiting for approval.</p>}
       {pending.map((enrollment) => (
-        <EnrollmentCard enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
+        <EnrollmentCard enrollment={enrollment} csrfToken={mayPost(frame) ? frame.csrfToken : undefined} now={now} />
       ))}
       <h2>Recently decided</h2>
       <DataTable columns={['Host', 'Status', 'Fingerprint', 'From', 'Asked']} empty="None yet.">
@@ -61,7 +61,7 @@ export function EnrollmentPage({
 }) {
   return (
     <Layout {...frame}>
-      <EnrollmentCard enrollment={enrollment} csrfToken={frame.csrfToken} now={now} />
+      <EnrollmentCard enrollment={enrollment} csrfToken={mayPost(frame) ? frame.csrfToken : undefined} now={now} />
       <p>
         <a href="/ui/enrollments">All enrollments</a>
       </p>
@@ -69,8 +69,11 @@ export function EnrollmentPage({
   );
 }
 
-/** An enrollment's key and origin; while it waits, the forms to approve or deny it; once decided, what became of it. */
-function EnrollmentCard({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string; now: Date }) {
+/**
+ * An enrollment's key and origin; while it waits, the forms to approve or deny it (none without a form
+ * token: a read-only session); once decided, what became of it.
+ */
+function EnrollmentCard({ enrollment, csrfToken, now }: { enrollment: EnrollmentView; csrfToken: string | undefined; now: Date }) {
   const action = `/ui/enrollments/${enrollment.id}`;
   const isPending = enrollment.status === 'pending';
   return (
@@ -109,7 +112,7 @@ function EnrollmentCard({ enrollment, csrfToken, now }: { enrollment: Enrollment
   );
 }
 
-function PendingActions({ enrollment, action, csrfToken }: { enrollment: EnrollmentView; action: string; csrfToken: string }) {
+function PendingActions({ enrollment, action, csrfToken }: { enrollment: EnrollmentView; action: string; csrfToken: string | undefined }) {
   return (
     <>
       {enrollment.conflict && (
@@ -117,31 +120,37 @@ function PendingActions({ enrollment, action, csrfToken }: { enrollment: Enrollm
           A host named {enrollment.hostname} exists (or its deleted repository is kept). Approving gives that host this new key.
         </p>
       )}
-      <div class="actions">
-        <form method="post" action={`${action}/approve`} class="stack">
-          <CsrfField token={csrfToken} />
-          <label>
-            Confirm the fingerprint
-            <input type="text" name="fingerprint" required maxlength={128} autocomplete="off" spellcheck={false} placeholder="SHA256:…" />
-          </label>
-          {enrollment.conflict && (
-            <label class="check">
-              <input type="checkbox" name="replaceKey" value="yes" /> Replace the key of the existing host
-            </label>
-          )}
-          <button type="submit">Approve</button>
-        </form>
-        <form method="post" action={`${action}/deny`} class="stack">
-          <CsrfField token={csrfToken} />
-          <label>
-            Reason (optional)
-            <input type="text" name="reason" maxlength={500} />
-          </label>
-          <button type="submit" class="danger">
-            Deny
-          </button>
-        </form>
-      </div>
+      {csrfToken && <PendingForms enrollment={enrollment} action={action} csrfToken={csrfToken} />}
     </>
+  );
+}
+
+function PendingForms({ enrollment, action, csrfToken }: { enrollment: EnrollmentView; action: string; csrfToken: string }) {
+  return (
+    <div class="actions">
+      <form method="post" action={`${action}/approve`} class="stack">
+        <CsrfField token={csrfToken} />
+        <label>
+          Confirm the fingerprint
+          <input type="text" name="fingerprint" required maxlength={128} autocomplete="off" spellcheck={false} placeholder="SHA256:…" />
+        </label>
+        {enrollment.conflict && (
+          <label class="check">
+            <input type="checkbox" name="replaceKey" value="yes" /> Replace the key of the existing host
+          </label>
+        )}
+        <button type="submit">Approve</button>
+      </form>
+      <form method="post" action={`${action}/deny`} class="stack">
+        <CsrfField token={csrfToken} />
+        <label>
+          Reason (optional)
+          <input type="text" name="reason" maxlength={500} />
+        </label>
+        <button type="submit" class="danger">
+          Deny
+        </button>
+      </form>
+    </div>
   );
 }

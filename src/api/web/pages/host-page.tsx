@@ -9,7 +9,7 @@ import { AuditTable } from './audit-page.js';
 import { BackupChart } from './backup-chart.js';
 import { Badge, Cell, DataTable, QuotaBar, When } from './components.js';
 import { HostMode } from './host-rows.js';
-import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';
+import { ActionButton, CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 /** The host page's one-field settings forms: what each is called and shows; the route accepts only these names. */
 export const HOST_SETTINGS: Record<string, { label: string; shownFor: (host: HostView) => string }> = {
@@ -110,56 +110,60 @@ export function HostPage({ frame, data }: { frame: PageFrame & { csrfToken: stri
         ))}
       </DataTable>
 
-      <h2>Actions</h2>
-      <div class="actions">
-        <section class="card">
-          <h3>Access</h3>
-          {host.status === 'active' ? (
-            <ActionButton action={`${base}/disable`} csrfToken={csrfToken} label="Disable" danger />
-          ) : (
-            <ActionButton action={`${base}/enable`} csrfToken={csrfToken} label="Enable" />
-          )}
-          <p class="muted">Disabling removes its key line at once and ends its sessions; the repository stays.</p>
-          {host.appendOnly &&
-            (host.fullAccessUntil ? (
-              <ActionButton action={`${base}/full-access/close`} csrfToken={csrfToken} label="Close full access now" />
-            ) : (
-              <form method="post" action={`${base}/full-access`} class="stack">
+      {mayPost(frame) && (
+        <>
+          <h2>Actions</h2>
+          <div class="actions">
+            <section class="card">
+              <h3>Access</h3>
+              {host.status === 'active' ? (
+                <ActionButton action={`${base}/disable`} csrfToken={csrfToken} label="Disable" danger />
+              ) : (
+                <ActionButton action={`${base}/enable`} csrfToken={csrfToken} label="Enable" />
+              )}
+              <p class="muted">Disabling removes its key line at once and ends its sessions; the repository stays.</p>
+              {host.appendOnly &&
+                (host.fullAccessUntil ? (
+                  <ActionButton action={`${base}/full-access/close`} csrfToken={csrfToken} label="Close full access now" />
+                ) : (
+                  <form method="post" action={`${base}/full-access`} class="stack">
+                    <CsrfField token={csrfToken} />
+                    <label>
+                      Full access (prune, compact) for
+                      <input type="text" name="for" value="2h" maxlength={16} required />
+                    </label>
+                    <button type="submit" class="secondary">
+                      Open full access
+                    </button>
+                  </form>
+                ))}
+              <ActionButton action={`${base}/check`} csrfToken={csrfToken} label="Check repository now" />
+            </section>
+            <section class="card">
+              <h3>Settings</h3>
+              {Object.entries(HOST_SETTINGS).map(([setting, { label, shownFor }]) => (
+                <SettingForm base={base} csrfToken={csrfToken} setting={setting} label={label} value={shownFor(host)} />
+              ))}
+            </section>
+            <section class="card">
+              <h3>Delete</h3>
+              <form method="post" action={`${base}/delete`} class="stack">
                 <CsrfField token={csrfToken} />
                 <label>
-                  Full access (prune, compact) for
-                  <input type="text" name="for" value="2h" maxlength={16} required />
+                  Type the host's name to delete it
+                  <input type="text" name="confirm" required maxlength={64} autocomplete="off" />
                 </label>
-                <button type="submit" class="secondary">
-                  Open full access
+                <label class="check">
+                  <input type="checkbox" name="purge" value="yes" /> Also delete its repository (purge: the backups are gone for good)
+                </label>
+                <button type="submit" class="danger">
+                  Delete host
                 </button>
               </form>
-            ))}
-          <ActionButton action={`${base}/check`} csrfToken={csrfToken} label="Check repository now" />
-        </section>
-        <section class="card">
-          <h3>Settings</h3>
-          {Object.entries(HOST_SETTINGS).map(([setting, { label, shownFor }]) => (
-            <SettingForm base={base} csrfToken={csrfToken} setting={setting} label={label} value={shownFor(host)} />
-          ))}
-        </section>
-        <section class="card">
-          <h3>Delete</h3>
-          <form method="post" action={`${base}/delete`} class="stack">
-            <CsrfField token={csrfToken} />
-            <label>
-              Type the host's name to delete it
-              <input type="text" name="confirm" required maxlength={64} autocomplete="off" />
-            </label>
-            <label class="check">
-              <input type="checkbox" name="purge" value="yes" /> Also delete its repository (purge: the backups are gone for good)
-            </label>
-            <button type="submit" class="danger">
-              Delete host
-            </button>
-          </form>
-        </section>
-      </div>
+            </section>
+          </div>
+        </>
+      )}
 
       <h2>Restore points</h2>
       <RestorePoints name={host.name} points={data.restorePoints} now={now} />

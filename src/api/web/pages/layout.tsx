@@ -1,19 +1,23 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+import { type AdminRole, roleMeets } from '../../../domain/admin-roles.js';
 
+/** The page's sections, each with the role its page requires (as web-routes.tsx declares it). */
 export const NAVIGATION = [
-  ['/ui', 'Overview'],
-  ['/ui/enrollments', 'Enrollments'],
-  ['/ui/hosts', 'Hosts'],
-  ['/ui/tokens', 'Tokens'],
-  ['/ui/webhooks', 'Webhooks'],
-  ['/ui/audit', 'Audit'],
-] as const;
+  ['/ui', 'Overview', 'read'],
+  ['/ui/enrollments', 'Enrollments', 'read'],
+  ['/ui/hosts', 'Hosts', 'read'],
+  ['/ui/tokens', 'Tokens', 'enroll'],
+  ['/ui/webhooks', 'Webhooks', 'read'],
+  ['/ui/audit', 'Audit', 'read'],
+] as const satisfies readonly (readonly [string, string, AdminRole])[];
 
 export interface PageFrame {
   title: string;
   /** The logged-in session's form token; absent on the login page (no navigation there). */
   csrfToken?: string;
+  /** The session's role: the page shows only what it may do (the server refuses the rest too). */
+  role?: AdminRole;
   /** Which navigation entry is current. */
   section?: (typeof NAVIGATION)[number][0];
   notice?: string | undefined;
@@ -21,7 +25,12 @@ export interface PageFrame {
 }
 
 /** Every page: no inline script or style (the Content-Security-Policy forbids both), one stylesheet, one script. */
-export function Layout({ title, csrfToken, section, notice, error, children }: PageFrame & { children?: Child }) {
+/** Whether the page should offer a form that posts to a route requiring `required` (admin for every change but minting tokens). */
+export function mayPost(frame: PageFrame, required: AdminRole = 'admin'): boolean {
+  return frame.role !== undefined && roleMeets(frame.role, required, 'POST');
+}
+
+export function Layout({ title, csrfToken, role, section, notice, error, children }: PageFrame & { children?: Child }) {
   return (
     <>
       {raw('<!DOCTYPE html>')}
@@ -41,7 +50,7 @@ export function Layout({ title, csrfToken, section, notice, error, children }: P
             </a>
             {csrfToken && (
               <nav aria-label="Sections">
-                {NAVIGATION.map(([href, label]) => (
+                {NAVIGATION.filter(([, , required]) => role === undefined || roleMeets(role, required, 'GET')).map(([href, label]) => (
                   <a href={href} aria-current={href === section ? 'page' : undefined}>
                     {label}
                   </a>

@@ -1,7 +1,7 @@
 import type { listEnrollmentTokens } from '../../enrollment/tokens.js';
 import { humanBytes, utcTime } from '../format.js';
 import { Badge, Cell, DataTable, When } from './components.js';
-import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';
+import { ActionButton, CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 type TokenRow = ReturnType<typeof listEnrollmentTokens>[number];
 
@@ -42,37 +42,42 @@ export function TokensPage({
           </div>
         </section>
       )}
-      <h2>New enrollment token</h2>
-      <form method="post" action="/ui/tokens" class="stack" id="mint">
-        <CsrfField token={frame.csrfToken} />
-        <label>
-          Host name (empty: the VM chooses)
-          <input type="text" name="host" maxlength={64} autocomplete="off" />
-        </label>
-        <label>
-          Valid for
-          <input type="text" name="ttl" value="1h" maxlength={16} />
-        </label>
-        <label>
-          Quota (e.g. 50G; empty for none)
-          <input type="text" name="quota" maxlength={24} />
-        </label>
-        <label>
-          Allowed sources (CIDR list; empty for anywhere)
-          <input type="text" name="allowFrom" maxlength={1024} />
-        </label>
-        <label>
-          Stale after (empty: 26h)
-          <input type="text" name="expectBackupEvery" maxlength={16} />
-        </label>
-        <label class="check">
-          <input type="checkbox" name="appendOnly" value="yes" checked /> Append-only (the VM cannot delete or prune its backups)
-        </label>
-        <label class="check">
-          <input type="checkbox" name="autoApprove" value="yes" /> Approve without asking (only for tokens handed over a trusted channel)
-        </label>
-        <button type="submit">Mint token</button>
-      </form>
+      {mayPost(frame, 'enroll') && (
+        <>
+          <h2>New enrollment token</h2>
+          <form method="post" action="/ui/tokens" class="stack" id="mint">
+            <CsrfField token={frame.csrfToken} />
+            <label>
+              Host name (empty: the VM chooses)
+              <input type="text" name="host" maxlength={64} autocomplete="off" />
+            </label>
+            <label>
+              Valid for
+              <input type="text" name="ttl" value="1h" maxlength={16} />
+            </label>
+            <label>
+              Quota (e.g. 50G; empty for none)
+              <input type="text" name="quota" maxlength={24} />
+            </label>
+            <label>
+              Allowed sources (CIDR list; empty for anywhere)
+              <input type="text" name="allowFrom" maxlength={1024} />
+            </label>
+            <label>
+              Stale after (empty: 26h)
+              <input type="text" name="expectBackupEvery" maxlength={16} />
+            </label>
+            <label class="check">
+              <input type="checkbox" name="appendOnly" value="yes" checked /> Append-only (the VM cannot delete or prune its backups)
+            </label>
+            <label class="check">
+              <input type="checkbox" name="autoApprove" value="yes" /> Approve without asking (only for tokens handed over a trusted
+              channel)
+            </label>
+            <button type="submit">Mint token</button>
+          </form>
+        </>
+      )}
       <h2>Tokens</h2>
       <DataTable columns={['Token', 'Status', 'Host', 'Expires', 'Policy', '']} empty="No token minted yet.">
         {tokens.map((token) => (
@@ -98,7 +103,7 @@ export function TokensPage({
                 .join(', ')}
             </Cell>
             <Cell label="">
-              {token.status === 'issued' && (
+              {token.status === 'issued' && mayPost(frame) && (
                 <ActionButton action={`/ui/tokens/${token.jti}/revoke`} csrfToken={frame.csrfToken} label="Revoke" danger />
               )}
             </Cell>

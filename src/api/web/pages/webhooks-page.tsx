@@ -2,7 +2,7 @@ import { DEFAULT_EVENT_TYPES, EVENT_TYPES } from '../../../domain/notification-e
 import type { DeliveryView } from '../../notify/delivery-store.js';
 import type { CreatedWebhook, WebhookView } from '../../notify/webhooks.js';
 import { Badge, Cell, DataTable, Pager, When } from './components.js';
-import { ActionButton, CsrfField, Layout, type PageFrame } from './layout.js';
+import { ActionButton, CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 type Frame = PageFrame & { csrfToken: string };
 
@@ -42,29 +42,37 @@ export function WebhooksPage({
               <When at={webhook.createdAt} now={now} />
             </Cell>
             <Cell label="">
-              <ActionButton action={`/ui/webhooks/${webhook.id}/test`} csrfToken={frame.csrfToken} label="Send test event" />
-              <ActionButton action={`/ui/webhooks/${webhook.id}/remove`} csrfToken={frame.csrfToken} label="Remove" danger />
+              {mayPost(frame) && (
+                <>
+                  <ActionButton action={`/ui/webhooks/${webhook.id}/test`} csrfToken={frame.csrfToken} label="Send test event" />
+                  <ActionButton action={`/ui/webhooks/${webhook.id}/remove`} csrfToken={frame.csrfToken} label="Remove" danger />
+                </>
+              )}
             </Cell>
           </tr>
         ))}
       </DataTable>
-      <h2>Add a webhook</h2>
-      <form method="post" action="/ui/webhooks" class="stack" id="add-webhook">
-        <CsrfField token={frame.csrfToken} />
-        <label>
-          URL (https://…)
-          <input type="url" name="url" required maxlength={2048} />
-        </label>
-        <fieldset>
-          <legend>Events</legend>
-          {EVENT_TYPES.map((type) => (
-            <label class="check">
-              <input type="checkbox" name="events" value={type} checked={DEFAULT_EVENT_TYPES.includes(type)} /> {type}
+      {mayPost(frame) && (
+        <>
+          <h2>Add a webhook</h2>
+          <form method="post" action="/ui/webhooks" class="stack" id="add-webhook">
+            <CsrfField token={frame.csrfToken} />
+            <label>
+              URL (https://…)
+              <input type="url" name="url" required maxlength={2048} />
             </label>
-          ))}
-        </fieldset>
-        <button type="submit">Add webhook</button>
-      </form>
+            <fieldset>
+              <legend>Events</legend>
+              {EVENT_TYPES.map((type) => (
+                <label class="check">
+                  <input type="checkbox" name="events" value={type} checked={DEFAULT_EVENT_TYPES.includes(type)} /> {type}
+                </label>
+              ))}
+            </fieldset>
+            <button type="submit">Add webhook</button>
+          </form>
+        </>
+      )}
     </Layout>
   );
 }
@@ -87,7 +95,7 @@ export function DeliveriesPage({
       <p>
         To <code>{webhook.url}</code>: {webhook.events.join(', ')}
       </p>
-      <ActionButton action={`/ui/webhooks/${webhook.id}/test`} csrfToken={frame.csrfToken} label="Send test event" />
+      {mayPost(frame) && <ActionButton action={`/ui/webhooks/${webhook.id}/test`} csrfToken={frame.csrfToken} label="Send test event" />}
       <h2>Deliveries</h2>
       <DataTable columns={['Event', 'Host', 'Status', 'Attempts', 'Last answer', 'Queued']} empty="Nothing sent yet.">
         {deliveries.map((delivery) => (
