@@ -13,6 +13,7 @@ import { recordConfigVersion } from '../../../../src/root/restore/config-history
 import { listRestorePoints, restoreHost } from '../../../../src/root/restore/restore-host.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { writeSegment } from '../../../support/borg-segment-files.js';
+import { BACKUP_SUMMARY } from '../../../support/ended-sessions.js';
 import { giveRepositoryToHost } from '../../../support/host-repository.js';
 import { addHostRow } from '../../../support/host-rows.js';
 import { reportedAuditActions, reportsOf } from '../../../support/root-reports.js';
@@ -155,12 +156,7 @@ describe.runIf(isRoot)('restoreHost', () => {
         lastCommitBefore: lastCommitAfter - 2,
         lastCommitAfter,
         endedBy: 'client',
-        transactionsCommitted: 1,
-        objectsAdded: 10,
-        bytesAdded: 5000,
-        manifestRewritten: true,
-        uncommittedLeft: false,
-        outcome: 'backup',
+        ...BACKUP_SUMMARY,
       });
     const kept = new Date('2026-11-27T02:00:05.000Z');
     const rolledBack = new Date('2026-11-27T04:00:05.000Z');
