@@ -12,8 +12,9 @@
 #
 # Makes an SSH key for backups (ed25519) if there is none, shows its
 # fingerprint for the admin to compare, sends the public key with the one-time
-# token, waits until the admin approves, then adds the server's SSH host keys
-# to known_hosts and prints the BORG_REPO and BORG_RSH lines to use.
+# token, waits until the admin approves (a token minted with auto-approve is
+# approved at once, and the script says so), then adds the server's SSH host
+# keys to known_hosts and prints the BORG_REPO and BORG_RSH lines to use.
 set -eu
 
 # The whole script is one group: a shell that gets only part of it (a download
@@ -137,19 +138,31 @@ if [ -z "$ENROLLMENT_ID" ]; then
     fail "the server refused the enrollment (HTTP $STATUS): $(printf '%s' "$RESPONSE" | json_field message)"
   fi
   ENROLLMENT_ID=$(printf '%s' "$RESPONSE" | json_field id)
-  NAME=$(printf '%s' "$RESPONSE" | json_field hostname)
   [ -n "$ENROLLMENT_ID" ] || fail "unexpected answer from the server: $RESPONSE"
+  ENROLL_STATUS=$(printf '%s' "$RESPONSE" | json_field status)
+  APPROVED_HOW='was approved automatically: the token allowed it'
+else
+  # Resuming: the server says which host this enrollment is for, and where it stands.
+  case "$ENROLLMENT_ID" in *[!A-Za-z0-9_-]*) fail "--resume takes an enrollment id (letters, digits, - and _)" ;; esac
+  RESPONSE=$(api -f "$SERVER_URL/v1/enrollments/$ENROLLMENT_ID") || fail "the server knows no enrollment $ENROLLMENT_ID (or could not be reached)"
+  ENROLL_STATUS=$(printf '%s' "$RESPONSE" | json_field status)
+  APPROVED_HOW='is approved'
 fi
+NAME=$(printf '%s' "$RESPONSE" | json_field hostname)
 
-cat >&2 <<EOF_INFO
+if [ "$ENROLL_STATUS" = pending ]; then
+  cat >&2 <<EOF_INFO
 
-  Enrollment $ENROLLMENT_ID for host "${NAME:-?}" is waiting for approval.
+  Enrollment $ENROLLMENT_ID for host "$NAME" is waiting for approval.
   Give the admin this fingerprint to compare:
 
     $FINGERPRINT
 
   Waiting for approval (Ctrl-C stops waiting; resume with --resume $ENROLLMENT_ID${PIN:+ --pin $PIN}) ...
 EOF_INFO
+elif [ "$ENROLL_STATUS" = approved ]; then
+  printf '\n  Enrollment %s for host "%s" %s (key %s).\n' "$ENROLLMENT_ID" "$NAME" "$APPROVED_HOW" "$FINGERPRINT" >&2
+fi
 
 while :; do
   RESPONSE=$(api -f "$SERVER_URL/v1/enrollments/$ENROLLMENT_ID") || fail "could not reach $SERVER_URL"

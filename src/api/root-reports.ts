@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { NumberedRootReport, RootReport } from '../channel/root-reports.js';
 import type { Db, Queryable } from '../db/connection.js';
 import { appliedRootReports, repositoryChecks } from '../db/schema.js';
+import { updateBackupState } from '../host-records/backup-state.js';
 import { pruneChecks } from '../host-records/repository-checks.js';
 import { recordAudit } from './audit/audit-log.js';
 import { copyHostRow, forgetHost } from './hosts/host-copies.js';
@@ -51,6 +52,11 @@ function applyRootReport(tx: Queryable, report: RootReport): void {
       pruneChecks(tx, row.hostName);
       return;
     }
+    case 'last-backup':
+      updateBackupState(tx, new Date(report.at), report.hostName, {
+        lastBackupAt: report.lastBackupAt === null ? null : new Date(report.lastBackupAt),
+      });
+      return;
     case 'audit':
       recordAudit(tx, new Date(report.at), report.entry);
       return;

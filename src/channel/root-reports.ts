@@ -6,8 +6,8 @@ import { epochMs, hostRowMessage } from './host-row.js';
  * What root tells the API, kept in root's database until the API has it
  * (src/root/reports/report-to-api.ts), applied by the API to its own
  * (src/api/root-reports.ts): a host's row as root serves it (null once
- * purged), a session root recorded, a check root ran, an audit entry and a
- * webhook event root decided on. Root never writes the API's database and
+ * purged), a session root recorded, a check root ran, a host's last backup
+ * after a restore, an audit entry and a webhook event root decided on. Root never writes the API's database and
  * never goes to the network: the API does both.
  */
 
@@ -49,6 +49,8 @@ export const rootReport = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('host'), name: z.string().max(64), row: hostRowMessage.nullable() }),
   z.strictObject({ kind: z.literal('session-ended'), session: endedSessionMessage }),
   z.strictObject({ kind: z.literal('check'), check: checkRowMessage }),
+  /** After a restore: the newest backup the repository still holds (null: none), replacing the one a rolled-back backup left. */
+  z.strictObject({ kind: z.literal('last-backup'), at: epochMs, hostName: z.string().max(64), lastBackupAt: epochMs.nullable() }),
   z.strictObject({
     kind: z.literal('audit'),
     at: epochMs,

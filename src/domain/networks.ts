@@ -11,10 +11,12 @@ export function parseAllowFrom(value: unknown): string {
   }
   const ranges = value.split(',').map((part) => part.trim());
   if (ranges.length === 0 || ranges.length > 32) throw new AppError('INVALID_CIDR', 'allowFrom takes 1 to 32 ranges');
-  return ranges.map(canonicalRange).join(',');
+  return ranges
+    .map((range, index) => canonicalRange(range, ranges.length === 1 ? '' : ` (entry ${index + 1} of ${ranges.length})`))
+    .join(',');
 }
 
-function canonicalRange(range: string): string {
+function canonicalRange(range: string, where: string): string {
   try {
     const address = range.split('/')[0] ?? '';
     // inet_aton's forms read differently to a person ("010.0.0.1" is 8.0.0.1, "127.1" is 127.0.0.1),
@@ -35,7 +37,11 @@ function canonicalRange(range: string): string {
     if (!ipaddr.isValid(range)) throw new Error('not an address');
     return ipaddr.process(range).toString();
   } catch {
-    throw new AppError('INVALID_CIDR', `"${range.slice(0, 60)}" is not an IP address or CIDR range`);
+    const what = range === '' ? 'an empty entry' : `"${range.slice(0, 60)}"`;
+    throw new AppError(
+      'INVALID_CIDR',
+      `${what}${where} is not an IP address or CIDR range: give addresses or ranges such as 192.0.2.0/24, comma-separated`,
+    );
   }
 }
 

@@ -27,3 +27,12 @@ export function listSessions(db: Queryable, hostName: string, { limit, beforeId 
     beforeId === undefined ? eq(hostSessions.hostName, hostName) : and(eq(hostSessions.hostName, hostName), lt(hostSessions.id, beforeId));
   return db.select().from(hostSessions).where(condition).orderBy(desc(hostSessions.id)).limit(limit).all();
 }
+
+/** A host's backup sessions on record, with the commit each made: what tells a restore which of them it kept. */
+export function listBackupCommits(db: Queryable, hostName: string): { endedAt: Date; lastCommitAfter: number }[] {
+  return db
+    .select({ endedAt: hostSessions.endedAt, lastCommitAfter: hostSessions.lastCommitAfter })
+    .from(hostSessions)
+    .where(and(eq(hostSessions.hostName, hostName), eq(hostSessions.outcome, 'backup')))
+    .all();
+}

@@ -68,7 +68,10 @@ describe('borgctl createuser and deluser', () => {
       await borg.run(['init', '--encryption', 'none', repoUrlOf('legacy1')]);
       expect(await borg.run(['create', `${repoUrlOf('legacy1')}::before-rekey`, borg.dataDir])).toMatchObject({ exitCode: 0 });
 
-      await sandbox.borgctl(['createuser', 'legacy1', replacement.publicKey]);
+      const rekeyed = await sandbox.borgctl(['createuser', 'legacy1', replacement.publicKey]);
+      expect(rekeyed.stdout).toBe(
+        `User legacy1 re-keyed: its key is now ${replacement.fingerprint} (was ${borg.fingerprint}), backup path is /srv/backups/legacy1/repo\n`,
+      );
       expect((await borg.ssh({ user: 'legacy1', port: sandbox.sshPort })).exitCode).toBe(255);
       const listing = await replacement.run(['list', '--short', repoUrlOf('legacy1')]);
       expect(listing).toMatchObject({ exitCode: 0, stdout: 'before-rekey\n' });

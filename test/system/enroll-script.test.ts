@@ -91,6 +91,42 @@ describe('enrollment through enroll.sh', () => {
     expect(String(session.stderr)).toContain(`kex: server->client cipher: ${expectedCipher}`);
   });
 
+  it('says the enrollment was approved automatically when the token allows it, and asks for no fingerprint check', async () => {
+    const { api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const minted = await api.mintEnrollmentToken({ host: 'script1', autoApprove: true });
+    const finished = await runEnrollCommand(minted.command, borg.homeDir).subprocess;
+    expect(finished, String(finished.stderr)).toMatchObject({ exitCode: 0 });
+    const keygen = await execa('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(borg.homeDir, '.ssh', 'borg_ed25519.pub')], {
+      env: { PATH: SYSTEM_PATH },
+      extendEnv: false,
+    });
+    const fingerprint = keygen.stdout.split(' ')[1];
+    expect(String(finished.stderr)).toMatch(
+      new RegExp(
+        `Enrollment [A-Za-z0-9_-]{22} for host "script1" was approved automatically: the token allowed it \\(key ${fingerprint}\\)\\.`,
+      ),
+    );
+    expect(String(finished.stderr)).not.toMatch(/waiting for approval|give the admin/i);
+    expect(String(finished.stdout)).toContain(`export BORG_REPO='ssh://script1@`);
+  });
+
+  it('names the host when it resumes waiting for an enrollment', async () => {
+    const { api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const minted = await api.mintEnrollmentToken({ host: 'script1' });
+    const enrollment = await api.enroll(minted.token, 'script1', borg.publicKey);
+    const resume = `${minted.command.replace(`BORG_ENROLL_TOKEN='${minted.token}' `, '')} --resume ${enrollment.id} --key ${join(borg.dir, 'id_ed25519')}`;
+    expect(resume).not.toContain(minted.token);
+    const script = runEnrollCommand(resume, borg.homeDir);
+    expect(await waitForFingerprint(script)).toBe(borg.fingerprint);
+    expect(script.stderr()).toContain(`Enrollment ${enrollment.id} for host "script1" is waiting for approval.`);
+    expect((await api.approve(enrollment.id, borg.fingerprint)).status).toBe(200);
+    const finished = await script.subprocess;
+    expect(finished, script.stderr()).toMatchObject({ exitCode: 0 });
+    expect(script.stderr()).toContain('Approved: host "script1".');
+  });
+
   it('stops with an error when the admin denies the enrollment', async () => {
     const { api } = server as ServerSandbox;
     const borg = client as BorgClient;

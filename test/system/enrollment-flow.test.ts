@@ -56,6 +56,29 @@ describe('enrollment, approval and backup through the real server', () => {
     }
   });
 
+  it("names the CLI's --replace-key when an approval finds the host name taken", async () => {
+    const { sandbox, api } = server as ServerSandbox;
+    const borg = client as BorgClient;
+    const other = await createBorgClient('other');
+    try {
+      await enrollAndApprove(api, borg, 'web1');
+      const { token } = await api.mintEnrollmentToken();
+      const enrollment = await api.enroll(token, 'web1', other.publicKey);
+      // `--` before the id: an enrollment id may begin with "-".
+      const approve = (...options: string[]) =>
+        sandbox.borgctl(['enrollments', 'approve', '--fingerprint', other.fingerprint, ...options, '--', enrollment.id], { reject: false });
+      const refused = await approve();
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain(
+        `host "web1" already exists with key ${borg.fingerprint}; approve with --replace-key to give it this key`,
+      );
+      expect(refused.stderr).not.toContain('replaceKey');
+      expect((await approve('--replace-key')).exitCode).toBe(0);
+    } finally {
+      await other.remove();
+    }
+  });
+
   it('lets an approved host init, create, list and extract through the repoUrl the API returned', async () => {
     const { sandbox, api } = server as ServerSandbox;
     const borg = client as BorgClient;

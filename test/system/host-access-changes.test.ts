@@ -60,13 +60,15 @@ describe('changing what a host may do', () => {
     const { session } = await openBorgServeSession(uid, () => openSsh(borg(), { user: 'db1', port: sandbox().sshPort }));
     try {
       const ended = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--end']);
-      expect(ended.stderr).toContain('it is append-only again');
+      expect(ended.stderr).toBe('ended the full-access window of host db1; it is append-only again\n');
       await Promise.race([session.exited, sleep(30_000)]);
       expect(session.hasExited(), 'the session outlived the window').toBe(true);
     } finally {
       await session.close();
     }
     expect(await sandbox().readFile(KEY_FILE)).toContain('--append-only');
+    const endedAgain = await sandbox().borgctl(['hosts', 'full-access', 'db1', '--end']);
+    expect(endedAgain.stderr).toBe('host db1 had no full-access window open; it stays append-only\n');
     expect(await addDeleteAndCompact('kept-by-append-only')).toEqual([]);
 
     const shown = JSON.parse((await sandbox().borgctl(['hosts', 'show', 'db1', '--json'])).stdout) as { fullAccessUntil: unknown }[];
@@ -112,6 +114,10 @@ describe('changing what a host may do', () => {
       [[], 'nothing to change'],
       [['--quota', 'lots'], 'quota'],
       [['--allow-from', '*'], 'not an IP address or CIDR range'],
+      [
+        ['--allow-from', '127.0.0.1/32,bogus'],
+        '"bogus" (entry 2 of 2) is not an IP address or CIDR range: give addresses or ranges such as 192.0.2.0/24, comma-separated',
+      ],
     ] as const) {
       const refused = await sandbox().borgctl(['hosts', 'set', 'db1', ...options], { reject: false });
       expect(refused.exitCode, options.join(' ')).not.toBe(0);

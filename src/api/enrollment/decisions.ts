@@ -17,6 +17,33 @@ export interface ApproveRequest {
   replaceKey?: boolean;
 }
 
+/**
+ * An approval refused because a host (or a deleted host's kept repository) has the name. The message names
+ * how to replace the key: the API's field, or what the caller passes (the CLI's flag) to `describe`.
+ */
+export class HostExistsError extends AppError {
+  readonly hostName: string;
+  readonly holder: { status: string; fingerprint: string };
+  constructor(hostName: string, holder: { status: string; fingerprint: string }) {
+    super('HOST_EXISTS', describeHostExists(hostName, holder, 'replaceKey'));
+    this.hostName = hostName;
+    this.holder = holder;
+  }
+
+  /** The message, naming `replaceOption` as the way to give the host this key. */
+  describe(replaceOption: string): string {
+    return describeHostExists(this.hostName, this.holder, replaceOption);
+  }
+}
+
+function describeHostExists(hostName: string, holder: { status: string; fingerprint: string }, replaceOption: string): string {
+  const what =
+    holder.status === 'deleted'
+      ? `was deleted but its repository is kept; purge it first, or approve with ${replaceOption} to give the repository to this key`
+      : `already exists with key ${holder.fingerprint}; approve with ${replaceOption} to give it this key`;
+  return `host "${hostName}" ${what}`;
+}
+
 function loadPending(context: ServerContext, tx: Parameters<Parameters<ServerContext['db']['transaction']>[0]>[0], id: string) {
   const row = tx.select().from(enrollments).where(eq(enrollments.id, id)).get();
   if (!row) throw new AppError('NOT_FOUND', 'no such enrollment');
@@ -35,13 +62,7 @@ export async function approveEnrollment(context: ServerContext, id: string, requ
       throw new AppError('FINGERPRINT_MISMATCH', 'the fingerprint does not match the key this enrollment sent');
     }
     const existing = findNameHolder(tx, row.hostName);
-    if (existing && !request.replaceKey) {
-      const what =
-        existing.status === 'deleted'
-          ? `was deleted but its repository is kept; purge it first, or approve with replaceKey to give the repository to this key`
-          : `already exists with key ${existing.fingerprint}; approve with replaceKey to give it this key`;
-      throw new AppError('HOST_EXISTS', `host "${row.hostName}" ${what}`);
-    }
+    if (existing && !request.replaceKey) throw new HostExistsError(row.hostName, existing);
     return { row, existing };
   });
   // Root makes the host (or gives it this key) first; the enrollment is approved here once root said yes.

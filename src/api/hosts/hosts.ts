@@ -212,11 +212,17 @@ export async function deleteHost(context: ServerContext, name: string, options: 
   });
 }
 
+/** What `createuser` did: the host as it is now, and what it was before (null: it was created). */
+export interface PutKeyOutcome {
+  host: HostView;
+  previous: { fingerprint: string; status: HostRow['status'] } | null;
+}
+
 /**
  * The ancestor's `createuser NAME "KEY"`: creates an approved host directly,
  * or gives an existing one a new key.
  */
-export async function createOrRekeyHost(context: ServerContext, name: string, publicKey: string, by: Actor): Promise<HostView> {
+export async function createOrRekeyHost(context: ServerContext, name: string, publicKey: string, by: Actor): Promise<PutKeyOutcome> {
   const hostName = parseHostName(name);
   const key = parseSshPublicKey(publicKey);
   const existing = findHost(context.db, hostName);
@@ -243,5 +249,6 @@ export async function createOrRekeyHost(context: ServerContext, name: string, pu
       details: { fingerprint: key.fingerprint, uid: answer.row?.uid ?? null },
     });
   });
-  return getHost(context, hostName);
+  const { previous } = answer;
+  return { host: getHost(context, hostName), previous: previous && { fingerprint: previous.fingerprint, status: previous.status } };
 }

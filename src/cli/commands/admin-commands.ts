@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../api/admin/admin-tokens.js';
-import { approveEnrollment, denyEnrollment } from '../../api/enrollment/decisions.js';
+import { approveEnrollment, denyEnrollment, HostExistsError } from '../../api/enrollment/decisions.js';
 import { listEnrollments } from '../../api/enrollment/enroll.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../api/enrollment/tokens.js';
 import { ADMIN_ROLE_MEANINGS, ADMIN_ROLES, parseAdminRole, parseAdminTokenLifetimeSeconds } from '../../domain/admin-roles.js';
@@ -57,7 +57,7 @@ export function addEnrollmentTokenCommands(program: Command): void {
     .option('--ttl <duration>', 'lifetime, like 15m, 2h or 7d (default 1h, at most 7d)')
     .option('--quota <size>', 'storage quota, like 500G')
     .option('--no-append-only', 'give the host full access (it can then delete its own backups)')
-    .option('--allow-from <cidr>', 'addresses the host may connect from, e.g. 192.0.2.0/24')
+    .option('--allow-from <cidrs>', 'addresses or CIDR ranges the host may connect from, comma-separated, e.g. 192.0.2.0/24,2001:db8::/32')
     .option('--auto-approve', 'approve the enrollment without an admin (needs --host)')
     .option('--expect-backup-every <duration>', 'the host is stale after this long without a backup (default 26h)')
     .action(
@@ -137,7 +137,10 @@ export function addEnrollmentCommands(program: Command): void {
         id,
         { fingerprint: options.fingerprint, replaceKey: options.replaceKey ?? false },
         CLI_ACTOR,
-      );
+      ).catch((error: unknown) => {
+        // The API's message names its field; here the way is this command's flag.
+        throw error instanceof HostExistsError ? new AppError('HOST_EXISTS', error.describe('--replace-key')) : error;
+      });
       process.stderr.write(`approved: host ${host.name} (uid ${host.uid})\n`);
     });
   enrollments

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listHostChecks } from '../../api/hosts/host-checks.js';
-import { createOrRekeyHost, deleteHost, getHost, hostSessions, listHosts, updateHost } from '../../api/hosts/hosts.js';
+import {
+  createOrRekeyHost,
+  deleteHost,
+  getHost,
+  type HostView,
+  hostSessions,
+  listHosts,
+  type PutKeyOutcome,
+  updateHost,
+} from '../../api/hosts/hosts.js';
 import { loadConfig, statePaths } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
@@ -94,7 +103,10 @@ export function addHostCommands(program: Command): void {
     .command('set <name>')
     .description("change a host's quota, source range, session cap, append-only mode or ping URL")
     .option('--quota <size>', 'storage quota, e.g. 500G ("none" removes it)')
-    .option('--allow-from <cidr>', 'the address ranges it may connect from, comma-separated ("none": anywhere)')
+    .option(
+      '--allow-from <cidrs>',
+      'the addresses or CIDR ranges it may connect from, comma-separated, e.g. 192.0.2.0/24,2001:db8::/32 ("none": anywhere)',
+    )
     .option('--max-sessions <count>', 'SSH sessions it may have open at once (default 2); the newest beyond are ended')
     .option('--append-only', 'it can add archives but never delete data (the default)')
     .option('--no-append-only', 'it can delete and compact its own archives for good')
@@ -175,18 +187,15 @@ export function addHostCommands(program: Command): void {
     .action(async (name: string, options: { for?: string; end?: boolean }) => {
       if ((options.for === undefined) === !options.end) throw new AppError('BAD_REQUEST', 'give either --for DURATION or --end');
       const context = await openCliContext();
+      const wasOpen = getHost(context, name).fullAccessUntil !== null;
       const host = await updateHost(context, name, { fullAccessFor: options.end ? null : options.for }, CLI_ACTOR);
-      process.stderr.write(
-        host.fullAccessUntil
-          ? `host ${name} has full access (prune, compact) until ${host.fullAccessUntil.toISOString()}\n`
-          : `host ${name} has no full-access window${host.appendOnly ? '; it is append-only again' : ' (it is not append-only)'}\n`,
-      );
+      process.stderr.write(`${fullAccessOutcome(host, wasOpen)}\n`);
     });
   hosts
     .command('restore <name>')
     .description("undo what an append-only host wrote after a time: a compromised VM's delete, prune or junk")
     .option('--before <time>', 'roll back to the last commit before this time (ISO 8601, e.g. 2026-11-27T03:00:00Z)')
-    .option('--list', 'list the commits to choose from')
+    .option('--list', 'list the commits to choose from, newest first')
     .action(async (name: string, options: { before?: string; list?: boolean }) => {
       const context = openRootCliContext();
       const serverAccounts = createServerAccounts({
@@ -204,7 +213,10 @@ export function addHostCommands(program: Command): void {
       process.stderr.write(
         `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
           `${result.removedFiles} newer files removed${result.configRestored ? '; the repository config (and key) from before put back' : ''}; ` +
-          `the state before is kept in ${result.keptCopy}\n`,
+          `the state before is kept in ${result.keptCopy}; ` +
+          (result.lastBackupAt
+            ? `its last backup is now the one of ${result.lastBackupAt.toISOString()}\n`
+            : 'it holds no backup the server saw: it shows as never backed up\n'),
       );
     });
   hosts
@@ -218,6 +230,24 @@ export function addHostCommands(program: Command): void {
     });
 }
 
+/** What `hosts full-access` did, as a plain statement. */
+function fullAccessOutcome(host: HostView, wasOpen: boolean): string {
+  if (host.fullAccessUntil) return `host ${host.name} has full access (prune, compact) until ${host.fullAccessUntil.toISOString()}`;
+  if (!host.appendOnly) return `host ${host.name} is not append-only: it has full access with no window to end (hosts set --append-only)`;
+  return wasOpen
+    ? `ended the full-access window of host ${host.name}; it is append-only again`
+    : `host ${host.name} had no full-access window open; it stays append-only`;
+}
+
+/** What `createuser` did, as its first line says it (the ancestor's "User NAME created" when it created one). */
+function createuserOutcome(host: HostView, previous: PutKeyOutcome['previous']): string {
+  const stillDisabled = host.status === 'disabled' ? ` (it is disabled: \`borgctl hosts enable ${host.name}\` lets it in)` : '';
+  if (previous === null) return `User ${host.name} created`;
+  if (previous.status === 'deleted') return `User ${host.name} created again with its kept repository`;
+  if (previous.fingerprint === host.fingerprint) return `User ${host.name} already had this key${stillDisabled}`;
+  return `User ${host.name} re-keyed: its key is now ${host.fingerprint} (was ${previous.fingerprint})${stillDisabled}`;
+}
+
 /** The ancestor's commands, kept so existing runbooks work. */
 export function addAncestorCommands(program: Command): void {
   program
@@ -226,8 +256,8 @@ export function addAncestorCommands(program: Command): void {
     .action(async (name: string, key: string) => {
       const context = await openCliContext();
       const publicKey = key === '-' ? readFileSync(0, 'utf8') : key;
-      const host = await createOrRekeyHost(context, name, publicKey, CLI_ACTOR);
-      process.stdout.write(`User ${host.name} created, backup path is ${host.repository}\n`);
+      const { host, previous } = await createOrRekeyHost(context, name, publicKey, CLI_ACTOR);
+      process.stdout.write(`${createuserOutcome(host, previous)}, backup path is ${host.repository}\n`);
       process.stderr.write(`repository URL: ${host.repoUrl}\n`);
     });
   program

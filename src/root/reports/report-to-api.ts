@@ -56,6 +56,11 @@ export function reportEvent(db: Queryable, at: Date, event: NotificationEvent): 
   });
 }
 
+/** A host's last backup as root worked it out anew (after a restore): the API's copy follows. */
+export function reportLastBackup(db: Queryable, at: Date, hostName: string, lastBackupAt: Date | null): void {
+  reportToApi(db, at, { kind: 'last-backup', at: at.getTime(), hostName, lastBackupAt: lastBackupAt?.getTime() ?? null });
+}
+
 /** A check root started or finished (its row, as the host views show it). */
 export function reportCheck(db: Queryable, at: Date, check: RepositoryCheckRow): void {
   reportToApi(db, at, {

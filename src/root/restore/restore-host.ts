@@ -1,6 +1,9 @@
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
+import { lastBackupKept } from '../../domain/last-backup-kept.js';
 import { AppError } from '../../errors.js';
+import { findBackupState, updateBackupState } from '../../host-records/backup-state.js';
+import { listBackupCommits } from '../../host-records/host-sessions.js';
 import { findHost } from '../../host-records/hosts-store.js';
 import { readRegularFileIfExists } from '../../untrusted-files.js';
 import type { ServerAccount, ServerAccounts, ServerUids } from '../accounts/server-accounts.js';
@@ -8,7 +11,7 @@ import { breakStaleLock } from '../borg-files/repository-files.js';
 import { writeFileAtomically } from '../files/atomic-file.js';
 import { AS_OWNER, asRepositoryOwner, repositoryOwner } from '../files/repository-owner.js';
 import { endSessionsAndWait } from '../processes/sessions.js';
-import { reportAudit } from '../reports/report-to-api.js';
+import { reportAudit, reportLastBackup } from '../reports/report-to-api.js';
 import type { RootContext } from '../root-context.js';
 import { configVersionBefore } from './config-history.js';
 import { keepHostOut } from './host-lockout.js';
@@ -32,14 +35,16 @@ function repositoryOf(context: RootContext, serverAccounts: ServerAccounts, name
   return { repository, account };
 }
 
-/** The commits an append-only repository has, to choose a restore point from. */
+/** The commits an append-only repository has, newest first (as every list borgctl prints), to choose a restore point from. */
 export function listRestorePoints(context: RootContext, serverAccounts: ServerAccounts, name: string) {
-  return readTransactions(repositoryOf(context, serverAccounts, name).repository);
+  return readTransactions(repositoryOf(context, serverAccounts, name).repository).reverse();
 }
 
 export interface RestoreResult extends RollBackResult {
   /** The repository's config (and key) was put back to the version the server kept from before the time. */
   configRestored: boolean;
+  /** The newest backup the repository holds after the restore (null: none known). */
+  lastBackupAt: Date | null;
 }
 
 /**
@@ -77,19 +82,28 @@ async function rollBackHost(context: RootContext, name: string, repository: stri
   }
   const result = rollBackRepository(repository, before, context.now());
   const configRestored = restoreConfig(context, name, repository, before);
-  reportAudit(context.db, context.now(), {
-    actor: by.actor,
-    action: 'host.restore',
-    target: name,
-    details: {
-      before: before.toISOString(),
-      transaction: result.transaction.id,
-      removedFiles: result.removedFiles,
-      keptCopy: result.keptCopy,
-      configRestored,
-    },
+  const now = context.now();
+  const lastBackupAt = context.db.transaction((tx) => {
+    // The host's last backup is the newest one the repository still holds, not the rolled-back one's.
+    const newest = lastBackupKept(listBackupCommits(tx, name), result.keptTransactions, findBackupState(tx, name)?.lastBackupAt ?? null);
+    updateBackupState(tx, now, name, { lastBackupAt: newest });
+    reportLastBackup(tx, now, name, newest);
+    reportAudit(tx, now, {
+      actor: by.actor,
+      action: 'host.restore',
+      target: name,
+      details: {
+        before: before.toISOString(),
+        transaction: result.transaction.id,
+        removedFiles: result.removedFiles,
+        keptCopy: result.keptCopy,
+        configRestored,
+        lastBackupAt: newest?.toISOString() ?? null,
+      },
+    });
+    return newest;
   });
-  return { ...result, configRestored };
+  return { ...result, configRestored, lastBackupAt };
 }
 
 function restoreConfig(context: RootContext, name: string, repository: string, before: Date): boolean {

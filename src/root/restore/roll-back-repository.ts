@@ -80,6 +80,8 @@ function truncateTransactionLog(repository: string, transactionId: number): void
 
 export interface RollBackResult {
   transaction: BorgTransaction;
+  /** The commits the repository holds after the rollback, oldest first. */
+  keptTransactions: BorgTransaction[];
   removedFiles: number;
   keptCopy: string;
 }
@@ -92,12 +94,13 @@ export interface RollBackResult {
  */
 export function rollBackRepository(repository: string, before: Date, now: Date): RollBackResult {
   const owner = repositoryOwner(repository);
-  const transaction = asAccount(owner, () => {
+  const log = asAccount(owner, () => {
     if (existsSync(`${repository}/lock.exclusive`) || existsSync(`${repository}/lock.roster`)) {
       throw new AppError('BAD_REQUEST', 'the repository is locked by a running borg; try again when it is done');
     }
-    return lastTransactionBefore(readTransactionLog(repository), before);
+    return readTransactionLog(repository);
   });
+  const transaction = lastTransactionBefore(log, before);
   if (!transaction) throw new AppError('NOT_FOUND', 'no transaction was committed before that time');
   const keptCopy = `${repository}.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
   // Beside the repository, in the root-owned home: root makes the top and gives it to the owner.
@@ -110,6 +113,7 @@ export function rollBackRepository(repository: string, before: Date, now: Date):
     const doomed = listFiles(repository).filter((path) => isNewerThanTransaction(path, transaction.id));
     for (const path of doomed) unlinkSync(`${repository}/${path}`);
     truncateTransactionLog(repository, transaction.id);
-    return { transaction, removedFiles: doomed.length, keptCopy };
+    const keptTransactions = log.filter((kept) => kept.id <= transaction.id);
+    return { transaction, keptTransactions, removedFiles: doomed.length, keptCopy };
   });
 }

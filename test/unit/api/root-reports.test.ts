@@ -4,6 +4,7 @@ import { toHostRowMessage } from '../../../src/channel/host-row.js';
 import type { NumberedRootReport } from '../../../src/channel/root-reports.js';
 import { openMemoryDatabase } from '../../../src/db/connection.js';
 import { auditLog, hostSessions, hosts } from '../../../src/db/schema.js';
+import { findBackupState } from '../../../src/host-records/backup-state.js';
 import { findHost } from '../../../src/host-records/hosts-store.js';
 import { backupReport } from '../../support/ended-sessions.js';
 import { addHostRow } from '../../support/host-rows.js';
@@ -42,5 +43,17 @@ describe("the API's side of root's reports", () => {
     expect(findHost(db, 'web1')).toMatchObject({ status: 'disabled', pingUrl: 'https://hc-ping.example.test/secret' });
     applyRootReports(db, [{ id: 2, report: { kind: 'host', name: 'web1', row: null } }]);
     expect(findHost(db, 'web1')).toBeUndefined();
+  });
+
+  it("takes a host's last backup as root worked it out after a restore, replacing the rolled-back one", () => {
+    const db = openMemoryDatabase();
+    addHostRow(db, 'web1', NOW);
+    applyRootReports(db, [session(1)]);
+    expect(findBackupState(db, 'web1')?.lastBackupAt).toEqual(NOW);
+    const earlier = NOW.getTime() - 86_400_000;
+    applyRootReports(db, [{ id: 2, report: { kind: 'last-backup', at: NOW.getTime(), hostName: 'web1', lastBackupAt: earlier } }]);
+    expect(findBackupState(db, 'web1')).toMatchObject({ lastBackupAt: new Date(earlier), repositoryBytes: 9000 });
+    applyRootReports(db, [{ id: 3, report: { kind: 'last-backup', at: NOW.getTime(), hostName: 'web1', lastBackupAt: null } }]);
+    expect(findBackupState(db, 'web1')?.lastBackupAt).toBeNull();
   });
 });

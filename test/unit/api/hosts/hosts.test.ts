@@ -24,7 +24,7 @@ describe('repositoryUrl', () => {
 
 describe('createOrRekeyHost', () => {
   it('creates an append-only host and asks for a reconcile', async () => {
-    const host = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
+    const { host, previous } = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     expect(host).toMatchObject({
       name: 'web1',
       fingerprint: keys.first.fingerprint,
@@ -32,14 +32,16 @@ describe('createOrRekeyHost', () => {
       origin: 'createuser',
       repository: '/backups/web1/repo',
     });
+    expect(previous).toBeNull();
     expect(test.reconcileCalls).toHaveLength(1);
   });
 
   it('gives an existing host a new key and keeps its UID and policy', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
+    const { host: created } = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await updateHost(test.context, 'web1', { quota: '500G', appendOnly: false }, ADMIN);
     const rekeyed = await createOrRekeyHost(test.context, 'web1', keys.second.publicKey, ADMIN);
-    expect(rekeyed).toMatchObject({ uid: created.uid, fingerprint: keys.second.fingerprint, quotaBytes: 500e9, appendOnly: false });
+    expect(rekeyed.host).toMatchObject({ uid: created.uid, fingerprint: keys.second.fingerprint, quotaBytes: 500e9, appendOnly: false });
+    expect(rekeyed.previous).toEqual({ fingerprint: keys.first.fingerprint, status: 'active' });
   });
 
   it('refuses an invalid name', async () => {
@@ -70,7 +72,7 @@ describe('updateHost', () => {
   });
 
   it('gives a new host a cap of 2 sessions, and changes it', async () => {
-    expect((await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN)).maxSessions).toBe(2);
+    expect((await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN)).host.maxSessions).toBe(2);
     expect((await updateHost(test.context, 'web1', { maxSessions: '4' }, ADMIN)).maxSessions).toBe(4);
     expect(await codeOfAsync(() => updateHost(test.context, 'web1', { maxSessions: 0 }, ADMIN))).toBe('BAD_REQUEST');
     expect(getHost(test.context, 'web1').maxSessions).toBe(4);
@@ -95,7 +97,7 @@ describe('updateHost', () => {
 
 describe('deleteHost', () => {
   it('marks the host deleted, keeps its row and UID, and asks for a reconcile', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
+    const { host: created } = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
     expect(findHost(test.context.db, 'web1')).toMatchObject({ status: 'deleted', uid: created.uid });
     expect(listHosts(test.context)).toEqual([]);
@@ -122,9 +124,9 @@ describe('deleteHost', () => {
   });
 
   it('gives a re-created host its old UID', async () => {
-    const created = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
+    const { host: created } = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
-    expect((await createOrRekeyHost(test.context, 'web1', keys.second.publicKey, ADMIN)).uid).toBe(created.uid);
+    expect((await createOrRekeyHost(test.context, 'web1', keys.second.publicKey, ADMIN)).host.uid).toBe(created.uid);
   });
 
   it('audits the deletion', async () => {

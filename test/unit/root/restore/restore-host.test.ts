@@ -5,15 +5,18 @@ import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../src/config.js';
 import { hosts } from '../../../../src/db/schema.js';
+import { findBackupState, updateBackupState } from '../../../../src/host-records/backup-state.js';
+import { insertSession } from '../../../../src/host-records/host-sessions.js';
 import { findHost } from '../../../../src/host-records/hosts-store.js';
 import type { ServerAccounts } from '../../../../src/root/accounts/server-accounts.js';
 import { recordConfigVersion } from '../../../../src/root/restore/config-history.js';
 import { listRestorePoints, restoreHost } from '../../../../src/root/restore/restore-host.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { writeSegment } from '../../../support/borg-segment-files.js';
+import { BACKUP_SUMMARY } from '../../../support/ended-sessions.js';
 import { giveRepositoryToHost } from '../../../support/host-repository.js';
 import { addHostRow } from '../../../support/host-rows.js';
-import { reportedAuditActions } from '../../../support/root-reports.js';
+import { reportedAuditActions, reportsOf } from '../../../support/root-reports.js';
 import { makeTestRootContext, TEST_ENVIRONMENT, type TestRootContext } from '../../../support/test-context.js';
 
 /**
@@ -139,5 +142,36 @@ describe.runIf(isRoot)('restoreHost', () => {
     });
     expect(readdirSync(join(repository, 'data', '0'))).toHaveLength(4);
     expect(auditActions()).toEqual([]);
+  });
+
+  it("makes the host's last backup the newest one the repository still holds, in root's state and reported to the API", async () => {
+    // Two backups: commit 1 (ended 02:00:05) and commit 3 (ended 04:00:05), the newest the restore rolls back.
+    const backupSession = (lastCommitAfter: number, endedAt: Date) =>
+      insertSession(test.context.db, {
+        hostName: 'db1',
+        startedAt: new Date(endedAt.getTime() - 60_000),
+        endedAt,
+        clientAddress: null,
+        connections: 1,
+        lastCommitBefore: lastCommitAfter - 2,
+        lastCommitAfter,
+        endedBy: 'client',
+        ...BACKUP_SUMMARY,
+      });
+    const kept = new Date('2026-11-27T02:00:05.000Z');
+    const rolledBack = new Date('2026-11-27T04:00:05.000Z');
+    backupSession(1, kept);
+    backupSession(3, rolledBack);
+    updateBackupState(test.context.db, rolledBack, 'db1', { lastBackupAt: rolledBack });
+
+    const result = await restoreHost(test.context, accounts, 'db1', new Date('2026-11-27T03:00:00.000Z'), { actor: 'cli' });
+    expect(result.lastBackupAt).toEqual(kept);
+    expect(findBackupState(test.context.db, 'db1')?.lastBackupAt).toEqual(kept);
+    expect(reportsOf(test.context.db)).toContainEqual({
+      kind: 'last-backup',
+      at: test.clock.now().getTime(),
+      hostName: 'db1',
+      lastBackupAt: kept.getTime(),
+    });
   });
 });
