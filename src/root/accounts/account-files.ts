@@ -143,10 +143,21 @@ const splitsBack = (account: HostAccount) =>
   typeof account.home === 'string' &&
   !account.home.includes('\n');
 
-/** The account files with exactly `accounts` as the managed host accounts. */
-export function renderAccountFiles(current: AccountFiles, accounts: HostAccount[]): AccountFiles {
+/** Accounts in the order the files list them: by UID. */
+export const byUid = (a: HostAccount, b: HostAccount) => a.uid - b.uid;
+
+/**
+ * The account files with exactly `accounts` as the managed host accounts.
+ * `isSortedByUid`: the caller keeps them in that order already (a pass for one
+ * host changes one of them in a sorted list), so they are not sorted again.
+ */
+export function renderAccountFiles(
+  current: AccountFiles,
+  accounts: HostAccount[],
+  options: { isSortedByUid?: boolean } = {},
+): AccountFiles {
   const view = viewOf(current);
-  const sorted = [...accounts].sort((a, b) => a.uid - b.uid);
+  const sorted = options.isSortedByUid === true ? accounts : [...accounts].sort(byUid);
   const previous = renderedLines;
   const lines = sorted.map((account) => linesOf(account, previous));
   renderedLines = new Map(sorted.map((account, index) => [account.name, lines[index] as HostLines]));
