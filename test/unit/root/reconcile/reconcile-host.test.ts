@@ -1,6 +1,5 @@
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { execa } from 'execa';
@@ -14,6 +13,7 @@ import {
   reconcile,
 } from '../../../../src/root/reconcile/reconcile.js';
 import { reconcileHost } from '../../../../src/root/reconcile/reconcile-host.js';
+import { insertHostRow, makeReconcileSandbox } from '../../../support/reconcile-sandbox.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 /**
@@ -25,7 +25,6 @@ import { waitFor } from '../../../support/wait-for.js';
  */
 
 const isRoot = process.getuid?.() === 0;
-const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK';
 const OTHER_KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 const NOW = new Date('2026-03-02T10:00:00Z');
 // alice: an admin's own login, with a UID in the hosts' range.
@@ -40,19 +39,7 @@ let settings: ReconcileSettings;
 let memory: ReconcileMemory;
 
 beforeEach(() => {
-  base = mkdtempSync(join(tmpdir(), 'sbs-reconcile-host-'));
-  const etcDir = join(base, 'etc');
-  mkdirSync(etcDir);
-  writeFileSync(join(etcDir, 'passwd'), SYSTEM_PASSWD);
-  writeFileSync(join(etcDir, 'group'), SYSTEM_GROUP);
-  writeFileSync(join(etcDir, 'shadow'), SYSTEM_SHADOW);
-  mkdirSync(join(base, 'state'));
-  // Sessions are looked for in a fake /proc: these tests must never signal this machine's processes.
-  const procDir = join(base, 'proc');
-  mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
-  symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  settings = { stateDir: join(base, 'state'), backupDir: join(base, 'backups'), sshPort: 2222, etcDir, procDir };
-  mkdirSync(settings.backupDir);
+  ({ base, settings } = makeReconcileSandbox('sbs-reconcile-host-', { passwd: SYSTEM_PASSWD, group: SYSTEM_GROUP, shadow: SYSTEM_SHADOW }));
   db = openMemoryRootDatabase();
   memory = createReconcileMemory();
 });
@@ -62,23 +49,8 @@ afterEach(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-function insertRow(name: string, uid: number, changes: Partial<typeof hosts.$inferInsert> = {}): void {
-  db.insert(hosts)
-    .values({
-      name,
-      uid,
-      keyType: 'ssh-ed25519',
-      keyBase64: KEY,
-      fingerprint: 'SHA256:test',
-      status: 'active',
-      origin: 'createuser',
-      createdAt: NOW,
-      updatedAt: NOW,
-      ...changes,
-    })
-    .run();
-}
-
+const insertRow = (name: string, uid: number, changes: Partial<typeof hosts.$inferInsert> = {}) =>
+  insertHostRow(db, name, uid, NOW, changes);
 const setRow = (name: string, values: Partial<typeof hosts.$inferInsert>) => db.update(hosts).set(values).where(eq(hosts.name, name)).run();
 
 /** Every file and directory under the temporary root, with its owner, mode and content: what a pass leaves. */
