@@ -282,8 +282,8 @@ export function renderChangedAccount(
   return files;
 }
 
-/** The index of the account with UID `uid` in `accounts` sorted by UID, or of the first above it. */
-function indexByUid(accounts: readonly HostAccount[], uid: number): number {
+/** The index of the account with UID `uid` in `accounts` sorted by UID, or of the first above it (its place). */
+export function indexByUid(accounts: readonly HostAccount[], uid: number): number {
   let low = 0;
   let high = accounts.length;
   while (low < high) {

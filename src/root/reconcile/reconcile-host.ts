@@ -3,7 +3,7 @@ import type { Db } from '../../db/connection.js';
 import type { KeyLineHost } from '../../domain/authorized-keys.js';
 import { isAppendOnlyNow } from '../../domain/full-access.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
-import { type AccountFiles, findConflicts, type HostAccount, renderChangedAccount } from '../accounts/account-files.js';
+import { type AccountFiles, findConflicts, type HostAccount, indexByUid, renderChangedAccount } from '../accounts/account-files.js';
 import { serverUidsAmong } from '../accounts/server-accounts.js';
 import { endSessionsOf } from '../processes/sessions.js';
 import { recordChangedRow, refusalOfChangedRow } from './accepted-host-rows.js';
@@ -166,14 +166,7 @@ function withAccount(
   account: HostAccount | null,
 ): { accounts: HostAccount[]; held: HostAccount | null } {
   const result = accounts.slice();
-  // The first index whose UID is not below `uid`: the account's place, held or to be taken.
-  let low = 0;
-  let high = result.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((result[middle] as HostAccount).uid < uid) low = middle + 1;
-    else high = middle;
-  }
+  const low = indexByUid(result, uid);
   const held = result[low]?.name === name ? (result[low] as HostAccount) : null;
   if (account === null) {
     if (held !== null) result.splice(low, 1);
