@@ -412,6 +412,7 @@ async function insideServer(size, approvals, withFootprint) {
     const approvalMs = [];
     const reconcileMs = [];
     let firstTryOk = 0;
+    let onlyHostPasses = 0;
     for (let round = 0; round < approvals; round += 1) {
       const name = `new${round}`;
       const publicKey = keypair(`${work}/${name}`);
@@ -444,14 +445,14 @@ async function insideServer(size, approvals, withFootprint) {
       }
       if (tries === 0) firstTryOk += 1;
       approvalMs.push(readyAt - approveStarted);
-      const reconciled = [
-        ...serverLog
-          .join('')
-          .slice(logLength)
-          .matchAll(/"ms":(\d+)[^\n]*"msg":"reconciled"|"msg":"reconciled"[^\n]*"ms":(\d+)/g),
-      ];
+      const logSince = serverLog.join('').slice(logLength);
+      const reconciled = [...logSince.matchAll(/"ms":(\d+)[^\n]*"msg":"reconciled"|"msg":"reconciled"[^\n]*"ms":(\d+)/g)];
       if (reconciled.length > 0) reconcileMs.push(Number(reconciled.at(-1)[1] ?? reconciled.at(-1)[2]));
-      log(`  approval ${round}: ${(readyAt - approveStarted).toFixed(0)} ms (reconcile ${reconcileMs.at(-1)} ms)`);
+      // The pass for the approved host only (reconcile-host.ts) logs its name; a full pass does not.
+      const passLine = logSince.split('\n').findLast((line) => line.includes('"msg":"reconciled"')) ?? '';
+      const passKind = passLine.includes(`"host":"${name}"`) ? 'for the host only' : 'full';
+      if (passKind === 'for the host only') onlyHostPasses += 1;
+      log(`  approval ${round}: ${(readyAt - approveStarted).toFixed(0)} ms (reconcile ${reconcileMs.at(-1)} ms, ${passKind})`);
     }
     if (approvals > 0 && !borgInit(`${work}/new0`, 'new0', sshPort, work)) throw new Error('the approved host cannot use borg');
     let footprint = null;
@@ -459,7 +460,7 @@ async function insideServer(size, approvals, withFootprint) {
       await sleep(5000);
       footprint = treeMemory(server.pid);
     }
-    return { size, startMs, counts, loginOk, approvalMs, reconcileMs, firstTryOk, footprint };
+    return { size, startMs, counts, loginOk, approvalMs, reconcileMs, onlyHostPasses, firstTryOk, footprint };
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => (exited ? resolve() : server.on('exit', resolve)));

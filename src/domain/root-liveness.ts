@@ -10,6 +10,7 @@ import { type Fault, faultListSchema } from './faults.js';
 /** Root's loops that report, and the names the healthcheck gives them. */
 export const ROOT_LOOP_LABELS = {
   reconcile: 'reconcile',
+  'full-reconcile': 'periodic full reconcile',
   'repository-watch': 'repository watch',
   'session-limit': 'session cap',
   'check-schedule': 'integrity-check schedule',

@@ -14,6 +14,14 @@ export interface RefusedHost {
   reason: string;
 }
 
+/** The names and UIDs of the rows a pass checked: what one changed row is checked against without reading every row. */
+export interface CheckedHostIndex {
+  /** The name of the checked row with each UID. */
+  nameByUid: Map<unknown, string>;
+  /** Whether two checked rows share a name or a UID (both refused): a change of one of them decides the other's fate too. */
+  hasSharedRows: boolean;
+}
+
 /**
  * The rows reconcile may act on. The database is the unprivileged API's: a
  * compromised API can write any row, even around the schema's constraints,
@@ -29,7 +37,7 @@ export function acceptedHostRows<Row extends CheckedHostRow>(
   rows: Row[],
   backupDir: string,
   keyLines?: KeyLineMemo,
-): { accepted: Row[]; refused: RefusedHost[] } {
+): { accepted: Row[]; refused: RefusedHost[]; index: CheckedHostIndex } {
   const refused: RefusedHost[] = [];
   const render = keyLines ? keyLines.render : renderAuthorizedKeysLine;
   const checked = rows.filter((row) => {
@@ -47,7 +55,33 @@ export function acceptedHostRows<Row extends CheckedHostRow>(
     else return true;
     return false;
   });
-  return { accepted, refused };
+  const hasSharedRows = [...uidCounts.values(), ...nameCounts.values()].some((count) => count > 1);
+  return { accepted, refused, index: { nameByUid: new Map(checked.map((row) => [row.uid, row.name])), hasSharedRows } };
+}
+
+/**
+ * The one row a change of one host wrote, checked with the same rules as
+ * acceptedHostRows against the index of the last pass (every other row as it
+ * was then): null when it is accepted, else why a pass of every row would
+ * refuse it (or the row that has its UID). The index must have no shared rows.
+ */
+export function refusalOfChangedRow(
+  row: CheckedHostRow,
+  index: CheckedHostIndex,
+  backupDir: string,
+  keyLines?: KeyLineMemo,
+): RefusedHost | null {
+  const reason = reasonToRefuse(row, backupDir, keyLines ? keyLines.render : renderAuthorizedKeysLine);
+  if (reason !== null) return { name: String(row.name), reason };
+  const holder = index.nameByUid.get(row.uid);
+  if (holder !== undefined && holder !== row.name) return { name: row.name, reason: `another row has UID ${row.uid} too` };
+  return null;
+}
+
+/** The index after `row` (accepted by refusalOfChangedRow) replaced the row of its name that had `previousUid`. */
+export function recordChangedRow(index: CheckedHostIndex, row: CheckedHostRow, previousUid: unknown): void {
+  if (index.nameByUid.get(previousUid) === row.name) index.nameByUid.delete(previousUid);
+  index.nameByUid.set(row.uid, row.name);
 }
 
 function reasonToRefuse(row: CheckedHostRow, backupDir: string, render: typeof renderAuthorizedKeysLine): string | null {

@@ -23,7 +23,39 @@ const SELECT_HOST_ROWS = `select "name", "uid", "key_type", "key_base64", "appen
 
 type RawHostRow = [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown];
 
-const statements = new WeakMap<Database.Database, Database.Statement>();
+const SELECT_HOST_ROW_BY_NAME = `${SELECT_HOST_ROWS} where "name" = ?`;
+
+const statements = new WeakMap<Database.Database, { all: Database.Statement; byName: Database.Statement }>();
+
+/** This connection's two statements, prepared once, in raw mode (arrays): statements this module alone uses. */
+function statementsOf(db: Db): { all: Database.Statement; byName: Database.Statement } {
+  const client = db.$client;
+  let prepared = statements.get(client);
+  if (prepared === undefined) {
+    // Not asked of the statement cache: it hands a cached statement back in object mode, these are kept here.
+    prepared = { all: client.prepare(SELECT_HOST_ROWS).raw(true), byName: client.prepare(SELECT_HOST_ROW_BY_NAME).raw(true) };
+    statements.set(client, prepared);
+  }
+  return prepared;
+}
+
+/** One raw row as drizzle's select maps it (see readHostRows). */
+function hostRowOf(raw: RawHostRow): ReconcileHostRow {
+  const [name, uid, keyType, keyBase64, appendOnly, fullAccessUntil, quotaBytes, allowFrom, maxSessions, status, updatedAt] = raw;
+  return {
+    name,
+    uid,
+    keyType,
+    keyBase64,
+    appendOnly: appendOnly === null ? null : Number(appendOnly) === 1,
+    fullAccessUntil: fullAccessUntil === null ? null : new Date(fullAccessUntil as number),
+    quotaBytes,
+    allowFrom,
+    maxSessions,
+    status,
+    updatedAt: updatedAt === null ? null : new Date(updatedAt as number),
+  } as ReconcileHostRow;
+}
 
 /**
  * Every host row, with the values drizzle's `select().from(hosts)` gives
@@ -34,33 +66,14 @@ const statements = new WeakMap<Database.Database, Database.Statement>();
  * each row, which was the largest part of a pass at 10,000 hosts (issue 19).
  */
 export function readHostRows(db: Db): ReconcileHostRow[] {
-  const client = db.$client;
-  let statement = statements.get(client);
-  if (statement === undefined) {
-    statement = client.prepare(SELECT_HOST_ROWS);
-    statements.set(client, statement);
-  }
-  // Arrays, not objects: a statement in raw mode is one this module alone uses (the statement cache hands
-  // a cached one back in object mode, but this one is kept here, not asked of the cache again).
-  const raw = statement.raw(true).all() as RawHostRow[];
+  const raw = statementsOf(db).all.all() as RawHostRow[];
   const rows: ReconcileHostRow[] = new Array(raw.length);
-  for (let index = 0; index < raw.length; index += 1) {
-    const [name, uid, keyType, keyBase64, appendOnly, fullAccessUntil, quotaBytes, allowFrom, maxSessions, status, updatedAt] = raw[
-      index
-    ] as RawHostRow;
-    rows[index] = {
-      name,
-      uid,
-      keyType,
-      keyBase64,
-      appendOnly: appendOnly === null ? null : Number(appendOnly) === 1,
-      fullAccessUntil: fullAccessUntil === null ? null : new Date(fullAccessUntil as number),
-      quotaBytes,
-      allowFrom,
-      maxSessions,
-      status,
-      updatedAt: updatedAt === null ? null : new Date(updatedAt as number),
-    } as ReconcileHostRow;
-  }
+  for (let index = 0; index < raw.length; index += 1) rows[index] = hostRowOf(raw[index] as RawHostRow);
   return rows;
+}
+
+/** The row named `name`, as readHostRows gives it, or undefined: what a pass for one host reads. */
+export function readHostRow(db: Db, name: string): ReconcileHostRow | undefined {
+  const raw = statementsOf(db).byName.get(name) as RawHostRow | undefined;
+  return raw === undefined ? undefined : hostRowOf(raw);
 }

@@ -10,7 +10,14 @@ import { isHostAccountUid } from '../../domain/host-uid.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
 import { forgetHostMonitoring } from '../../host-records/forget-host.js';
 import type { Run } from '../../process/run.js';
-import { type AccountConflict, type AccountFiles, findConflicts, type HostAccount, renderAccountFiles } from '../accounts/account-files.js';
+import {
+  type AccountConflict,
+  type AccountFiles,
+  byUid,
+  findConflicts,
+  type HostAccount,
+  renderAccountFiles,
+} from '../accounts/account-files.js';
 import { parseServerAccounts, type ServerAccount, serverAccountOf, serverUidsAmong } from '../accounts/server-accounts.js';
 import { type FileOwnership, readTextIfExists, writeFileAtomically } from '../files/atomic-file.js';
 import { ensureDirectory } from '../files/directories.js';
@@ -18,7 +25,7 @@ import { endSessionsOf } from '../processes/sessions.js';
 import { reportToApi } from '../reports/report-to-api.js';
 import { isAtLeast, readAlgorithmSupport, readOpenSshVersion } from '../sshd/openssh-version.js';
 import { renderSshdConfig } from '../sshd/sshd-config.js';
-import { acceptedHostRows, type RefusedHost } from './accepted-host-rows.js';
+import { acceptedHostRows, type CheckedHostIndex, type RefusedHost } from './accepted-host-rows.js';
 import { type ReconcileHostRow, readHostRows } from './host-rows.js';
 import { createKeyLineMemo, type KeyLineMemo } from './key-line-memo.js';
 
@@ -80,7 +87,7 @@ export interface LeftAlone {
   reason: string;
 }
 
-const ROOT_ONLY = { uid: 0, gid: 0 };
+export const ROOT_ONLY = { uid: 0, gid: 0 };
 
 /**
  * What earlier passes of this process applied. With it, a pass after one
@@ -100,6 +107,25 @@ export interface ReconcileMemory {
   keyLines: KeyLineMemo;
   /** The last /etc/passwd text parsed for the server's accounts, and what it held. */
   parsedPasswd: { text: string; accounts: Map<number, ServerAccount> } | null;
+  /** What the last pass left applied, for a pass of one changed host (reconcile-host.ts); null until a full pass completed. */
+  applied: AppliedHosts | null;
+}
+
+/** What the system holds after a pass, as that pass made it: a pass for one host changes it by that host. */
+export interface AppliedHosts {
+  /** Root's database's data_version after the pass: another connection's commit changes it. */
+  dataVersion: number;
+  /** /etc/passwd, group and shadow as the pass left them. */
+  accountFiles: AccountFiles;
+  /** The rows the pass accepted, by name (purged ones left out): summary.hosts. */
+  rows: Map<string, HostRow>;
+  /** The host accounts in the account files, by UID. */
+  accounts: HostAccount[];
+  /** Hosts left out (their account would clash, their directories could not be made) or refused. */
+  leftOut: Set<string>;
+  /** The names and UIDs of the rows the pass checked. */
+  index: CheckedHostIndex;
+  nextFullAccessEnd: Date | null;
 }
 
 export function createReconcileMemory(): ReconcileMemory {
@@ -110,15 +136,16 @@ export function createReconcileMemory(): ReconcileMemory {
     hasListedKeyFiles: false,
     keyLines: createKeyLineMemo(),
     parsedPasswd: null,
+    applied: null,
   };
 }
 
-function serverAccountsIn(memory: ReconcileMemory, passwd: string, backupDir: string): Map<number, ServerAccount> {
+export function serverAccountsIn(memory: ReconcileMemory, passwd: string, backupDir: string): Map<number, ServerAccount> {
   if (memory.parsedPasswd?.text !== passwd) memory.parsedPasswd = { text: passwd, accounts: parseServerAccounts(passwd, backupDir) };
   return memory.parsedPasswd.accounts;
 }
 
-function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: FileOwnership): void {
+export function ensureDirectoryOnce(memory: ReconcileMemory, path: string, ownership: FileOwnership): void {
   const applied = `${ownership.uid}:${ownership.gid}:${ownership.mode}`;
   if (memory.directories.get(path) === applied) return;
   ensureDirectory(path, ownership);
@@ -141,6 +168,8 @@ export function reconcile(
 ): ReconcileSummary {
   const etcDir = settings.etcDir ?? '/etc';
   const paths = statePaths(settings.stateDir);
+  // Until this pass completes, what it applies is not known: a pass for one host does a full pass instead.
+  memory.applied = null;
   const checked = acceptedHostRows(readHostRows(db), settings.backupDir, memory.keyLines);
   const refused = checked.refused;
   const rows = checked.accepted;
@@ -222,14 +251,12 @@ export function reconcile(
     memory.directories.delete(`${home}/repo`);
   }
   // Their rows are gone now (their data too, unless it was not theirs): so are their accounts.
-  const afterPurge =
-    purging.length === 0
-      ? next
-      : renderAccountFiles(
-          next,
-          provisioned.filter((account) => !purgingNames.has(account.name)),
-        );
+  const keptAccounts = provisioned.filter((account) => !purgingNames.has(account.name)).sort(byUid);
+  const afterPurge = purging.length === 0 ? next : renderAccountFiles(next, keptAccounts, { isSortedByUid: true });
   const hasPurgedAccounts = writeAccountFiles(etcDir, next, afterPurge);
+  for (const row of purging) {
+    if (checked.index.nameByUid.get(row.uid) === row.name) checked.index.nameByUid.delete(row.uid);
+  }
 
   const sshdConfig = renderSshdConfig({
     port: settings.sshPort,
@@ -244,6 +271,21 @@ export function reconcile(
   const sshdConfigChanged = readTextIfExists(paths.sshdConfig) !== sshdConfig;
   if (sshdConfigChanged) writeFileAtomically(paths.sshdConfig, sshdConfig, { ...ROOT_ONLY, mode: 0o644 });
 
+  const keptRows = rows.filter((row) => !purgingNames.has(row.name));
+  const fullAccessEnd = nextFullAccessEnd(
+    wanted.filter((row) => row.status === 'active'),
+    now,
+  );
+  memory.applied = {
+    dataVersion: dataVersionOf(db),
+    accountFiles: afterPurge,
+    rows: new Map(keptRows.map((row) => [row.name, row])),
+    accounts: keptAccounts,
+    leftOut: new Set([...blocked, ...refused.map((refusal) => refusal.name)]),
+    index: checked.index,
+    nextFullAccessEnd: fullAccessEnd,
+  };
+
   return {
     accounts: provisioned.length - purging.filter((row) => !blocked.has(row.name)).length,
     conflicts,
@@ -255,15 +297,17 @@ export function reconcile(
     leftAlone,
     sessionsEnded,
     sshdConfigChanged,
-    nextFullAccessEnd: nextFullAccessEnd(
-      wanted.filter((row) => row.status === 'active'),
-      now,
-    ),
-    hosts: rows.filter((row) => !purgingNames.has(row.name)),
+    nextFullAccessEnd: fullAccessEnd,
+    hosts: keptRows,
   };
 }
 
-function readAccountFiles(etcDir: string): AccountFiles {
+/** SQLite's data_version of the connection: it changes when another connection commits (not this one's own commits). */
+export function dataVersionOf(db: Db): number {
+  return Number(db.$client.pragma('data_version', { simple: true }));
+}
+
+export function readAccountFiles(etcDir: string): AccountFiles {
   return {
     passwd: readTextIfExists(`${etcDir}/passwd`) ?? '',
     group: readTextIfExists(`${etcDir}/group`) ?? '',
@@ -272,7 +316,7 @@ function readAccountFiles(etcDir: string): AccountFiles {
 }
 
 /** Writes each account file that differs, keeping the owner and mode it had. */
-function writeAccountFiles(etcDir: string, current: AccountFiles, next: AccountFiles): boolean {
+export function writeAccountFiles(etcDir: string, current: AccountFiles, next: AccountFiles): boolean {
   let changed = false;
   for (const name of ['group', 'passwd', 'shadow'] as const) {
     if (current[name] === next[name]) continue;
@@ -312,37 +356,55 @@ function syncKeyFiles(
   const revokedUids = new Set<number>();
   let written = 0;
   let removed = 0;
-  for (const [name, { line, uid }] of keyLines) {
-    const known = applied.get(name);
-    if (known?.uid === uid && known.line === line) continue;
-    const path = `${directory}/${name}`;
-    const existing = readTextIfExists(path);
-    const stats = existing === null ? null : statSync(path);
-    const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
-    if (!isCurrent) {
-      if (existing !== null && existing !== line) revokedUids.add(uid);
-      writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
-      written += 1;
-    }
-    applied.set(name, { uid, line });
+  for (const [name, wanted] of keyLines) {
+    const result = writeKeyFile(directory, name, wanted, memory);
+    if (result.isWritten) written += 1;
+    if (result.revokedUid !== null) revokedUids.add(result.revokedUid);
   }
   // Once listed, the directory (root's, 0711) holds what this process left in it: no listing of every file again.
   const entries = memory.hasListedKeyFiles ? [...applied.keys()] : readdirSync(directory);
   for (const entry of entries) {
     if (keyLines.has(entry)) continue;
-    // The file's group is who could use it, even when its row is gone or refused now.
-    const stats = lstatSync(`${directory}/${entry}`, { throwIfNoEntry: false });
-    applied.delete(entry);
-    // Gone already (removed by hand since): its sessions end all the same.
-    if (stats !== undefined) {
-      unlinkSync(`${directory}/${entry}`);
-      removed += 1;
-    }
-    const uid = uidByName.get(entry) ?? stats?.gid ?? Number.NaN;
-    if (isHostAccountUid(uid)) revokedUids.add(uid);
+    const result = removeKeyFile(directory, entry, uidByName.get(entry), memory);
+    if (result.isRemoved) removed += 1;
+    if (result.revokedUid !== null) revokedUids.add(result.revokedUid);
   }
   memory.hasListedKeyFiles = true;
   return { written, removed, revokedUids };
+}
+
+/** Writes one host's key file unless it holds `line` already, as root:UID 0640; the UID whose key changed, if one did. */
+export function writeKeyFile(
+  directory: string,
+  name: string,
+  { line, uid }: { line: string; uid: number },
+  memory: ReconcileMemory,
+): { isWritten: boolean; revokedUid: number | null } {
+  const known = memory.keyFiles.get(name);
+  if (known?.uid === uid && known.line === line) return { isWritten: false, revokedUid: null };
+  const path = `${directory}/${name}`;
+  const existing = readTextIfExists(path);
+  const stats = existing === null ? null : statSync(path);
+  const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
+  if (!isCurrent) writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
+  memory.keyFiles.set(name, { uid, line });
+  return { isWritten: !isCurrent, revokedUid: !isCurrent && existing !== null && existing !== line ? uid : null };
+}
+
+/** Removes one key file (gone already is fine); the UID whose sessions end: the row's, else the file's group. */
+export function removeKeyFile(
+  directory: string,
+  entry: string,
+  rowUid: number | undefined,
+  memory: ReconcileMemory,
+): { isRemoved: boolean; revokedUid: number | null } {
+  // The file's group is who could use it, even when its row is gone or refused now.
+  const stats = lstatSync(`${directory}/${entry}`, { throwIfNoEntry: false });
+  memory.keyFiles.delete(entry);
+  // Gone already (removed by hand since): its sessions end all the same.
+  if (stats !== undefined) unlinkSync(`${directory}/${entry}`);
+  const uid = rowUid ?? stats?.gid ?? Number.NaN;
+  return { isRemoved: stats !== undefined, revokedUid: isHostAccountUid(uid) ? uid : null };
 }
 
 /**

@@ -11,9 +11,13 @@ import { REPOSITORY_WATCH_INTERVAL_MS } from '../watch/repository-watch.js';
 import { SESSION_LIMIT_INTERVAL_MS } from '../watch/session-limit.js';
 import { serialized } from './serialized.js';
 
+/** A full reconcile pass this often, beside the passes for one changed host (reconcile-host.ts). */
+export const FULL_RECONCILE_INTERVAL_MS = 10 * 60_000;
+
 /** How often each loop starts a pass; null for reconcile, which runs when asked. */
 const LOOP_INTERVALS_MS: Record<RootLoop, number | null> = {
   reconcile: null,
+  'full-reconcile': FULL_RECONCILE_INTERVAL_MS,
   'repository-watch': REPOSITORY_WATCH_INTERVAL_MS,
   'session-limit': SESSION_LIMIT_INTERVAL_MS,
   'check-schedule': CHECK_SCHEDULE_INTERVAL_MS,

@@ -14,7 +14,8 @@ import { CHECK_SCHEDULE_INTERVAL_MS, createIntegrityChecks } from '../checks/int
 import { ensureDirectory } from '../files/directories.js';
 import { childProcesses, endProcessesAndWait } from '../processes/child-processes.js';
 import { createHostProcessTable, endSessionsAndWait } from '../processes/sessions.js';
-import { createReconcileMemory, reconcile, reconcileSettingsFor } from '../reconcile/reconcile.js';
+import { createReconcileMemory, type ReconcileSummary, reconcile, reconcileSettingsFor } from '../reconcile/reconcile.js';
+import { type HostReconcile, reconcileHost } from '../reconcile/reconcile-host.js';
 import { createReportPump, REPORT_FLUSH_INTERVAL_MS, reportsAcknowledgement } from '../reports/report-pump.js';
 import { changeHost } from '../requests/host-requests.js';
 import { createRequestDispatcher } from '../requests/request-dispatcher.js';
@@ -38,8 +39,8 @@ import { createSessionLimit, SESSION_LIMIT_INTERVAL_MS } from '../watch/session-
 import { type SupervisedChild, superviseChild } from './child.js';
 import { endStaleChildren, forgetChild, recordChild } from './child-records.js';
 import { type FaultWatch, startFaultWatch } from './fault-watch.js';
-import { startLiveness } from './liveness.js';
-import { serialized } from './serialized.js';
+import { FULL_RECONCILE_INTERVAL_MS, startLiveness } from './liveness.js';
+import { createReconcileQueue, type ReconcileBatch } from './reconcile-queue.js';
 
 const API_ENTRY = fileURLToPath(new URL('../../api/main.js', import.meta.url));
 const SSHD = '/usr/sbin/sshd';
@@ -150,9 +151,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     ownPids: checks.ownPids,
     processTable,
   });
-  const reconcilePass = async () => {
-    const startedAt = performance.now();
-    const summary = reconcile(db, reconcileSettings, memory, new Date());
+  /** What every pass hands on, for one host or all: the watches' rows, the window timer, the log, sshd's HUP. */
+  const applySummary = (summary: ReconcileSummary, startedAt: number, scope: { host?: string }) => {
     // The rows this pass read and checked: the watches take them instead of reading and checking every row again.
     repositoryWatch?.refreshHosts(summary.hosts);
     sessionLimit.refreshHosts(summary.hosts);
@@ -171,6 +171,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     const { hosts: _rows, ...logged } = summary;
     logger.info(
       {
+        ...scope,
         ...logged,
         conflicts: summary.conflicts.length,
         refused: summary.refused.length,
@@ -181,7 +182,35 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     );
     if (summary.sshdConfigChanged) sshd?.current()?.kill('SIGHUP');
   };
-  const reconcileNow = serialized(liveness.recordPasses('reconcile', reconcilePass));
+  const fullPass = () => {
+    const startedAt = performance.now();
+    applySummary(reconcile(db, reconcileSettings, memory, new Date()), startedAt, {});
+  };
+  /**
+   * A batch asks for passes of the hosts root changed (reconcile-host.ts: that host's row, files and lines only),
+   * or for a full pass (at start, on SIGHUP, every FULL_RECONCILE_INTERVAL_MS, when asked, when a full-access
+   * window ends, and whenever a pass for one host cannot decide alone).
+   */
+  const runBatch = async (batch: ReconcileBatch) => {
+    if (batch.isFull) return fullPass();
+    for (const name of batch.names) {
+      const startedAt = performance.now();
+      let result: HostReconcile;
+      try {
+        result = reconcileHost(db, reconcileSettings, memory, name, new Date());
+      } catch (error) {
+        logger.error({ err: error, host: name }, 'the pass for one host failed');
+        result = { isDone: false, reason: 'its pass failed' };
+      }
+      if (!result.isDone) {
+        logger.info({ host: name, reason: result.reason }, 'a full reconcile pass instead of one for the host');
+        return fullPass();
+      }
+      applySummary(result.summary, startedAt, { host: name });
+    }
+  };
+  const reconcileQueue = createReconcileQueue((batch) => liveness.track('reconcile', runBatch(batch)));
+  const reconcileNow = reconcileQueue.requestFull;
   await reconcileNow();
   const reports = createReportPump({ db, logger });
   /** A change of a host the API asks for: checked against root's state, written, applied, answered with root's row. */
@@ -192,7 +221,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       .find((fault) => fault.code === 'BACKUP_VOLUME_FULL' || fault.code === 'BACKUP_VOLUME_READ_ONLY');
     if (backupFault && change.action === 'put-key' && !findHost(db, change.name)) throw new AppError(backupFault.code, backupFault.message);
     const answer = changeHost(db, change, { now: new Date(), ...(auditAs === undefined ? {} : { auditAs }) });
-    await reconcileNow();
+    // One host changed: its row, files and lines only (a full pass when that cannot decide, a purge for one).
+    await reconcileQueue.requestHost(answer.row?.name ?? change.name);
     // After reconcile: a purge done leaves no row.
     const row = findHost(db, change.name);
     return { ...answer, row: row ? toHostRowMessage(row) : null };
@@ -339,6 +369,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     run,
     now: () => new Date(),
   });
+  // A full pass now and then, beside the passes for one host: rows, account files and key files all compared again.
+  const fullReconcileTimer = setInterval(() => {
+    liveness.track('full-reconcile', reconcileNow()).catch((error: unknown) => logger.error({ err: error }, 'reconcile failed'));
+  }, FULL_RECONCILE_INTERVAL_MS);
   // From here on, a loop that never completes a pass is late: however long the start-up above took.
   liveness.loopsStarted();
   // SIGHUP: check every file against the disk again, not only what changed.
@@ -353,6 +387,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       clearInterval(watchTimer);
       clearInterval(reportTimer);
       clearInterval(checkTimer);
+      clearInterval(fullReconcileTimer);
       clearTimeout(windowEndTimer);
       liveness.stop();
       faultWatch?.stop();

@@ -5,6 +5,7 @@ import {
   HOST_ACCOUNT_MARKER,
   type HostAccount,
   renderAccountFiles,
+  renderChangedAccount,
 } from '../../../../src/root/accounts/account-files.js';
 
 const SYSTEM: AccountFiles = {
@@ -81,5 +82,46 @@ describe('findConflicts', () => {
     const rendered = renderAccountFiles(SYSTEM, ACCOUNTS);
     const unmarked = { ...rendered, passwd: rendered.passwd.replace(`web:x:20002:20002:${HOST_ACCOUNT_MARKER}`, 'web:x:20002:20002:') };
     expect(findConflicts(unmarked, ACCOUNTS)).toEqual([{ name: 'web', reason: 'a system account has this name' }]);
+  });
+});
+
+describe('renderChangedAccount', () => {
+  const byUid = (accounts: HostAccount[]) => [...accounts].sort((a, b) => a.uid - b.uid);
+
+  it('gives what a whole render gives, for each account added (first, between, last) or removed, down to none and back', () => {
+    let accounts = byUid([account('db', 20010), account('web', 20020), account('mail', 20030)]);
+    let files = renderAccountFiles(SYSTEM, accounts);
+    const steps: { add?: HostAccount; remove?: string }[] = [
+      { add: account('first', 20001) },
+      { add: account('between', 20015) },
+      { add: account('last', 20040) },
+      { remove: 'web' },
+      { remove: 'last' },
+      { remove: 'first' },
+      { remove: 'db' },
+      { remove: 'between' },
+      { remove: 'mail' },
+      { add: account('alone', 20050) },
+      { add: account('before', 20005) },
+    ];
+    for (const step of steps) {
+      const before = step.remove === undefined ? null : (accounts.find((known) => known.name === step.remove) ?? null);
+      accounts = byUid(step.add ? [...accounts, step.add] : accounts.filter((known) => known.name !== step.remove));
+      const changed = renderChangedAccount(files, accounts, before, step.add ?? null);
+      // A whole render of the same accounts from the texts as the system has them (the server's lines are replaced).
+      expect(changed).toEqual(renderAccountFiles(SYSTEM, accounts));
+      files = changed;
+    }
+    expect(files.group).toBe('root:x:0:\nbefore:x:20005:\nalone:x:20050:\nborg-hosts:x:19999:before,alone\n');
+  });
+
+  it('gives the same texts for an account that did not change, and renders whole texts it did not render', () => {
+    const accounts = byUid([account('db', 20010), account('web', 20020)]);
+    const files = renderAccountFiles(SYSTEM, accounts);
+    expect(renderChangedAccount(files, accounts, account('db', 20010), account('db', 20010))).toEqual(files);
+    // Edited by hand since: a whole render, which keeps the edit.
+    const edited = { ...files, passwd: `${files.passwd}admin:x:1000:1000::/home/admin:/bin/bash\n` };
+    const added = byUid([...accounts, account('mail', 20015)]);
+    expect(renderChangedAccount(edited, added, null, account('mail', 20015))).toEqual(renderAccountFiles(edited, added));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { hosts } from '../../../../src/db/schema.js';
-import { readHostRows } from '../../../../src/root/reconcile/host-rows.js';
+import { readHostRow, readHostRows } from '../../../../src/root/reconcile/host-rows.js';
 
 const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIBrHwmNDEGs4Ckn6cZHWXKx7Pwx4xYTApDbSTD56D9mK';
 const COLUMNS = [
@@ -61,6 +61,9 @@ describe('readHostRows', () => {
     expect(rows.map((row) => typeof row.uid)).toEqual(drizzleRows(db).map((row) => typeof row.uid));
     // Read again through the same statement: the same again, after drizzle used the connection.
     expect(readHostRows(db)).toEqual(rows);
+    // One row by name: the same values as the same row of every row.
+    for (const row of rows) expect(readHostRow(db, String(row.name))).toEqual(row);
+    expect(readHostRow(db, 'absent')).toBeUndefined();
   });
 
   it('gives no rows for no hosts', () => {

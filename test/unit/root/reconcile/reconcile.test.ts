@@ -1,17 +1,5 @@
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { execa } from 'execa';
@@ -21,6 +9,7 @@ import { hostSessions, hosts } from '../../../../src/db/schema.js';
 import { checkScratchDir } from '../../../../src/domain/borg-check.js';
 import { findBackupState, updateBackupState } from '../../../../src/host-records/backup-state.js';
 import { createReconcileMemory, type ReconcileSettings, reconcile } from '../../../../src/root/reconcile/reconcile.js';
+import { insertHostRow, makeReconcileSandbox } from '../../../support/reconcile-sandbox.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 /**
@@ -41,40 +30,14 @@ let db: Db;
 let settings: ReconcileSettings;
 
 beforeEach(() => {
-  base = mkdtempSync(join(tmpdir(), 'sbs-reconcile-'));
-  const etcDir = join(base, 'etc');
-  mkdirSync(etcDir);
-  writeFileSync(join(etcDir, 'passwd'), SYSTEM_PASSWD);
-  writeFileSync(join(etcDir, 'group'), SYSTEM_GROUP);
-  writeFileSync(join(etcDir, 'shadow'), SYSTEM_SHADOW);
-  mkdirSync(join(base, 'state'));
-  // Sessions are looked for in a fake /proc: these tests must never signal this machine's processes.
-  const procDir = join(base, 'proc');
-  mkdirSync(join(procDir, 'self', 'ns'), { recursive: true });
-  symlinkSync('mnt:[4026531841]', join(procDir, 'self', 'ns', 'mnt'));
-  settings = { stateDir: join(base, 'state'), backupDir: join(base, 'backups'), sshPort: 2222, etcDir, procDir };
-  mkdirSync(settings.backupDir);
+  ({ base, settings } = makeReconcileSandbox('sbs-reconcile-', { passwd: SYSTEM_PASSWD, group: SYSTEM_GROUP, shadow: SYSTEM_SHADOW }));
   db = openMemoryRootDatabase();
 });
 
 afterEach(() => rmSync(base, { recursive: true, force: true }));
 
-function insertRow(name: string, uid: number, changes: Partial<typeof hosts.$inferInsert> = {}): void {
-  db.insert(hosts)
-    .values({
-      name,
-      uid,
-      keyType: 'ssh-ed25519',
-      keyBase64: KEY,
-      fingerprint: 'SHA256:test',
-      status: 'active',
-      origin: 'createuser',
-      createdAt: NOW,
-      updatedAt: NOW,
-      ...changes,
-    })
-    .run();
-}
+const insertRow = (name: string, uid: number, changes: Partial<typeof hosts.$inferInsert> = {}) =>
+  insertHostRow(db, name, uid, NOW, changes);
 
 const passwd = () => readFileSync(join(settings.etcDir as string, 'passwd'), 'utf8');
 const refusedNames = (summary: ReturnType<typeof reconcile>) => summary.refused.map((refusal) => refusal.name);

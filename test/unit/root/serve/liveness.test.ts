@@ -60,6 +60,7 @@ describe('startLiveness', () => {
       writtenAt: START,
       loops: {
         reconcile: { intervalMs: null, lastCompletedAt: null, runningSince: null },
+        'full-reconcile': { intervalMs: 600_000, lastCompletedAt: null, runningSince: null },
         'repository-watch': { intervalMs: 250, lastCompletedAt: null, runningSince: null },
         'session-limit': { intervalMs: 500, lastCompletedAt: null, runningSince: null },
         'check-schedule': { intervalMs: 60_000, lastCompletedAt: null, runningSince: null },
