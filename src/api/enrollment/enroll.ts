@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, gt, lte, not, type SQL, sql } from 'drizzle-orm';
 import { enrollments, enrollmentTokens } from '../../db/schema.js';
 import { type EnrollmentStatus, effectiveStatus, PENDING_ENROLLMENT_TTL_MS } from '../../domain/enrollment-state.js';
@@ -11,6 +11,7 @@ import { findHeldNames, findNameHolder } from '../../host-records/hosts-store.js
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { enqueueEvent } from '../notify/queue.js';
+import { randomCommandLineId } from '../random-id.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
 import { approveEnrollment } from './decisions.js';
 
@@ -27,7 +28,7 @@ export interface EnrollRequest {
 }
 
 function newEnrollmentId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomCommandLineId();
 }
 
 function sameHash(a: string, b: string): boolean {

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../../errors.js';
+import { randomCommandLineId } from '../random-id.js';
 import type { SigningKey } from './signing-key.js';
 
 export const TOKEN_TYPE = 'enroll+jwt';
@@ -20,7 +21,7 @@ export interface EnrollmentClaims {
 }
 
 export function newTokenId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomCommandLineId();
 }
 
 export function hashToken(token: string): string {
