@@ -36,6 +36,25 @@ function destinationOf(row: { kind: DeliveryRow['kind']; webhookId: string | nul
   return row.kind === 'ping' ? `ping:${row.hostName}` : `webhook:${row.webhookId}`;
 }
 
+const dueChecks = new WeakMap<Db, (nowMs: number) => unknown>();
+
+/**
+ * Whether a pending delivery is due at all: one step down the (status, next_attempt_at) index, with a
+ * statement prepared once per connection. The worker asks once a second, almost always to find none,
+ * and building the claim's join each time was most of an idle API's CPU (bench/findings/1-cpu-per-gib.md).
+ */
+function isAnyDeliveryDue(db: Db, now: Date): boolean {
+  let check = dueChecks.get(db);
+  if (check === undefined) {
+    const statement = db.$client
+      .prepare("SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1")
+      .pluck();
+    check = (nowMs) => statement.get(nowMs);
+    dueChecks.set(db, check);
+  }
+  return check(now.getTime()) !== undefined;
+}
+
 /**
  * Takes up to `limit` due deliveries and counts the attempt before it is made:
  * each one's next attempt moves `leaseMs` ahead, so one in flight when the
@@ -44,6 +63,7 @@ function destinationOf(row: { kind: DeliveryRow['kind']; webhookId: string | nul
  * has its fill in flight. A ping whose host no longer has a ping URL fails here.
  */
 export function claimDueDeliveries(db: Db, now: Date, options: { limit: number; leaseMs: number; inFlight: InFlight }): ClaimedDelivery[] {
+  if (!isAnyDeliveryDue(db, now)) return [];
   const { inFlight } = options;
   const full = [...inFlight.byDestination].filter(([, count]) => count >= inFlight.maxPerDestination).map(([destination]) => destination);
   const fullWebhooks = full.filter((destination) => destination.startsWith('webhook:')).map((destination) => destination.slice(8));

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../../../src/api/notify/delivery-worker.js';
 import type { OutgoingRequest } from '../../../../src/api/notify/http-sender.js';
 import { enqueueEvent, enqueuePing } from '../../../../src/api/notify/queue.js';
@@ -60,6 +60,22 @@ describe('the delivery worker', () => {
       lastError: null,
       deliveredAt: test.clock.now(),
     });
+  });
+
+  it('asks only whether anything is due while nothing is: the claim and its join are not built', async () => {
+    createWebhook(test.context, { url: 'https://one.example.test/hook' }, ADMIN);
+    enqueueEvent(test.context.db, test.clock.now(), { type: 'host.stale', host: 'web1', data: {} });
+    const sender = scriptedSender([204]);
+    const loop = worker(sender.send);
+    expect(await loop.deliverDue()).toBe(1);
+    // Rows come out of every query through a statement's all(); the due check reads one value with get().
+    const reads = vi.spyOn(Object.getPrototypeOf(test.context.db.$client.prepare('select 1')), 'all');
+    onTestFinished(() => reads.mockRestore());
+    expect(await loop.deliverDue()).toBe(0);
+    expect(reads).not.toHaveBeenCalled();
+    enqueueEvent(test.context.db, test.clock.now(), { type: 'host.stale', host: 'web2', data: {} });
+    expect(await loop.deliverDue()).toBe(1);
+    expect(sender.requests).toHaveLength(2);
   });
 
   it('retries after 5 s, 5 min, 30 min, 2 h, 5 h and 10 h, then gives up', async () => {
