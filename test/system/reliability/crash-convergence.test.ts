@@ -5,7 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { scaled } from '../../support/long-tests.js';
 import type { Sandbox, SandboxProcessInfo } from '../../support/sandbox.js';
-import { type ServerApi, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../../support/sandbox-api.js';
+import {
+  LOOPBACK_RECEIVERS_ALLOWED,
+  type ServerApi,
+  type ServerSandbox,
+  startServerSandbox,
+  stopServerSandbox,
+} from '../../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../../support/sandbox-client.js';
 import { createSeededRandom, seedFrom } from '../../support/seeded-random.js';
 import { type ApiState, accountLines, type RootState, readApiState, readRootState } from '../../support/server-state.js';
@@ -104,7 +110,8 @@ describe('a crash at any moment converges', () => {
 
   beforeEach(async () => {
     receiver = await startRefusingReceiver();
-    server = await startServerSandbox();
+    // The webhook that must survive every crash has its receiver on loopback, allowed as an admin would.
+    server = await startServerSandbox({}, LOOPBACK_RECEIVERS_ALLOWED);
   }, 120_000);
 
   afterEach(async (context) => {
