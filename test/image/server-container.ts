@@ -1,5 +1,6 @@
 import { type Cleanup, execInContainer, runContainer, waitUntilHealthy } from '../support/podman.js';
 import { pinnedApi, publicKeyPinOf, type ServerApi } from './server-api.js';
+import { EMULATION_SLOWDOWN } from './test-image.js';
 
 /** Where the image keeps the self-signed certificate (BORG_SERVER_STATE_DIR/tls). */
 const CERTIFICATE_PATH = '/var/lib/secure-borg-server/tls/certificate.pem';
@@ -45,7 +46,7 @@ export async function startServer(options: ServerOptions, cleanup: Cleanup): Pro
     },
     cleanup,
   );
-  const health = await waitUntilHealthy(options.name);
+  const health = await waitUntilHealthy(options.name, 120_000 * EMULATION_SLOWDOWN);
   const certificate = await execInContainer(options.name, ['cat', CERTIFICATE_PATH]);
   const pin = publicKeyPinOf(certificate.stdout);
   return { name: options.name, health, pin, api: pinnedApi(baseUrl, pin) };

@@ -20,10 +20,11 @@ import { waitFor } from '../support/wait-for.js';
 import { borgClient, evaluateBorgSettings, fingerprintOf, generateKey, readTree, removeTree, writeSampleTree } from './borg-client.js';
 import { type EnrollmentView, expectOk, type MintedToken, type ServerInfo } from './server-api.js';
 import { createAdminToken, type ServerContainer, startServer } from './server-container.js';
-import { BASE_IMAGE, ensureTestImage, megabytes, type TestImage } from './test-image.js';
+import { BASE_IMAGE, ensureTestImage, IMAGE_ARCHITECTURE, IMAGE_MACHINE, megabytes, type TestImage } from './test-image.js';
 
 /**
- * The real image, end to end: build, run with published ports, enroll this
+ * The real image, end to end: build (for this machine's architecture, or for the one
+ * BORG_SERVER_TEST_IMAGE_ARCH names, under emulation: scripts/test-arm64), run with published ports, enroll this
  * machine as a VM with the exact command the API hands out, back up and
  * restore with this machine's borg, re-create the container on the same
  * volumes, and stop it. The tests run in order and share one server.
@@ -112,7 +113,7 @@ afterAll(async () => {
 });
 
 describe('the image', () => {
-  it('builds from the Dockerfile on top of node:24-trixie-slim, with a HEALTHCHECK, tini and no compiler', async () => {
+  it(`builds from the Dockerfile on top of node:24-trixie-slim for ${IMAGE_ARCHITECTURE}, with a HEALTHCHECK, tini and no compiler`, async () => {
     const addedBytes = image.sizeBytes - image.baseSizeBytes;
     console.log(
       `image: Dockerfile adds ${megabytes(addedBytes)} on top of node:24-trixie-slim ` +
@@ -127,10 +128,10 @@ describe('the image', () => {
       'image',
       'inspect',
       '--format',
-      '{{json .Config.Healthcheck.Test}} {{json .Config.Entrypoint}}',
+      '{{json .Config.Healthcheck.Test}} {{json .Config.Entrypoint}} {{.Os}}/{{.Architecture}}',
       image.id,
     ]);
-    expect(config.stdout.trim()).toBe('["CMD","borgctl","healthcheck"] ["/usr/bin/tini","--"]');
+    expect(config.stdout.trim()).toBe(`["CMD","borgctl","healthcheck"] ["/usr/bin/tini","--"] linux/${IMAGE_ARCHITECTURE}`);
     const compilers = await podman(
       ['run', '--rm', '--network', 'none', '--entrypoint', '/usr/bin/which', image.id, 'gcc', 'cc', 'g++', 'c++', 'make'],
       {
@@ -155,6 +156,23 @@ describe('the image', () => {
     expect(info.tlsPin).toBe(server.pin);
     expect(info).toMatchObject({ sshHost: '127.0.0.1', sshPort, publicUrl: `https://127.0.0.1:${httpPort}` });
     expect(info.sshHostKeys.map((key) => key.type)).toContain('ssh-ed25519');
+  });
+
+  it(`runs ${IMAGE_MACHINE} code throughout: the kernel's view, node, and the native module node loads`, async () => {
+    needs('the server runs');
+    expect((await execInContainer(server.name, ['uname', '-m'])).stdout.trim()).toBe(IMAGE_MACHINE);
+    expect((await execInContainer(server.name, ['node', '-p', 'process.arch'])).stdout.trim()).toBe(
+      IMAGE_ARCHITECTURE === 'arm64' ? 'arm64' : 'x64',
+    );
+    // better-sqlite3's addon, compiled in the build stage: its ELF header names the machine (e_machine at byte 18).
+    const addon = await execInContainer(server.name, [
+      'node',
+      '-p',
+      "require('node:fs').readFileSync('/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node').readUInt16LE(18)",
+    ]);
+    const EM_X86_64 = 62;
+    const EM_AARCH64 = 183;
+    expect(Number(addon.stdout.trim())).toBe(IMAGE_ARCHITECTURE === 'arm64' ? EM_AARCH64 : EM_X86_64);
   });
 
   it('enrolls a VM with the exact command the API returns, approved over the API by fingerprint', async () => {

@@ -11,8 +11,38 @@ import { PODMAN_ENVIRONMENT, podman, REPOSITORY_ROOT, tail } from '../support/po
  * cannot swap the image under a running test.
  */
 
-export const IMAGE_TAG = 'localhost/secure-borg-server:test';
-export const BASE_IMAGE = 'docker.io/library/node:24-trixie-slim';
+type Architecture = 'amd64' | 'arm64';
+const HOST_ARCHITECTURE: Architecture = process.arch === 'arm64' ? 'arm64' : 'amd64';
+
+function requestedArchitecture(): Architecture {
+  const requested = process.env.BORG_SERVER_TEST_IMAGE_ARCH;
+  if (requested === undefined || requested === '') return HOST_ARCHITECTURE;
+  if (requested !== 'amd64' && requested !== 'arm64') {
+    throw new Error(`BORG_SERVER_TEST_IMAGE_ARCH=${requested}: expected amd64 or arm64`);
+  }
+  return requested;
+}
+
+/**
+ * The architecture the image is built for: this machine's, or another one named by
+ * BORG_SERVER_TEST_IMAGE_ARCH and run under qemu-user-static (scripts/test-arm64).
+ */
+export const IMAGE_ARCHITECTURE = requestedArchitecture();
+export const IS_EMULATED = IMAGE_ARCHITECTURE !== HOST_ARCHITECTURE;
+/** What `uname -m` prints inside the container. */
+export const IMAGE_MACHINE = IMAGE_ARCHITECTURE === 'arm64' ? 'aarch64' : 'x86_64';
+/** Under emulation every instruction is translated: waits on the container get this many times longer. */
+export const EMULATION_SLOWDOWN = IS_EMULATED ? 10 : 1;
+
+export const IMAGE_TAG = IS_EMULATED ? `localhost/secure-borg-server:test-${IMAGE_ARCHITECTURE}` : 'localhost/secure-borg-server:test';
+/** The stand-in of another architecture is named as Docker Hub names its official per-architecture images. */
+export const BASE_IMAGE = IS_EMULATED
+  ? `docker.io/${IMAGE_ARCHITECTURE === 'arm64' ? 'arm64v8' : 'amd64'}/node:24-trixie-slim`
+  : 'docker.io/library/node:24-trixie-slim';
+/** The Dockerfile's FROM names node:24-trixie-slim; another architecture's stand-in comes in through NODE_IMAGE. */
+const PLATFORM_BUILD_ARGUMENTS = IS_EMULATED
+  ? ['--platform', `linux/${IMAGE_ARCHITECTURE}`, '--build-arg', `NODE_IMAGE=${BASE_IMAGE}`]
+  : [];
 const RUN_LABEL = 'org.secure-borg-server.test-run';
 
 export interface TestImage {
@@ -43,11 +73,11 @@ async function ensureBaseImage(): Promise<void> {
   const exists = await podman(['image', 'exists', BASE_IMAGE], { reject: false });
   if (exists.exitCode === 0) return;
   console.log(`image: ${BASE_IMAGE} is missing; running scripts/build-base-image.sh`);
-  const built = await execa(join(REPOSITORY_ROOT, 'scripts/build-base-image.sh'), [], {
+  const built = await execa(join(REPOSITORY_ROOT, 'scripts/build-base-image.sh'), IS_EMULATED ? ['--arch', IMAGE_ARCHITECTURE] : [], {
     env: PODMAN_ENVIRONMENT,
     reject: false,
     all: true,
-    timeout: 900_000,
+    timeout: 900_000 * EMULATION_SLOWDOWN,
   });
   if (built.exitCode !== 0) {
     throw new Error(
@@ -74,8 +104,20 @@ export async function ensureTestImage(): Promise<TestImage> {
   if (previousRunKey !== runKey) {
     const startedAt = performance.now();
     const build = await podman(
-      ['build', '--network', 'host', '--format', 'docker', '--label', `${RUN_LABEL}=${runKey}`, '--tag', IMAGE_TAG, '.'],
-      { cwd: REPOSITORY_ROOT, reject: false, timeoutMs: 1_200_000 },
+      [
+        'build',
+        '--network',
+        'host',
+        '--format',
+        'docker',
+        ...PLATFORM_BUILD_ARGUMENTS,
+        '--label',
+        `${RUN_LABEL}=${runKey}`,
+        '--tag',
+        IMAGE_TAG,
+        '.',
+      ],
+      { cwd: REPOSITORY_ROOT, reject: false, timeoutMs: 1_200_000 * EMULATION_SLOWDOWN },
     );
     if (build.exitCode !== 0) {
       throw new Error(`podman build failed (exit ${build.exitCode}):\n${tail(`${build.stdout}\n${build.stderr}`, 60)}`);
