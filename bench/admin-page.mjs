@@ -40,7 +40,7 @@ const context = {
   tlsIdentity: () => null,
 };
 const app = createApp({ context, limits: { adminFailures: unlimited(), enrollAttempts: unlimited(), lookups: unlimited() } });
-const { token } = createAdminToken(db, 'bench', now, 'bench');
+const { token } = createAdminToken(db, { label: 'bench', role: 'admin', expiresAt: null }, now, 'bench');
 const login = await app.request('/ui/login', {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://127.0.0.1:8080' },
