@@ -146,7 +146,10 @@ if (mode === 'hello') {
     } else if (message.type === 'seed-hosts') {
       process.send({ id: message.id, ...seedHosts(message.count) });
     } else if (message.type === 'admin-token') {
-      process.send({ id: message.id, token: createAdminToken(db, { label: 'bench', role: 'admin', expiresAt: null }, new Date(), 'bench').token });
+      process.send({
+        id: message.id,
+        token: createAdminToken(db, { label: 'bench', role: 'admin', expiresAt: null }, new Date(), 'bench').token,
+      });
     }
   });
   listen(app.fetch);
