@@ -62,3 +62,8 @@ export function openMemoryRootDatabase(): Db {
   migrateRootDatabase(db);
   return db;
 }
+
+/** SQLite's data_version of the connection: it changes when another connection commits (not this one's own commits). */
+export function dataVersionOf(db: Db): number {
+  return Number(db.$client.pragma('data_version', { simple: true }));
+}

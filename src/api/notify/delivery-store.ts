@@ -36,23 +36,16 @@ function destinationOf(row: { kind: DeliveryRow['kind']; webhookId: string | nul
   return row.kind === 'ping' ? `ping:${row.hostName}` : `webhook:${row.webhookId}`;
 }
 
-const dueChecks = new WeakMap<Db, (nowMs: number) => unknown>();
+const ANY_DELIVERY_DUE = "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1";
 
 /**
- * Whether a pending delivery is due at all: one step down the (status, next_attempt_at) index, with a
- * statement prepared once per connection. The worker asks once a second, almost always to find none,
- * and building the claim's join each time was most of an idle API's CPU (bench/findings/1-cpu-per-gib.md).
+ * Whether a pending delivery is due at all: one step down the (status, next_attempt_at) index; the
+ * connection's statement cache (db/statement-cache.ts) hands back the statement prepared before. The
+ * worker asks once a second, almost always to find none, and building the claim's join each time was
+ * most of an idle API's CPU (bench/findings/1-cpu-per-gib.md).
  */
 function isAnyDeliveryDue(db: Db, now: Date): boolean {
-  let check = dueChecks.get(db);
-  if (check === undefined) {
-    const statement = db.$client
-      .prepare("SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1")
-      .pluck();
-    check = (nowMs) => statement.get(nowMs);
-    dueChecks.set(db, check);
-  }
-  return check(now.getTime()) !== undefined;
+  return db.$client.prepare(ANY_DELIVERY_DUE).pluck().get(now.getTime()) !== undefined;
 }
 
 /**

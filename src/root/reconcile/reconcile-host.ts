@@ -1,5 +1,5 @@
 import { statePaths } from '../../config.js';
-import type { Db } from '../../db/connection.js';
+import { type Db, dataVersionOf } from '../../db/connection.js';
 import type { KeyLineHost } from '../../domain/authorized-keys.js';
 import { isAppendOnlyNow } from '../../domain/full-access.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
@@ -9,7 +9,6 @@ import { endSessionsOf } from '../processes/sessions.js';
 import { recordChangedRow, refusalOfChangedRow } from './accepted-host-rows.js';
 import { readHostRow } from './host-rows.js';
 import {
-  dataVersionOf,
   ensureDirectoryOnce,
   type LeftAlone,
   type ReconcileMemory,

@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import { type Config, statePaths } from '../../config.js';
-import type { Db } from '../../db/connection.js';
+import { type Db, dataVersionOf } from '../../db/connection.js';
 import { hosts } from '../../db/schema.js';
 import type { KeyLineHost } from '../../domain/authorized-keys.js';
 import { checkScratchDir } from '../../domain/borg-check.js';
@@ -300,11 +300,6 @@ export function reconcile(
     nextFullAccessEnd: fullAccessEnd,
     hosts: keptRows,
   };
-}
-
-/** SQLite's data_version of the connection: it changes when another connection commits (not this one's own commits). */
-export function dataVersionOf(db: Db): number {
-  return Number(db.$client.pragma('data_version', { simple: true }));
 }
 
 export function readAccountFiles(etcDir: string): AccountFiles {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type NumberedRootReport, REPORTS_PER_BATCH } from '../../channel/root-reports.js';
-import type { Db } from '../../db/connection.js';
+import { type Db, dataVersionOf } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
 import { dropReportsBeyond, forgetReportsUpTo, preparePendingReports, reportsWrittenInThisProcess } from './report-to-api.js';
 
@@ -36,13 +36,12 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
   let waitingFor: { lastId: number; sentAt: number } | null = null;
   let flushes = 0;
   const pendingReports = preparePendingReports(db);
-  const readDataVersion = db.$client.prepare('PRAGMA data_version').pluck();
   /**
    * When the last look found nothing to send: what this process had written and the database's
    * data_version then. While both are the same nothing new can be waiting, and the look (four times
    * a second, most of an idle supervisor's database time) is skipped.
    */
-  let foundNothingAt: { written: number; dataVersion: unknown } | null = null;
+  let foundNothingAt: { written: number; dataVersion: number } | null = null;
 
   /** `evenEmpty`: a batch goes out when none is pending too, so that an API that just connected learns it has caught up. */
   function flush({ evenEmpty = false } = {}): void {
@@ -54,7 +53,7 @@ export function createReportPump({ db, logger, now = Date.now }: { db: Db; logge
     if (!send) return;
     if (waitingFor && now() - waitingFor.sentAt < RESEND_AFTER_MS) return;
     const written = reportsWrittenInThisProcess();
-    const dataVersion = readDataVersion.get();
+    const dataVersion = dataVersionOf(db);
     if (!evenEmpty && foundNothingAt?.written === written && foundNothingAt.dataVersion === dataVersion) return;
     const batch = pendingReports(0, REPORTS_PER_BATCH);
     foundNothingAt = batch.length === 0 ? { written, dataVersion } : null;
