@@ -47,6 +47,7 @@ const hostChangesBody = z.strictObject({
 const webhookBody = z.strictObject({
   url: z.string().max(2048),
   events: z.array(z.string().max(64)).max(32).optional(),
+  format: z.string().max(32).optional(),
 });
 
 /** `limit` and `cursor` of the host list, ordered by host name. */
