@@ -42,6 +42,16 @@ import { ensureTestImage } from './test-image.js';
  * runs whatever an earlier build left under compose.yaml's tag.
  */
 
+/** The quick start's lines this test runs; the first test holds them to the README. */
+const README_LINES = {
+  up: 'docker compose up -d',
+  adminToken: 'ADMIN_TOKEN=$(docker compose exec -T borg borgctl admin-token create --label alice | tail -n 1)',
+  pin: "PIN=$(docker compose exec -T borg borgctl server | awk '/^TLS pin/ {print $3}')",
+  mint: 'docker compose exec -T borg borgctl token create --host web1 --ttl 15m --quota 500G',
+};
+/** What the README says to read the token with under podman-compose, in place of `tail -n 1`. */
+const PODMAN_COMPOSE_FIRST_LINE = 'sed -n 1p';
+
 const API_PORT = 8080;
 const PUBLIC_URL = `https://127.0.0.1:${API_PORT}`;
 const cleanup = createCleanup();
@@ -144,6 +154,13 @@ afterAll(async () => {
 });
 
 describe('compose.yaml with podman-compose, as the quick start says', () => {
+  it("runs the README's own lines", async () => {
+    const readme = await readFile(join(REPOSITORY_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('    cp .env.example .env\n');
+    for (const line of Object.values(README_LINES)) expect(readme).toContain(line);
+    expect(readme).toContain(`admin-token create --label alice | ${PODMAN_COMPOSE_FIRST_LINE}\``);
+  });
+
   it('takes its settings from .env for up -d and every later exec, and down -v removes it all', async (context) => {
     if (isApiPortTaken) {
       const message = `compose test skipped: port ${API_PORT} (published by compose.yaml on all addresses) is taken on this machine`;
@@ -151,7 +168,7 @@ describe('compose.yaml with podman-compose, as the quick start says', () => {
       context.skip(message);
     }
 
-    await runReadmeLines('docker compose up -d');
+    await runReadmeLines(README_LINES.up);
     const containers = await projectContainers();
     expect(containers).toEqual([`${project}_borg_1`]);
     const [container = ''] = containers;
@@ -171,8 +188,8 @@ describe('compose.yaml with podman-compose, as the quick start says', () => {
     // Step 2 of the quick start, its lines as written, with `sed -n 1p` for podman-compose as it says.
     const step2 = await runReadmeLines(
       [
-        'ADMIN_TOKEN=$(docker compose exec -T borg borgctl admin-token create --label alice | sed -n 1p)',
-        "PIN=$(docker compose exec -T borg borgctl server | awk '/^TLS pin/ {print $3}')",
+        README_LINES.adminToken.replace('tail -n 1', PODMAN_COMPOSE_FIRST_LINE),
+        README_LINES.pin,
         'printf "%s\\n%s\\n" "$ADMIN_TOKEN" "$PIN"',
       ].join('\n'),
     );
@@ -190,7 +207,7 @@ describe('compose.yaml with podman-compose, as the quick start says', () => {
 
     // Step 3 with the CLI: the minted command points at .env's URL with the pin; the server it
     // runs in says .env's SSH port, the one the approved VM's BORG_REPO will carry.
-    const minted = await runReadmeLines('docker compose exec -T borg borgctl token create --host web1 --ttl 15m --quota 500G');
+    const minted = await runReadmeLines(README_LINES.mint);
     const command = /Run on the new host:\n {2}(.+)$/m.exec(minted.stderr)?.[1] ?? '';
     expect(command).toContain(`--pinnedpubkey '${pin}' -fsS ${PUBLIC_URL}/enroll.sh)`);
     expect(command).toMatch(/BORG_ENROLL_TOKEN='[^']+' sh -s -- --pin 'sha256\/\/[^']+'$/);
