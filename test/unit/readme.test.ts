@@ -4,12 +4,23 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The security model opens with a table of attackers; its last column names
- * the test that tries each attack against the real server. Those names must be
- * real files, and every file of the attack suite must have its row.
+ * What the README says of the repository itself: the test command is the one
+ * CI runs, and the security model's table of attackers names, in its last
+ * column, the test that tries each attack against the real server. Those
+ * names must be real files, and every file of the attack suite must have its row.
  */
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe("the README's test command", () => {
+  it('is the command .ci/run runs', () => {
+    const readme = readFileSync(join(REPOSITORY_ROOT, 'README.md'), 'utf8');
+    const section = readme.split(/^## Running the tests\n/m)[1]?.split(/^## /m)[0] ?? '';
+    expect(section).toContain('\n    sudo scripts/test\n');
+    const ciRun = readFileSync(join(REPOSITORY_ROOT, '.ci/run'), 'utf8');
+    expect(ciRun.split('\n').filter((line) => line && !line.startsWith('#'))).toContain('exec scripts/test');
+  });
+});
 
 function securityTableRows(): string[][] {
   const readme = readFileSync(join(REPOSITORY_ROOT, 'README.md'), 'utf8');
