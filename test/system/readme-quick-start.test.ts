@@ -102,7 +102,16 @@ describe("the README's quick start without a container", () => {
     const { sshPort, httpPort } = sandbox;
     const publicUrl = `https://127.0.0.1:${httpPort}`;
     const names: [string, string][] = [['https://backup.example.com:8080', publicUrl]];
-    const shellEnvironment = { PATH: `${SYSTEM_PATH}:${NODE_DIRECTORY}`, LANG: 'C.UTF-8', HOME: '/root' };
+    // Directories no one can create, even root: should the README's settings line stop setting them, serve and
+    // borgctl fail here instead of writing to this machine's /var/lib/secure-borg-server or /backups.
+    const notRead = '/proc/the-readme-settings-were-not-read';
+    const shellEnvironment = {
+      PATH: `${SYSTEM_PATH}:${NODE_DIRECTORY}`,
+      LANG: 'C.UTF-8',
+      HOME: '/root',
+      BORG_SERVER_STATE_DIR: `${notRead}/state`,
+      BORG_SERVER_BACKUP_DIR: `${notRead}/backups`,
+    };
     const inNamespace = ['nsenter', '--mount', `--target=${sandbox.keeperPid}`, '--'];
 
     // Step 1: once, then this sandbox's directories and addresses, then the server's terminal.
