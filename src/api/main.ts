@@ -22,6 +22,7 @@ import {
   acknowledgeRootReports,
   requestCheckFromSupervisor,
   requestHostChangeFromSupervisor,
+  requestMaintainerChangeFromSupervisor,
   requestRestorePointsFromSupervisor,
   useRootConnection,
 } from './root-requests.js';
@@ -82,6 +83,7 @@ const context: ServerContext = {
   now: () => new Date(),
   signingKey,
   changeHost: (change) => requestHostChangeFromSupervisor(change),
+  changeMaintainer: (change) => requestMaintainerChangeFromSupervisor(change),
   requestCheck: (hostName) => requestCheckFromSupervisor(hostName),
   readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ServerContext } from '../api/context.js';
-import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
+import { requestHostChangeFromSupervisor, requestMaintainerChangeFromSupervisor } from '../api/root-requests.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../api/tokens/signing-key.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
@@ -42,6 +42,10 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
       // Nothing is written on the API's side before root said yes: with no server, nothing changes.
       if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
       return requestHostChangeFromSupervisor(change, 120_000, root);
+    },
+    async changeMaintainer(change) {
+      if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
+      return requestMaintainerChangeFromSupervisor(change, 120_000, root);
     },
   };
 }

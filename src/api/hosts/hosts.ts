@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { hosts } from '../../db/schema.js';
+import { hosts, maintainerGrants } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
@@ -208,6 +208,8 @@ export async function deleteHost(context: ServerContext, name: string, options: 
   const now = context.now();
   context.db.transaction((tx) => {
     copyRootAnswer(tx, name, answer);
+    // Root dropped the host's grants with it (a host enrolled later under the name is another machine).
+    tx.delete(maintainerGrants).where(eq(maintainerGrants.hostName, name)).run();
     recordAudit(tx, now, { ...by, action: options.purge ? 'host.purge' : 'host.delete', target: name });
   });
 }

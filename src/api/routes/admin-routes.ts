@@ -73,16 +73,17 @@ const auditQuery = z.strictObject({
     .optional(),
 });
 
+/** Who made an admin request: the token's actor and the client's address, for the audit log. */
+export function actorOf(c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor {
+  return { actor: adminActor(c.get('admin')), sourceAddress: c.get('clientAddress') };
+}
+
 /**
  * Everything under /v1/admin, each route with the role it requires; the caller
  * mounts requireAdmin (the bearer token) in front.
  */
 export function adminRoutes(context: ServerContext) {
   const table = createRouteTable<AppEnv>();
-  const actorOf = (c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor => ({
-    actor: adminActor(c.get('admin')),
-    sourceAddress: c.get('clientAddress'),
-  });
 
   table.on('POST', '/tokens', 'enroll', jsonBody(tokenBody), async (c) => {
     const created = await createEnrollmentToken(context, c.req.valid('json'), actorOf(c));

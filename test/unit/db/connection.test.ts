@@ -37,6 +37,8 @@ describe('openMemoryDatabase', () => {
       'host_backup_state',
       'host_sessions',
       'hosts',
+      'maintainer_grants',
+      'maintainers',
       'repository_checks',
       'signing_keys',
       'webhook_deliveries',
@@ -79,6 +81,8 @@ describe('openMemoryRootDatabase', () => {
       'host_sessions',
       'hosts',
       'imported_ancestor_users',
+      'maintainer_grants',
+      'maintainers',
       'repository_checks',
       'root_reports',
     ]);
