@@ -18,4 +18,11 @@ CREATE TABLE `maintainers` (
 	`updated_at` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `maintainers_fingerprint_unique` ON `maintainers` (`fingerprint`);
+CREATE UNIQUE INDEX `maintainers_fingerprint_unique` ON `maintainers` (`fingerprint`);--> statement-breakpoint
+CREATE TABLE `maintenance_holds` (
+	`host_name` text PRIMARY KEY NOT NULL,
+	`held_since` integer NOT NULL,
+	`reason` text NOT NULL
+);
+--> statement-breakpoint
+ALTER TABLE `host_sessions` ADD `maintainer` text;

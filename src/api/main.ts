@@ -23,6 +23,7 @@ import {
   requestCheckFromSupervisor,
   requestHostChangeFromSupervisor,
   requestMaintainerChangeFromSupervisor,
+  requestMaintenanceAcknowledgementFromSupervisor,
   requestRestorePointsFromSupervisor,
   useRootConnection,
 } from './root-requests.js';
@@ -84,6 +85,7 @@ const context: ServerContext = {
   signingKey,
   changeHost: (change) => requestHostChangeFromSupervisor(change),
   changeMaintainer: (change) => requestMaintainerChangeFromSupervisor(change),
+  acknowledgeMaintenance: (hostName) => requestMaintenanceAcknowledgementFromSupervisor(hostName),
   requestCheck: (hostName) => requestCheckFromSupervisor(hostName),
   readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),

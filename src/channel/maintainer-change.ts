@@ -59,3 +59,11 @@ export type MaintainerMessage = z.infer<typeof maintainerMessage>;
 /** Root's answer: the maintainer now (null once removed) and before the change (null for a new one). */
 export const maintainerChangeAnswer = z.strictObject({ maintainer: maintainerMessage.nullable(), previous: maintainerMessage.nullable() });
 export type MaintainerChangeAnswer = z.infer<typeof maintainerChangeAnswer>;
+
+/**
+ * An admin has looked at a host held for maintenance (its own key deleted or
+ * pruned: src/domain/maintenance-hold.ts) and lets its maintainers back.
+ */
+export const maintenanceAcknowledgement = z.strictObject({ host: z.string().max(64) });
+export const maintenanceAcknowledgementAnswer = z.strictObject({ host: z.string().max(64), wasHeld: z.boolean() });
+export type MaintenanceAcknowledgementAnswer = z.infer<typeof maintenanceAcknowledgementAnswer>;

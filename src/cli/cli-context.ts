@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { ServerContext } from '../api/context.js';
-import { requestHostChangeFromSupervisor, requestMaintainerChangeFromSupervisor } from '../api/root-requests.js';
+import {
+  requestHostChangeFromSupervisor,
+  requestMaintainerChangeFromSupervisor,
+  requestMaintenanceAcknowledgementFromSupervisor,
+} from '../api/root-requests.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../api/tokens/signing-key.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
@@ -46,6 +50,10 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
     async changeMaintainer(change) {
       if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
       return requestMaintainerChangeFromSupervisor(change, 120_000, root);
+    },
+    async acknowledgeMaintenance(hostName) {
+      if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
+      return requestMaintenanceAcknowledgementFromSupervisor(hostName, 120_000, root);
     },
   };
 }

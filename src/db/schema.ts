@@ -199,6 +199,8 @@ export const hostSessions = sqliteTable(
     /** client: it ended on its own (or its client went away); quota-watch: the server ended it. */
     endedBy: text('ended_by', { enum: ['client', 'quota-watch'] }).notNull(),
     outcome: text('outcome', { enum: ['backup', 'changed', 'read-only', 'aborted'] }).notNull(),
+    /** The maintainer whose key made the session (every connection of it); null: the host's own key. */
+    maintainer: text('maintainer'),
   },
   (table) => [index('host_sessions_host').on(table.hostName, table.id)],
 );
@@ -299,3 +301,16 @@ export const maintainerGrants = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.maintainerName, table.hostName] }), index('maintainer_grants_host').on(table.hostName)],
 );
+
+/**
+ * Hosts whose own key changed their repository (a delete, a prune) since an
+ * admin last looked: no maintainer reaches them until acknowledged, so a
+ * routine compact never makes a compromised VM's deletes permanent (borg's
+ * append-only pitfall). Root decides and keeps it; the API copies its reports.
+ */
+export const maintenanceHolds = sqliteTable('maintenance_holds', {
+  hostName: text('host_name').primaryKey(),
+  /** The end of the first such session since the last acknowledgement. */
+  heldSince: integer('held_since', { mode: 'timestamp_ms' }).notNull(),
+  reason: text('reason').notNull(),
+});

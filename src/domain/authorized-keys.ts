@@ -59,6 +59,13 @@ export interface KeyLineMaintainer {
   allowFrom: string;
 }
 
+/**
+ * The variable a maintainer's key line sets for its session (sshd's
+ * environment=, allowed for this name alone by PermitUserEnvironment): how
+ * root tells a maintainer's session from the host's own in /proc.
+ */
+export const SESSION_KEY_VARIABLE = 'BORG_SERVER_KEY';
+
 /** The comment that marks a maintainer's line in a host's key file (and in sshd's log of the key it accepted). */
 export function maintainerKeyComment(name: string): string {
   return `maintainer:${name}`;
@@ -78,10 +85,11 @@ export function maintainerKeyLineRenderer(maintainer: KeyLineMaintainer): (host:
   }
   const key = parseSshPublicKey(`${maintainer.keyType} ${maintainer.keyBase64}`);
   const from = `from="${parseAllowFrom(maintainer.allowFrom)}"`;
+  const environment = `environment="${SESSION_KEY_VARIABLE}=${maintainerKeyComment(maintainer.name)}"`;
   const keyAndComment = `${key.type} ${key.base64} ${maintainerKeyComment(maintainer.name)}`;
   return (host, backupDir) => {
     checkKeyLineHost(host, backupDir);
     const serve = borgServeArguments({ ...host, appendOnly: false }, backupDir);
-    return `restrict,command="${serve.join(' ')}",${from} ${keyAndComment}\n`;
+    return `restrict,command="${serve.join(' ')}",${environment},${from} ${keyAndComment}\n`;
   };
 }

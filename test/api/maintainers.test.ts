@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { listAudit } from '../../src/api/audit/audit-log.js';
+import { applyRootReports } from '../../src/api/root-reports.js';
+import { findMaintenanceHold, holdMaintenance } from '../../src/host-records/maintenance-holds.js';
 import { readMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import { enrollApproved } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
@@ -71,5 +73,29 @@ describe('/v1/admin/maintainers', () => {
     });
     expect(refused.status).toBe(403);
     expect(readMaintainer(api.rootDb, 'trusted')).toBeNull();
+  });
+
+  it("shows a host's maintenance hold as root reported it, and lets an admin acknowledge it", async () => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.vm);
+    const heldSince = api.clock.now();
+    holdMaintenance(api.rootDb, { hostName: 'web1', heldSince, reason: 'its own key deleted' });
+    applyRootReports(api.context.db, [
+      {
+        id: 1,
+        report: { kind: 'maintenance-hold', hostName: 'web1', hold: { heldSince: heldSince.getTime(), reason: 'its own key deleted' } },
+      },
+    ]);
+    expect((await admin('GET', '/v1/admin/hosts/web1')).body.maintenanceHold).toEqual({
+      since: heldSince.toISOString(),
+      reason: 'its own key deleted',
+    });
+    const read = createTestAdminToken(api.context, 'reader', { role: 'read' });
+    expect((await callApi(api.app, 'POST', '/v1/admin/hosts/web1/acknowledge', { token: read })).status).toBe(403);
+    const acknowledged = await admin('POST', '/v1/admin/hosts/web1/acknowledge');
+    expect(acknowledged.body).toEqual({ host: 'web1', wasHeld: true });
+    expect(findMaintenanceHold(api.rootDb, 'web1')).toBeUndefined();
+    expect((await admin('GET', '/v1/admin/hosts/web1')).body.maintenanceHold).toBeNull();
+    expect(listAudit(api.context.db, { limit: 1 })[0]).toMatchObject({ action: 'host.acknowledge', target: 'web1' });
+    expect((await admin('POST', '/v1/admin/hosts/ghost/acknowledge')).status).toBe(404);
   });
 });

@@ -14,7 +14,7 @@ import type { AdminRole } from '../../src/domain/admin-roles.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/identity/ssh-host-keys.js';
 import type { TlsIdentity } from '../../src/identity/tls-identity.js';
 import { changeHost } from '../../src/root/requests/host-requests.js';
-import { changeMaintainer } from '../../src/root/requests/maintainer-requests.js';
+import { acknowledgeMaintenance, changeMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import type { RootContext } from '../../src/root/root-context.js';
 
 /** The moment every test context starts at; tests move the clock from here. */
@@ -120,6 +120,11 @@ export async function makeTestContext(overrides: Partial<ServerContext> = {}): P
     },
     changeMaintainer: async (change) => {
       const answer = changeMaintainer(rootDb, change, { now: clock.now() });
+      reconcileCalls.push(clock.now());
+      return answer;
+    },
+    acknowledgeMaintenance: async (hostName) => {
+      const answer = acknowledgeMaintenance(rootDb, hostName, { now: clock.now() });
       reconcileCalls.push(clock.now());
       return answer;
     },

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostUid } from '../support/attack-server.js';
 import { openBorgServeSession, openSsh } from '../support/attack-ssh.js';
+import { SANDBOX_STATE_DIR } from '../support/sandbox.js';
 import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Maintainer keys: a trusted machine prunes and compacts a granted host's
@@ -58,25 +60,68 @@ describe('maintainer keys', () => {
   const segments = () => (server as ServerSandbox).sandbox.listFiles('/srv/backups/db1/repo/data');
   const removedBetween = (before: string[], after: string[]) => before.filter((file) => !after.includes(file));
 
-  it('frees nothing when the VM deletes and compacts, and frees space when the maintainer prunes and compacts', async () => {
+  const hostView = async () => (await admin('GET', '/v1/admin/hosts/db1')).body as { maintenanceHold: { reason: string } | null };
+  const sessionsOf = async () =>
+    (await admin('GET', '/v1/admin/hosts/db1/sessions')).body.sessions as { outcome: string; maintainer: string | null }[];
+
+  it('frees space when the maintainer prunes and compacts (its session is its own, not a backup), and nothing when the VM does', async () => {
     const { repoUrl } = await setUp();
     const borg = vm as BorgClient;
     const trusted = maintainer as BorgClient;
 
-    // The VM's own line is unchanged by the grant: append-only.
-    const beforeVm = await segments();
-    expect(await borg.run(['delete', `${repoUrl}::doomed`])).toMatchObject({ exitCode: 0 });
-    expect(await borg.run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
-    expect(removedBetween(beforeVm, await segments())).toEqual([]);
-
     // The maintainer, through its own line (no --append-only), on the same account and repository.
-    expect(await trusted.run(['create', `${repoUrl}::second`, trusted.dataDir])).toMatchObject({ exitCode: 0 });
     const beforeMaintainer = await segments();
-    const pruned = await trusted.run(['prune', '--keep-last', '1', '--glob-archives', 'second*', repoUrl]);
+    const pruned = await trusted.run(['prune', '--keep-last', '1', repoUrl]);
     expect(pruned.exitCode, pruned.stderr).toBe(0);
-    expect(await trusted.run(['delete', `${repoUrl}::kept`])).toMatchObject({ exitCode: 0 });
     expect(await trusted.run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
     expect(removedBetween(beforeMaintainer, await segments()).length).toBeGreaterThan(0);
+    // Recorded as the maintainer's: it neither counts as the host's backup nor holds the maintainer out.
+    await waitFor('the maintainer sessions recorded', async () => {
+      const sessions = await sessionsOf();
+      return sessions.some((session) => session.maintainer === 'trusted' && session.outcome === 'changed') ? true : undefined;
+    });
+    expect((await hostView()).maintenanceHold).toBeNull();
+
+    // The VM's own line is unchanged by the grant: append-only.
+    expect(await borg.run(['create', `${repoUrl}::third`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+    const beforeVm = await segments();
+    expect(await borg.run(['delete', `${repoUrl}::third`])).toMatchObject({ exitCode: 0 });
+    expect(await borg.run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
+    expect(removedBetween(beforeVm, await segments())).toEqual([]);
+  });
+
+  it("holds the maintainer out after the VM's own key deleted an archive, until an admin acknowledges", async () => {
+    const { repoUrl } = await setUp();
+    const borg = vm as BorgClient;
+    const trusted = maintainer as BorgClient;
+    // Its init and backups hold nothing: the maintainer reaches the host.
+    expect(await trusted.run(['list', repoUrl])).toMatchObject({ exitCode: 0 });
+    expect((await hostView()).maintenanceHold).toBeNull();
+
+    expect(await borg.run(['delete', `${repoUrl}::doomed`])).toMatchObject({ exitCode: 0 });
+    const hold = await waitFor('the host held for maintenance', async () => (await hostView()).maintenanceHold ?? undefined);
+    expect(hold.reason).toContain('acknowledge');
+    // Root reports the hold and takes the maintainer's line out in turn: the line is gone once reconciled.
+    const keyFile = `${SANDBOX_STATE_DIR}/ssh/authorized_keys/db1`;
+    await waitFor('the maintainer line taken out', async () =>
+      (await (server as ServerSandbox).sandbox.readFile(keyFile)).includes('maintainer:trusted') ? undefined : true,
+    );
+    expect(await (server as ServerSandbox).sandbox.readFile(keyFile)).toContain('--append-only');
+    const shown = await (server as ServerSandbox).sandbox.borgctl(['hosts', 'show', 'db1']);
+    expect(shown.stdout).toContain('maintainers held out since');
+    const segmentsHeld = await segments();
+    const refused = await trusted.run(['compact', repoUrl]);
+    expect(refused.exitCode).not.toBe(0);
+    expect(removedBetween(segmentsHeld, await segments())).toEqual([]);
+    // The VM itself goes on backing up.
+    expect(await borg.run(['create', `${repoUrl}::after`, `${borg.dataDir}/hello.txt`])).toMatchObject({ exitCode: 0 });
+
+    const acknowledged = await admin('POST', '/v1/admin/hosts/db1/acknowledge');
+    expect(acknowledged.status, JSON.stringify(acknowledged.body)).toBe(200);
+    expect(acknowledged.body).toMatchObject({ host: 'db1', wasHeld: true });
+    expect((await hostView()).maintenanceHold).toBeNull();
+    expect(await trusted.run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
+    expect(removedBetween(segmentsHeld, await segments()).length).toBeGreaterThan(0);
   });
 
   it('reaches no host it was not granted, no other path, and no shell', async () => {

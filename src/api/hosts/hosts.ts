@@ -14,6 +14,7 @@ import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
 import { AppError } from '../../errors.js';
 import { type HostSessionRow, listSessions } from '../../host-records/host-sessions.js';
 import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-records/hosts-store.js';
+import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { pageOf } from '../list-pages.js';
@@ -40,8 +41,15 @@ export interface HostView extends HostMonitoring {
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
+  /** Its maintainers are held out (its own key deleted or pruned) until an admin acknowledges it; null: not held. */
+  maintenanceHold: { since: Date; reason: string } | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+function holdOf(context: ServerContext, name: string): HostView['maintenanceHold'] {
+  const hold = findMaintenanceHold(context.db, name);
+  return hold ? { since: hold.heldSince, reason: hold.reason } : null;
 }
 
 /** The URL a client hands to borg: home-relative, so it survives a move of the backup directory. */
@@ -72,6 +80,7 @@ export function toHostView(
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
+    maintenanceHold: holdOf(context, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     ...monitoring,

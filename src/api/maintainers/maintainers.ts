@@ -8,6 +8,8 @@ import { parseMaintainerName } from '../../domain/maintainer-name.js';
 import { parseAllowFrom } from '../../domain/networks.js';
 import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
 import { AppError } from '../../errors.js';
+import { findLiveHost } from '../../host-records/hosts-store.js';
+import { releaseMaintenance } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 
@@ -158,4 +160,20 @@ function toView(row: typeof maintainers.$inferSelect, hosts: string[]): Maintain
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+/**
+ * An admin has looked at what a held host's own key changed (`hosts show`: its sessions; `hosts restore --list`)
+ * and lets its maintainers back: asked of root, then copied here with the audit entry.
+ */
+export async function acknowledgeMaintenance(context: ServerContext, name: string, by: Actor): Promise<{ host: string; wasHeld: boolean }> {
+  const hostName = parseHostName(name);
+  if (!findLiveHost(context.db, hostName)) throw new AppError('NOT_FOUND', `no host named "${hostName}"`);
+  const answer = await context.acknowledgeMaintenance(hostName);
+  const now = context.now();
+  context.db.transaction((tx) => {
+    releaseMaintenance(tx, hostName);
+    recordAudit(tx, now, { ...by, action: 'host.acknowledge', target: hostName, details: { wasHeld: answer.wasHeld } });
+  });
+  return answer;
 }

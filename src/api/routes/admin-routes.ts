@@ -11,6 +11,7 @@ import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } fr
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, hostSessions, listHostPage, updateHost } from '../hosts/hosts.js';
 import { pageLimit, pageQuery, parsePageQuery } from '../list-pages.js';
+import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 import { createRouteTable } from './route-table.js';
@@ -127,6 +128,9 @@ export function adminRoutes(context: ServerContext) {
     await queueHostCheck(context, c.req.param('name'), actorOf(c));
     return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
   });
+  table.on('POST', '/hosts/:name/acknowledge', 'admin', async (c) =>
+    c.json(await acknowledgeMaintenance(context, c.req.param('name'), actorOf(c))),
+  );
   table.on('DELETE', '/hosts/:name', 'admin', async (c) => {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));

@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
-import { maintainerGrants, maintainers } from '../../db/root-schema.js';
+import { maintainerGrants, maintainers, maintenanceHolds } from '../../db/root-schema.js';
 import { type KeyLineHost, maintainerKeyLineRenderer } from '../../domain/authorized-keys.js';
 import type { SshKeyType } from '../../domain/ssh-public-key.js';
+import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 
 /**
  * The maintainers' lines of hosts' key files, for a full pass (every grant,
@@ -11,7 +12,9 @@ import type { SshKeyType } from '../../domain/ssh-public-key.js';
  * by a grant of every host), in the order of the maintainers' names. A
  * maintainer whose row cannot be rendered gets no line anywhere (root
  * validated it before writing: only a row edited by hand gets here), and is
- * named in `refused`.
+ * named in `refused`. A host held for maintenance (its own key deleted or
+ * pruned since an admin last looked: src/domain/maintenance-hold.ts) gets no
+ * maintainer's line at all until acknowledged.
  */
 export interface MaintainerLines {
   /** The key file of a host whose own line is `hostLine`. */
@@ -30,6 +33,13 @@ export function readMaintainerLines(db: Db): MaintainerLines {
   return maintainerLinesFrom(
     db.select().from(maintainers).all(),
     db.select({ maintainerName: maintainerGrants.maintainerName, hostName: maintainerGrants.hostName }).from(maintainerGrants).all(),
+    new Set(
+      db
+        .select({ hostName: maintenanceHolds.hostName })
+        .from(maintenanceHolds)
+        .all()
+        .map((hold) => hold.hostName),
+    ),
   );
 }
 
@@ -42,12 +52,17 @@ export function readMaintainerLinesOf(db: Db, hostName: string): MaintainerLines
       .from(maintainerGrants)
       .where(eq(maintainerGrants.hostName, hostName))
       .all(),
+    findMaintenanceHold(db, hostName) ? new Set([hostName]) : new Set(),
   );
 }
 
 type MaintainerRow = typeof maintainers.$inferSelect;
 
-function maintainerLinesFrom(rows: MaintainerRow[], grants: { maintainerName: string; hostName: string }[]): MaintainerLines {
+function maintainerLinesFrom(
+  rows: MaintainerRow[],
+  grants: { maintainerName: string; hostName: string }[],
+  heldHosts: ReadonlySet<string>,
+): MaintainerLines {
   const refused: MaintainerLines['refused'] = [];
   const renderers = new Map<string, Renderer>();
   for (const row of [...rows].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -78,6 +93,7 @@ function maintainerLinesFrom(rows: MaintainerRow[], grants: { maintainerName: st
   return {
     refused,
     keyFileOf(host, hostLine, backupDir) {
+      if (heldHosts.has(host.name)) return hostLine;
       const granted = byHost.get(host.name);
       if (everyHost.length === 0 && granted === undefined) return hostLine;
       let text = hostLine;

@@ -4,6 +4,7 @@ import {
   type MaintainerChange,
   type MaintainerChangeAnswer,
   type MaintainerMessage,
+  type MaintenanceAcknowledgementAnswer,
 } from '../../channel/maintainer-change.js';
 import type { Db, Queryable } from '../../db/connection.js';
 import { hosts, maintainerGrants, maintainers } from '../../db/root-schema.js';
@@ -13,6 +14,8 @@ import { parseAllowFrom } from '../../domain/networks.js';
 import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
 import { AppError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
+import { releaseMaintenance } from '../../host-records/maintenance-holds.js';
+import { reportMaintenanceHold } from '../reports/report-to-api.js';
 
 /**
  * Root's side of every change of a maintainer the API asks for, checked as a
@@ -121,4 +124,15 @@ export function readMaintainer(db: Queryable, name: string): MaintainerMessage |
     createdAt: row.createdAt.getTime(),
     updatedAt: row.updatedAt.getTime(),
   };
+}
+
+/** Lets the host's maintainers back after an admin looked at what its own key changed; reported to the API. */
+export function acknowledgeMaintenance(db: Db, hostName: string, options: { now: Date }): MaintenanceAcknowledgementAnswer {
+  const host = parseHostName(hostName);
+  return db.transaction((tx) => {
+    if (!findLiveHost(tx, host)) throw new AppError('NOT_FOUND', `no host named "${host}"`);
+    const wasHeld = releaseMaintenance(tx, host);
+    if (wasHeld) reportMaintenanceHold(tx, options.now, host, null);
+    return { host, wasHeld };
+  });
 }

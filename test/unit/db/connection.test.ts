@@ -39,6 +39,7 @@ describe('openMemoryDatabase', () => {
       'hosts',
       'maintainer_grants',
       'maintainers',
+      'maintenance_holds',
       'repository_checks',
       'signing_keys',
       'webhook_deliveries',
@@ -83,6 +84,7 @@ describe('openMemoryRootDatabase', () => {
       'imported_ancestor_users',
       'maintainer_grants',
       'maintainers',
+      'maintenance_holds',
       'repository_checks',
       'root_reports',
     ]);

@@ -206,7 +206,7 @@ describe('maintainerKeyLineRenderer', () => {
   it("renders full access to the host's repository alone, with the host's quota, only from the maintainer's range", () => {
     const render = maintainerKeyLineRenderer({ ...maintainer(), keyType: keys.ecdsa.type as never });
     expect(render(hostWith({ quotaBytes: 2_000_000_000, allowFrom: '10.0.0.0/8' }), '/backups')).toBe(
-      `restrict,command="borg serve --restrict-to-repository /backups/web1/repo --storage-quota 2000000000",from="192.0.2.0/24" ${keys.ecdsa.type} ${keys.ecdsa.base64} maintainer:trusted\n`,
+      `restrict,command="borg serve --restrict-to-repository /backups/web1/repo --storage-quota 2000000000",environment="BORG_SERVER_KEY=maintainer:trusted",from="192.0.2.0/24" ${keys.ecdsa.type} ${keys.ecdsa.base64} maintainer:trusted\n`,
     );
   });
 

@@ -64,6 +64,16 @@ export function HostPage({ frame, data }: { frame: PageFrame & { csrfToken: stri
         <dd>
           <code>{host.fingerprint}</code> ({host.keyType})
         </dd>
+        <dt>Maintainers</dt>
+        <dd data-field="maintenance">
+          {host.maintenanceHold ? (
+            <>
+              held out since <When at={host.maintenanceHold.since} now={now} />: {host.maintenanceHold.reason}
+            </>
+          ) : (
+            'not held'
+          )}
+        </dd>
         <dt>Repository URL</dt>
         <dd>
           <code>{host.repoUrl}</code>

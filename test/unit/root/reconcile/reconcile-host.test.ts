@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrateRootDatabase, openDatabase, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { hosts } from '../../../../src/db/schema.js';
+import { holdMaintenance } from '../../../../src/host-records/maintenance-holds.js';
 import {
   createReconcileMemory,
   type ReconcileMemory,
@@ -13,7 +14,7 @@ import {
   reconcile,
 } from '../../../../src/root/reconcile/reconcile.js';
 import { reconcileHost } from '../../../../src/root/reconcile/reconcile-host.js';
-import { changeMaintainer } from '../../../../src/root/requests/maintainer-requests.js';
+import { acknowledgeMaintenance, changeMaintainer } from '../../../../src/root/requests/maintainer-requests.js';
 import { insertHostRow, makeReconcileSandbox } from '../../../support/reconcile-sandbox.js';
 import { waitFor } from '../../../support/wait-for.js';
 
@@ -188,7 +189,7 @@ describe.runIf(isRoot)('reconcileHost', () => {
       expect(`${lines[0]}\n`).toBe(before);
       expect(lines[0]).toContain('--append-only');
       expect(lines[1]).toBe(
-        `restrict,command="borg serve --restrict-to-repository ${settings.backupDir}/alpha/repo",from="192.0.2.10" ssh-ed25519 ${MAINTAINER_KEY} maintainer:trusted`,
+        `restrict,command="borg serve --restrict-to-repository ${settings.backupDir}/alpha/repo",environment="BORG_SERVER_KEY=maintainer:trusted",from="192.0.2.10" ssh-ed25519 ${MAINTAINER_KEY} maintainer:trusted`,
       );
       expect(keyFile('omega')).not.toContain(MAINTAINER_KEY);
     });
@@ -213,6 +214,18 @@ describe.runIf(isRoot)('reconcileHost', () => {
       expect(keyFile('alpha')).toContain('maintainer:trusted');
       expect(keyFile('alpha').split('\n')[1]).toContain('--storage-quota 1000000000');
       expect(keyFile('alpha').split('\n')[1]).not.toContain('--append-only');
+    });
+
+    it('leaves every maintainer out of a host held for maintenance, and lets them back once acknowledged', () => {
+      grant(['alpha'], true);
+      reconcile(db, settings, memory, NOW);
+      holdMaintenance(db, { hostName: 'alpha', heldSince: NOW, reason: 'its own key deleted' });
+      expectSameAsFullPass('alpha');
+      expect(keyFile('alpha')).not.toContain('maintainer:trusted');
+      expect(keyFile('omega')).toContain('maintainer:trusted');
+      acknowledgeMaintenance(db, 'alpha', { now: NOW });
+      expectSameAsFullPass('alpha');
+      expect(keyFile('alpha')).toContain('maintainer:trusted');
     });
 
     it('ends no session when granted, and ends the sessions of the account when revoked', async () => {
