@@ -19,6 +19,7 @@ CREATE TABLE `maintainers` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `maintainers_fingerprint_unique` ON `maintainers` (`fingerprint`);--> statement-breakpoint
+CREATE INDEX `maintainers_all_hosts` ON `maintainers` (`is_granted_all_hosts`);--> statement-breakpoint
 CREATE TABLE `maintenance_holds` (
 	`host_name` text PRIMARY KEY NOT NULL,
 	`held_since` integer NOT NULL,

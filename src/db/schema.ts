@@ -276,18 +276,23 @@ export const appliedRootReports = sqliteTable('applied_root_reports', {
  * --restrict-to-repository) and a required from= range. Root keeps the rows it
  * validated; the API copies root's answer.
  */
-export const maintainers = sqliteTable('maintainers', {
-  name: text('name').primaryKey(),
-  keyType: text('key_type').notNull(),
-  keyBase64: text('key_base64').notNull(),
-  fingerprint: text('fingerprint').notNull().unique(),
-  /** Required: the addresses the maintainer may come from (sshd's from=). */
-  allowFrom: text('allow_from').notNull(),
-  /** Granted to every host, those enrolled later too. */
-  isGrantedAllHosts: integer('is_granted_all_hosts', { mode: 'boolean' }).notNull().default(false),
-  createdAt: createdAt(),
-  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
-});
+export const maintainers = sqliteTable(
+  'maintainers',
+  {
+    name: text('name').primaryKey(),
+    keyType: text('key_type').notNull(),
+    keyBase64: text('key_base64').notNull(),
+    fingerprint: text('fingerprint').notNull().unique(),
+    /** Required: the addresses the maintainer may come from (sshd's from=). */
+    allowFrom: text('allow_from').notNull(),
+    /** Granted to every host, those enrolled later too. */
+    isGrantedAllHosts: integer('is_granted_all_hosts', { mode: 'boolean' }).notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  // Each host view asks which maintainers reach every host: a search, not a scan, per host of a page.
+  (table) => [index('maintainers_all_hosts').on(table.isGrantedAllHosts)],
+);
 
 /** The hosts a maintainer may reach (besides every host when its row says all). */
 export const maintainerGrants = sqliteTable(

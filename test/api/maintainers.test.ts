@@ -6,6 +6,7 @@ import { readMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import { enrollApproved } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { callApi, createTestAdminToken } from '../support/test-context.js';
+import { createWebClient } from '../support/web-client.js';
 
 const keys = useSshKeys({ vm: 'ed25519', trusted: 'ed25519', other: 'ed25519' });
 const api = useTestApi();
@@ -97,5 +98,23 @@ describe('/v1/admin/maintainers', () => {
     expect((await admin('GET', '/v1/admin/hosts/web1')).body.maintenanceHold).toBeNull();
     expect(listAudit(api.context.db, { limit: 1 })[0]).toMatchObject({ action: 'host.acknowledge', target: 'web1' });
     expect((await admin('POST', '/v1/admin/hosts/ghost/acknowledge')).status).toBe(404);
+  });
+
+  it("shows on the host's page which maintainers reach it and why they are held, and acknowledges from there", async () => {
+    await enrollApproved(api.app, api.adminToken, 'web1', keys.vm);
+    await addTrusted();
+    await admin('POST', '/v1/admin/maintainers/trusted/grant', { hosts: ['web1'] });
+    holdMaintenance(api.context.db, { hostName: 'web1', heldSince: api.clock.now(), reason: 'its own key deleted' });
+    holdMaintenance(api.rootDb, { hostName: 'web1', heldSince: api.clock.now(), reason: 'its own key deleted' });
+    const web = createWebClient(api.app);
+    await web.logIn(api.adminToken);
+    const page = await web.get('/ui/hosts/web1');
+    expect(page.text).toContain('trusted');
+    expect(page.text).toContain('held out since');
+    expect(page.text).toContain('its own key deleted');
+    const posted = await web.post('/ui/hosts/web1/acknowledge');
+    expect(posted.location).toBe('/ui/hosts/web1?notice=acknowledged');
+    expect(findMaintenanceHold(api.rootDb, 'web1')).toBeUndefined();
+    expect((await web.get('/ui/hosts/web1')).text).not.toContain('held out since');
   });
 });

@@ -18,6 +18,7 @@ import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { pageOf } from '../list-pages.js';
+import { maintainersReaching } from '../maintainers/maintainers.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { copyRootAnswer } from './root-answers.js';
 
@@ -41,6 +42,8 @@ export interface HostView extends HostMonitoring {
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
+  /** The maintainers that may reach it (granted it by name, or every host). */
+  maintainers: string[];
   /** Its maintainers are held out (its own key deleted or pruned) until an admin acknowledges it; null: not held. */
   maintenanceHold: { since: Date; reason: string } | null;
   createdAt: Date;
@@ -80,6 +83,7 @@ export function toHostView(
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
+    maintainers: maintainersReaching(context.db, row.name),
     maintenanceHold: holdOf(context, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -177,3 +177,14 @@ export async function acknowledgeMaintenance(context: ServerContext, name: strin
   });
   return answer;
 }
+
+/** The names of the maintainers that may reach a host: granted it by name, or every host (sorted). */
+export function maintainersReaching(db: Queryable, hostName: string): string[] {
+  const byName = db
+    .select({ name: maintainerGrants.maintainerName })
+    .from(maintainerGrants)
+    .where(eq(maintainerGrants.hostName, hostName))
+    .all();
+  const everyHost = db.select({ name: maintainers.name }).from(maintainers).where(eq(maintainers.isGrantedAllHosts, true)).all();
+  return [...new Set([...byName, ...everyHost].map((row) => row.name))].sort();
+}

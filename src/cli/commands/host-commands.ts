@@ -88,6 +88,7 @@ export function addHostCommands(program: Command): void {
         [...HOST_COLUMNS, 'lastSessionAt', 'quotaUse', 'expectBackupEverySeconds', 'stale'],
         false,
       );
+      if (host.maintainers.length > 0) process.stdout.write(`\nmaintainers: ${host.maintainers.join(', ')}\n`);
       if (host.maintenanceHold)
         process.stdout.write(`\nmaintainers held out since ${host.maintenanceHold.since.toISOString()}: ${host.maintenanceHold.reason}\n`);
       process.stdout.write('\nrecent sessions (newest first):\n');

@@ -30,26 +30,27 @@ export function addMaintainerCommands(program: Command): void {
       const maintainer = await addMaintainer(context, { name, publicKey, allowFrom: options.from }, CLI_ACTOR);
       process.stdout.write(`maintainer ${maintainer.name} registered (${maintainer.fingerprint}), from ${maintainer.allowFrom}\n`);
     });
-  maintainers
-    .command('grant <name>')
-    .description("give it full access to these hosts' repositories (their own keys stay append-only)")
-    .option('--hosts <names>', 'host names, comma-separated')
-    .option('--all', 'every host, those enrolled later too')
-    .action(async (name: string, options: { hosts?: string; all?: boolean }) => {
-      const context = await openCliContext();
-      const maintainer = await grantMaintainer(context, name, selectionOf(options), CLI_ACTOR);
-      process.stdout.write(`maintainer ${name} may reach ${reachOf(maintainer)}\n`);
-    });
-  maintainers
-    .command('revoke <name>')
-    .description('take back its access to these hosts; its open sessions there end')
-    .option('--hosts <names>', 'host names, comma-separated')
-    .option('--all', 'its grant of every host')
-    .action(async (name: string, options: { hosts?: string; all?: boolean }) => {
-      const context = await openCliContext();
-      const maintainer = await revokeMaintainer(context, name, selectionOf(options), CLI_ACTOR);
-      process.stdout.write(`maintainer ${name} may reach ${reachOf(maintainer)}\n`);
-    });
+  const grantCommands = [
+    [
+      'grant',
+      "give it full access to these hosts' repositories (their own keys stay append-only)",
+      'every host, those enrolled later too',
+      grantMaintainer,
+    ],
+    ['revoke', 'take back its access to these hosts; its open sessions there end', 'its grant of every host', revokeMaintainer],
+  ] as const;
+  for (const [command, description, allDescription, change] of grantCommands) {
+    maintainers
+      .command(`${command} <name>`)
+      .description(description)
+      .option('--hosts <names>', 'host names, comma-separated')
+      .option('--all', allDescription)
+      .action(async (name: string, options: { hosts?: string; all?: boolean }) => {
+        const context = await openCliContext();
+        const maintainer = await change(context, name, selectionOf(options), CLI_ACTOR);
+        process.stdout.write(`maintainer ${name} may reach ${reachOf(maintainer)}\n`);
+      });
+  }
   maintainers
     .command('remove <name>')
     .description('forget the maintainer and all its grants; its open sessions end')

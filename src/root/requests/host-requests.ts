@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { HostChange, HostChangeAnswer } from '../../channel/host-change.js';
 import { type HostRow, toHostRowMessage } from '../../channel/host-row.js';
 import type { Db, Queryable } from '../../db/connection.js';
-import { hosts, maintainerGrants } from '../../db/root-schema.js';
+import { hosts, maintainerGrants, maintainers } from '../../db/root-schema.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
 import { parseCheckEvery } from '../../domain/check-schedule.js';
 import { MAX_FULL_ACCESS_SECONDS } from '../../domain/full-access.js';
@@ -59,6 +59,9 @@ function putKey(
   options: { now: Date; procDir?: string },
 ): HostRow {
   const key = parseSshPublicKey(`${change.keyType} ${change.keyBase64}`);
+  // A maintainer's key as a host's own would share a key file's lines with it: sshd would take the first.
+  const maintainer = tx.select({ name: maintainers.name }).from(maintainers).where(eq(maintainers.fingerprint, key.fingerprint)).get();
+  if (maintainer) throw new AppError('BAD_REQUEST', `that key is maintainer "${maintainer.name}"'s: a host needs a key of its own`);
   return upsertHost(
     tx,
     {

@@ -66,12 +66,13 @@ export function HostPage({ frame, data }: { frame: PageFrame & { csrfToken: stri
         </dd>
         <dt>Maintainers</dt>
         <dd data-field="maintenance">
-          {host.maintenanceHold ? (
+          {host.maintainers.length === 0 ? 'none' : host.maintainers.join(', ')}
+          {host.maintenanceHold && (
             <>
-              held out since <When at={host.maintenanceHold.since} now={now} />: {host.maintenanceHold.reason}
+              {' '}
+              — held out since <When at={host.maintenanceHold.since} now={now} />: {host.maintenanceHold.reason}
+              {mayPost(frame) && <ActionButton action={`${base}/acknowledge`} csrfToken={csrfToken} label="Acknowledge" />}
             </>
-          ) : (
-            'not held'
           )}
         </dd>
         <dt>Repository URL</dt>

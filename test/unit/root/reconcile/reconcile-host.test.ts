@@ -86,6 +86,16 @@ function expectSameAsFullPass(name: string) {
   return result.summary;
 }
 
+/** A process running as the host's UID (what a session of it is to reconcile), once it runs. */
+async function startSessionOf(uid: number) {
+  const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+  await waitFor('the session to run', async () =>
+    (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
+  );
+  // Wrapped: the subprocess is a promise itself, which an async function's return would wait for.
+  return { session };
+}
+
 const keyFiles = () => readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys')).sort();
 const passwd = () => readFileSync(join(settings.etcDir as string, 'passwd'), 'utf8');
 /** The host accounts in /etc/passwd, in its order. */
@@ -152,12 +162,8 @@ describe.runIf(isRoot)('reconcileHost', () => {
   });
 
   it('ends the open sessions of a host it re-keys', async () => {
-    const uid = 20_010;
-    const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+    const { session } = await startSessionOf(20_010);
     try {
-      await waitFor('the session to run', async () =>
-        (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
-      );
       setRow('alpha', { keyBase64: OTHER_KEY });
       const result = reconcileHost(db, { ...settings, procDir: undefined }, memory, 'alpha', NOW);
       expect(result).toMatchObject({ isDone: true, summary: { sessionsEnded: 1 } });
@@ -229,18 +235,17 @@ describe.runIf(isRoot)('reconcileHost', () => {
     });
 
     it('ends no session when granted, and ends the sessions of the account when revoked', async () => {
-      const uid = 20_010;
-      const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+      // A UID of its own: other files' passes end the sessions of the UIDs they use (20_010 among them).
+      insertRow('kappa', 20_913);
+      reconcile(db, settings, memory, NOW);
+      const { session } = await startSessionOf(20_913);
       try {
-        await waitFor('the session to run', async () =>
-          (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
-        );
-        grant(['alpha']);
+        grant(['kappa']);
         expect(reconcile(db, { ...settings, procDir: undefined }, memory, NOW)).toMatchObject({ keyFilesWritten: 1, sessionsEnded: 0 });
-        revoke(['alpha']);
+        revoke(['kappa']);
         expect(reconcile(db, { ...settings, procDir: undefined }, memory, NOW)).toMatchObject({ keyFilesWritten: 1, sessionsEnded: 1 });
         expect((await session).signal).toBe('SIGKILL');
-        expect(keyFile('alpha')).not.toContain('maintainer:trusted');
+        expect(keyFile('kappa')).not.toContain('maintainer:trusted');
       } finally {
         session.kill('SIGKILL');
       }

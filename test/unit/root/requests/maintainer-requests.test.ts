@@ -110,4 +110,21 @@ describe("root's checks of a change of a maintainer", () => {
     changeHost(db, { action: 'delete', name: 'web1', purge: false }, options);
     expect(readMaintainer(db, 'trusted')?.hosts).toEqual([]);
   });
+
+  it("refuses a maintainer's key as a host's own", () => {
+    const db = rootWithHosts();
+    changeMaintainer(db, add(), options);
+    const putKey = {
+      action: 'put-key' as const,
+      name: 'web9',
+      keyType: 'ssh-ed25519',
+      keyBase64: MAINTAINER_KEY,
+      appendOnly: true,
+      quotaBytes: null,
+      allowFrom: null,
+      origin: 'createuser' as const,
+      enrollmentId: null,
+    };
+    expect(codeOf(() => changeHost(db, putKey, options))).toBe('BAD_REQUEST');
+  });
 });
