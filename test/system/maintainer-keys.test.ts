@@ -81,6 +81,8 @@ describe('maintainer keys', () => {
       return sessions.some((session) => session.maintainer === 'trusted' && session.outcome === 'changed') ? true : undefined;
     });
     expect((await hostView()).maintenanceHold).toBeNull();
+    const audit = (await admin('GET', '/v1/admin/audit')).body.entries as { actor: string; action: string; target: string }[];
+    expect(audit).toContainEqual(expect.objectContaining({ actor: 'maintainer:trusted', action: 'maintainer.session', target: 'db1' }));
 
     // The VM's own line is unchanged by the grant: append-only.
     expect(await borg.run(['create', `${repoUrl}::third`, borg.dataDir])).toMatchObject({ exitCode: 0 });

@@ -1,8 +1,9 @@
 import type { Db } from '../../db/connection.js';
+import { maintainerKeyComment } from '../../domain/authorized-keys.js';
 import { isMaintenanceHoldingSession, maintenanceHoldReason } from '../../domain/maintenance-hold.js';
 import { holdMaintenance } from '../../host-records/maintenance-holds.js';
 import { type EndedSession, recordSessionFacts } from '../../host-records/session-facts.js';
-import { reportEvent, reportMaintenanceHold, reportToApi } from '../reports/report-to-api.js';
+import { reportAudit, reportEvent, reportMaintenanceHold, reportToApi } from '../reports/report-to-api.js';
 
 /**
  * A session root saw end: kept in root's own database (a host's first
@@ -18,6 +19,20 @@ export function recordSessionOnRoot(db: Db, session: EndedSession): boolean {
       kind: 'session-ended',
       session: { ...session, startedAt: session.startedAt.getTime(), endedAt: session.endedAt.getTime() },
     });
+    // A maintainer's access to a host (full access: it may destroy) is in the audit log, by its name.
+    if (session.maintainer) {
+      reportAudit(tx, session.endedAt, {
+        actor: maintainerKeyComment(session.maintainer),
+        action: 'maintainer.session',
+        target: session.hostName,
+        details: {
+          startedAt: session.startedAt.toISOString(),
+          clientAddress: session.clientAddress,
+          outcome: session.summary.outcome,
+          bytesAdded: session.summary.bytesAdded,
+        },
+      });
+    }
     const isHolding = isMaintenanceHoldingSession({
       ...session.summary,
       lastCommitBefore: session.lastCommitBefore,

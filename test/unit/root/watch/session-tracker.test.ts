@@ -197,6 +197,12 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
       const session = await deletingSession([{ pid: 9_000_011, marker: 'BORG_SERVER_KEY=maintainer:trusted' }]);
       expect(session).toMatchObject({ outcome: 'changed', maintainer: 'trusted' });
       expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
+      // Its access is in the audit log, by its name, on the host.
+      expect(reportsOf(db).filter((report) => report.kind === 'audit')).toEqual([
+        expect.objectContaining({
+          entry: expect.objectContaining({ actor: 'maintainer:trusted', action: 'maintainer.session', target: 'web1' }),
+        }),
+      ]);
     });
 
     it("takes a session with the host's own key beside a maintainer's for the host's", async () => {
