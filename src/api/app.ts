@@ -10,6 +10,7 @@ import { clientAddress } from './middleware/client-address.js';
 import { requireAdmin } from './middleware/require-admin.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
+import { maintainerRoutes } from './routes/maintainer-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { createRouteTable, RoleRequiredError } from './routes/route-table.js';
 import { serverRoutes } from './routes/server-routes.js';
@@ -61,6 +62,7 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
   const adminToken = requireAdmin({ db: context.db, now: context.now, failures: limits.adminFailures });
   app.use('/v1/admin/*', adminToken);
   table.mount('/v1/admin', adminRoutes(context));
+  table.mount('/v1/admin/maintainers', maintainerRoutes(context));
   // Prometheus scrapes with a bearer admin token of the metrics role (bearer_token_file in its scrape config).
   app.use('/metrics', adminToken);
   table.mount('/', metricsRoutes(context));

@@ -1,4 +1,5 @@
 import type { HostChange, HostChangeAnswer } from '../channel/host-change.js';
+import type { MaintainerChange, MaintainerChangeAnswer, MaintenanceAcknowledgementAnswer } from '../channel/maintainer-change.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import type { RestorePoints } from '../domain/borg-transactions.js';
@@ -18,6 +19,10 @@ export interface ServerContext {
    * writes, applies and answers with the row it serves. Nothing of a host is written on the API's side before.
    */
   changeHost: (change: HostChange) => Promise<HostChangeAnswer>;
+  /** Asks root for a change of a maintainer (src/channel/maintainer-change.ts), as for a host: nothing is written here before root said yes. */
+  changeMaintainer: (change: MaintainerChange) => Promise<MaintainerChangeAnswer>;
+  /** Asks root to let a held host's maintainers back (src/domain/maintenance-hold.ts). */
+  acknowledgeMaintenance: (hostName: string) => Promise<MaintenanceAcknowledgementAnswer>;
   readSshHostKeys: () => SshHostKey[];
   /** Asks the root side to check a host's repository soon (borg check --repository-only); absent where no server runs. */
   requestCheck?: (hostName: string) => Promise<void>;

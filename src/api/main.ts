@@ -22,6 +22,8 @@ import {
   acknowledgeRootReports,
   requestCheckFromSupervisor,
   requestHostChangeFromSupervisor,
+  requestMaintainerChangeFromSupervisor,
+  requestMaintenanceAcknowledgementFromSupervisor,
   requestRestorePointsFromSupervisor,
   useRootConnection,
 } from './root-requests.js';
@@ -82,6 +84,8 @@ const context: ServerContext = {
   now: () => new Date(),
   signingKey,
   changeHost: (change) => requestHostChangeFromSupervisor(change),
+  changeMaintainer: (change) => requestMaintainerChangeFromSupervisor(change),
+  acknowledgeMaintenance: (hostName) => requestMaintenanceAcknowledgementFromSupervisor(hostName),
   requestCheck: (hostName) => requestCheckFromSupervisor(hostName),
   readRestorePoints: (hostName) => requestRestorePointsFromSupervisor(hostName),
   readSshHostKeys: () => readSshHostKeys(paths.sshDir),

@@ -3,6 +3,7 @@ import type { NumberedRootReport, RootReport } from '../channel/root-reports.js'
 import type { Db, Queryable } from '../db/connection.js';
 import { appliedRootReports, repositoryChecks } from '../db/schema.js';
 import { updateBackupState } from '../host-records/backup-state.js';
+import { holdMaintenance, releaseMaintenance } from '../host-records/maintenance-holds.js';
 import { pruneChecks } from '../host-records/repository-checks.js';
 import { recordAudit } from './audit/audit-log.js';
 import { copyHostRow, forgetHost } from './hosts/host-copies.js';
@@ -62,6 +63,12 @@ function applyRootReport(tx: Queryable, report: RootReport): void {
       return;
     case 'event':
       enqueueEvent(tx, new Date(report.at), report.event);
+      return;
+    case 'maintenance-hold':
+      releaseMaintenance(tx, report.hostName);
+      if (report.hold) {
+        holdMaintenance(tx, { hostName: report.hostName, heldSince: new Date(report.hold.heldSince), reason: report.hold.reason });
+      }
       return;
   }
 }

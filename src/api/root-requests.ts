@@ -1,4 +1,11 @@
 import { type HostChange, type HostChangeAnswer, hostChangeAnswer } from '../channel/host-change.js';
+import {
+  type MaintainerChange,
+  type MaintainerChangeAnswer,
+  type MaintenanceAcknowledgementAnswer,
+  maintainerChangeAnswer,
+  maintenanceAcknowledgementAnswer,
+} from '../channel/maintainer-change.js';
 import { type RequestClient, RootUnavailable } from '../channel/request-client.js';
 import { restorePointsResult } from '../channel/supervisor-requests.js';
 import type { RestorePoints } from '../domain/borg-transactions.js';
@@ -85,6 +92,30 @@ export async function requestHostChangeFromSupervisor(
   const answer = await ask(client, 'host.change', fields, timeoutMs, 'RECONCILE_FAILED');
   const parsed = hostChangeAnswer.safeParse(answer);
   if (!parsed.success) throw new AppError('RECONCILE_FAILED', 'the server answered something else than a host');
+  return parsed.data;
+}
+
+/** Asks root for a change of a maintainer (src/channel/maintainer-change.ts) and waits for the maintainer root serves. */
+export async function requestMaintainerChangeFromSupervisor(
+  change: MaintainerChange,
+  timeoutMs = 120_000,
+  client = processConnection,
+): Promise<MaintainerChangeAnswer> {
+  const answer = await ask(client, 'maintainer.change', { change }, timeoutMs, 'RECONCILE_FAILED');
+  const parsed = maintainerChangeAnswer.safeParse(answer);
+  if (!parsed.success) throw new AppError('RECONCILE_FAILED', 'the server answered something else than a maintainer');
+  return parsed.data;
+}
+
+/** Asks root to let a held host's maintainers back, and waits for its answer. */
+export async function requestMaintenanceAcknowledgementFromSupervisor(
+  hostName: string,
+  timeoutMs = 120_000,
+  client = processConnection,
+): Promise<MaintenanceAcknowledgementAnswer> {
+  const answer = await ask(client, 'maintenance.acknowledge', { host: hostName }, timeoutMs, 'RECONCILE_FAILED');
+  const parsed = maintenanceAcknowledgementAnswer.safeParse(answer);
+  if (!parsed.success) throw new AppError('RECONCILE_FAILED', 'the server answered something else than an acknowledgement');
   return parsed.data;
 }
 

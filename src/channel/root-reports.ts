@@ -34,6 +34,8 @@ export const endedSessionMessage = z.strictObject({
   endedBy: z.enum(['client', 'quota-watch']),
   summary: sessionSummary,
   repositoryBytes: z.number().int(),
+  /** The maintainer whose key made it; null: the host's own. Absent in reports written before maintainers existed. */
+  maintainer: z.string().max(64).nullable().optional(),
 });
 
 export const checkRowMessage = z.strictObject({
@@ -49,6 +51,12 @@ export const rootReport = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('host'), name: z.string().max(64), row: hostRowMessage.nullable() }),
   z.strictObject({ kind: z.literal('session-ended'), session: endedSessionMessage }),
   z.strictObject({ kind: z.literal('check'), check: checkRowMessage }),
+  /** A host's maintenance hold as root keeps it (null: released). */
+  z.strictObject({
+    kind: z.literal('maintenance-hold'),
+    hostName: z.string().max(64),
+    hold: z.strictObject({ heldSince: epochMs, reason: z.string().max(1024) }).nullable(),
+  }),
   /** After a restore: the newest backup the repository still holds (null: none), replacing the one a rolled-back backup left. */
   z.strictObject({ kind: z.literal('last-backup'), at: epochMs, hostName: z.string().max(64), lastBackupAt: epochMs.nullable() }),
   z.strictObject({

@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { ServerContext } from '../api/context.js';
-import { requestHostChangeFromSupervisor } from '../api/root-requests.js';
+import {
+  requestHostChangeFromSupervisor,
+  requestMaintainerChangeFromSupervisor,
+  requestMaintenanceAcknowledgementFromSupervisor,
+} from '../api/root-requests.js';
 import { loadOrCreateSigningKey, recordSigningKey } from '../api/tokens/signing-key.js';
 import { type Config, loadConfig, statePaths } from '../config.js';
 import { migrateDatabase, openDatabase } from '../db/connection.js';
@@ -42,6 +46,14 @@ export async function openCliContext(config: Config = loadConfig()): Promise<Ser
       // Nothing is written on the API's side before root said yes: with no server, nothing changes.
       if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
       return requestHostChangeFromSupervisor(change, 120_000, root);
+    },
+    async changeMaintainer(change) {
+      if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
+      return requestMaintainerChangeFromSupervisor(change, 120_000, root);
+    },
+    async acknowledgeMaintenance(hostName) {
+      if (!root) throw new AppError('RECONCILE_FAILED', 'the server is not running: start it (borgctl serve), then try again');
+      return requestMaintenanceAcknowledgementFromSupervisor(hostName, 120_000, root);
     },
   };
 }

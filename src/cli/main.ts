@@ -7,6 +7,7 @@ import { openCliContext } from './cli-context.js';
 import { addAdminTokenCommands, addEnrollmentCommands, addEnrollmentTokenCommands } from './commands/admin-commands.js';
 import { healthcheck } from './commands/healthcheck.js';
 import { addAncestorCommands, addHostCommands } from './commands/host-commands.js';
+import { addMaintainerCommands } from './commands/maintainer-commands.js';
 import { addStateCommands } from './commands/state-commands.js';
 import { addWebhookCommands } from './commands/webhook-commands.js';
 
@@ -61,6 +62,7 @@ addAdminTokenCommands(program);
 addEnrollmentTokenCommands(program);
 addEnrollmentCommands(program);
 addHostCommands(program);
+addMaintainerCommands(program);
 addWebhookCommands(program);
 addAncestorCommands(program);
 addStateCommands(program);

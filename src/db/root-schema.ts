@@ -1,5 +1,5 @@
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { hostBackupState, hostSessions, hosts, repositoryChecks } from './schema.js';
+import { hostBackupState, hostSessions, hosts, maintainerGrants, maintainers, maintenanceHolds, repositoryChecks } from './schema.js';
 
 /**
  * Root's own database (STATE/root/root.db, root-only): what root acts on.
@@ -9,7 +9,7 @@ import { hostBackupState, hostSessions, hosts, repositoryChecks } from './schema
  * shape on both sides of the line, so a report is a row. Its migrations are
  * migrations/root (drizzle.root.config.ts).
  */
-export { hostBackupState, hostSessions, hosts, repositoryChecks };
+export { hostBackupState, hostSessions, hosts, maintainerGrants, maintainers, maintenanceHolds, repositoryChecks };
 
 /**
  * What root has to tell the API (a host's new row, a session, a check, an

@@ -1,4 +1,4 @@
-import { type AnySQLiteColumn, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { WEBHOOK_FORMATS } from '../domain/webhook-formats.js';
 
 const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull();
@@ -205,6 +205,8 @@ export const hostSessions = sqliteTable(
     /** client: it ended on its own (or its client went away); quota-watch: the server ended it. */
     endedBy: text('ended_by', { enum: ['client', 'quota-watch'] }).notNull(),
     outcome: text('outcome', { enum: ['backup', 'changed', 'read-only', 'aborted'] }).notNull(),
+    /** The maintainer whose key made the session (every connection of it); null: the host's own key. */
+    maintainer: text('maintainer'),
   },
   (table) => [index('host_sessions_host').on(table.hostName, table.id)],
 );
@@ -269,4 +271,57 @@ export const adminSessions = sqliteTable(
 export const appliedRootReports = sqliteTable('applied_root_reports', {
   id: integer('id').primaryKey(),
   lastReportId: integer('last_report_id').notNull(),
+});
+
+// ── Maintainers (src/root/requests/maintainer-requests.ts): trusted machines that prune while every VM stays append-only ──
+
+/**
+ * A trusted machine's key (an offline machine holding the repository keys):
+ * granted to hosts, it gets a key line of its own in each granted host's key
+ * file with full access to that host's repository (no --append-only, still
+ * --restrict-to-repository) and a required from= range. Root keeps the rows it
+ * validated; the API copies root's answer.
+ */
+export const maintainers = sqliteTable(
+  'maintainers',
+  {
+    name: text('name').primaryKey(),
+    keyType: text('key_type').notNull(),
+    keyBase64: text('key_base64').notNull(),
+    fingerprint: text('fingerprint').notNull().unique(),
+    /** Required: the addresses the maintainer may come from (sshd's from=). */
+    allowFrom: text('allow_from').notNull(),
+    /** Granted to every host, those enrolled later too. */
+    isGrantedAllHosts: integer('is_granted_all_hosts', { mode: 'boolean' }).notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  // Each host view asks which maintainers reach every host: a search, not a scan, per host of a page.
+  (table) => [index('maintainers_all_hosts').on(table.isGrantedAllHosts)],
+);
+
+/** The hosts a maintainer may reach (besides every host when its row says all). */
+export const maintainerGrants = sqliteTable(
+  'maintainer_grants',
+  {
+    maintainerName: text('maintainer_name')
+      .notNull()
+      .references(() => maintainers.name, { onDelete: 'cascade' }),
+    hostName: text('host_name').notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [primaryKey({ columns: [table.maintainerName, table.hostName] }), index('maintainer_grants_host').on(table.hostName)],
+);
+
+/**
+ * Hosts whose own key changed their repository (a delete, a prune) since an
+ * admin last looked: no maintainer reaches them until acknowledged, so a
+ * routine compact never makes a compromised VM's deletes permanent (borg's
+ * append-only pitfall). Root decides and keeps it; the API copies its reports.
+ */
+export const maintenanceHolds = sqliteTable('maintenance_holds', {
+  hostName: text('host_name').primaryKey(),
+  /** The end of the first such session since the last acknowledgement. */
+  heldSince: integer('held_since', { mode: 'timestamp_ms' }).notNull(),
+  reason: text('reason').notNull(),
 });

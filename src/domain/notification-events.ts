@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   /** The repository watch disabled the host: it kept replacing its repository config (key). */
   'host.config-churn.disabled',
   'host.check.failed',
+  /** The host's own key deleted or pruned: its maintainers are held out until an admin acknowledges it. */
+  'host.maintenance.held',
   /** Opt-in: sent only to webhooks that list it. */
   'backup.completed',
 ] as const;

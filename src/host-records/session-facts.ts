@@ -15,6 +15,13 @@ export interface EndedSession {
   endedBy: SessionEnd;
   summary: SessionSummary;
   repositoryBytes: number;
+  /** The maintainer whose key made it (src/root/processes/session-address.ts); null or absent: the host's own key. */
+  maintainer?: string | null;
+}
+
+/** A backup by the host itself: a maintainer's session is never the host's backup, whatever it wrote. */
+export function isHostBackup(session: EndedSession): boolean {
+  return session.summary.outcome === 'backup' && (session.maintainer ?? null) === null;
 }
 
 /** The session's row and the host's last session, last backup and size: what both databases keep of it. */
@@ -30,10 +37,11 @@ export function recordSessionFacts(tx: Queryable, session: EndedSession): void {
     lastCommitAfter: session.lastCommitAfter,
     endedBy: session.endedBy,
     ...summary,
+    maintainer: session.maintainer ?? null,
   });
   updateBackupState(tx, session.endedAt, hostName, {
     lastSessionAt: session.endedAt,
     repositoryBytes: session.repositoryBytes,
-    ...(summary.outcome === 'backup' ? { lastBackupAt: session.endedAt } : {}),
+    ...(isHostBackup(session) ? { lastBackupAt: session.endedAt } : {}),
   });
 }

@@ -14,6 +14,7 @@ import type { AdminRole } from '../../src/domain/admin-roles.js';
 import { readSshHostKeys, type SshHostKey } from '../../src/identity/ssh-host-keys.js';
 import type { TlsIdentity } from '../../src/identity/tls-identity.js';
 import { changeHost } from '../../src/root/requests/host-requests.js';
+import { acknowledgeMaintenance, changeMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import type { RootContext } from '../../src/root/root-context.js';
 
 /** The moment every test context starts at; tests move the clock from here. */
@@ -114,6 +115,16 @@ export async function makeTestContext(overrides: Partial<ServerContext> = {}): P
     // Root's side in this process: the real checks against a root database of its own, and a recorded reconcile.
     changeHost: async (change) => {
       const answer = changeHost(rootDb, change, { now: clock.now() });
+      reconcileCalls.push(clock.now());
+      return answer;
+    },
+    changeMaintainer: async (change) => {
+      const answer = changeMaintainer(rootDb, change, { now: clock.now() });
+      reconcileCalls.push(clock.now());
+      return answer;
+    },
+    acknowledgeMaintenance: async (hostName) => {
+      const answer = acknowledgeMaintenance(rootDb, hostName, { now: clock.now() });
       reconcileCalls.push(clock.now());
       return answer;
     },

@@ -40,7 +40,8 @@ const HARDENED: [string, string][] = [
   ['gatewayports', 'no'],
   ['permittty', 'no'],
   ['permituserrc', 'no'],
-  ['permituserenvironment', 'no'],
+  // Only the marker a maintainer's key line sets (environment=, in root's own key files).
+  ['permituserenvironment', 'BORG_SERVER_KEY'],
   ['permitlisten', 'none'],
   ['permitopen', 'none'],
   ['maxauthtries', '3'],

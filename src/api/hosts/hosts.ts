@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { hosts } from '../../db/schema.js';
+import { hosts, maintainerGrants } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
@@ -14,9 +14,11 @@ import { parseSshPublicKey } from '../../domain/ssh-public-key.js';
 import { AppError } from '../../errors.js';
 import { type HostSessionRow, listSessions } from '../../host-records/host-sessions.js';
 import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-records/hosts-store.js';
+import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { pageOf } from '../list-pages.js';
+import { maintainersReaching } from '../maintainers/maintainers.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { copyRootAnswer } from './root-answers.js';
 
@@ -40,8 +42,17 @@ export interface HostView extends HostMonitoring {
   origin: HostRow['origin'];
   repository: string;
   repoUrl: string;
+  /** The maintainers that may reach it (granted it by name, or every host). */
+  maintainers: string[];
+  /** Its maintainers are held out (its own key deleted or pruned) until an admin acknowledges it; null: not held. */
+  maintenanceHold: { since: Date; reason: string } | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+function holdOf(context: ServerContext, name: string): HostView['maintenanceHold'] {
+  const hold = findMaintenanceHold(context.db, name);
+  return hold ? { since: hold.heldSince, reason: hold.reason } : null;
 }
 
 /** The URL a client hands to borg: home-relative, so it survives a move of the backup directory. */
@@ -72,6 +83,8 @@ export function toHostView(
     origin: row.origin,
     repository: repositoryPath(context.config.backupDir, row.name),
     repoUrl: repositoryUrl(context, row.name),
+    maintainers: maintainersReaching(context.db, row.name),
+    maintenanceHold: holdOf(context, row.name),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     ...monitoring,
@@ -208,6 +221,8 @@ export async function deleteHost(context: ServerContext, name: string, options: 
   const now = context.now();
   context.db.transaction((tx) => {
     copyRootAnswer(tx, name, answer);
+    // Root dropped the host's grants with it (a host enrolled later under the name is another machine).
+    tx.delete(maintainerGrants).where(eq(maintainerGrants.hostName, name)).run();
     recordAudit(tx, now, { ...by, action: options.purge ? 'host.purge' : 'host.delete', target: name });
   });
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/connection.js';
 import { findBackupState } from '../../host-records/backup-state.js';
-import { type EndedSession, recordSessionFacts } from '../../host-records/session-facts.js';
+import { type EndedSession, isHostBackup, recordSessionFacts } from '../../host-records/session-facts.js';
 import { enqueueEvent, enqueuePing } from '../notify/queue.js';
 import { noteQuotaUse } from './quota-high.js';
 import { evaluateStaleness } from './staleness.js';
@@ -16,12 +16,12 @@ export function recordEndedSession(tx: Queryable, session: EndedSession): void {
   const { hostName, summary, endedAt: now } = session;
   const state = findBackupState(tx, hostName);
   recordSessionFacts(tx, session);
-  const isBackup = summary.outcome === 'backup';
+  const isBackup = isHostBackup(session);
   if (isBackup) {
     const data = { bytesAdded: summary.bytesAdded, objectsAdded: summary.objectsAdded, repositoryBytes: session.repositoryBytes };
     enqueueEvent(tx, now, { type: 'backup.completed', host: hostName, data });
     enqueuePing(tx, now, hostName, 'success');
-  } else if (summary.outcome === 'aborted') {
+  } else if (summary.outcome === 'aborted' && !session.maintainer) {
     enqueuePing(tx, now, hostName, 'fail');
   }
   noteQuotaUse(tx, now, hostName, state, session.repositoryBytes, session.quotaBytes);

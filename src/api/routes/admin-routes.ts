@@ -11,6 +11,7 @@ import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } fr
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, hostSessions, listHostPage, updateHost } from '../hosts/hosts.js';
 import { pageLimit, pageQuery, parsePageQuery } from '../list-pages.js';
+import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 import { createRouteTable } from './route-table.js';
@@ -74,16 +75,17 @@ const auditQuery = z.strictObject({
     .optional(),
 });
 
+/** Who made an admin request: the token's actor and the client's address, for the audit log. */
+export function actorOf(c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor {
+  return { actor: adminActor(c.get('admin')), sourceAddress: c.get('clientAddress') };
+}
+
 /**
  * Everything under /v1/admin, each route with the role it requires; the caller
  * mounts requireAdmin (the bearer token) in front.
  */
 export function adminRoutes(context: ServerContext) {
   const table = createRouteTable<AppEnv>();
-  const actorOf = (c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor => ({
-    actor: adminActor(c.get('admin')),
-    sourceAddress: c.get('clientAddress'),
-  });
 
   table.on('POST', '/tokens', 'enroll', jsonBody(tokenBody), async (c) => {
     const created = await createEnrollmentToken(context, c.req.valid('json'), actorOf(c));
@@ -127,6 +129,9 @@ export function adminRoutes(context: ServerContext) {
     await queueHostCheck(context, c.req.param('name'), actorOf(c));
     return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
   });
+  table.on('POST', '/hosts/:name/acknowledge', 'admin', async (c) =>
+    c.json(await acknowledgeMaintenance(context, c.req.param('name'), actorOf(c))),
+  );
   table.on('DELETE', '/hosts/:name', 'admin', async (c) => {
     const purge = c.req.query('purge') === 'true';
     await deleteHost(context, c.req.param('name'), { purge }, actorOf(c));

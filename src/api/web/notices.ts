@@ -11,6 +11,7 @@ export const NOTICES = {
   'full-access-closed': 'Full access is closed: the host is append-only again.',
   updated: 'Saved.',
   'check-queued': 'The repository check is queued: it runs when no backup is running.',
+  acknowledged: 'Acknowledged: its maintainers may reach it again.',
   deleted: 'Deleted: its account and key are gone; the repository is kept.',
   purged: 'Purged: its account, key and repository are being removed.',
   'token-revoked': 'Revoked: the token can no longer enroll a host.',

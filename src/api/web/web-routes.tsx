@@ -16,6 +16,7 @@ import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } fr
 import { STATUS_BY_CODE } from '../error-map.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../hosts/hosts.js';
+import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
 import { rateLimitedError } from '../middleware/rate-limit.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
@@ -188,6 +189,11 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   changeHost('full-access', (form) => ({ fullAccessFor: requiredField(form, 'for', 16).trim() }), 'full-access-opened');
   changeHost('full-access/close', () => ({ fullAccessFor: null }), 'full-access-closed');
   changeHost('settings', settingChange, 'updated');
+  table.on('POST', '/hosts/:name/acknowledge', 'admin', async (c) => {
+    const name = c.req.param('name');
+    await acknowledgeMaintenance(context, name, actorOf(c));
+    return c.redirect(done(`/ui/hosts/${name}`, 'acknowledged'), 303);
+  });
   table.on('POST', '/hosts/:name/check', 'admin', async (c) => {
     const name = c.req.param('name');
     await queueHostCheck(context, name, actorOf(c));

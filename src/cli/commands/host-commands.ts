@@ -11,6 +11,7 @@ import {
   type PutKeyOutcome,
   updateHost,
 } from '../../api/hosts/hosts.js';
+import { acknowledgeMaintenance } from '../../api/maintainers/maintainers.js';
 import { loadConfig, statePaths } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
@@ -37,6 +38,7 @@ const SESSION_COLUMNS = [
   'manifestRewritten',
   'uncommittedLeft',
   'endedBy',
+  'maintainer',
 ];
 const RECENT_SESSIONS = 10;
 
@@ -86,6 +88,9 @@ export function addHostCommands(program: Command): void {
         [...HOST_COLUMNS, 'lastSessionAt', 'quotaUse', 'expectBackupEverySeconds', 'stale'],
         false,
       );
+      if (host.maintainers.length > 0) process.stdout.write(`\nmaintainers: ${host.maintainers.join(', ')}\n`);
+      if (host.maintenanceHold)
+        process.stdout.write(`\nmaintainers held out since ${host.maintenanceHold.since.toISOString()}: ${host.maintenanceHold.reason}\n`);
       process.stdout.write('\nrecent sessions (newest first):\n');
       printRows(sessions as unknown as Record<string, unknown>[], SESSION_COLUMNS, false);
     });
@@ -99,6 +104,14 @@ export function addHostCommands(program: Command): void {
       process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
     });
   }
+  hosts
+    .command('acknowledge <name>')
+    .description('let its maintainers back after its own key deleted or pruned (look at its sessions first)')
+    .action(async (name: string) => {
+      const context = await openCliContext();
+      const { wasHeld } = await acknowledgeMaintenance(context, name, CLI_ACTOR);
+      process.stdout.write(wasHeld ? `host ${name}: its maintainers may reach it again\n` : `host ${name} was not held\n`);
+    });
   hosts
     .command('set <name>')
     .description("change a host's quota, source range, session cap, append-only mode or ping URL")

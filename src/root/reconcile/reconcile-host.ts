@@ -8,6 +8,7 @@ import { serverUidsAmong } from '../accounts/server-accounts.js';
 import { endSessionsOf } from '../processes/sessions.js';
 import { recordChangedRow, refusalOfChangedRow } from './accepted-host-rows.js';
 import { readHostRow } from './host-rows.js';
+import { readMaintainerLinesOf } from './maintainer-lines.js';
 import {
   ensureDirectoryOnce,
   type LeftAlone,
@@ -104,7 +105,8 @@ export function reconcileHost(
       quotaBytes: row.quotaBytes,
       allowFrom: row.allowFrom,
     };
-    const line = memory.keyLines.render(host, settings.backupDir);
+    const hostLine = memory.keyLines.render(host, settings.backupDir);
+    const line = readMaintainerLinesOf(db, name).keyFileOf(host, hostLine, settings.backupDir);
     keyFile = { ...writeKeyFile(paths.authorizedKeysDir, name, { line, uid: row.uid }, memory), isRemoved: false };
   } else if (memory.keyFiles.has(name)) {
     // After a full pass listed the directory, the files this process knows are all of them.

@@ -28,6 +28,7 @@ import { renderSshdConfig } from '../sshd/sshd-config.js';
 import { acceptedHostRows, type CheckedHostIndex, type RefusedHost } from './accepted-host-rows.js';
 import { type ReconcileHostRow, readHostRows } from './host-rows.js';
 import { createKeyLineMemo, type KeyLineMemo } from './key-line-memo.js';
+import { readMaintainerLines } from './maintainer-lines.js';
 
 export interface ReconcileSettings {
   stateDir: string;
@@ -219,6 +220,7 @@ export function reconcile(
   ensureDirectoryOnce(memory, paths.sshDir, { ...ROOT_ONLY, mode: 0o711 });
   ensureDirectoryOnce(memory, paths.authorizedKeysDir, { ...ROOT_ONLY, mode: 0o711 });
   const keyLines = new Map<string, { line: string; uid: number }>();
+  const maintainerLines = readMaintainerLines(db);
   for (const row of wanted) {
     if (row.status !== 'active' || blocked.has(row.name)) continue;
     // Only what a key line is made of: no copy of the whole row for each host at each pass.
@@ -230,9 +232,11 @@ export function reconcile(
       quotaBytes: row.quotaBytes,
       allowFrom: row.allowFrom,
     };
-    keyLines.set(row.name, { line: memory.keyLines.render(host, settings.backupDir), uid: row.uid });
+    const hostLine = memory.keyLines.render(host, settings.backupDir);
+    keyLines.set(row.name, { line: maintainerLines.keyFileOf(host, hostLine, settings.backupDir), uid: row.uid });
   }
   memory.keyLines.endPass();
+  for (const left of maintainerLines.refused) refused.push({ name: `maintainer:${left.maintainer}`, reason: left.reason });
   const keys = syncKeyFiles(paths.authorizedKeysDir, keyLines, rows, memory);
   // A purged host's sessions end before its data and its row go (its UID is free for a new host then).
   const endingUids = [...new Set([...keys.revokedUids, ...purging.map((row) => row.uid)])];
@@ -383,7 +387,18 @@ export function writeKeyFile(
   const isCurrent = existing === line && stats?.uid === 0 && stats.gid === uid && (stats.mode & 0o7777) === 0o640;
   if (!isCurrent) writeFileAtomically(path, line, { uid: 0, gid: uid, mode: 0o640 });
   memory.keyFiles.set(name, { uid, line });
-  return { isWritten: !isCurrent, revokedUid: !isCurrent && existing !== null && existing !== line ? uid : null };
+  return { isWritten: !isCurrent, revokedUid: !isCurrent && existing !== null && hasLineLeftOut(existing, line) ? uid : null };
+}
+
+/**
+ * Whether a key file's new text leaves out a line of its old one (a key or
+ * its policy changed, a maintainer was revoked): then the account's open
+ * sessions end. A line added (a maintainer granted) ends none, so a grant
+ * does not cut the host's running backup.
+ */
+function hasLineLeftOut(before: string, after: string): boolean {
+  const kept = new Set(after.split('\n'));
+  return before.split('\n').some((line) => !kept.has(line));
 }
 
 /** Removes one key file (gone already is fine); the UID whose sessions end: the row's, else the file's group. */

@@ -4,6 +4,7 @@ import type { NumberedRootReport, RootReport } from '../../channel/root-reports.
 import type { Queryable } from '../../db/connection.js';
 import { rootReports } from '../../db/root-schema.js';
 import type { NotificationEvent } from '../../domain/notification-events.js';
+import type { MaintenanceHold } from '../../host-records/maintenance-holds.js';
 import type { RepositoryCheckRow } from '../../host-records/repository-checks.js';
 
 /**
@@ -45,6 +46,15 @@ export function reportAudit(
 /** A host's row changed on root's side (the quota watch disabled it, a restore kept it out): the API's copy follows. */
 export function reportHost(db: Queryable, at: Date, row: HostRow): void {
   reportToApi(db, at, { kind: 'host', name: row.name, row: toHostRowMessage(row) });
+}
+
+/** A host's maintenance hold as root now keeps it (null: released). */
+export function reportMaintenanceHold(db: Queryable, at: Date, hostName: string, hold: MaintenanceHold | null): void {
+  reportToApi(db, at, {
+    kind: 'maintenance-hold',
+    hostName,
+    hold: hold === null ? null : { heldSince: hold.heldSince.getTime(), reason: hold.reason },
+  });
 }
 
 /** A webhook event root decided on; the API queues and sends it. */

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { HostChange, HostChangeAnswer } from '../../channel/host-change.js';
 import { type HostRow, toHostRowMessage } from '../../channel/host-row.js';
 import type { Db, Queryable } from '../../db/connection.js';
-import { hosts } from '../../db/root-schema.js';
+import { hosts, maintainerGrants, maintainers } from '../../db/root-schema.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
 import { parseCheckEvery } from '../../domain/check-schedule.js';
 import { MAX_FULL_ACCESS_SECONDS } from '../../domain/full-access.js';
@@ -59,6 +59,9 @@ function putKey(
   options: { now: Date; procDir?: string },
 ): HostRow {
   const key = parseSshPublicKey(`${change.keyType} ${change.keyBase64}`);
+  // A maintainer's key as a host's own would share a key file's lines with it: sshd would take the first.
+  const maintainer = tx.select({ name: maintainers.name }).from(maintainers).where(eq(maintainers.fingerprint, key.fingerprint)).get();
+  if (maintainer) throw new AppError('BAD_REQUEST', `that key is maintainer "${maintainer.name}"'s: a host needs a key of its own`);
   return upsertHost(
     tx,
     {
@@ -115,6 +118,8 @@ function setFields(
 function deleteHost(tx: Queryable, name: string, purge: boolean, previous: HostRow | null, now: Date): HostRow {
   const isGone = !previous || previous.status === 'purging' || (previous.status === 'deleted' && !purge);
   if (isGone) throw new AppError('NOT_FOUND', `no host named "${name}"`);
+  // A host enrolled later under the name is another machine: no maintainer reaches it by this host's grant.
+  tx.delete(maintainerGrants).where(eq(maintainerGrants.hostName, name)).run();
   const row = tx
     .update(hosts)
     .set({ status: purge ? 'purging' : 'deleted', updatedAt: now })

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type HostChange, hostChangeRequest } from '../../channel/host-change.js';
 import { toHostRowMessage } from '../../channel/host-row.js';
+import { type MaintainerChange, maintainerChangeRequest, maintenanceAcknowledgement } from '../../channel/maintainer-change.js';
 import { type Config, statePaths } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { findHost } from '../../host-records/hosts-store.js';
@@ -18,6 +19,7 @@ import { createReconcileMemory, type ReconcileSummary, reconcile, reconcileSetti
 import { type HostReconcile, reconcileHost } from '../reconcile/reconcile-host.js';
 import { createReportPump, REPORT_FLUSH_INTERVAL_MS, reportsAcknowledgement } from '../reports/report-pump.js';
 import { changeHost } from '../requests/host-requests.js';
+import { acknowledgeMaintenance, changeMaintainer } from '../requests/maintainer-requests.js';
 import { createRequestDispatcher } from '../requests/request-dispatcher.js';
 import { listenForRequests, MAX_API_CONNECTIONS, MAX_CLI_CONNECTIONS } from '../requests/request-sockets.js';
 import { createRequestTable, defineRequest } from '../requests/request-table.js';
@@ -229,6 +231,13 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     return { ...answer, row: row ? toHostRowMessage(row) : null };
   }
 
+  /** A change of a maintainer: checked against root's state, written, applied to every granted host's key file by a full pass. */
+  async function answerMaintainerChange(change: MaintainerChange) {
+    const answer = changeMaintainer(db, change, { now: new Date() });
+    await reconcileNow();
+    return answer;
+  }
+
   // One table answers the API's socket and the CLI's alike; the socket says who asks.
   const dispatcher = createRequestDispatcher({
     table: createRequestTable({
@@ -237,6 +246,20 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
         schema: hostChangeRequest,
         from: ['api', 'cli'],
         handle: ({ change, auditAs }) => answerHostChange(change, auditAs),
+      }),
+      'maintainer.change': defineRequest({
+        schema: maintainerChangeRequest,
+        from: ['api', 'cli'],
+        handle: ({ change }) => answerMaintainerChange(change),
+      }),
+      'maintenance.acknowledge': defineRequest({
+        schema: maintenanceAcknowledgement,
+        from: ['api', 'cli'],
+        async handle({ host }) {
+          const answer = acknowledgeMaintenance(db, host, { now: new Date() });
+          await reconcileQueue.requestHost(answer.host);
+          return answer;
+        },
       }),
       'reports.ack': defineRequest({ schema: reportsAcknowledgement, from: ['api'], handle: ({ upTo }) => reports.acknowledge(upTo) }),
     }),

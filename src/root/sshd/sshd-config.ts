@@ -1,4 +1,5 @@
 import { DEFAULT_SSH_PER_SOURCE_MAX_STARTUPS } from '../../config.js';
+import { SESSION_KEY_VARIABLE } from '../../domain/authorized-keys.js';
 import { HOST_KEY_TYPES, hostKeyPath } from '../../identity/ssh-host-keys.js';
 import { HOSTS_GROUP } from '../accounts/account-files.js';
 import { ciphersFor, HOST_KEY_ALGORITHMS, kexAlgorithmsFor, MACS } from './ssh-algorithms.js';
@@ -55,7 +56,8 @@ export function renderSshdConfig(settings: SshdSettings): string {
     'GatewayPorts no',
     'PermitTTY no',
     'PermitUserRC no',
-    'PermitUserEnvironment no',
+    // Only the marker of a maintainer's key line (environment=, in root's own key files): never the client's.
+    `PermitUserEnvironment ${SESSION_KEY_VARIABLE}`,
     'PermitListen none',
     'PermitOpen none',
     'PrintMotd no',

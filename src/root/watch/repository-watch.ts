@@ -105,7 +105,14 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     processTable,
     racyWindowMs = RACY_WINDOW_MS,
   } = options;
-  const sessions = options.sessions ?? createSessionTracker({ db, logger, procDir });
+  const sessions =
+    options.sessions ??
+    createSessionTracker({
+      db,
+      logger,
+      procDir,
+      onMaintenanceHeld: () => requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed')),
+    });
   let running: Promise<WatchedHost[]> | null = null;
   let isSweepDue = false;
   let rows: WatchedRow[] | null = null;

@@ -4,7 +4,7 @@ import { hostSessions } from '../../db/schema.js';
 import { type RepositoryState, type SessionEnd, summarizeSession } from '../../domain/session-outcome.js';
 import type { Logger } from '../../log.js';
 import { countLoggedCommits } from '../borg-files/borg-index-file.js';
-import { clientAddressOf } from '../processes/session-address.js';
+import { sessionIdentityOf } from '../processes/session-address.js';
 import { recordSessionOnRoot } from './sessions-recorded.js';
 
 interface OpenSession {
@@ -14,6 +14,10 @@ interface OpenSession {
   addresses: Set<string>;
   seenPids: Set<number>;
   endedBy: SessionEnd;
+  /** Maintainers whose keys made connections of it. */
+  maintainers: Set<string>;
+  /** A connection of it was the host's own key: the session is the host's. */
+  hasHostKey: boolean;
 }
 
 export interface ObservedHost {
@@ -35,6 +39,28 @@ export interface SessionTracker {
   hasSeen(name: string): boolean;
 }
 
+function newSession(startedAt: Date, before: RepositoryState): OpenSession {
+  return {
+    startedAt,
+    before,
+    clientAddress: null,
+    addresses: new Set(),
+    seenPids: new Set(),
+    endedBy: 'client',
+    maintainers: new Set(),
+    hasHostKey: false,
+  };
+}
+
+/**
+ * A maintainer's session only when every connection seen was that maintainer's key; anything else (the host's key
+ * beside it, no process seen at all) is the host's own: so the host's own deletes are never taken for maintenance.
+ */
+function maintainerOf(session: OpenSession): string | null {
+  if (session.hasHostKey || session.maintainers.size !== 1) return null;
+  return [...session.maintainers][0] ?? null;
+}
+
 /** A repository as reconcile makes it: a directory with nothing in it. */
 const EMPTY_REPOSITORY: RepositoryState = { lastCommitted: -1, objects: 0, manifest: null, bytes: 0, uncommittedSegments: 0 };
 
@@ -46,7 +72,18 @@ const EMPTY_REPOSITORY: RepositoryState = { lastCommitted: -1, objects: 0, manif
  * (see summarizeSession). A session so short that no look saw it, but whose
  * commit a sweep finds, is recorded too (start = end, no address).
  */
-export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db; logger: Logger; procDir?: string }): SessionTracker {
+export function createSessionTracker({
+  db,
+  logger,
+  procDir = '/proc',
+  onMaintenanceHeld = () => {},
+}: {
+  db: Db;
+  logger: Logger;
+  procDir?: string;
+  /** A session of the host's own key held its maintainers out: their lines are to go. */
+  onMaintenanceHeld?: (hostName: string) => void;
+}): SessionTracker {
   const open = new Map<string, OpenSession>();
   const lastState = new Map<string, RepositoryState>();
 
@@ -54,7 +91,11 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
     for (const pid of pids) {
       if (session.seenPids.has(pid)) continue;
       session.seenPids.add(pid);
-      const address = clientAddressOf(pid, procDir);
+      const identity = sessionIdentityOf(pid, procDir);
+      // Only a session's command (borg serve) carries SSH_CONNECTION: sshd's own process of the user does not.
+      if (identity?.maintainer) session.maintainers.add(identity.maintainer);
+      else if (identity?.clientAddress) session.hasHostKey = true;
+      const address = identity?.clientAddress ?? null;
       if (address === null) continue;
       session.addresses.add(address);
       session.clientAddress ??= address;
@@ -66,7 +107,7 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
     const after = host.state;
     const logged = countLoggedCommits(host.repository, before.lastCommitted, after.lastCommitted, host.uid);
     const summary = summarizeSession(before, after, session.endedBy, logged);
-    recordSessionOnRoot(db, {
+    const isHeld = recordSessionOnRoot(db, {
       hostName: host.name,
       quotaBytes: host.quotaBytes,
       startedAt: session.startedAt,
@@ -78,8 +119,13 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
       endedBy: session.endedBy,
       summary,
       repositoryBytes: after.bytes,
+      maintainer: maintainerOf(session),
     });
-    logger.info({ host: host.name, ...summary }, 'borg session ended');
+    logger.info({ host: host.name, ...summary, maintainer: maintainerOf(session) }, 'borg session ended');
+    if (isHeld) {
+      logger.warn({ host: host.name }, "maintainers held out: the host's own key deleted or pruned");
+      onMaintenanceHeld(host.name);
+    }
   }
 
   /**
@@ -102,7 +148,7 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
       let session = open.get(host.name);
       if (host.pids.length > 0) {
         if (session === undefined) {
-          session = { startedAt: now, before: previous, clientAddress: null, addresses: new Set(), seenPids: new Set(), endedBy: 'client' };
+          session = newSession(now, previous);
           open.set(host.name, session);
         }
         follow(session, host.pids);
@@ -110,7 +156,7 @@ export function createSessionTracker({ db, logger, procDir = '/proc' }: { db: Db
         return;
       }
       if (session === undefined && host.state.lastCommitted !== previous.lastCommitted) {
-        session = { startedAt: now, before: previous, clientAddress: null, addresses: new Set(), seenPids: new Set(), endedBy: 'client' };
+        session = newSession(now, previous);
       }
       if (session === undefined) return;
       if (host.hasEndedSessions) session.endedBy = 'quota-watch';

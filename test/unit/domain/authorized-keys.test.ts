@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { borgServeArguments, type KeyLineHost, renderAuthorizedKeysLine, repositoryPath } from '../../../src/domain/authorized-keys.js';
+import {
+  borgServeArguments,
+  type KeyLineHost,
+  maintainerKeyLineRenderer,
+  renderAuthorizedKeysLine,
+  repositoryPath,
+} from '../../../src/domain/authorized-keys.js';
 import { parseHostName } from '../../../src/domain/host-name.js';
 import { parseAllowFrom } from '../../../src/domain/networks.js';
 import { parseQuota } from '../../../src/domain/sizes.js';
@@ -191,5 +197,24 @@ describe('key lines for arbitrary input', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('maintainerKeyLineRenderer', () => {
+  const maintainer = () => ({ name: 'trusted', keyType: 'ssh-ed25519' as const, keyBase64: keys.ecdsa.base64, allowFrom: '192.0.2.0/24' });
+
+  it("renders full access to the host's repository alone, with the host's quota, only from the maintainer's range", () => {
+    const render = maintainerKeyLineRenderer({ ...maintainer(), keyType: keys.ecdsa.type as never });
+    expect(render(hostWith({ quotaBytes: 2_000_000_000, allowFrom: '10.0.0.0/8' }), '/backups')).toBe(
+      `restrict,command="borg serve --restrict-to-repository /backups/web1/repo --storage-quota 2000000000",environment="BORG_SERVER_KEY=maintainer:trusted",from="192.0.2.0/24" ${keys.ecdsa.type} ${keys.ecdsa.base64} maintainer:trusted\n`,
+    );
+  });
+
+  it('refuses a maintainer without a range, with a bad range or name, and a bad host', () => {
+    const valid = { ...maintainer(), keyType: keys.ecdsa.type as never };
+    expect(() => maintainerKeyLineRenderer({ ...valid, allowFrom: '' })).toThrow(/from=/);
+    expect(() => maintainerKeyLineRenderer({ ...valid, allowFrom: '1.2.3.4",command="sh' })).toThrow();
+    expect(() => maintainerKeyLineRenderer({ ...valid, name: 'a"b' })).toThrow();
+    expect(() => maintainerKeyLineRenderer(valid)(hostWith({ name: 'web 1' }), '/backups')).toThrow();
   });
 });

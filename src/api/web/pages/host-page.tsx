@@ -64,6 +64,17 @@ export function HostPage({ frame, data }: { frame: PageFrame & { csrfToken: stri
         <dd>
           <code>{host.fingerprint}</code> ({host.keyType})
         </dd>
+        <dt>Maintainers</dt>
+        <dd data-field="maintenance">
+          {host.maintainers.length === 0 ? 'none' : host.maintainers.join(', ')}
+          {host.maintenanceHold && (
+            <>
+              {' '}
+              — held out since <When at={host.maintenanceHold.since} now={now} />: {host.maintenanceHold.reason}
+              {mayPost(frame) && <ActionButton action={`${base}/acknowledge`} csrfToken={csrfToken} label="Acknowledge" />}
+            </>
+          )}
+        </dd>
         <dt>Repository URL</dt>
         <dd>
           <code>{host.repoUrl}</code>

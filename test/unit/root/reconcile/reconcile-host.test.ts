@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrateRootDatabase, openDatabase, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { hosts } from '../../../../src/db/schema.js';
+import { holdMaintenance } from '../../../../src/host-records/maintenance-holds.js';
 import {
   createReconcileMemory,
   type ReconcileMemory,
@@ -13,6 +14,7 @@ import {
   reconcile,
 } from '../../../../src/root/reconcile/reconcile.js';
 import { reconcileHost } from '../../../../src/root/reconcile/reconcile-host.js';
+import { acknowledgeMaintenance, changeMaintainer } from '../../../../src/root/requests/maintainer-requests.js';
 import { insertHostRow, makeReconcileSandbox } from '../../../support/reconcile-sandbox.js';
 import { waitFor } from '../../../support/wait-for.js';
 
@@ -84,6 +86,16 @@ function expectSameAsFullPass(name: string) {
   return result.summary;
 }
 
+/** A process running as the host's UID (what a session of it is to reconcile), once it runs. */
+async function startSessionOf(uid: number) {
+  const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+  await waitFor('the session to run', async () =>
+    (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
+  );
+  // Wrapped: the subprocess is a promise itself, which an async function's return would wait for.
+  return { session };
+}
+
 const keyFiles = () => readdirSync(join(settings.stateDir, 'ssh', 'authorized_keys')).sort();
 const passwd = () => readFileSync(join(settings.etcDir as string, 'passwd'), 'utf8');
 /** The host accounts in /etc/passwd, in its order. */
@@ -150,12 +162,8 @@ describe.runIf(isRoot)('reconcileHost', () => {
   });
 
   it('ends the open sessions of a host it re-keys', async () => {
-    const uid = 20_010;
-    const session = execa('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '600'], { reject: false });
+    const { session } = await startSessionOf(20_010);
     try {
-      await waitFor('the session to run', async () =>
-        (await readFile(`/proc/${session.pid}/status`, 'utf8')).includes(`Uid:\t${uid}`) ? true : undefined,
-      );
       setRow('alpha', { keyBase64: OTHER_KEY });
       const result = reconcileHost(db, { ...settings, procDir: undefined }, memory, 'alpha', NOW);
       expect(result).toMatchObject({ isDone: true, summary: { sessionsEnded: 1 } });
@@ -163,6 +171,85 @@ describe.runIf(isRoot)('reconcileHost', () => {
     } finally {
       session.kill('SIGKILL');
     }
+  });
+
+  describe('maintainers', () => {
+    const MAINTAINER_KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIN3rwNzl6Nxw3SwVGLxLl9a9kRUG1If9sJL5qNbXrTDE';
+    const keyFile = (name: string) => readFileSync(join(settings.stateDir, 'ssh', 'authorized_keys', name), 'utf8');
+    const grant = (hosts: string[], all = false) => changeMaintainer(db, { action: 'grant', name: 'trusted', hosts, all }, { now: NOW });
+    const revoke = (hosts: string[]) => changeMaintainer(db, { action: 'revoke', name: 'trusted', hosts, all: false }, { now: NOW });
+
+    beforeEach(() => {
+      changeMaintainer(
+        db,
+        { action: 'add', name: 'trusted', keyType: 'ssh-ed25519', keyBase64: MAINTAINER_KEY, allowFrom: '192.0.2.10' },
+        { now: NOW },
+      );
+    });
+
+    it("writes a granted maintainer's line after the host's own, unchanged one, as a full pass would; other hosts get none", () => {
+      const before = keyFile('alpha');
+      grant(['alpha']);
+      expect(expectSameAsFullPass('alpha')).toMatchObject({ keyFilesWritten: 1, sessionsEnded: 0 });
+      const lines = keyFile('alpha').split('\n');
+      expect(`${lines[0]}\n`).toBe(before);
+      expect(lines[0]).toContain('--append-only');
+      expect(lines[1]).toBe(
+        `restrict,command="borg serve --restrict-to-repository ${settings.backupDir}/alpha/repo",environment="BORG_SERVER_KEY=maintainer:trusted",from="192.0.2.10" ssh-ed25519 ${MAINTAINER_KEY} maintainer:trusted`,
+      );
+      expect(keyFile('omega')).not.toContain(MAINTAINER_KEY);
+    });
+
+    it('gives every active host a line when granted all hosts, and none to a disabled one', () => {
+      grant([], true);
+      reconcile(db, settings, memory, NOW);
+      expect(keyFile('alpha')).toContain('maintainer:trusted');
+      expect(keyFile('omega')).toContain('maintainer:trusted');
+      expect(keyFiles()).toEqual(['alpha', 'omega']);
+      // A host approved later is reached too, by the pass for that host alone.
+      insertRow('beta', 20_020);
+      expectSameAsFullPass('beta');
+      expect(keyFile('beta')).toContain('maintainer:trusted');
+    });
+
+    it("keeps the maintainer's line when the host's own line changes", () => {
+      grant(['alpha']);
+      reconcile(db, settings, memory, NOW);
+      setRow('alpha', { quotaBytes: 1_000_000_000 });
+      expectSameAsFullPass('alpha');
+      expect(keyFile('alpha')).toContain('maintainer:trusted');
+      expect(keyFile('alpha').split('\n')[1]).toContain('--storage-quota 1000000000');
+      expect(keyFile('alpha').split('\n')[1]).not.toContain('--append-only');
+    });
+
+    it('leaves every maintainer out of a host held for maintenance, and lets them back once acknowledged', () => {
+      grant(['alpha'], true);
+      reconcile(db, settings, memory, NOW);
+      holdMaintenance(db, { hostName: 'alpha', heldSince: NOW, reason: 'its own key deleted' });
+      expectSameAsFullPass('alpha');
+      expect(keyFile('alpha')).not.toContain('maintainer:trusted');
+      expect(keyFile('omega')).toContain('maintainer:trusted');
+      acknowledgeMaintenance(db, 'alpha', { now: NOW });
+      expectSameAsFullPass('alpha');
+      expect(keyFile('alpha')).toContain('maintainer:trusted');
+    });
+
+    it('ends no session when granted, and ends the sessions of the account when revoked', async () => {
+      // A UID of its own: other files' passes end the sessions of the UIDs they use (20_010 among them).
+      insertRow('kappa', 20_913);
+      reconcile(db, settings, memory, NOW);
+      const { session } = await startSessionOf(20_913);
+      try {
+        grant(['kappa']);
+        expect(reconcile(db, { ...settings, procDir: undefined }, memory, NOW)).toMatchObject({ keyFilesWritten: 1, sessionsEnded: 0 });
+        revoke(['kappa']);
+        expect(reconcile(db, { ...settings, procDir: undefined }, memory, NOW)).toMatchObject({ keyFilesWritten: 1, sessionsEnded: 1 });
+        expect((await session).signal).toBe('SIGKILL');
+        expect(keyFile('kappa')).not.toContain('maintainer:trusted');
+      } finally {
+        session.kill('SIGKILL');
+      }
+    });
   });
 
   describe('leaves to a full pass, changing no file, what it cannot decide alone', () => {

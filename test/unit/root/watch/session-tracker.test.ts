@@ -6,10 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.js';
 import { findBackupState } from '../../../../src/host-records/backup-state.js';
 import { listSessions } from '../../../../src/host-records/host-sessions.js';
+import { findMaintenanceHold } from '../../../../src/host-records/maintenance-holds.js';
 import { createRepositoryWatch } from '../../../../src/root/watch/repository-watch.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { markCommitted, writeSegment } from '../../../support/borg-segment-files.js';
 import { addHostRow } from '../../../support/host-rows.js';
+import { reportsOf } from '../../../support/root-reports.js';
 
 /**
  * The repository watch records sessions: a fake /proc (a process with the
@@ -59,10 +61,12 @@ function giveToHost(): void {
   for (const name of readdirSync(join(repository, 'data'))) chownSync(join(repository, 'data', name), UID, UID);
 }
 
-function startSession(pid: number, clientAddress: string): void {
+/** A process of the host's session; `keyMarker`: what a maintainer's key line puts into its environment. */
+function startSession(pid: number, clientAddress: string, keyMarker = ''): void {
   mkdirSync(join(procDir, String(pid), 'ns'), { recursive: true });
   writeFileSync(join(procDir, String(pid), 'status'), `Name:\tborg\nState:\tS (sleeping)\nUid:\t${UID}\t${UID}\t${UID}\t${UID}\n`);
-  writeFileSync(join(procDir, String(pid), 'environ'), `USER=web1\0SSH_CONNECTION=${clientAddress} 51234 192.0.2.1 22\0HOME=/x\0`);
+  const marker = keyMarker === '' ? '' : `${keyMarker}\0`;
+  writeFileSync(join(procDir, String(pid), 'environ'), `USER=web1\0SSH_CONNECTION=${clientAddress} 51234 192.0.2.1 22\0${marker}HOME=/x\0`);
   symlinkSync('mnt:[4026531841]', join(procDir, String(pid), 'ns', 'mnt'));
 }
 
@@ -161,5 +165,60 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
     expect(listSessions(db, 'web1', { limit: 10 })).toEqual([
       expect.objectContaining({ outcome: 'read-only', clientAddress: '2001:db8::5' }),
     ]);
+  });
+
+  describe('the key of a session, and the maintenance hold', () => {
+    /** One session of `pids` (each with its marker) that deletes: the index loses objects in a new commit. */
+    async function deletingSession(processes: { pid: number; marker?: string }[]) {
+      const watch = createWatch();
+      writeSegment(repository, 2, 100_000, true);
+      writeIndex(2, 2, 5);
+      await watch.check({ sweep: true });
+      for (const { pid, marker } of processes) startSession(pid, '198.51.100.9', marker);
+      await watch.check();
+      writeSegment(repository, 3, 4096, true);
+      writeIndex(3, 3, 2);
+      await watch.check();
+      for (const { pid } of processes) endSession(pid);
+      await watch.check();
+      return listSessions(db, 'web1', { limit: 1 })[0];
+    }
+
+    it("holds the host's maintainers out after its own key deleted, and reports the hold and an event once", async () => {
+      const session = await deletingSession([{ pid: 9_000_010 }]);
+      expect(session).toMatchObject({ outcome: 'changed', maintainer: null, objectsAdded: -3 });
+      expect(findMaintenanceHold(db, 'web1')?.heldSince).toEqual(session?.endedAt);
+      const reports = reportsOf(db);
+      expect(reports.filter((report) => report.kind === 'maintenance-hold')).toHaveLength(1);
+      expect(reports.filter((report) => report.kind === 'event' && report.event.type === 'host.maintenance.held')).toHaveLength(1);
+    });
+
+    it("records a maintainer's session as its own: no hold, and never the host's backup", async () => {
+      const session = await deletingSession([{ pid: 9_000_011, marker: 'BORG_SERVER_KEY=maintainer:trusted' }]);
+      expect(session).toMatchObject({ outcome: 'changed', maintainer: 'trusted' });
+      expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
+      // Its access is in the audit log, by its name, on the host.
+      expect(reportsOf(db).filter((report) => report.kind === 'audit')).toEqual([
+        expect.objectContaining({
+          entry: expect.objectContaining({ actor: 'maintainer:trusted', action: 'maintainer.session', target: 'web1' }),
+        }),
+      ]);
+    });
+
+    it("takes a session with the host's own key beside a maintainer's for the host's", async () => {
+      const session = await deletingSession([{ pid: 9_000_012, marker: 'BORG_SERVER_KEY=maintainer:trusted' }, { pid: 9_000_013 }]);
+      expect(session).toMatchObject({ maintainer: null });
+      expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+    });
+
+    it('does not hold for the first commit of a new repository (borg init)', async () => {
+      startSession(9_000_014, '198.51.100.8');
+      const watch = createWatch();
+      await watch.check();
+      endSession(9_000_014);
+      await watch.check();
+      expect(listSessions(db, 'web1', { limit: 1 })[0]).toMatchObject({ outcome: 'changed', lastCommitBefore: -1 });
+      expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
+    });
   });
 });
