@@ -93,6 +93,7 @@ const deliveries = createDeliveryWorker({
   db: context.db,
   now: context.now,
   send: createHttpSender({ allowed: config.outgoingAllow }),
+  publicUrl: config.publicUrl,
   logger: logger.child({ part: 'notify' }),
   noteFault: (error) => faults.noteError(error),
 });

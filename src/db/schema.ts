@@ -1,4 +1,5 @@
 import { type AnySQLiteColumn, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { WEBHOOK_FORMATS } from '../domain/webhook-formats.js';
 
 const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull();
 
@@ -141,14 +142,19 @@ export const auditLog = sqliteTable(
 
 // ── Notifications (src/api/notify): outgoing webhooks, their delivery queue, host ping URLs ──
 
-/** Receivers of signed event notifications (Standard Webhooks). The secret is shown once, at creation. */
+/**
+ * Receivers of event notifications: signed events (Standard Webhooks), or a message for people
+ * in a chat or push service's own format. The secret is shown once, at creation.
+ */
 export const webhooks = sqliteTable(
   'webhooks',
   {
     id: text('id').primaryKey(),
     url: text('url').notNull(),
-    /** `whsec_<base64>`: the HMAC key; never returned by the API after creation. */
+    /** `whsec_<base64>`: the HMAC key; never returned by the API after creation. Unused (and never shown) for a message format. */
     secret: text('secret').notNull(),
+    /** How its deliveries look on the wire (src/domain/webhook-formats.ts). */
+    format: text('format', { enum: WEBHOOK_FORMATS }).notNull().default('standard'),
     /** The event types it receives (JSON array); opt-in types only when listed. */
     events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
     disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),

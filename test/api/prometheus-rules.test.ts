@@ -130,6 +130,7 @@ async function scrapeFleet(): Promise<{ text: string; scrape: PrometheusScrape }
       db: api.context.db,
       now: api.clock.now,
       send: createHttpSender({ allowed: LOOPBACK_ALLOWED }),
+      publicUrl: api.context.config.publicUrl,
       logger: { warn() {}, error() {} },
     });
     expect(await worker.deliverDue()).toBe(1);

@@ -348,10 +348,23 @@ describe('webhooks on the page', () => {
     expect((await web.get('/ui/webhooks')).text).not.toContain(id);
   });
 
-  it('refuses an unknown event type and a URL that is not http(s), adding nothing', async () => {
+  it('offers the formats, and adds an ntfy webhook with no secret to show, its format in the list', async () => {
+    const web = await loggedIn();
+    const page = await web.get('/ui/webhooks');
+    for (const format of ['standard', 'slack', 'discord', 'ntfy']) expect(page.text).toContain(`<option value="${format}">`);
+    const added = await web.post('/ui/webhooks', { url: 'https://ntfy.example.test/borg-alerts', events: ['host.stale'], format: 'ntfy' });
+    expect(added.status).toBe(200);
+    expect(added.text).not.toContain('webhook-secret');
+    expect(added.text).toMatch(/<tr data-webhook="wh_[^"]+">[\s\S]*?<td[^>]*>ntfy<\/td>/);
+  });
+
+  it('refuses an unknown event type, an unknown format and a URL that is not http(s), adding nothing', async () => {
     const web = await loggedIn();
     await web.get('/ui/webhooks');
     expect((await web.post('/ui/webhooks', { url: 'https://hooks.example.test/borg', events: ['rm -rf'] })).status).toBe(400);
+    expect(
+      (await web.post('/ui/webhooks', { url: 'https://hooks.example.test/borg', events: ['host.stale'], format: 'teams' })).status,
+    ).toBe(400);
     const fileUrl = await web.post('/ui/webhooks', { url: 'file:///etc/passwd', events: ['host.stale'] });
     expect(fileUrl.status).toBe(400);
     expect(fileUrl.text).toContain('role="alert"');

@@ -44,10 +44,33 @@ describe('POST /v1/admin/webhooks', () => {
     ['the test event', { url: 'https://hooks.example.test/', events: ['webhook.test'] }, 'BAD_REQUEST'],
     ['an empty list of events', { url: 'https://hooks.example.test/', events: [] }, 'BAD_REQUEST'],
     ['an unknown field', { url: 'https://hooks.example.test/', secret: 'whsec_AAAA' }, 'BAD_REQUEST'],
+    ['an unknown format', { url: 'https://hooks.example.test/', format: 'teams' }, 'BAD_REQUEST'],
+    ['a format in capitals', { url: 'https://hooks.example.test/', format: 'Slack' }, 'BAD_REQUEST'],
+    ['a format that is not a string', { url: 'https://hooks.example.test/', format: 1 }, 'BAD_REQUEST'],
   ])('refuses %s with a 400', async (_, body, code) => {
     const response = await call('POST', '/v1/admin/webhooks', body);
     expect(response.status).toBe(400);
     expect(response.body.error).toBe(code);
+  });
+
+  it('creates a standard webhook unless told otherwise', async () => {
+    expect(await addWebhook()).toMatchObject({ format: 'standard', secret: expect.stringMatching(/^whsec_/) });
+    expect(await addWebhook({ url: 'https://hooks.example.test/', format: 'standard' })).toMatchObject({ format: 'standard' });
+  });
+
+  it.each(['slack', 'discord', 'ntfy'])(
+    'creates a %s webhook, with no signing secret to show, and lists and audits its format',
+    async (format) => {
+      const created = await addWebhook({ url: 'https://hooks.example.test/', format });
+      expect(created).toMatchObject({ format, secret: null });
+      expect((await call('GET', '/v1/admin/webhooks')).body.webhooks).toEqual([expect.objectContaining({ id: created.id, format })]);
+      expect((await call('GET', '/v1/admin/audit?limit=1')).body.entries[0]).toMatchObject({ action: 'webhook.add', details: { format } });
+    },
+  );
+
+  it('keeps nothing of a webhook refused for its format', async () => {
+    expect((await call('POST', '/v1/admin/webhooks', { url: 'https://hooks.example.test/', format: 'teams' })).status).toBe(400);
+    expect((await call('GET', '/v1/admin/webhooks')).body.webhooks).toEqual([]);
   });
 
   it('needs an admin token', async () => {
@@ -61,7 +84,7 @@ describe('the webhook secret', () => {
     const created = await addWebhook({ url: 'https://hooks.example.test/path-token-123' });
     const list = await call('GET', '/v1/admin/webhooks');
     expect(list.body.webhooks).toEqual([
-      { id: created.id, url: created.url, events: created.events, disabled: false, createdAt: expect.any(String) },
+      { id: created.id, url: created.url, events: created.events, format: 'standard', disabled: false, createdAt: expect.any(String) },
     ]);
     await call('POST', `/v1/admin/webhooks/${created.id}/test`);
     const deliveries = await call('GET', `/v1/admin/webhooks/${created.id}/deliveries`);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
-import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createBorgClient } from '../support/sandbox-client.js';
+import { useServerAndClient } from '../support/sandbox-hooks.js';
 
 /**
  * The ancestor's admin commands, `createuser NAME "KEY"` and `deluser NAME`,
@@ -10,25 +10,17 @@ import { type BorgClient, createBorgClient } from '../support/sandbox-client.js'
  */
 
 describe('borgctl createuser and deluser', () => {
-  let server: ServerSandbox | undefined;
-  let client: BorgClient | undefined;
+  const setup = useServerAndClient('legacy1');
 
   beforeEach(async () => {
-    server = await startServerSandbox();
-    client = await createBorgClient('legacy1');
-    await client.trustServer(server.sandbox.baseUrl);
+    await setup.client.trustServer(setup.server.sandbox.baseUrl);
   });
 
-  afterEach(async (context) => {
-    await client?.remove();
-    await stopServerSandbox(server, context);
-  });
-
-  const repoUrlOf = (name: string) => `ssh://${name}@127.0.0.1:${(server as ServerSandbox).sandbox.sshPort}/./repo`;
+  const repoUrlOf = (name: string) => `ssh://${name}@127.0.0.1:${setup.server.sandbox.sshPort}/./repo`;
 
   it('creates a host that can back up at once', async () => {
-    const { sandbox } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox } = setup.server;
+    const borg = setup.client;
     const created = await sandbox.borgctl(['createuser', 'legacy1', borg.publicKey]);
     expect(created.stdout).toBe('User legacy1 created, backup path is /srv/backups/legacy1/repo\n');
     expect(created.stderr).toContain(repoUrlOf('legacy1'));
@@ -41,8 +33,8 @@ describe('borgctl createuser and deluser', () => {
   });
 
   it('takes the access away with deluser and keeps the data', async () => {
-    const { sandbox } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox } = setup.server;
+    const borg = setup.client;
     await sandbox.borgctl(['createuser', 'legacy1', borg.publicKey]);
     await borg.run(['init', '--encryption', 'none', repoUrlOf('legacy1')]);
     expect(await borg.run(['create', `${repoUrlOf('legacy1')}::first`, borg.dataDir])).toMatchObject({ exitCode: 0 });
@@ -59,8 +51,8 @@ describe('borgctl createuser and deluser', () => {
   });
 
   it('gives an existing host a new key with createuser, refusing the old one', async () => {
-    const { sandbox } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox } = setup.server;
+    const borg = setup.client;
     const replacement = await createBorgClient('legacy1-new');
     try {
       await replacement.trustServer(sandbox.baseUrl);
@@ -81,8 +73,8 @@ describe('borgctl createuser and deluser', () => {
   });
 
   it('leaves the accounts in the sandbox, not on this machine', async () => {
-    const { sandbox } = server as ServerSandbox;
-    await sandbox.borgctl(['createuser', 'legacy1', (client as BorgClient).publicKey]);
+    const { sandbox } = setup.server;
+    await sandbox.borgctl(['createuser', 'legacy1', setup.client.publicKey]);
     expect((await sandbox.exec(['getent', 'passwd', 'legacy1'])).stdout).toContain('legacy1:');
     const hostPasswd = await readFile('/etc/passwd', 'utf8');
     expect(hostPasswd.split('\n').filter((line) => line.startsWith('legacy1:') || line.startsWith('borg-api:'))).toEqual([]);

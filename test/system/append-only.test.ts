@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
-import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { describe, expect, it } from 'vitest';
+import { enrollAndApprove } from '../support/sandbox-api.js';
+import { useServerAndClient } from '../support/sandbox-hooks.js';
 
 /**
  * A compromised VM must not be able to destroy its own backups: in append-only
@@ -10,23 +10,12 @@ import { type BorgClient, createBorgClient } from '../support/sandbox-client.js'
  */
 
 describe('append-only repositories', () => {
-  let server: ServerSandbox | undefined;
-  let client: BorgClient | undefined;
-
-  beforeEach(async () => {
-    server = await startServerSandbox();
-    client = await createBorgClient('db1');
-  });
-
-  afterEach(async (context) => {
-    await client?.remove();
-    await stopServerSandbox(server, context);
-  });
+  const setup = useServerAndClient('db1');
 
   /** Two archives, then the client deletes the second and compacts: the segment files before and after. */
   async function deleteAndCompact(appendOnly: boolean) {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl } = await enrollAndApprove(api, borg, 'db1', { appendOnly });
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     expect(await borg.run(['create', `${repoUrl}::kept`, `${borg.dataDir}/hello.txt`])).toMatchObject({ exitCode: 0 });

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
-import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { describe, expect, it } from 'vitest';
+import { enrollAndApprove } from '../support/sandbox-api.js';
+import { useServerAndClient } from '../support/sandbox-hooks.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -16,28 +16,17 @@ interface SessionView {
 }
 
 describe('borgctl hosts restore', () => {
-  let server: ServerSandbox | undefined;
-  let client: BorgClient | undefined;
-
-  beforeEach(async () => {
-    server = await startServerSandbox();
-    client = await createBorgClient('db1');
-  });
-
-  afterEach(async (context) => {
-    await client?.remove();
-    await stopServerSandbox(server, context);
-  });
+  const setup = useServerAndClient('db1');
 
   const get = async <T>(path: string) => {
-    const { api } = server as ServerSandbox;
+    const { api } = setup.server;
     return (await api.request<T>('GET', path, { bearer: api.adminToken })).body;
   };
   const sessions = async () => (await get<{ sessions: SessionView[] }>('/v1/admin/hosts/db1/sessions')).sessions;
   /** Runs a borg command and waits until the server recorded its session. */
   const recorded = async (arguments_: string[]): Promise<SessionView> => {
     const before = (await sessions()).length;
-    expect(await (client as BorgClient).run(arguments_)).toMatchObject({ exitCode: 0 });
+    expect(await setup.client.run(arguments_)).toMatchObject({ exitCode: 0 });
     return waitFor(`the session of borg ${arguments_[0]}`, async () => {
       const now = await sessions();
       return now.length > before ? now[0] : undefined;
@@ -45,8 +34,8 @@ describe('borgctl hosts restore', () => {
   };
 
   it('lists the commits newest first, and after a rollback shows the last backup the repository still holds', async () => {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl } = await enrollAndApprove(api, borg, 'db1');
     await recorded(['init', '--encryption', 'none', repoUrl]);
     const first = await recorded(['create', `${repoUrl}::first`, borg.dataDir]);

@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProcessInfo } from '../support/sandbox.js';
 import { canConnect } from '../support/sandbox.js';
-import { enrollAndApprove, type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
-import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { enrollAndApprove } from '../support/sandbox-api.js';
+import { useServerAndClient } from '../support/sandbox-hooks.js';
 import { httpsUrl, requestOverHttps, startHttpsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -23,22 +23,11 @@ async function healthzStatus(baseUrl: string): Promise<number | undefined> {
 }
 
 describe('borgctl serve', () => {
-  let server: ServerSandbox | undefined;
-  let client: BorgClient | undefined;
-
-  beforeEach(async () => {
-    server = await startServerSandbox();
-    client = await createBorgClient('web1');
-  });
-
-  afterEach(async (context) => {
-    await client?.remove();
-    await stopServerSandbox(server, context);
-  });
+  const setup = useServerAndClient('web1');
 
   it('keeps its host keys, hosts and repositories across a restart', async () => {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl, knownHosts } = await enrollAndApprove(api, borg, 'web1');
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
 
@@ -53,8 +42,8 @@ describe('borgctl serve', () => {
   });
 
   it('upgrades a state volume of the version before root had its own database, with every host, UID, key and the pin intact', async () => {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     expect(await (sandbox.server as NonNullable<Sandbox['server']>).stop()).toMatchObject({ exitCode: 0, wasKilled: false });
@@ -98,7 +87,7 @@ describe('borgctl serve', () => {
   });
 
   it('starts sshd again when it dies', async () => {
-    const { sandbox } = server as ServerSandbox;
+    const { sandbox } = setup.server;
     const listener = await waitFor('the sshd listener', async () => (await sandbox.processesInside()).find(isSshdListener), 30_000);
     process.kill(listener.pid, 'SIGKILL');
     const replacement = await waitFor(
@@ -111,8 +100,8 @@ describe('borgctl serve', () => {
   });
 
   it('starts the API again when it is killed, while a backup session open across the kill completes', async () => {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     const supervisorPid = (sandbox.server as NonNullable<Sandbox['server']>).pid;
@@ -152,8 +141,8 @@ describe('borgctl serve', () => {
   });
 
   it('leaves no borg session behind when it stops during a backup session', async () => {
-    const { sandbox, api } = server as ServerSandbox;
-    const borg = client as BorgClient;
+    const { sandbox, api } = setup.server;
+    const borg = setup.client;
     const { repoUrl } = await enrollAndApprove(api, borg, 'web1');
     expect(await borg.run(['init', '--encryption', 'none', repoUrl])).toMatchObject({ exitCode: 0 });
     // `borg with-lock` holds the ssh session (and borg serve on the server) open while its command runs.
@@ -182,7 +171,7 @@ describe('borgctl serve', () => {
   });
 
   it("ends sshd's connections that have not logged in when it stops", async () => {
-    const { sandbox } = server as ServerSandbox;
+    const { sandbox } = setup.server;
     // A client that connects and says nothing: sshd's child for it would wait 30 s (LoginGraceTime).
     const socket = createConnection({ port: sandbox.sshPort, host: '127.0.0.1' });
     let banner = '';

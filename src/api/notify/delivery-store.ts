@@ -1,6 +1,7 @@
 import { and, desc, eq, lte, notInArray, or } from 'drizzle-orm';
 import type { Db, Queryable } from '../../db/connection.js';
 import { hosts, webhookDeliveries, webhooks } from '../../db/schema.js';
+import type { WebhookFormat } from '../../domain/webhook-formats.js';
 import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { type PingOutcome, pingTargetUrl } from './queue.js';
 import { nextAttemptAfterFailure } from './retry-schedule.js';
@@ -18,6 +19,8 @@ export interface ClaimedDelivery {
   url: string;
   /** The webhook's secret; null for a ping (pings are not signed). */
   secret: string | null;
+  /** The webhook's format (how the event goes on the wire); null for a ping. */
+  format: WebhookFormat | null;
   /** Whom it goes to (`webhook:ID`, or `ping:HOST`): the worker bounds the attempts in flight to each. */
   destination: string;
 }
@@ -74,6 +77,7 @@ export function claimDueDeliveries(db: Db, now: Date, options: { limit: number; 
         hostName: webhookDeliveries.hostName,
         webhookUrl: webhooks.url,
         secret: webhooks.secret,
+        format: webhooks.format,
         pingUrl: hosts.pingUrl,
       })
       .from(webhookDeliveries)
@@ -118,6 +122,7 @@ export function claimDueDeliveries(db: Db, now: Date, options: { limit: number; 
         attempt,
         url,
         secret: row.kind === 'webhook' ? row.secret : null,
+        format: row.kind === 'webhook' ? row.format : null,
         destination,
       });
     }

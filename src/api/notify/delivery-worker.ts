@@ -1,7 +1,9 @@
 import type { Db } from '../../db/connection.js';
 import type { Logger } from '../../log.js';
 import { type AttemptResult, type ClaimedDelivery, claimDueDeliveries, pruneFinishedDeliveries, recordAttempt } from './delivery-store.js';
+import { describeEventPayload } from './event-messages.js';
 import { DestinationRefusedError, describeRequestFailure, type OutgoingRequest, type SendRequest } from './http-sender.js';
+import { formatMessage } from './message-formats.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './retry-schedule.js';
 import { signWebhook } from './signature.js';
 
@@ -9,6 +11,8 @@ export interface DeliveryWorkerOptions {
   db: Db;
   now: () => Date;
   send: SendRequest;
+  /** BORG_SERVER_PUBLIC_URL: the links of the message formats point under it. */
+  publicUrl: string;
   logger: Pick<Logger, 'warn' | 'error'>;
   retryScheduleMs?: readonly number[];
   pollIntervalMs?: number;
@@ -45,12 +49,14 @@ const USER_AGENT = 'secure-borg-server-webhooks/1';
 /**
  * The delivery loop: runs in the unprivileged API process, keeps its state
  * only in the database (at-least-once: a message is sent until a 2xx, with the
- * same webhook-id), signs every webhook attempt afresh, and calls ping URLs.
+ * same webhook-id), signs every Standard Webhooks attempt afresh, writes the
+ * message of the other formats from the queued event, and calls ping URLs.
  */
 export function createDeliveryWorker({
   db,
   now,
   send,
+  publicUrl,
   logger,
   retryScheduleMs = DEFAULT_RETRY_SCHEDULE_MS,
   pollIntervalMs = 1000,
@@ -73,6 +79,16 @@ export function createDeliveryWorker({
   function requestFor(delivery: ClaimedDelivery): OutgoingRequest {
     if (delivery.secret === null)
       return { method: 'GET', url: delivery.url, headers: { 'user-agent': USER_AGENT }, timeoutMs: requestTimeoutMs };
+    if (delivery.format !== null && delivery.format !== 'standard') {
+      const message = formatMessage(delivery.format, describeEventPayload(delivery.payload, publicUrl));
+      return {
+        method: 'POST',
+        url: delivery.url,
+        headers: { ...message.headers, 'user-agent': USER_AGENT },
+        body: message.body,
+        timeoutMs: requestTimeoutMs,
+      };
+    }
     return {
       method: 'POST',
       url: delivery.url,

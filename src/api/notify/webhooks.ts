@@ -4,6 +4,7 @@ import { webhooks } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { DEFAULT_EVENT_TYPES, type EventType, isEventType } from '../../domain/notification-events.js';
 import { parseOutgoingUrl, urlOrigin } from '../../domain/outgoing-url.js';
+import { DEFAULT_WEBHOOK_FORMAT, isWebhookFormat, WEBHOOK_FORMATS, type WebhookFormat } from '../../domain/webhook-formats.js';
 import { AppError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
@@ -16,17 +17,37 @@ export interface WebhookView {
   id: string;
   url: string;
   events: string[];
+  format: WebhookFormat;
   disabled: boolean;
   createdAt: Date;
 }
 
 export interface CreatedWebhook extends WebhookView {
-  /** Shown once, here; never returned again. */
+  /** Shown once, here; never returned again. Null for a message format, whose receivers check no signature. */
+  secret: string | null;
+}
+
+/** A Standard Webhooks receiver, just created: its secret is what the receiver checks signatures with. */
+export interface CreatedSignedWebhook extends CreatedWebhook {
   secret: string;
 }
 
+export interface WebhookRequest {
+  url: string;
+  events?: readonly string[] | undefined;
+  /** One of WEBHOOK_FORMATS; `standard` when not given. */
+  format?: string | undefined;
+}
+
 function toView(row: typeof webhooks.$inferSelect): WebhookView {
-  return { id: row.id, url: row.url, events: row.events, disabled: row.disabled, createdAt: row.createdAt };
+  return { id: row.id, url: row.url, events: row.events, format: row.format, disabled: row.disabled, createdAt: row.createdAt };
+}
+
+function parseFormat(format: string | undefined): WebhookFormat {
+  if (format === undefined) return DEFAULT_WEBHOOK_FORMAT;
+  if (!isWebhookFormat(format))
+    throw new AppError('BAD_REQUEST', `unknown webhook format "${format}": give one of ${WEBHOOK_FORMATS.join(', ')}`);
+  return format;
 }
 
 function parseEvents(events: readonly string[] | undefined): EventType[] {
@@ -37,27 +58,35 @@ function parseEvents(events: readonly string[] | undefined): EventType[] {
   return [...new Set(events as EventType[])];
 }
 
+/**
+ * Adds a webhook. A message format gets a secret too (the column has one for every row), but
+ * it is never used nor shown: its receivers authenticate the sender by their URL.
+ */
 export function createWebhook(
   context: ServerContext,
-  request: { url: string; events?: readonly string[] | undefined },
+  request: WebhookRequest & { format?: 'standard' | undefined },
   by: Actor,
-): CreatedWebhook {
+): CreatedSignedWebhook;
+export function createWebhook(context: ServerContext, request: WebhookRequest, by: Actor): CreatedWebhook;
+export function createWebhook(context: ServerContext, request: WebhookRequest, by: Actor): CreatedWebhook {
   const url = parseOutgoingUrl(request.url, context.config.outgoingAllow);
   const events = parseEvents(request.events);
+  const format = parseFormat(request.format);
   const now = context.now();
   const row = {
     id: `wh_${randomBytes(9).toString('base64url')}`,
     url,
     secret: generateWebhookSecret(),
     events,
+    format,
     disabled: false,
     createdAt: now,
   };
   context.db.transaction((tx) => {
     tx.insert(webhooks).values(row).run();
-    recordAudit(tx, now, { ...by, action: 'webhook.add', target: row.id, details: { origin: urlOrigin(url), events } });
+    recordAudit(tx, now, { ...by, action: 'webhook.add', target: row.id, details: { origin: urlOrigin(url), events, format } });
   });
-  return { ...toView(row), secret: row.secret };
+  return { ...toView(row), secret: format === 'standard' ? row.secret : null };
 }
 
 /** Every webhook, oldest first (the page's list; there are few). */

@@ -47,6 +47,7 @@ const hostChangesBody = z.strictObject({
 const webhookBody = z.strictObject({
   url: z.string().max(2048),
   events: z.array(z.string().max(64)).max(32).optional(),
+  format: z.string().max(32).optional(),
 });
 
 // Every list pages the one way (src/api/list-pages.ts): `limit` and `cursor` in, `nextCursor` out.

@@ -253,7 +253,11 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   table.on('POST', '/webhooks', 'admin', async (c) => {
     const form = await readForm(c);
     const events = form.all('events');
-    const created = createWebhook(context, { url: requiredField(form, 'url', 2048).trim(), events }, actorOf(c));
+    const created = createWebhook(
+      context,
+      { url: requiredField(form, 'url', 2048).trim(), events, format: optionalField(form, 'format', 32) },
+      actorOf(c),
+    );
     return c.html(
       <WebhooksPage
         frame={{ ...frameOf(c, 'Webhooks', '/ui/webhooks'), notice: 'Webhook added.' }}

@@ -1,21 +1,37 @@
 import type { Command } from 'commander';
 import { timeAndIdKey } from '../../api/list-pages.js';
 import { createWebhook, listWebhookPage, removeWebhook, sendTestEvent, webhookDeliveries } from '../../api/notify/webhooks.js';
+import { WEBHOOK_FORMATS } from '../../domain/webhook-formats.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { addPageSizeOption, parsePageSize, readEveryPage } from '../every-page.js';
 import { printOutcome, printRows, printSecret } from '../output.js';
 
 export function addWebhookCommands(program: Command): void {
-  const webhooks = program.command('webhooks').description('signed event notifications (Standard Webhooks)');
+  const webhooks = program
+    .command('webhooks')
+    .description('event notifications: signed (Standard Webhooks), or messages for Slack, Mattermost, Rocket.Chat, Discord, ntfy');
   webhooks
     .command('add <url>')
-    .description('send events to this URL; its signing secret is printed once, alone on the last line')
+    .description("send events to this URL; a standard webhook's signing secret is printed once, alone on the last line")
     .option('--events <types>', 'comma-separated event types (default: all but backup.completed)')
-    .option('--json', 'print JSON: the webhook with its signing secret')
-    .action(async (url: string, options: { events?: string; json?: boolean }) => {
+    .option(
+      '--format <format>',
+      `${WEBHOOK_FORMATS.join(', ')}: standard sends signed JSON; slack (also Mattermost, Rocket.Chat), discord and ntfy a short message`,
+      'standard',
+    )
+    .option('--json', 'print JSON: the webhook, with its signing secret for a standard one')
+    .action(async (url: string, options: { events?: string; format: string; json?: boolean }) => {
       const context = await openCliContext();
       const events = options.events?.split(',').map((type) => type.trim());
-      const created = createWebhook(context, { url, events }, CLI_ACTOR);
+      const created = createWebhook(context, { url, events, format: options.format }, CLI_ACTOR);
+      if (created.secret === null) {
+        printOutcome(
+          options.json ?? false,
+          created,
+          `Webhook ${created.id} (${created.format}) for ${created.events.join(', ')}. Its messages are not signed.`,
+        );
+        return;
+      }
       printSecret(
         `Webhook ${created.id} for ${created.events.join(', ')}. Its signing secret is shown only now; give it to the receiver:`,
         created.secret,
@@ -32,7 +48,7 @@ export function addWebhookCommands(program: Command): void {
         return;
       }
       const rows = listed.map((webhook) => ({ ...webhook, events: webhook.events.join(',') }));
-      printRows(rows, ['id', 'url', 'events', 'disabled', 'createdAt'], false);
+      printRows(rows, ['id', 'url', 'format', 'events', 'disabled', 'createdAt'], false);
     },
   );
   webhooks

@@ -24,6 +24,7 @@ import { createRequestTable, defineRequest } from '../requests/request-table.js'
 import { supervisorRequestDefinitions } from '../requests/supervisor-request-handlers.js';
 import { openRootDatabase } from '../root-database.js';
 import { ensureSshHostKeys } from '../sshd/host-key-generation.js';
+import { SSHD_ENVIRONMENT } from '../sshd/sshd-environment.js';
 import { startScheduledStateCopies } from '../state-backup/scheduled-state-copies.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
 import { importAncestorUsers } from '../upgrade/import-ancestor.js';
@@ -276,7 +277,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   };
   sshd = superviseChild(
     'sshd',
-    () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: {} }),
+    () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: { ...SSHD_ENVIRONMENT } }),
     logger,
     childChanged,
     childRecords,

@@ -1,10 +1,19 @@
 import { DEFAULT_EVENT_TYPES, EVENT_TYPES } from '../../../domain/notification-events.js';
+import { WEBHOOK_FORMATS, type WebhookFormat } from '../../../domain/webhook-formats.js';
 import type { DeliveryView } from '../../notify/delivery-store.js';
 import type { CreatedWebhook, WebhookView } from '../../notify/webhooks.js';
 import { Badge, Cell, DataTable, Pager, When } from './components.js';
 import { ActionButton, CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
 type Frame = PageFrame & { csrfToken: string };
+
+/** What each format sends, as the form offers it. */
+const FORMAT_LABELS: Record<WebhookFormat, string> = {
+  standard: 'Standard Webhooks (signed JSON, for a program)',
+  slack: 'Slack, Mattermost, Rocket.Chat (a message)',
+  discord: 'Discord (a message)',
+  ntfy: 'ntfy (a push notification)',
+};
 
 export function WebhooksPage({
   frame,
@@ -19,7 +28,7 @@ export function WebhooksPage({
 }) {
   return (
     <Layout {...frame}>
-      {created && (
+      {created?.secret && (
         <section class="card" id="created-webhook">
           <h2>Signing secret of {created.url}</h2>
           <p class="muted">Shown only now. The receiver checks each delivery's signature with it (Standard Webhooks).</p>
@@ -31,12 +40,13 @@ export function WebhooksPage({
           </button>
         </section>
       )}
-      <DataTable columns={['Receiver', 'Events', 'Added', '']} empty="No webhook yet.">
+      <DataTable columns={['Receiver', 'Format', 'Events', 'Added', '']} empty="No webhook yet.">
         {webhooks.map((webhook) => (
           <tr data-webhook={webhook.id}>
             <Cell label="Receiver">
               <a href={`/ui/webhooks/${webhook.id}`}>{webhook.url}</a> {webhook.disabled && <Badge value="disabled" />}
             </Cell>
+            <Cell label="Format">{webhook.format}</Cell>
             <Cell label="Events">{webhook.events.join(', ')}</Cell>
             <Cell label="Added">
               <When at={webhook.createdAt} now={now} />
@@ -60,6 +70,14 @@ export function WebhooksPage({
             <label>
               URL (https://…)
               <input type="url" name="url" required maxlength={2048} />
+            </label>
+            <label>
+              Format
+              <select name="format">
+                {WEBHOOK_FORMATS.map((format) => (
+                  <option value={format}>{FORMAT_LABELS[format]}</option>
+                ))}
+              </select>
             </label>
             <fieldset>
               <legend>Events</legend>
@@ -93,7 +111,7 @@ export function DeliveriesPage({
   return (
     <Layout {...frame}>
       <p>
-        To <code>{webhook.url}</code>: {webhook.events.join(', ')}
+        To <code>{webhook.url}</code> ({webhook.format}): {webhook.events.join(', ')}
       </p>
       {mayPost(frame) && <ActionButton action={`/ui/webhooks/${webhook.id}/test`} csrfToken={frame.csrfToken} label="Send test event" />}
       <h2>Deliveries</h2>

@@ -26,7 +26,14 @@ function scriptedSender(answers: (number | string)[]) {
 }
 
 function worker(send: DeliveryWorkerOptions['send'], options: Partial<DeliveryWorkerOptions> = {}) {
-  return createDeliveryWorker({ db: test.context.db, now: test.clock.now, send, logger: silent, ...options });
+  return createDeliveryWorker({
+    db: test.context.db,
+    now: test.clock.now,
+    send,
+    publicUrl: test.context.config.publicUrl,
+    logger: silent,
+    ...options,
+  });
 }
 
 function delivery(id: string) {

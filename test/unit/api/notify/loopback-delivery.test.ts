@@ -129,6 +129,7 @@ function deliverOnce(db: Db, options: HttpSenderOptions): Promise<number> {
     db,
     now: () => new Date(),
     send: createHttpSender(options),
+    publicUrl: loopbackConfig.publicUrl,
     logger: { warn() {}, error() {} },
   }).deliverDue();
 }
@@ -162,6 +163,7 @@ describe('webhook delivery to a loopback receiver', () => {
       db,
       now: () => new Date(),
       send: sendToLoopback,
+      publicUrl: loopbackConfig.publicUrl,
       logger: { warn() {}, error() {} },
       retryScheduleMs: FAST_SCHEDULE_MS,
       pollIntervalMs: 10,
@@ -215,6 +217,7 @@ describe('webhook delivery to a loopback receiver', () => {
         db: test.context.db,
         now: () => new Date(),
         send: sendToLoopback,
+        publicUrl: loopbackConfig.publicUrl,
         logger: { warn() {}, error() {} },
         retryScheduleMs: [60_000],
         requestTimeoutMs: 50,
