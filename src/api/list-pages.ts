@@ -1,3 +1,5 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 
@@ -7,6 +9,9 @@ import { AppError } from '../errors.js';
  * base64url of a small JSON object holding the key of the page's last row, so
  * the next page is a seek on an index (`key > after ORDER BY key LIMIT n`),
  * never an offset that scans the rows before it.
+ *
+ * Every list of the API pages this way; each order has its index (named for
+ * it in src/db/schema.ts), and a unit test pins each page's query plan.
  */
 
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -79,4 +84,34 @@ export function pageOf<Row>(rows: Row[], limit: number, keyOf: (row: Row) => unk
   if (rows.length <= limit) return { rows, nextCursor: null };
   const page = rows.slice(0, limit);
   return { rows: page, nextCursor: encodeCursor(keyOf(page[page.length - 1] as Row)) };
+}
+
+/** One page asked for: at most `limit` rows, those after the row whose key is `after` (none: from the first). */
+export interface PageRequest<Key> {
+  limit: number;
+  after?: Key | undefined;
+}
+
+/** The key of a row in the host list, ordered by name. */
+export const hostNameKey = z.string().min(1).max(64);
+
+/** The key of a row in a list ordered by a time, then an id (for ties): [milliseconds, id]. */
+export const timeAndIdKey = z.tuple([z.number().int().min(0).max(8_640_000_000_000_000), z.string().min(1).max(128)]);
+export type TimeAndId = z.infer<typeof timeAndIdKey>;
+
+/** The key of a row in a list ordered by an integer id (audit entries, sessions, checks). */
+export const integerIdKey = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export function timeAndIdOf(time: Date, id: string): TimeAndId {
+  return [time.getTime(), id];
+}
+
+/**
+ * The rows after `after` in a list ordered by (time, id), newest first
+ * ('desc') or oldest first ('asc'): a row-value comparison, which SQLite
+ * answers with a seek on an index of (…, time, id). Undefined: from the first row.
+ */
+export function afterTimeAndId(time: SQLiteColumn, id: SQLiteColumn, after: TimeAndId | undefined, order: 'asc' | 'desc'): SQL | undefined {
+  if (after === undefined) return undefined;
+  return order === 'desc' ? sql`(${time}, ${id}) < (${after[0]}, ${after[1]})` : sql`(${time}, ${id}) > (${after[0]}, ${after[1]})`;
 }

@@ -10,6 +10,7 @@ import { addAncestorCommands, addHostCommands } from './commands/host-commands.j
 import { addMaintainerCommands } from './commands/maintainer-commands.js';
 import { addStateCommands } from './commands/state-commands.js';
 import { addWebhookCommands } from './commands/webhook-commands.js';
+import { printJson } from './output.js';
 
 const program = new Command('borgctl')
   .description('secure-borg-server: a BorgBackup server where hosts enroll themselves')
@@ -28,11 +29,13 @@ program
 program
   .command('healthcheck')
   .description('exit 0 when sshd and the API answer, the state directory is writable and root reports its loops live')
-  .action(async () => {
+  .option('--json', 'print JSON: {"healthy": …, "problems": [...]}')
+  .action(async (options: { json?: boolean }) => {
     // Unhealthy unless every check says otherwise, even one that never settles.
     process.exitCode = 1;
     const problems = await healthcheck(loadConfig());
-    for (const problem of problems) process.stderr.write(`unhealthy: ${problem}\n`);
+    if (options.json) printJson({ healthy: problems.length === 0, problems });
+    else for (const problem of problems) process.stderr.write(`unhealthy: ${problem}\n`);
     process.exitCode = problems.length === 0 ? 0 : 1;
   });
 
@@ -49,7 +52,7 @@ program
       sshHostKeys: context.readSshHostKeys(),
     };
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(identity, null, 2)}\n`);
+      printJson(identity);
       return;
     }
     process.stdout.write(

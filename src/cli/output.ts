@@ -1,7 +1,18 @@
-/** Prints rows as JSON (--json) or as an aligned table for people. */
+/** What --json prints: one JSON document on standard output, and nothing else there. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A command's outcome: with --json its JSON document on standard output, else the sentence for people on standard error. */
+export function printOutcome(asJson: boolean, value: unknown, sentence: string): void {
+  if (asJson) printJson(value);
+  else process.stderr.write(`${sentence}\n`);
+}
+
+/** Prints rows as JSON (--json: one array, the whole list) or as an aligned table for people. */
 export function printRows(rows: Record<string, unknown>[], columns: string[], asJson: boolean): void {
   if (asJson) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    printJson(rows);
     return;
   }
   if (rows.length === 0) {
@@ -24,8 +35,16 @@ function formatCell(value: unknown): string {
   return String(value);
 }
 
-/** A secret goes alone on the last line of standard output; explanations go to standard error. */
-export function printSecret(explanation: string, secret: string): void {
+/**
+ * A secret goes alone on the last line of standard output; explanations go to
+ * standard error. With --json, the created thing, its secret among its fields,
+ * is the JSON document on standard output.
+ */
+export function printSecret(explanation: string, secret: string, json?: unknown): void {
+  if (json !== undefined) {
+    printJson(json);
+    return;
+  }
   process.stderr.write(`${explanation}\n`);
   process.stdout.write(`${secret}\n`);
 }

@@ -32,7 +32,11 @@ export const enrollmentTokens = sqliteTable(
     consumedAt: integer('consumed_at', { mode: 'timestamp_ms' }),
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
   },
-  (table) => [index('enrollment_tokens_status').on(table.status)],
+  (table) => [
+    index('enrollment_tokens_status').on(table.status),
+    // The token list's pages: a seek on (issued_at, jti), newest first.
+    index('enrollment_tokens_issued').on(table.issuedAt, table.jti),
+  ],
 );
 
 export const enrollments = sqliteTable(
@@ -59,7 +63,12 @@ export const enrollments = sqliteTable(
     decidedAt: integer('decided_at', { mode: 'timestamp_ms' }),
     decidedBy: text('decided_by'),
   },
-  (table) => [index('enrollments_status').on(table.status), index('enrollments_host_name').on(table.hostName)],
+  (table) => [
+    // The enrollment list's pages, newest first: all of them, or those of one status.
+    index('enrollments_created').on(table.createdAt, table.id),
+    index('enrollments_status_created').on(table.status, table.createdAt, table.id),
+    index('enrollments_host_name').on(table.hostName),
+  ],
 );
 
 /**
@@ -97,20 +106,25 @@ export const hosts = sqliteTable(
   (table) => [index('hosts_status').on(table.status)],
 );
 
-export const adminTokens = sqliteTable('admin_tokens', {
-  id: text('id').primaryKey(),
-  label: text('label').notNull(),
-  secretHash: text('secret_hash').notNull(),
-  createdAt: createdAt(),
-  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
-  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
-  /** What the token may do (src/domain/admin-roles.ts); tokens from before roles existed are admin. */
-  role: text('role', { enum: ['admin', 'read', 'metrics', 'enroll'] })
-    .notNull()
-    .default('admin'),
-  /** Null: the token does not expire (it can still be revoked). */
-  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
-});
+export const adminTokens = sqliteTable(
+  'admin_tokens',
+  {
+    id: text('id').primaryKey(),
+    label: text('label').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+    /** What the token may do (src/domain/admin-roles.ts); tokens from before roles existed are admin. */
+    role: text('role', { enum: ['admin', 'read', 'metrics', 'enroll'] })
+      .notNull()
+      .default('admin'),
+    /** Null: the token does not expire (it can still be revoked). */
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+  },
+  // The admin token list's pages: a seek on (created_at, id), newest first.
+  (table) => [index('admin_tokens_created').on(table.createdAt, table.id)],
+);
 
 export const auditLog = sqliteTable(
   'audit_log',
@@ -132,18 +146,23 @@ export const auditLog = sqliteTable(
  * Receivers of event notifications: signed events (Standard Webhooks), or a message for people
  * in a chat or push service's own format. The secret is shown once, at creation.
  */
-export const webhooks = sqliteTable('webhooks', {
-  id: text('id').primaryKey(),
-  url: text('url').notNull(),
-  /** `whsec_<base64>`: the HMAC key; never returned by the API after creation. Unused (and never shown) for a message format. */
-  secret: text('secret').notNull(),
-  /** How its deliveries look on the wire (src/domain/webhook-formats.ts). */
-  format: text('format', { enum: WEBHOOK_FORMATS }).notNull().default('standard'),
-  /** The event types it receives (JSON array); opt-in types only when listed. */
-  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
-  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
-  createdAt: createdAt(),
-});
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    /** `whsec_<base64>`: the HMAC key; never returned by the API after creation. Unused (and never shown) for a message format. */
+    secret: text('secret').notNull(),
+    /** How its deliveries look on the wire (src/domain/webhook-formats.ts). */
+    format: text('format', { enum: WEBHOOK_FORMATS }).notNull().default('standard'),
+    /** The event types it receives (JSON array); opt-in types only when listed. */
+    events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+    disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+    createdAt: createdAt(),
+  },
+  // The webhook list's pages: a seek on (created_at, id), oldest first.
+  (table) => [index('webhooks_created').on(table.createdAt, table.id)],
+);
 
 /**
  * The persisted queue: one row per message to send (a webhook event, or a
@@ -171,7 +190,8 @@ export const webhookDeliveries = sqliteTable(
   },
   (table) => [
     index('webhook_deliveries_due').on(table.status, table.nextAttemptAt),
-    index('webhook_deliveries_webhook').on(table.webhookId, table.createdAt),
+    // A webhook's delivery log, newest first, paged by (created_at, id).
+    index('webhook_deliveries_webhook_created').on(table.webhookId, table.createdAt, table.id),
   ],
 );
 

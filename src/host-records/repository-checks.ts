@@ -43,12 +43,12 @@ export function pruneChecks(db: Queryable, hostName: string, keep = KEPT_CHECKS_
     .run();
 }
 
-/** A host's checks, newest first. */
-export function listChecks(db: Queryable, hostName: string, limit = KEPT_CHECKS_PER_HOST): RepositoryCheckRow[] {
+/** A host's checks, newest first; `beforeId` gives those older than that check (a seek on repository_checks_host). */
+export function listChecks(db: Queryable, hostName: string, limit = KEPT_CHECKS_PER_HOST, beforeId?: number): RepositoryCheckRow[] {
   return db
     .select()
     .from(repositoryChecks)
-    .where(eq(repositoryChecks.hostName, hostName))
+    .where(and(eq(repositoryChecks.hostName, hostName), beforeId === undefined ? undefined : lt(repositoryChecks.id, beforeId)))
     .orderBy(desc(repositoryChecks.id))
     .limit(limit)
     .all();

@@ -143,7 +143,7 @@ describe('host views and GET /v1/admin/hosts/:name/sessions', () => {
     const first = await callApi(api.app, 'GET', '/v1/admin/hosts/web/sessions?limit=1', { token: api.adminToken });
     expect(first.body.sessions).toHaveLength(1);
     expect(first.body.sessions[0]).toMatchObject({ outcome: 'aborted', clientAddress: '192.0.2.5' });
-    const next = await callApi(api.app, 'GET', `/v1/admin/hosts/web/sessions?limit=10&before=${first.body.sessions[0].id}`, {
+    const next = await callApi(api.app, 'GET', `/v1/admin/hosts/web/sessions?limit=10&cursor=${first.body.nextCursor}`, {
       token: api.adminToken,
     });
     expect(next.body.sessions.map((session: { outcome: string }) => session.outcome)).toEqual(['backup']);

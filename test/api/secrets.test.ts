@@ -72,15 +72,15 @@ describe('GET /v1/admin/audit', () => {
     expect(response.body.entries.every((entry: { actor: string }) => entry.actor.length > 0)).toBe(true);
   });
 
-  it('pages with limit and before', async () => {
+  it('pages with limit and cursor', async () => {
     await exerciseEverything();
     const first = await callApi(api.app, 'GET', '/v1/admin/audit?limit=2', { token: api.adminToken });
     expect(first.body.entries).toHaveLength(2);
-    const next = await callApi(api.app, 'GET', `/v1/admin/audit?limit=2&before=${first.body.entries[1].id}`, { token: api.adminToken });
+    const next = await callApi(api.app, 'GET', `/v1/admin/audit?limit=2&cursor=${first.body.nextCursor}`, { token: api.adminToken });
     expect(next.body.entries[0].id).toBe(first.body.entries[1].id - 1);
   });
 
-  it.each(['limit=abc', 'limit=0', 'limit=1001', 'limit=-1', 'limit=1.5', 'before=abc', 'before=-3', 'before=1e3', 'since=1'])(
+  it.each(['limit=abc', 'limit=0', 'limit=1001', 'limit=-1', 'limit=1.5', 'before=5', 'cursor=abc', 'cursor=-3', 'since=1'])(
     'refuses the query %s with 400',
     async (query) => {
       const response = await callApi(api.app, 'GET', `/v1/admin/audit?${query}`, { token: api.adminToken });

@@ -392,7 +392,7 @@ describe('tokens and the audit log on the page', () => {
     const ids = [...first.text.matchAll(/data-audit="(\d+)"/g)].map((match) => Number(match[1]));
     expect(ids).toHaveLength(50);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
-    const older = /href="(\/ui\/audit\?before=\d+)" rel="next"/.exec(first.text)?.[1] ?? '';
+    const older = /href="(\/ui\/audit\?cursor=[A-Za-z0-9_-]+)" rel="next"/.exec(first.text)?.[1] ?? '';
     const second = await web.get(older);
     const rest = [...second.text.matchAll(/data-audit="(\d+)"/g)].map((match) => Number(match[1]));
     expect(Math.max(...rest)).toBeLessThan(Math.min(...ids));

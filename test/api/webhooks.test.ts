@@ -142,12 +142,12 @@ describe('GET /v1/admin/webhooks/:id/deliveries', () => {
     }
     const first = await call('GET', `/v1/admin/webhooks/${created.id}/deliveries?limit=2`);
     expect(first.body.deliveries.map((entry: { id: string }) => entry.id)).toEqual([ids[4], ids[3]]);
-    const second = await call('GET', `/v1/admin/webhooks/${created.id}/deliveries?limit=2&before=${ids[3]}`);
+    const second = await call('GET', `/v1/admin/webhooks/${created.id}/deliveries?limit=2&cursor=${first.body.nextCursor}`);
     expect(second.body.deliveries.map((entry: { id: string }) => entry.id)).toEqual([ids[2], ids[1]]);
     expect(second.body.deliveries[0]).toMatchObject({ eventType: 'host.stale', host: 'web2', status: 'pending' });
   });
 
-  it.each(['limit=0', 'limit=1001', 'limit=x', 'before=1', 'other=1'])('refuses %s with a 400', async (query) => {
+  it.each(['limit=0', 'limit=1001', 'limit=x', 'before=1', 'cursor=x', 'other=1'])('refuses %s with a 400', async (query) => {
     const created = await addWebhook();
     const response = await call('GET', `/v1/admin/webhooks/${created.id}/deliveries?${query}`);
     expect(response.status).toBe(400);

@@ -5,6 +5,7 @@ import { adminTokens } from '../../db/schema.js';
 import type { AdminRole } from '../../domain/admin-roles.js';
 import { AppError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-log.js';
+import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 
 /**
  * Admin tokens look like `bsa_<id>_<secret>`: the id finds the row, the
@@ -80,8 +81,14 @@ export function isExpired(expiresAt: Date | null, now: Date): boolean {
   return expiresAt !== null && expiresAt.getTime() <= now.getTime();
 }
 
+/** The admin tokens, newest first. */
 export function listAdminTokens(db: Db) {
-  return db
+  return listAdminTokenPage(db, { limit: Number.MAX_SAFE_INTEGER - 1 }).tokens;
+}
+
+/** One page of the admin tokens, newest first: a seek on admin_tokens_created. */
+export function listAdminTokenPage(db: Db, request: PageRequest<TimeAndId>) {
+  const rows = db
     .select({
       id: adminTokens.id,
       label: adminTokens.label,
@@ -92,8 +99,12 @@ export function listAdminTokens(db: Db) {
       expiresAt: adminTokens.expiresAt,
     })
     .from(adminTokens)
-    .orderBy(desc(adminTokens.createdAt))
+    .where(afterTimeAndId(adminTokens.createdAt, adminTokens.id, request.after, 'desc'))
+    .orderBy(desc(adminTokens.createdAt), desc(adminTokens.id))
+    .limit(request.limit + 1)
     .all();
+  const page = pageOf(rows, request.limit, (row) => timeAndIdOf(row.createdAt, row.id));
+  return { tokens: page.rows, nextCursor: page.nextCursor };
 }
 
 export function revokeAdminToken(db: Db, id: string, now: Date, actor: string): void {

@@ -1,6 +1,7 @@
 import { and, desc, inArray, lt } from 'drizzle-orm';
 import type { Queryable } from '../../db/connection.js';
 import { auditLog } from '../../db/schema.js';
+import { type PageRequest, pageOf } from '../list-pages.js';
 
 export interface AuditEntry {
   actor: string;
@@ -37,4 +38,11 @@ export function listAudit(db: Queryable, options: { limit: number; beforeId?: nu
     .orderBy(desc(auditLog.id))
     .limit(options.limit)
     .all();
+}
+
+/** One page of the audit log, newest first: a seek on its id (the table's rowid). */
+export function listAuditPage(db: Queryable, request: PageRequest<number>) {
+  const rows = listAudit(db, { limit: request.limit + 1, ...(request.after === undefined ? {} : { beforeId: request.after }) });
+  const page = pageOf(rows, request.limit, (row) => row.id);
+  return { entries: page.rows, nextCursor: page.nextCursor };
 }

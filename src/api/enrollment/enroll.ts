@@ -10,6 +10,7 @@ import { AppError } from '../../errors.js';
 import { findHeldNames, findNameHolder } from '../../host-records/hosts-store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { enqueueEvent } from '../notify/queue.js';
 import { randomCommandLineId } from '../random-id.js';
 import { hashToken, verifyEnrollmentToken } from '../tokens/enrollment-token.js';
@@ -200,4 +201,38 @@ function selectEnrollments(context: ServerContext, where: SQL | undefined, limit
   const query = context.db.select().from(enrollments).where(where).orderBy(desc(enrollments.createdAt), desc(enrollments.id));
   const rows = limit === undefined ? query.all() : query.limit(limit).all();
   return toViews(context, rows);
+}
+
+/**
+ * One page of the enrollments, or of those of one status, newest first: a
+ * seek on enrollments_created, or on enrollments_status_created with the
+ * status. An expired enrollment is one marked so or a pending one past its
+ * expiry: two seeks on the status index, merged.
+ */
+export function listEnrollmentPage(context: ServerContext, request: PageRequest<TimeAndId> & { status?: EnrollmentStatus | undefined }) {
+  const now = context.now();
+  const after = afterTimeAndId(enrollments.createdAt, enrollments.id, request.after, 'desc');
+  const read = (where: SQL | undefined) =>
+    context.db
+      .select()
+      .from(enrollments)
+      .where(and(where, after))
+      .orderBy(desc(enrollments.createdAt), desc(enrollments.id))
+      .limit(request.limit + 1)
+      .all();
+  const rows =
+    request.status === 'expired'
+      ? [...read(eq(enrollments.status, 'expired')), ...read(and(eq(enrollments.status, 'pending'), lte(enrollments.expiresAt, now)))]
+          .sort(newestFirst)
+          .slice(0, request.limit + 1)
+      : read(request.status === undefined ? undefined : hasStatus(request.status, now));
+  const page = pageOf(rows, request.limit, (row) => timeAndIdOf(row.createdAt, row.id));
+  return { enrollments: toViews(context, page.rows), nextCursor: page.nextCursor };
+}
+
+/** The order of the enrollment list: by creation time, then id, newest first (as SQLite compares them). */
+function newestFirst(left: EnrollmentRow, right: EnrollmentRow): number {
+  const byTime = right.createdAt.getTime() - left.createdAt.getTime();
+  if (byTime !== 0) return byTime;
+  return left.id < right.id ? 1 : left.id > right.id ? -1 : 0;
 }

@@ -10,6 +10,7 @@ import { AppError } from '../../errors.js';
 import type { TlsIdentity } from '../../identity/tls-identity.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   hashToken,
@@ -106,9 +107,15 @@ export async function createEnrollmentToken(context: ServerContext, request: Tok
   return { token, jti, expiresAt, command: enrollCommand(context.config.publicUrl, token, context.tlsIdentity()) };
 }
 
+/** The enrollment tokens, newest first: every one (the page's list), or one page of them. */
 export function listEnrollmentTokens(context: ServerContext) {
+  return listEnrollmentTokenPage(context, { limit: Number.MAX_SAFE_INTEGER - 1 }).tokens;
+}
+
+/** One page of the enrollment tokens, newest first: a seek on enrollment_tokens_issued. */
+export function listEnrollmentTokenPage(context: ServerContext, request: PageRequest<TimeAndId>) {
   const now = context.now().getTime();
-  return context.db
+  const rows = context.db
     .select({
       jti: enrollmentTokens.jti,
       host: enrollmentTokens.hostName,
@@ -123,12 +130,16 @@ export function listEnrollmentTokens(context: ServerContext) {
       createdBy: enrollmentTokens.createdBy,
     })
     .from(enrollmentTokens)
-    .orderBy(desc(enrollmentTokens.issuedAt))
-    .all()
-    .map((row) => ({
-      ...row,
-      status: row.status === 'issued' && row.expiresAt.getTime() <= now ? ('expired' as const) : row.status,
-    }));
+    .where(afterTimeAndId(enrollmentTokens.issuedAt, enrollmentTokens.jti, request.after, 'desc'))
+    .orderBy(desc(enrollmentTokens.issuedAt), desc(enrollmentTokens.jti))
+    .limit(request.limit + 1)
+    .all();
+  const page = pageOf(rows, request.limit, (row) => timeAndIdOf(row.issuedAt, row.jti));
+  const tokens = page.rows.map((row) => ({
+    ...row,
+    status: row.status === 'issued' && row.expiresAt.getTime() <= now ? ('expired' as const) : row.status,
+  }));
+  return { tokens, nextCursor: page.nextCursor };
 }
 
 export function revokeEnrollmentToken(context: ServerContext, jti: string, by: Actor): void {

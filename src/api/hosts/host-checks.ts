@@ -3,12 +3,18 @@ import { AppError } from '../../errors.js';
 import { listChecks, type RepositoryCheckRow } from '../../host-records/repository-checks.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { type PageRequest, pageOf } from '../list-pages.js';
 import { getHost } from './hosts.js';
 
-/** What the API and the CLI show of a host's repository checks (newest first). */
-export function listHostChecks(context: ServerContext, hostName: string): RepositoryCheckRow[] {
+/** What the API and the CLI show of a host's repository checks: one page, newest first. */
+export function listHostChecks(
+  context: ServerContext,
+  hostName: string,
+  request: PageRequest<number>,
+): { checks: RepositoryCheckRow[]; nextCursor: string | null } {
   getHost(context, hostName);
-  return listChecks(context.db, hostName);
+  const page = pageOf(listChecks(context.db, hostName, request.limit + 1, request.after), request.limit, (row) => row.id);
+  return { checks: page.rows, nextCursor: page.nextCursor };
 }
 
 /** Asks the server to check the host's repository as soon as it can (no other check running, no session open). */

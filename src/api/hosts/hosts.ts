@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { hosts, maintainerGrants } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
@@ -17,7 +17,7 @@ import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-re
 import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
-import { pageOf } from '../list-pages.js';
+import { type PageRequest, pageOf } from '../list-pages.js';
 import { maintainersReaching } from '../maintainers/maintainers.js';
 import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { copyRootAnswer } from './root-answers.js';
@@ -91,20 +91,9 @@ export function toHostView(
   };
 }
 
-export function listHosts(context: ServerContext, options: { includeDeleted?: boolean } = {}): HostView[] {
-  const statuses: HostRow['status'][] = options.includeDeleted ? ['active', 'disabled', 'deleted', 'purging'] : ['active', 'disabled'];
-  const monitoringOf = monitoringOfEveryHost(context.db, context.now());
-  return context.db
-    .select()
-    .from(hosts)
-    .where(inArray(hosts.status, statuses))
-    .orderBy(asc(hosts.name))
-    .all()
-    .map((row) => toHostView(context, row, monitoringOf(row)));
-}
-
-/** Live hosts (active and disabled) are those a list shows. */
+/** Live hosts (active and disabled) are those a list shows; `borgctl hosts list --all` adds the deleted ones whose data is kept. */
 const LIVE_STATUSES = ['active', 'disabled'] as const;
+const EVERY_STATUS = ['active', 'disabled', 'deleted', 'purging'] as const;
 
 /**
  * One page of the live hosts by name: those after `after` (the last name of
@@ -112,10 +101,10 @@ const LIVE_STATUSES = ['active', 'disabled'] as const;
  * limit + 1 rows and the monitoring of those hosts only, whatever the number
  * of hosts (pinned with EXPLAIN QUERY PLAN in the unit tests).
  */
-export function listHostPage(context: ServerContext, page: { limit: number; after?: string | undefined }) {
+export function listHostPage(context: ServerContext, page: PageRequest<string> & { includeDeleted?: boolean }) {
   // The unary plus keeps SQLite from choosing the status index (then sorting every live host by name):
   // the status is checked on each row the name index yields, and the scan stops after limit + 1 rows.
-  const isLive = sql`+${hosts.status} in ${LIVE_STATUSES}`;
+  const isLive = sql`+${hosts.status} in ${page.includeDeleted ? EVERY_STATUS : LIVE_STATUSES}`;
   const rows = context.db
     .select()
     .from(hosts)
@@ -138,10 +127,19 @@ export function getHost(context: ServerContext, name: string): HostView {
   return toHostView(context, row);
 }
 
-/** A live host's recorded sessions, newest first (see src/host-records/host-sessions.ts). */
-export function hostSessions(context: ServerContext, name: string, page: { limit: number; beforeId?: number }): HostSessionRow[] {
+/** One page of a live host's recorded sessions, newest first (see src/host-records/host-sessions.ts): a seek on host_sessions_host. */
+export function hostSessions(
+  context: ServerContext,
+  name: string,
+  request: PageRequest<number>,
+): { sessions: HostSessionRow[]; nextCursor: string | null } {
   if (!findLiveHost(context.db, name)) throw new AppError('NOT_FOUND', `no host named "${name}"`);
-  return listSessions(context.db, name, page);
+  const rows = listSessions(context.db, name, {
+    limit: request.limit + 1,
+    ...(request.after === undefined ? {} : { beforeId: request.after }),
+  });
+  const page = pageOf(rows, request.limit, (row) => row.id);
+  return { sessions: page.rows, nextCursor: page.nextCursor };
 }
 
 export interface HostChanges {

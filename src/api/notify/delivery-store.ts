@@ -1,7 +1,8 @@
-import { and, desc, eq, lt, lte, notInArray, or } from 'drizzle-orm';
+import { and, desc, eq, lte, notInArray, or } from 'drizzle-orm';
 import type { Db, Queryable } from '../../db/connection.js';
 import { hosts, webhookDeliveries, webhooks } from '../../db/schema.js';
 import type { WebhookFormat } from '../../domain/webhook-formats.js';
+import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { type PingOutcome, pingTargetUrl } from './queue.js';
 import { nextAttemptAfterFailure } from './retry-schedule.js';
 
@@ -192,42 +193,39 @@ export interface DeliveryView {
   deliveredAt: Date | null;
 }
 
-/** A webhook's deliveries, newest first; `before` (a delivery id) gives the next page. */
-export function listDeliveries(db: Queryable, webhookId: string, options: { limit: number; before?: string }): DeliveryView[] {
-  const conditions = [eq(webhookDeliveries.webhookId, webhookId)];
-  if (options.before !== undefined) {
-    const from = db
-      .select({ createdAt: webhookDeliveries.createdAt })
-      .from(webhookDeliveries)
-      .where(and(eq(webhookDeliveries.id, options.before), eq(webhookDeliveries.webhookId, webhookId)))
-      .get();
-    if (from) {
-      const older = or(
-        lt(webhookDeliveries.createdAt, from.createdAt),
-        and(eq(webhookDeliveries.createdAt, from.createdAt), lt(webhookDeliveries.id, options.before)),
-      );
-      if (older) conditions.push(older);
-    } else {
-      return [];
-    }
-  }
-  return db
+/** One page of a webhook's deliveries, newest first: a seek on webhook_deliveries_webhook_created. */
+export function listDeliveries(
+  db: Queryable,
+  webhookId: string,
+  request: PageRequest<TimeAndId>,
+): { deliveries: DeliveryView[]; nextCursor: string | null } {
+  const rows = db
     .select()
     .from(webhookDeliveries)
-    .where(and(...conditions))
+    .where(
+      and(
+        eq(webhookDeliveries.webhookId, webhookId),
+        afterTimeAndId(webhookDeliveries.createdAt, webhookDeliveries.id, request.after, 'desc'),
+      ),
+    )
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
-    .limit(options.limit)
-    .all()
-    .map((row) => ({
-      id: row.id,
-      eventType: row.eventType,
-      host: row.hostName,
-      status: row.status,
-      attempts: row.attempts,
-      nextAttemptAt: row.status === 'pending' ? row.nextAttemptAt : null,
-      lastStatusCode: row.lastStatusCode,
-      lastError: row.lastError,
-      createdAt: row.createdAt,
-      deliveredAt: row.deliveredAt,
-    }));
+    .limit(request.limit + 1)
+    .all();
+  const page = pageOf(rows, request.limit, (row) => timeAndIdOf(row.createdAt, row.id));
+  return { deliveries: page.rows.map(toDeliveryView), nextCursor: page.nextCursor };
+}
+
+function toDeliveryView(row: DeliveryRow): DeliveryView {
+  return {
+    id: row.id,
+    eventType: row.eventType,
+    host: row.hostName,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.status === 'pending' ? row.nextAttemptAt : null,
+    lastStatusCode: row.lastStatusCode,
+    lastError: row.lastError,
+    createdAt: row.createdAt,
+    deliveredAt: row.deliveredAt,
+  };
 }

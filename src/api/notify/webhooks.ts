@@ -8,6 +8,7 @@ import { DEFAULT_WEBHOOK_FORMAT, isWebhookFormat, WEBHOOK_FORMATS, type WebhookF
 import { AppError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { type DeliveryView, listDeliveries } from './delivery-store.js';
 import { enqueueTestEvent } from './queue.js';
 import { generateWebhookSecret } from './webhook-secret.js';
@@ -88,8 +89,22 @@ export function createWebhook(context: ServerContext, request: WebhookRequest, b
   return { ...toView(row), secret: format === 'standard' ? row.secret : null };
 }
 
+/** Every webhook, oldest first (the page's list; there are few). */
 export function listWebhooks(context: ServerContext): WebhookView[] {
-  return context.db.select().from(webhooks).orderBy(asc(webhooks.createdAt)).all().map(toView);
+  return listWebhookPage(context, { limit: Number.MAX_SAFE_INTEGER - 1 }).webhooks;
+}
+
+/** One page of the webhooks, oldest first: a seek on webhooks_created. */
+export function listWebhookPage(context: ServerContext, request: PageRequest<TimeAndId>) {
+  const rows = context.db
+    .select()
+    .from(webhooks)
+    .where(afterTimeAndId(webhooks.createdAt, webhooks.id, request.after, 'asc'))
+    .orderBy(asc(webhooks.createdAt), asc(webhooks.id))
+    .limit(request.limit + 1)
+    .all();
+  const page = pageOf(rows, request.limit, (row) => timeAndIdOf(row.createdAt, row.id));
+  return { webhooks: page.rows.map(toView), nextCursor: page.nextCursor };
 }
 
 function requireWebhook(context: ServerContext, id: string): WebhookView {
@@ -114,7 +129,12 @@ export function sendTestEvent(context: ServerContext, id: string, by: Actor): { 
   return { deliveryId: enqueueTestEvent(context.db, context.now(), id, { message: 'a test event from secure-borg-server', by: by.actor }) };
 }
 
-export function webhookDeliveries(context: ServerContext, id: string, page: { limit: number; before?: string }): DeliveryView[] {
+/** One page of a webhook's delivery log, newest first. */
+export function webhookDeliveries(
+  context: ServerContext,
+  id: string,
+  request: PageRequest<TimeAndId>,
+): { deliveries: DeliveryView[]; nextCursor: string | null } {
   requireWebhook(context, id);
-  return listDeliveries(context.db, id, page);
+  return listDeliveries(context.db, id, request);
 }

@@ -3,17 +3,17 @@ import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../errors.js';
 import { adminActor } from '../admin/admin-tokens.js';
 import type { AppEnv } from '../app-env.js';
-import { listAudit } from '../audit/audit-log.js';
+import { listAuditPage } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
-import { listEnrollments } from '../enrollment/enroll.js';
-import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
+import { listEnrollmentPage } from '../enrollment/enroll.js';
+import { createEnrollmentToken, listEnrollmentTokenPage, revokeEnrollmentToken } from '../enrollment/tokens.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, hostSessions, listHostPage, updateHost } from '../hosts/hosts.js';
-import { pageLimit, pageQuery, parsePageQuery } from '../list-pages.js';
+import { hostNameKey, integerIdKey, pageQuery, parsePageQuery, timeAndIdKey } from '../list-pages.js';
 import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
 import { jsonBody } from '../middleware/json-body.js';
-import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
+import { createWebhook, listWebhookPage, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
 import { createRouteTable } from './route-table.js';
 
 const tokenBody = z.strictObject({
@@ -51,29 +51,15 @@ const webhookBody = z.strictObject({
   format: z.string().max(32).optional(),
 });
 
-/** `limit` and `cursor` of the host list, ordered by host name. */
-const hostsQuery = pageQuery(z.string().min(1).max(64));
-
-/** `limit` and `before` (a delivery id, for the next page). */
-const deliveriesQuery = z.strictObject({
-  limit: pageLimit,
-  before: z
-    .string()
-    .regex(/^msg_[A-Za-z0-9_-]{1,64}$/)
-    .optional(),
-});
+// Every list pages the one way (src/api/list-pages.ts): `limit` and `cursor` in, `nextCursor` out.
+/** The host list, ordered by host name. */
+const hostsQuery = pageQuery(hostNameKey);
+/** Lists ordered by a time and an id: enrollments, enrollment tokens, webhooks, deliveries. */
+const timeAndIdQuery = pageQuery(timeAndIdKey);
+/** Lists ordered by an integer id: the audit log, a host's sessions and checks. */
+const integerIdQuery = pageQuery(integerIdKey);
 
 const statusQuery = z.enum(['pending', 'approved', 'denied', 'expired']).optional();
-
-/** `limit` and `before` (an entry id, for the next page): decimal integers. */
-const auditQuery = z.strictObject({
-  limit: pageLimit,
-  before: z
-    .string()
-    .regex(/^\d{1,15}$/)
-    .transform(Number)
-    .optional(),
-});
 
 /** Who made an admin request: the token's actor and the client's address, for the audit log. */
 export function actorOf(c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor {
@@ -91,16 +77,17 @@ export function adminRoutes(context: ServerContext) {
     const created = await createEnrollmentToken(context, c.req.valid('json'), actorOf(c));
     return c.json(created, 201);
   });
-  table.on('GET', '/tokens', 'enroll', (c) => c.json({ tokens: listEnrollmentTokens(context) }));
+  table.on('GET', '/tokens', 'enroll', (c) => c.json(listEnrollmentTokenPage(context, parsePageQuery(timeAndIdQuery, c.req.query()))));
   table.on('DELETE', '/tokens/:jti', 'admin', (c) => {
     revokeEnrollmentToken(context, c.req.param('jti'), actorOf(c));
     return c.json({ jti: c.req.param('jti'), status: 'revoked' });
   });
 
   table.on('GET', '/enrollments', 'read', (c) => {
-    const status = statusQuery.safeParse(c.req.query('status'));
+    const { status: statusText, ...query } = c.req.query();
+    const status = statusQuery.safeParse(statusText);
     if (!status.success) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
-    return c.json({ enrollments: listEnrollments(context, status.data) });
+    return c.json(listEnrollmentPage(context, { status: status.data, ...parsePageQuery(timeAndIdQuery, query) }));
   });
   table.on('POST', '/enrollments/:id/approve', 'admin', jsonBody(approveBody), async (c) => {
     const host = await approveEnrollment(context, c.req.param('id'), c.req.valid('json'), actorOf(c));
@@ -116,15 +103,12 @@ export function adminRoutes(context: ServerContext) {
   table.on('PATCH', '/hosts/:name', 'admin', jsonBody(hostChangesBody), async (c) =>
     c.json(await updateHost(context, c.req.param('name'), c.req.valid('json'), actorOf(c))),
   );
-  table.on('GET', '/hosts/:name/sessions', 'read', (c) => {
-    const query = auditQuery.safeParse(c.req.query());
-    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a session id');
-    const { limit, before } = query.data;
-    return c.json({
-      sessions: hostSessions(context, c.req.param('name'), { limit, ...(before === undefined ? {} : { beforeId: before }) }),
-    });
-  });
-  table.on('GET', '/hosts/:name/checks', 'read', (c) => c.json({ checks: listHostChecks(context, c.req.param('name')) }));
+  table.on('GET', '/hosts/:name/sessions', 'read', (c) =>
+    c.json(hostSessions(context, c.req.param('name'), parsePageQuery(integerIdQuery, c.req.query()))),
+  );
+  table.on('GET', '/hosts/:name/checks', 'read', (c) =>
+    c.json(listHostChecks(context, c.req.param('name'), parsePageQuery(integerIdQuery, c.req.query()))),
+  );
   table.on('POST', '/hosts/:name/checks', 'admin', async (c) => {
     await queueHostCheck(context, c.req.param('name'), actorOf(c));
     return c.json({ host: c.req.param('name'), status: 'queued' }, 202);
@@ -138,7 +122,7 @@ export function adminRoutes(context: ServerContext) {
     return c.json({ name: c.req.param('name'), status: purge ? 'purged' : 'deleted' });
   });
 
-  table.on('GET', '/webhooks', 'read', (c) => c.json({ webhooks: listWebhooks(context) }));
+  table.on('GET', '/webhooks', 'read', (c) => c.json(listWebhookPage(context, parsePageQuery(timeAndIdQuery, c.req.query()))));
   table.on('POST', '/webhooks', 'admin', jsonBody(webhookBody), (c) =>
     c.json(createWebhook(context, c.req.valid('json'), actorOf(c)), 201),
   );
@@ -147,19 +131,11 @@ export function adminRoutes(context: ServerContext) {
     return c.json({ id: c.req.param('id'), status: 'removed' });
   });
   table.on('POST', '/webhooks/:id/test', 'admin', (c) => c.json(sendTestEvent(context, c.req.param('id'), actorOf(c)), 202));
-  table.on('GET', '/webhooks/:id/deliveries', 'read', (c) => {
-    const query = deliveriesQuery.safeParse(c.req.query());
-    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before a delivery id');
-    const { limit, before } = query.data;
-    return c.json({ deliveries: webhookDeliveries(context, c.req.param('id'), { limit, ...(before === undefined ? {} : { before }) }) });
-  });
+  table.on('GET', '/webhooks/:id/deliveries', 'read', (c) =>
+    c.json(webhookDeliveries(context, c.req.param('id'), parsePageQuery(timeAndIdQuery, c.req.query()))),
+  );
 
-  table.on('GET', '/audit', 'read', (c) => {
-    const query = auditQuery.safeParse(c.req.query());
-    if (!query.success) throw new AppError('BAD_REQUEST', 'limit must be a whole number from 1 to 1000, and before an entry id');
-    const { limit, before } = query.data;
-    return c.json({ entries: listAudit(context.db, { limit, ...(before === undefined ? {} : { beforeId: before }) }) });
-  });
+  table.on('GET', '/audit', 'read', (c) => c.json(listAuditPage(context.db, parsePageQuery(integerIdQuery, c.req.query()))));
 
   return table;
 }

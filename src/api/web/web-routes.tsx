@@ -8,14 +8,15 @@ import { findLiveHost } from '../../host-records/hosts-store.js';
 import { closeAdminSession, openAdminSession } from '../admin/admin-sessions.js';
 import { adminActor, verifyAdminToken } from '../admin/admin-tokens.js';
 import type { ApiLimits } from '../api-limits.js';
-import { listAudit } from '../audit/audit-log.js';
+import { listAudit, listAuditPage } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
 import { getEnrollment, listEnrollments, listPastEnrollments } from '../enrollment/enroll.js';
-import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../enrollment/tokens.js';
+import { createEnrollmentToken, listEnrollmentTokenPage, revokeEnrollmentToken } from '../enrollment/tokens.js';
 import { STATUS_BY_CODE } from '../error-map.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../hosts/hosts.js';
+import { decodeCursor, integerIdKey, timeAndIdKey } from '../list-pages.js';
 import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
 import { rateLimitedError } from '../middleware/rate-limit.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
@@ -44,6 +45,8 @@ export const CONTENT_SECURITY_POLICY =
 const HOSTS_PER_PAGE = 50;
 const AUDIT_PER_PAGE = 50;
 const DELIVERIES_PER_PAGE = 50;
+/** The newest enrollment tokens the tokens page lists. */
+const TOKENS_SHOWN = 200;
 
 /** The admin web page under /ui: server-rendered, plain forms, one small script for copy buttons. */
 export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (error: unknown) => void) {
@@ -170,8 +173,8 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     const host = getHost(context, name);
     const data: HostPageData = {
       host,
-      sessions: hostSessions(context, name, { limit: 30 }),
-      checks: listHostChecks(context, name).slice(0, 20),
+      sessions: hostSessions(context, name, { limit: 30 }).sessions,
+      checks: listHostChecks(context, name, { limit: 20 }).checks,
       audit: listAudit(context.db, { limit: 30, targets: auditTargetsOf(context, name) }),
       restorePoints: await restorePointsOf(context, name),
       now: context.now(),
@@ -214,7 +217,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     c.html(
       <TokensPage
         frame={frameOf(c, 'Enrollment tokens', '/ui/tokens')}
-        tokens={listEnrollmentTokens(context).slice(0, 200)}
+        tokens={listEnrollmentTokenPage(context, { limit: TOKENS_SHOWN }).tokens}
         now={context.now()}
       />,
     ),
@@ -239,7 +242,7 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     return c.html(
       <TokensPage
         frame={{ ...frameOf(c, 'Enrollment tokens', '/ui/tokens'), notice: 'Token minted.' }}
-        tokens={listEnrollmentTokens(context).slice(0, 200)}
+        tokens={listEnrollmentTokenPage(context, { limit: TOKENS_SHOWN }).tokens}
         minted={shown}
         now={context.now()}
       />,
@@ -273,11 +276,10 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   table.on('GET', '/webhooks/:id', 'read', (c) => {
     const webhook = listWebhooks(context).find((candidate) => candidate.id === c.req.param('id'));
     if (!webhook) throw new AppError('NOT_FOUND', 'no such webhook');
-    const before = c.req.query('before');
-    const page = { limit: DELIVERIES_PER_PAGE, ...(before && /^msg_[A-Za-z0-9_-]{1,64}$/.test(before) ? { before } : {}) };
-    const deliveries = webhookDeliveries(context, webhook.id, page);
-    const last = deliveries.at(-1);
-    const older = deliveries.length === DELIVERIES_PER_PAGE && last ? `/ui/webhooks/${webhook.id}?before=${last.id}` : undefined;
+    // A cursor that is not one (an old link, a typo) shows the first page.
+    const after = decodeCursor(c.req.query('cursor') ?? '', timeAndIdKey);
+    const { deliveries, nextCursor } = webhookDeliveries(context, webhook.id, { limit: DELIVERIES_PER_PAGE, after });
+    const older = nextCursor === null ? undefined : `/ui/webhooks/${webhook.id}?cursor=${nextCursor}`;
     return c.html(
       <DeliveriesPage
         frame={frameOf(c, 'Webhook deliveries', '/ui/webhooks')}
@@ -298,17 +300,16 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
   });
 
   table.on('GET', '/audit', 'read', (c) => {
-    const before = c.req.query('before');
-    const beforeId = before && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
-    const entries = listAudit(context.db, { limit: AUDIT_PER_PAGE, ...(beforeId === undefined ? {} : { beforeId }) });
-    const last = entries.at(-1);
-    const older = entries.length === AUDIT_PER_PAGE && last ? `/ui/audit?before=${last.id}` : undefined;
+    // A cursor that is not one (an old link, a typo) shows the first page.
+    const after = decodeCursor(c.req.query('cursor') ?? '', integerIdKey);
+    const { entries, nextCursor } = listAuditPage(context.db, { limit: AUDIT_PER_PAGE, after });
+    const older = nextCursor === null ? undefined : `/ui/audit?cursor=${nextCursor}`;
     return c.html(
       <AuditPage
         frame={frameOf(c, 'Audit log', '/ui/audit')}
         entries={entries}
         older={older}
-        newer={beforeId === undefined ? undefined : '/ui/audit'}
+        newer={after === undefined ? undefined : '/ui/audit'}
         now={context.now()}
       />,
     );

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { createAdminToken, listAdminTokens, revokeAdminToken } from '../../api/admin/admin-tokens.js';
+import { createAdminToken, listAdminTokenPage, revokeAdminToken } from '../../api/admin/admin-tokens.js';
 import { approveEnrollment, denyEnrollment, HostExistsError } from '../../api/enrollment/decisions.js';
-import { listEnrollments } from '../../api/enrollment/enroll.js';
-import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../api/enrollment/tokens.js';
+import { listEnrollmentPage } from '../../api/enrollment/enroll.js';
+import { createEnrollmentToken, listEnrollmentTokenPage, revokeEnrollmentToken } from '../../api/enrollment/tokens.js';
+import { getHost } from '../../api/hosts/hosts.js';
+import { timeAndIdKey } from '../../api/list-pages.js';
 import { ADMIN_ROLE_MEANINGS, ADMIN_ROLES, parseAdminRole, parseAdminTokenLifetimeSeconds } from '../../domain/admin-roles.js';
 import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
-import { printRows, printSecret } from '../output.js';
+import { addPageSizeOption, parsePageSize, readEveryPage } from '../every-page.js';
+import { printOutcome, printRows, printSecret } from '../output.js';
 
 export function addAdminTokenCommands(program: Command): void {
   const adminToken = program.command('admin-token').description('tokens for the admin API');
@@ -16,7 +19,8 @@ export function addAdminTokenCommands(program: Command): void {
     .option('--label <label>', 'what the token is for (the audit log names it)', 'admin')
     .option('--role <role>', `what it may do: ${ADMIN_ROLES.map((role) => `${role} (${ADMIN_ROLE_MEANINGS[role]})`).join('; ')}`, 'admin')
     .option('--expires <duration>', 'it stops working after this long, like 90d or 12h (default: never)')
-    .action(async (options: { label: string; role: string; expires?: string }) => {
+    .option('--json', 'print JSON: the token with its id, label, role and expiry')
+    .action(async (options: { label: string; role: string; expires?: string; json?: boolean }) => {
       // Both are checked before anything is opened, so a typo writes nothing.
       const role = parseAdminRole(options.role);
       const lifetimeSeconds = options.expires === undefined ? null : parseAdminTokenLifetimeSeconds(options.expires);
@@ -28,24 +32,28 @@ export function addAdminTokenCommands(program: Command): void {
       printSecret(
         `Admin token ${created.id} (${created.label}), role ${role}${until}. It is shown only now; use it as "Authorization: Bearer <token>".`,
         created.token,
+        options.json ? { id: created.id, label: created.label, role, expiresAt, token: created.token } : undefined,
       );
     });
-  adminToken
-    .command('list')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+  addPageSizeOption(adminToken.command('list').description('every admin token, newest first').option('--json', 'print JSON')).action(
+    async (options: { json?: boolean; pageSize: string }) => {
+      const pageSize = parsePageSize(options.pageSize);
       const context = await openCliContext();
       printRows(
-        listAdminTokens(context.db),
+        readEveryPage((request) => listAdminTokenPage(context.db, request), 'tokens', timeAndIdKey, pageSize),
         ['id', 'label', 'role', 'createdAt', 'expiresAt', 'lastUsedAt', 'revokedAt'],
         options.json ?? false,
       );
+    },
+  );
+  adminToken
+    .command('revoke <id>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      revokeAdminToken(context.db, id, context.now(), CLI_ACTOR.actor);
+      printOutcome(options.json ?? false, { id, status: 'revoked' }, `admin token ${id} revoked`);
     });
-  adminToken.command('revoke <id>').action(async (id: string) => {
-    const context = await openCliContext();
-    revokeAdminToken(context.db, id, context.now(), CLI_ACTOR.actor);
-    process.stderr.write(`admin token ${id} revoked\n`);
-  });
 }
 
 export function addEnrollmentTokenCommands(program: Command): void {
@@ -60,6 +68,7 @@ export function addEnrollmentTokenCommands(program: Command): void {
     .option('--allow-from <cidrs>', 'addresses or CIDR ranges the host may connect from, comma-separated, e.g. 192.0.2.0/24,2001:db8::/32')
     .option('--auto-approve', 'approve the enrollment without an admin (needs --host)')
     .option('--expect-backup-every <duration>', 'the host is stale after this long without a backup (default 26h)')
+    .option('--json', 'print JSON: the token with its id (jti), expiry and the command to run on the host')
     .action(
       async (options: {
         host?: string;
@@ -69,6 +78,7 @@ export function addEnrollmentTokenCommands(program: Command): void {
         allowFrom?: string;
         autoApprove?: boolean;
         expectBackupEvery?: string;
+        json?: boolean;
       }) => {
         const context = await openCliContext();
         const created = await createEnrollmentToken(
@@ -87,50 +97,63 @@ export function addEnrollmentTokenCommands(program: Command): void {
         printSecret(
           `Enrollment token ${created.jti}, valid until ${created.expiresAt.toISOString()}. Run on the new host:\n  ${created.command}`,
           created.token,
+          options.json ? created : undefined,
         );
       },
     );
-  token
-    .command('list')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+  addPageSizeOption(token.command('list').description('every enrollment token, newest first').option('--json', 'print JSON')).action(
+    async (options: { json?: boolean; pageSize: string }) => {
+      const pageSize = parsePageSize(options.pageSize);
       const context = await openCliContext();
       printRows(
-        listEnrollmentTokens(context),
+        readEveryPage((request) => listEnrollmentTokenPage(context, request), 'tokens', timeAndIdKey, pageSize),
         ['jti', 'host', 'status', 'expiresAt', 'appendOnly', 'quotaBytes', 'allowFrom'],
         options.json ?? false,
       );
+    },
+  );
+  token
+    .command('revoke <jti>')
+    .option('--json', 'print JSON')
+    .action(async (jti: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      revokeEnrollmentToken(context, jti, CLI_ACTOR);
+      printOutcome(options.json ?? false, { jti, status: 'revoked' }, `token ${jti} revoked`);
     });
-  token.command('revoke <jti>').action(async (jti: string) => {
-    const context = await openCliContext();
-    revokeEnrollmentToken(context, jti, CLI_ACTOR);
-    process.stderr.write(`token ${jti} revoked\n`);
-  });
 }
 
 export function addEnrollmentCommands(program: Command): void {
   const enrollments = program.command('enrollments').description('hosts waiting for approval');
-  enrollments
-    .command('list')
-    .option('--status <status>', 'pending, approved, denied or expired')
-    .option('--json', 'print JSON')
-    .action(async (options: { status?: string; json?: boolean }) => {
-      const statuses = ['pending', 'approved', 'denied', 'expired'] as const;
-      const status = statuses.find((candidate) => candidate === options.status);
-      if (options.status && !status) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
-      const context = await openCliContext();
-      printRows(
-        listEnrollments(context, status) as unknown as Record<string, unknown>[],
-        ['id', 'hostname', 'status', 'fingerprint', 'conflict', 'sourceAddress', 'createdAt'],
-        options.json ?? false,
-      );
-    });
+  addPageSizeOption(
+    enrollments
+      .command('list')
+      .description('every enrollment, or those of one status, newest first')
+      .option('--status <status>', 'pending, approved, denied or expired')
+      .option('--json', 'print JSON'),
+  ).action(async (options: { status?: string; json?: boolean; pageSize: string }) => {
+    const statuses = ['pending', 'approved', 'denied', 'expired'] as const;
+    const status = statuses.find((candidate) => candidate === options.status);
+    if (options.status && !status) throw new AppError('BAD_REQUEST', 'status must be pending, approved, denied or expired');
+    const pageSize = parsePageSize(options.pageSize);
+    const context = await openCliContext();
+    printRows(
+      readEveryPage(
+        (request) => listEnrollmentPage(context, { ...request, status }),
+        'enrollments',
+        timeAndIdKey,
+        pageSize,
+      ) as unknown as Record<string, unknown>[],
+      ['id', 'hostname', 'status', 'fingerprint', 'conflict', 'sourceAddress', 'createdAt'],
+      options.json ?? false,
+    );
+  });
   enrollments
     .command('approve <id>')
     .description('approve after checking the fingerprint the host printed')
     .requiredOption('--fingerprint <SHA256:…>', 'the fingerprint the host showed you')
     .option('--replace-key', 'the host name exists: give it this new key')
-    .action(async (id: string, options: { fingerprint: string; replaceKey?: boolean }) => {
+    .option('--json', 'print JSON: the host it made')
+    .action(async (id: string, options: { fingerprint: string; replaceKey?: boolean; json?: boolean }) => {
       const context = await openCliContext();
       const host = await approveEnrollment(
         context,
@@ -141,14 +164,19 @@ export function addEnrollmentCommands(program: Command): void {
         // The API's message names its field; here the way is this command's flag.
         throw error instanceof HostExistsError ? new AppError('HOST_EXISTS', error.describe('--replace-key')) : error;
       });
-      process.stderr.write(`approved: host ${host.name} (uid ${host.uid})\n`);
+      printOutcome(
+        options.json ?? false,
+        { id, status: 'approved', host: getHost(context, host.name) },
+        `approved: host ${host.name} (uid ${host.uid})`,
+      );
     });
   enrollments
     .command('deny <id>')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (id: string, options: { reason?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { reason?: string; json?: boolean }) => {
       const context = await openCliContext();
       denyEnrollment(context, id, options.reason ?? null, CLI_ACTOR);
-      process.stderr.write(`denied: ${id}\n`);
+      printOutcome(options.json ?? false, { id, status: 'denied' }, `denied: ${id}`);
     });
 }

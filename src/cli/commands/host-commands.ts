@@ -7,10 +7,11 @@ import {
   getHost,
   type HostView,
   hostSessions,
-  listHosts,
+  listHostPage,
   type PutKeyOutcome,
   updateHost,
 } from '../../api/hosts/hosts.js';
+import { hostNameKey, integerIdKey } from '../../api/list-pages.js';
 import { acknowledgeMaintenance } from '../../api/maintainers/maintainers.js';
 import { loadConfig, statePaths } from '../../config.js';
 import { AppError } from '../../errors.js';
@@ -22,7 +23,8 @@ import { createIntegrityChecks } from '../../root/checks/integrity-check.js';
 import { listRestorePoints, restoreHost } from '../../root/restore/restore-host.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
 import { requestCheckOverSocket } from '../control-socket.js';
-import { printRows } from '../output.js';
+import { addPageSizeOption, parsePageSize, readEveryPage } from '../every-page.js';
+import { printJson, printOutcome, printRows } from '../output.js';
 import { openRootCliContext } from '../root-cli-context.js';
 import { changeHostAsRoot } from '../root-host-change.js';
 
@@ -63,22 +65,26 @@ const CHECK_COLUMNS = ['id', 'hostName', 'startedAt', 'endedAt', 'outcome', 'det
 
 export function addHostCommands(program: Command): void {
   const hosts = program.command('hosts').description('enrolled hosts');
-  hosts
-    .command('list')
-    .option('--all', 'include deleted hosts whose data is kept')
-    .option('--json', 'print JSON')
-    .action(async (options: { all?: boolean; json?: boolean }) => {
-      const context = await openCliContext();
-      const rows = listHosts(context, { includeDeleted: options.all ?? false });
-      printRows(rows as unknown as Record<string, unknown>[], HOST_COLUMNS, options.json ?? false);
-    });
+  addPageSizeOption(
+    hosts
+      .command('list')
+      .description('every host, by name')
+      .option('--all', 'include deleted hosts whose data is kept')
+      .option('--json', 'print JSON'),
+  ).action(async (options: { all?: boolean; json?: boolean; pageSize: string }) => {
+    const pageSize = parsePageSize(options.pageSize);
+    const context = await openCliContext();
+    const includeDeleted = options.all ?? false;
+    const rows = readEveryPage((request) => listHostPage(context, { ...request, includeDeleted }), 'hosts', hostNameKey, pageSize);
+    printRows(rows as unknown as Record<string, unknown>[], HOST_COLUMNS, options.json ?? false);
+  });
   hosts
     .command('show <name>')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       const host = getHost(context, name);
-      const sessions = hostSessions(context, name, { limit: RECENT_SESSIONS });
+      const { sessions } = hostSessions(context, name, { limit: RECENT_SESSIONS });
       if (options.json) {
         printRows([{ ...host, sessions }], [], true);
         return;
@@ -99,18 +105,27 @@ export function addHostCommands(program: Command): void {
     ['enable', false],
   ] as const) {
     // Root's side alone: disabling a host works whatever state the API (and its database) is in.
-    hosts.command(`${command} <name>`).action(async (name: string) => {
-      await changeHostAsRoot(loadConfig(), { action: 'set', name, fields: { status: disabled ? 'disabled' : 'active' } }, CLI_ACTOR.actor);
-      process.stderr.write(`host ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
-    });
+    hosts
+      .command(`${command} <name>`)
+      .option('--json', 'print JSON')
+      .action(async (name: string, options: { json?: boolean }) => {
+        const status = disabled ? 'disabled' : 'active';
+        await changeHostAsRoot(loadConfig(), { action: 'set', name, fields: { status } }, CLI_ACTOR.actor);
+        printOutcome(options.json ?? false, { name, status }, `host ${name} ${disabled ? 'disabled' : 'enabled'}`);
+      });
   }
   hosts
     .command('acknowledge <name>')
     .description('let its maintainers back after its own key deleted or pruned (look at its sessions first)')
-    .action(async (name: string) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       const { wasHeld } = await acknowledgeMaintenance(context, name, CLI_ACTOR);
-      process.stdout.write(wasHeld ? `host ${name}: its maintainers may reach it again\n` : `host ${name} was not held\n`);
+      printOutcome(
+        options.json ?? false,
+        { name, wasHeld },
+        wasHeld ? `host ${name}: its maintainers may reach it again` : `host ${name} was not held`,
+      );
     });
   hosts
     .command('set <name>')
@@ -126,6 +141,7 @@ export function addHostCommands(program: Command): void {
     .option('--ping-url <url>', 'a push monitor to call after each backup, URL/fail after a failed one ("none" removes it)')
     .option('--check-every <duration>', 'how often the server checks its repository (default 7d; "none": never on a schedule)')
     .option('--expect-backup-every <duration>', 'stale after this long without a backup, e.g. 26h (the default), 7d ("default" resets it)')
+    .option('--json', 'print JSON: the host as it is now')
     .action(
       async (
         name: string,
@@ -137,6 +153,7 @@ export function addHostCommands(program: Command): void {
           pingUrl?: string;
           expectBackupEvery?: string;
           checkEvery?: string;
+          json?: boolean;
         },
       ) => {
         const changes = {
@@ -156,7 +173,9 @@ export function addHostCommands(program: Command): void {
             'nothing to change: give --quota, --allow-from, --max-sessions, --[no-]append-only, --ping-url or --expect-backup-every',
           );
         const context = await openCliContext();
-        printRows([(await updateHost(context, name, changes, CLI_ACTOR)) as unknown as Record<string, unknown>], HOST_COLUMNS, false);
+        const host = await updateHost(context, name, changes, CLI_ACTOR);
+        if (options.json) printJson(host);
+        else printRows([host as unknown as Record<string, unknown>], HOST_COLUMNS, false);
       },
     );
   hosts
@@ -184,45 +203,58 @@ export function addHostCommands(program: Command): void {
       const { outcome } = result as { outcome: string };
       if (outcome !== 'ok') process.exitCode = outcome === 'failed' ? 1 : 2;
     });
-  hosts
-    .command('checks <name>')
-    .description("the server's recent checks of the host's repository, newest first")
-    .option('--json', 'print JSON')
-    .action(async (name: string, options: { json?: boolean }) => {
-      const context = await openCliContext();
-      printRows(listHostChecks(context, name) as unknown as Record<string, unknown>[], CHECK_COLUMNS, options.json ?? false);
-    });
+  addPageSizeOption(
+    hosts
+      .command('checks <name>')
+      .description("the server's kept checks of the host's repository, newest first")
+      .option('--json', 'print JSON'),
+  ).action(async (name: string, options: { json?: boolean; pageSize: string }) => {
+    const pageSize = parsePageSize(options.pageSize);
+    const context = await openCliContext();
+    const checks = readEveryPage((request) => listHostChecks(context, name, request), 'checks', integerIdKey, pageSize);
+    printRows(checks as unknown as Record<string, unknown>[], CHECK_COLUMNS, options.json ?? false);
+  });
   hosts
     .command('full-access <name>')
     .description('let an append-only host prune and compact its own repository for a while')
     .option('--for <duration>', 'how long (e.g. 2h; at most 7d); then --append-only is back and open sessions end')
     .option('--end', 'end the window now')
-    .action(async (name: string, options: { for?: string; end?: boolean }) => {
+    .option('--json', 'print JSON: the host as it is now')
+    .action(async (name: string, options: { for?: string; end?: boolean; json?: boolean }) => {
       if ((options.for === undefined) === !options.end) throw new AppError('BAD_REQUEST', 'give either --for DURATION or --end');
       const context = await openCliContext();
       const wasOpen = getHost(context, name).fullAccessUntil !== null;
       const host = await updateHost(context, name, { fullAccessFor: options.end ? null : options.for }, CLI_ACTOR);
-      process.stderr.write(`${fullAccessOutcome(host, wasOpen)}\n`);
+      printOutcome(options.json ?? false, host, fullAccessOutcome(host, wasOpen));
     });
   hosts
     .command('restore <name>')
     .description("undo what an append-only host wrote after a time: a compromised VM's delete, prune or junk")
     .option('--before <time>', 'roll back to the last commit before this time (ISO 8601, e.g. 2026-11-27T03:00:00Z)')
     .option('--list', 'list the commits to choose from, newest first')
-    .action(async (name: string, options: { before?: string; list?: boolean }) => {
+    .option('--json', 'print JSON: the commits (--list), or what the restore did')
+    .action(async (name: string, options: { before?: string; list?: boolean; json?: boolean }) => {
       const context = openRootCliContext();
       const serverAccounts = createServerAccounts({
         backupDir: context.config.backupDir,
         logger: createLogger(context.config.logLevel, 'restore'),
       });
       if (options.list || !options.before) {
-        printRows(listRestorePoints(context, serverAccounts, name) as unknown as Record<string, unknown>[], ['id', 'committedAt'], false);
+        printRows(
+          listRestorePoints(context, serverAccounts, name) as unknown as Record<string, unknown>[],
+          ['id', 'committedAt'],
+          options.json ?? false,
+        );
         if (!options.list) throw new AppError('BAD_REQUEST', 'give --before TIME to restore (the commits are listed above)');
         return;
       }
       const before = new Date(options.before);
       if (Number.isNaN(before.getTime())) throw new AppError('BAD_REQUEST', `--before: "${options.before}" is not a time`);
       const result = await restoreHost(context, serverAccounts, name, before, CLI_ACTOR);
+      if (options.json) {
+        printJson({ name, ...result });
+        return;
+      }
       process.stderr.write(
         `restored ${name} to commit ${result.transaction.id} of ${result.transaction.committedAt.toISOString()}; ` +
           `${result.removedFiles} newer files removed${result.configRestored ? '; the repository config (and key) from before put back' : ''}; ` +
@@ -236,10 +268,15 @@ export function addHostCommands(program: Command): void {
     .command('delete <name>')
     .description('remove the account and key; the repository is kept unless --purge')
     .option('--purge', 'also delete the repository')
-    .action(async (name: string, options: { purge?: boolean }) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { purge?: boolean; json?: boolean }) => {
       const context = await openCliContext();
       await deleteHost(context, name, { purge: options.purge ?? false }, CLI_ACTOR);
-      process.stderr.write(`host ${name} deleted${options.purge ? ' with its data' : '; its repository is kept'}\n`);
+      printOutcome(
+        options.json ?? false,
+        { name, status: options.purge ? 'purged' : 'deleted' },
+        `host ${name} deleted${options.purge ? ' with its data' : '; its repository is kept'}`,
+      );
     });
 }
 
@@ -266,19 +303,29 @@ export function addAncestorCommands(program: Command): void {
   program
     .command('createuser <name> <key>')
     .description('create a host with this public key, or give an existing host this key ("-" reads the key from stdin)')
-    .action(async (name: string, key: string) => {
+    .option('--json', 'print JSON: the host, and what it was before (null: it is new)')
+    .action(async (name: string, key: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       const publicKey = key === '-' ? readFileSync(0, 'utf8') : key;
       const { host, previous } = await createOrRekeyHost(context, name, publicKey, CLI_ACTOR);
+      if (options.json) {
+        printJson({ host, previous });
+        return;
+      }
       process.stdout.write(`${createuserOutcome(host, previous)}, backup path is ${host.repository}\n`);
       process.stderr.write(`repository URL: ${host.repoUrl}\n`);
     });
   program
     .command('deluser <name>')
     .description('remove a host account and its key; the repository is kept')
-    .action(async (name: string) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       await deleteHost(context, name, { purge: false }, CLI_ACTOR);
+      if (options.json) {
+        printJson({ name, status: 'deleted', repository: `${context.config.backupDir}/${name}` });
+        return;
+      }
       process.stdout.write(`User ${name} deleted; data kept in ${context.config.backupDir}/${name}\n`);
     });
 }

@@ -11,7 +11,7 @@ import {
 } from '../../api/maintainers/maintainers.js';
 import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
-import { printRows } from '../output.js';
+import { printOutcome, printRows } from '../output.js';
 
 const MAINTAINER_COLUMNS = ['name', 'fingerprint', 'allowFrom', 'allHosts', 'hosts'];
 
@@ -24,11 +24,16 @@ export function addMaintainerCommands(program: Command): void {
     .command('add <name> <key>')
     .description('register a trusted machine\'s public key ("-" reads it from stdin); --from is required')
     .requiredOption('--from <cidrs>', 'the addresses or CIDR ranges the trusted machine connects from, comma-separated')
-    .action(async (name: string, key: string, options: { from: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, key: string, options: { from: string; json?: boolean }) => {
       const context = await openCliContext();
       const publicKey = key === '-' ? readFileSync(0, 'utf8') : key;
       const maintainer = await addMaintainer(context, { name, publicKey, allowFrom: options.from }, CLI_ACTOR);
-      process.stdout.write(`maintainer ${maintainer.name} registered (${maintainer.fingerprint}), from ${maintainer.allowFrom}\n`);
+      printOutcome(
+        options.json ?? false,
+        maintainer,
+        `maintainer ${maintainer.name} registered (${maintainer.fingerprint}), from ${maintainer.allowFrom}`,
+      );
     });
   const grantCommands = [
     [
@@ -45,19 +50,21 @@ export function addMaintainerCommands(program: Command): void {
       .description(description)
       .option('--hosts <names>', 'host names, comma-separated')
       .option('--all', allDescription)
-      .action(async (name: string, options: { hosts?: string; all?: boolean }) => {
+      .option('--json', 'print JSON')
+      .action(async (name: string, options: { hosts?: string; all?: boolean; json?: boolean }) => {
         const context = await openCliContext();
         const maintainer = await change(context, name, selectionOf(options), CLI_ACTOR);
-        process.stdout.write(`maintainer ${name} may reach ${reachOf(maintainer)}\n`);
+        printOutcome(options.json ?? false, maintainer, `maintainer ${name} may reach ${reachOf(maintainer)}`);
       });
   }
   maintainers
     .command('remove <name>')
     .description('forget the maintainer and all its grants; its open sessions end')
-    .action(async (name: string) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       await removeMaintainer(context, name, CLI_ACTOR);
-      process.stdout.write(`maintainer ${name} removed\n`);
+      printOutcome(options.json ?? false, { name, status: 'removed' }, `maintainer ${name} removed`);
     });
   maintainers
     .command('list')

@@ -10,6 +10,7 @@ import { restoreServerState } from '../../root/state-backup/restore-server-state
 import { makeServerStateCopy } from '../../root/state-backup/server-state-copy.js';
 import { readServerVersion } from '../../state-archive/server-version.js';
 import { openControlChannel } from '../control-socket.js';
+import { printOutcome } from '../output.js';
 
 /** Root's side: both commands need root (root's database, the host keys) and the API user (its part). */
 function rootAndApiAccount(config: Config): { uid: number; gid: number } {
@@ -34,7 +35,10 @@ export function addStateCommands(program: Command): void {
   state
     .command('backup <file>')
     .description('write a consistent copy of the state, also while the server runs, to FILE (0600, written whole) or "-" (standard output)')
-    .action(async (file: string) => {
+    .option('--json', 'print JSON: the file and its size (not with "-", where the copy itself is the output)')
+    .action(async (file: string, options: { json?: boolean }) => {
+      if (options.json && file === '-')
+        throw new AppError('BAD_REQUEST', '--json needs a FILE: with "-" the copy itself goes to standard output');
       const config = loadConfig();
       const apiAccount = rootAndApiAccount(config);
       const archive = await makeServerStateCopy({
@@ -49,14 +53,17 @@ export function addStateCommands(program: Command): void {
         return;
       }
       writeFileAtomically(resolve(file), archive, { uid: 0, gid: 0, mode: 0o600 });
-      process.stderr.write(
-        `wrote the server state to ${file} (${archive.length} bytes); keep it off this machine, it holds private keys\n`,
+      printOutcome(
+        options.json ?? false,
+        { file: resolve(file), bytes: archive.length },
+        `wrote the server state to ${file} (${archive.length} bytes); keep it off this machine, it holds private keys`,
       );
     });
   state
     .command('restore <file>')
     .description('put a copy back into an empty state volume, with no server running ("-" reads standard input); then start the server')
-    .action(async (file: string) => {
+    .option('--json', 'print JSON: what was restored')
+    .action(async (file: string, options: { json?: boolean }) => {
       const config = loadConfig();
       const apiAccount = rootAndApiAccount(config);
       const server = await openControlChannel(statePaths(config.stateDir).controlSocket, { keepsProcessAlive: false });
@@ -65,9 +72,17 @@ export function addStateCommands(program: Command): void {
         throw new AppError('STATE_IN_USE', `a server is running on ${config.stateDir}: stop it, and restore into an empty state volume`);
       }
       const manifest = await restoreServerState({ archive: await readArchive(file), stateDir: config.stateDir, apiAccount, run });
-      process.stderr.write(
+      const restored = {
+        stateDir: config.stateDir,
+        createdAt: manifest.createdAt,
+        serverVersion: manifest.serverVersion,
+        files: manifest.files.length,
+      };
+      printOutcome(
+        options.json ?? false,
+        restored,
         `restored the server state of ${manifest.createdAt} (server ${manifest.serverVersion}, ${manifest.files.length} files) into ${config.stateDir}; ` +
-          'start the server (borgctl serve): it makes every host account again with its UID\n',
+          'start the server (borgctl serve): it makes every host account again with its UID',
       );
     });
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../../api/notify/webhooks.js';
+import { timeAndIdKey } from '../../api/list-pages.js';
+import { createWebhook, listWebhookPage, removeWebhook, sendTestEvent, webhookDeliveries } from '../../api/notify/webhooks.js';
 import { WEBHOOK_FORMATS } from '../../domain/webhook-formats.js';
-import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
-import { printRows, printSecret } from '../output.js';
+import { addPageSizeOption, parsePageSize, readEveryPage } from '../every-page.js';
+import { printOutcome, printRows, printSecret } from '../output.js';
 
 export function addWebhookCommands(program: Command): void {
   const webhooks = program
@@ -18,58 +19,67 @@ export function addWebhookCommands(program: Command): void {
       `${WEBHOOK_FORMATS.join(', ')}: standard sends signed JSON; slack (also Mattermost, Rocket.Chat), discord and ntfy a short message`,
       'standard',
     )
-    .action(async (url: string, options: { events?: string; format: string }) => {
+    .option('--json', 'print JSON: the webhook, with its signing secret for a standard one')
+    .action(async (url: string, options: { events?: string; format: string; json?: boolean }) => {
       const context = await openCliContext();
       const events = options.events?.split(',').map((type) => type.trim());
       const created = createWebhook(context, { url, events, format: options.format }, CLI_ACTOR);
       if (created.secret === null) {
-        process.stderr.write(`Webhook ${created.id} (${created.format}) for ${created.events.join(', ')}. Its messages are not signed.\n`);
+        printOutcome(
+          options.json ?? false,
+          created,
+          `Webhook ${created.id} (${created.format}) for ${created.events.join(', ')}. Its messages are not signed.`,
+        );
         return;
       }
       printSecret(
         `Webhook ${created.id} for ${created.events.join(', ')}. Its signing secret is shown only now; give it to the receiver:`,
         created.secret,
+        options.json ? created : undefined,
       );
     });
-  webhooks
-    .command('list')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+  addPageSizeOption(webhooks.command('list').description('every webhook, oldest first').option('--json', 'print JSON')).action(
+    async (options: { json?: boolean; pageSize: string }) => {
+      const pageSize = parsePageSize(options.pageSize);
       const context = await openCliContext();
-      const rows = listWebhooks(context).map((webhook) => ({ ...webhook, events: webhook.events.join(',') }));
-      printRows(rows, ['id', 'url', 'format', 'events', 'disabled', 'createdAt'], options.json ?? false);
+      const listed = readEveryPage((request) => listWebhookPage(context, request), 'webhooks', timeAndIdKey, pageSize);
+      if (options.json) {
+        printRows(listed as unknown as Record<string, unknown>[], [], true);
+        return;
+      }
+      const rows = listed.map((webhook) => ({ ...webhook, events: webhook.events.join(',') }));
+      printRows(rows, ['id', 'url', 'format', 'events', 'disabled', 'createdAt'], false);
+    },
+  );
+  webhooks
+    .command('remove <id>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const context = await openCliContext();
+      removeWebhook(context, id, CLI_ACTOR);
+      printOutcome(options.json ?? false, { id, status: 'removed' }, `webhook ${id} removed`);
     });
-  webhooks.command('remove <id>').action(async (id: string) => {
-    const context = await openCliContext();
-    removeWebhook(context, id, CLI_ACTOR);
-    process.stderr.write(`webhook ${id} removed\n`);
-  });
   webhooks
     .command('test <id>')
     .description('queue a webhook.test event for it (the running server sends it)')
-    .action(async (id: string) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
       const context = await openCliContext();
       const { deliveryId } = sendTestEvent(context, id, CLI_ACTOR);
-      process.stderr.write(`queued ${deliveryId}; see it with: borgctl webhooks deliveries ${id}\n`);
+      printOutcome(options.json ?? false, { id, deliveryId }, `queued ${deliveryId}; see it with: borgctl webhooks deliveries ${id}`);
     });
-  webhooks
-    .command('deliveries <id>')
-    .description('the delivery log, newest first')
-    .option('--limit <count>', 'how many (1 to 1000)', '20')
-    .option('--before <delivery>', 'start after this delivery id (the next page)')
-    .option('--json', 'print JSON')
-    .action(async (id: string, options: { limit: string; before?: string; json?: boolean }) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-        throw new AppError('BAD_REQUEST', '--limit must be a whole number from 1 to 1000');
-      const context = await openCliContext();
-      printRows(
-        webhookDeliveries(context, id, { limit, ...(options.before === undefined ? {} : { before: options.before }) }) as unknown as Record<
-          string,
-          unknown
-        >[],
-        ['id', 'eventType', 'host', 'status', 'attempts', 'lastStatusCode', 'lastError', 'createdAt', 'deliveredAt', 'nextAttemptAt'],
-        options.json ?? false,
-      );
-    });
+  addPageSizeOption(
+    webhooks.command('deliveries <id>').description('the whole delivery log, newest first').option('--json', 'print JSON'),
+  ).action(async (id: string, options: { json?: boolean; pageSize: string }) => {
+    const pageSize = parsePageSize(options.pageSize);
+    const context = await openCliContext();
+    printRows(
+      readEveryPage((request) => webhookDeliveries(context, id, request), 'deliveries', timeAndIdKey, pageSize) as unknown as Record<
+        string,
+        unknown
+      >[],
+      ['id', 'eventType', 'host', 'status', 'attempts', 'lastStatusCode', 'lastError', 'createdAt', 'deliveredAt', 'nextAttemptAt'],
+      options.json ?? false,
+    );
+  });
 }

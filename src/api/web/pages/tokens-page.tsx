@@ -1,9 +1,9 @@
-import type { listEnrollmentTokens } from '../../enrollment/tokens.js';
+import type { listEnrollmentTokenPage } from '../../enrollment/tokens.js';
 import { humanBytes, utcTime } from '../format.js';
 import { Badge, Cell, DataTable, When } from './components.js';
 import { ActionButton, CsrfField, Layout, mayPost, type PageFrame } from './layout.js';
 
-type TokenRow = ReturnType<typeof listEnrollmentTokens>[number];
+type TokenRow = ReturnType<typeof listEnrollmentTokenPage>['tokens'][number];
 
 /** A token just minted: shown on this one response, never stored or put in a URL. */
 export interface MintedToken {

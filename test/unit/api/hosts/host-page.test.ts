@@ -8,30 +8,10 @@ import { updateBackupState } from '../../../../src/host-records/backup-state.js'
 import { recordCheckEnd, recordCheckStart } from '../../../../src/host-records/repository-checks.js';
 import { useTestContext } from '../../../support/fixture-hooks.js';
 import { addManyHostRows } from '../../../support/host-rows.js';
+import { plansOf } from '../../../support/query-plans.js';
 
 const test = useTestContext();
 const nameOf = (index: number) => `vm${String(index).padStart(4, '0')}`;
-
-/** The query plans of every statement a call prepares (EXPLAIN QUERY PLAN of each). */
-function plansOf(call: () => void): string[][] {
-  const client = test.context.db.$client;
-  const statements: string[] = [];
-  const prepare = client.prepare.bind(client);
-  client.prepare = ((source: string) => {
-    statements.push(source);
-    return prepare(source);
-  }) as typeof client.prepare;
-  try {
-    call();
-  } finally {
-    client.prepare = prepare;
-  }
-  // drizzle binds every value as a `?`: a NULL for each gives the same plan (it is made when the statement is prepared).
-  return statements.map((source) => {
-    const parameters = Array.from({ length: source.split('?').length - 1 }, () => null);
-    return (prepare(`EXPLAIN QUERY PLAN ${source}`).all(...parameters) as { detail: string }[]).map((row) => row.detail);
-  });
-}
 
 describe('listHostPage', () => {
   it('pages through the live hosts by name, each once, and ends with a null cursor', () => {
@@ -70,12 +50,12 @@ describe('listHostPage', () => {
     expect(third).toMatchObject({ repositoryBytes: 4096, lastCheck: null });
   });
 
-  it('reads a page by seeking on indexes: no statement scans a whole table or sorts', () => {
+  it('reads a page by seeking on indexes: no statement scans a whole table or sorts', async () => {
     addManyHostRows(test.context.db, 50, nameOf, test.clock.now(), 20_000);
     for (const after of [undefined, nameOf(20)]) {
-      const plans = plansOf(() => listHostPage(test.context, { limit: 10, after }));
+      const plans = await plansOf(test.context.db, () => listHostPage(test.context, { limit: 10, after }));
       expect(plans.length).toBeGreaterThanOrEqual(3);
-      for (const plan of plans) {
+      for (const { steps: plan } of plans) {
         for (const step of plan) {
           expect(step).not.toMatch(/TEMP B-TREE/);
           // A SCAN (no SEARCH) is allowed only along the hosts' name index, where the LIMIT stops it.

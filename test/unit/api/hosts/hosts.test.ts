@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createOrRekeyHost, deleteHost, getHost, listHosts, repositoryUrl, updateHost } from '../../../../src/api/hosts/hosts.js';
+import { createOrRekeyHost, deleteHost, getHost, listHostPage, repositoryUrl, updateHost } from '../../../../src/api/hosts/hosts.js';
 import { loadConfig } from '../../../../src/config.js';
 import { auditLog } from '../../../../src/db/schema.js';
 import { findHost } from '../../../../src/host-records/hosts-store.js';
@@ -100,7 +100,8 @@ describe('deleteHost', () => {
     const { host: created } = await createOrRekeyHost(test.context, 'web1', keys.first.publicKey, ADMIN);
     await deleteHost(test.context, 'web1', { purge: false }, ADMIN);
     expect(findHost(test.context.db, 'web1')).toMatchObject({ status: 'deleted', uid: created.uid });
-    expect(listHosts(test.context)).toEqual([]);
+    expect(listHostPage(test.context, { limit: 10 }).hosts).toEqual([]);
+    expect(listHostPage(test.context, { limit: 10, includeDeleted: true }).hosts).toMatchObject([{ name: 'web1', status: 'deleted' }]);
     expect(test.reconcileCalls).toHaveLength(2);
   });
 

@@ -224,7 +224,7 @@ describe('webhook delivery to a loopback receiver', () => {
         leaseMs: 120_000,
       });
       expect(await worker.deliverDue()).toBe(1);
-      expect(listDeliveries(test.context.db, webhook.id, { limit: 10 })).toEqual([
+      expect(listDeliveries(test.context.db, webhook.id, { limit: 10 }).deliveries).toEqual([
         expect.objectContaining({ status: 'pending', attempts: 1, lastStatusCode: null, lastError: 'timed out' }),
       ]);
     } finally {
@@ -262,7 +262,7 @@ describe('webhook delivery to a loopback receiver', () => {
       secret = webhook.secret;
       enqueueEvent(test.context.db, new Date(), { type: 'host.stale', host: 'web1', data: {} });
       expect(await deliverOnce(test.context.db, { allowed: null })).toBe(1);
-      expect(listDeliveries(test.context.db, webhook.id, { limit: 10 })).toEqual([
+      expect(listDeliveries(test.context.db, webhook.id, { limit: 10 }).deliveries).toEqual([
         expect.objectContaining({
           status: 'failed',
           attempts: 1,

@@ -138,7 +138,7 @@ describe('message formats, delivered to loopback receivers', () => {
     expect(arrival?.headers['content-type']).toBe('application/json');
     expect(arrival?.body).toBe(JSON.stringify({ text: `${STALE_TEXT}\n${HOST_PAGE}` }));
     expectNoSignature(arrival?.headers ?? {});
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })).toEqual([
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries).toEqual([
       expect.objectContaining({ eventType: 'host.stale', host: 'web1', status: 'delivered', lastStatusCode: 200 }),
     ]);
   });
@@ -151,7 +151,7 @@ describe('message formats, delivered to loopback receivers', () => {
     expect(arrival?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(arrival?.body ?? '')).toEqual({ content: `${STALE_TEXT}\n<${HOST_PAGE}>`, allowed_mentions: { parse: [] } });
     expectNoSignature(arrival?.headers ?? {});
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })[0]).toMatchObject({
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries[0]).toMatchObject({
       status: 'delivered',
       lastStatusCode: 204,
     });
@@ -171,7 +171,7 @@ describe('message formats, delivered to loopback receivers', () => {
       click: HOST_PAGE,
     });
     expectNoSignature(arrival?.headers ?? {});
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })[0]).toMatchObject({
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries[0]).toMatchObject({
       status: 'delivered',
       lastStatusCode: 200,
     });
@@ -226,10 +226,16 @@ describe('message formats, delivered to loopback receivers', () => {
     const receiver = await receiverFor('discord', 1);
     makeWeb1Stale();
     expect(await deliverDue()).toBe(1);
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })[0]).toMatchObject({ status: 'pending', lastStatusCode: 503 });
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries[0]).toMatchObject({
+      status: 'pending',
+      lastStatusCode: 503,
+    });
     test.clock.advance(1000);
     expect(await deliverDue()).toBe(1);
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries[0]).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+    });
     expect(receiver.arrivals.map((arrival) => arrival.body)).toEqual([receiver.arrivals[0]?.body, receiver.arrivals[0]?.body]);
   });
 
@@ -238,7 +244,7 @@ describe('message formats, delivered to loopback receivers', () => {
     makeWeb1Stale();
     expect(await deliverDue(null)).toBe(1);
     expect(receiver.arrivals).toEqual([]);
-    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 })[0]).toMatchObject({
+    expect(listDeliveries(test.context.db, receiver.webhook.id, { limit: 5 }).deliveries[0]).toMatchObject({
       status: 'failed',
       lastError: expect.stringMatching(/^refused: /),
     });
