@@ -1,26 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { describe, expect, it } from 'vitest';
+import { useServer } from '../support/sandbox-hooks.js';
 
 /** `borgctl admin-token create --role --expires` as an admin runs it, against the running server. */
 describe('borgctl admin-token create with a role', () => {
-  let server: ServerSandbox | undefined;
-
-  beforeEach(async () => {
-    server = await startServerSandbox();
-  });
-
-  afterEach(async (context) => {
-    await stopServerSandbox(server, context);
-    server = undefined;
-  });
+  const setup = useServer();
 
   async function adminTokens(): Promise<{ label: string; role: string; expiresAt: string | null }[]> {
-    const listed = await server?.sandbox.borgctl(['admin-token', 'list', '--json']);
+    const listed = await setup.server.sandbox.borgctl(['admin-token', 'list', '--json']);
     return JSON.parse(listed?.stdout ?? '[]');
   }
 
   it('creates a metrics token that scrapes /metrics, is refused the rest with 403, and expires in 90 days', async () => {
-    const { sandbox } = server as ServerSandbox;
+    const { sandbox } = setup.server;
     const created = await sandbox.borgctl(['admin-token', 'create', '--label', 'prometheus', '--role', 'metrics', '--expires', '90d']);
     const token = created.stdout.trimEnd().split('\n').at(-1) ?? '';
     const asMetrics = { headers: { authorization: `Bearer ${token}` } };
@@ -40,7 +31,7 @@ describe('borgctl admin-token create with a role', () => {
     [['--expires', '90 days'], /duration must be like/],
     [['--expires', '9999d'], /at most 3650d/],
   ])('refuses %j with a message and a non-zero exit, and creates nothing', async (options, message) => {
-    const { sandbox } = server as ServerSandbox;
+    const { sandbox } = setup.server;
     const before = await adminTokens();
     const result = await sandbox.borgctl(['admin-token', 'create', '--label', 'typo', ...options], { reject: false });
     expect(result.exitCode).toBe(1);

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useSshKeys } from '../support/fixture-hooks.js';
-import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
+import { useServer } from '../support/sandbox-hooks.js';
 
 /**
  * borgctl as a script drives it against the running server: `--json` prints one
@@ -10,25 +10,16 @@ import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../su
 const keys = useSshKeys({ vm0: 'ed25519', vm1: 'ed25519', vm2: 'ed25519', legacy: 'ed25519' });
 
 describe('borgctl --json', () => {
-  let server: ServerSandbox | undefined;
-
-  beforeEach(async () => {
-    server = await startServerSandbox();
-  });
-
-  afterEach(async (context) => {
-    await stopServerSandbox(server, context);
-    server = undefined;
-  });
+  const setup = useServer();
 
   /** Runs borgctl; its standard output must be exactly one JSON document. */
   async function json<T = Record<string, unknown>>(arguments_: string[]): Promise<T> {
-    const result = await (server as ServerSandbox).sandbox.borgctl(arguments_);
+    const result = await setup.server.sandbox.borgctl(arguments_);
     return JSON.parse(result.stdout) as T;
   }
 
   it('prints each list whole, read in pages, and each change as one JSON document', async () => {
-    const { api } = server as ServerSandbox;
+    const { api } = setup.server;
     const vms = [keys.vm0, keys.vm1, keys.vm2];
 
     // Enrollment tokens: `token create --json` gives the token with its id; the list comes out whole.
@@ -86,7 +77,7 @@ describe('borgctl --json', () => {
   });
 
   it('refuses a bad page size with a message, a non-zero exit and nothing on standard output', async () => {
-    const result = await (server as ServerSandbox).sandbox.borgctl(['hosts', 'list', '--json', '--page-size', '0'], { reject: false });
+    const result = await setup.server.sandbox.borgctl(['hosts', 'list', '--json', '--page-size', '0'], { reject: false });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/--page-size must be a whole number from 1 to 1000/);
     expect(result.stdout).toBe('');
