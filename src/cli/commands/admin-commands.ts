@@ -15,7 +15,7 @@ export function addAdminTokenCommands(program: Command): void {
   const adminToken = program.command('admin-token').description('tokens for the admin API');
   adminToken
     .command('create')
-    .description('create an admin token; it is printed once, alone on the last line')
+    .description('create an admin token; it is printed once, the only line on standard output')
     .option('--label <label>', 'what the token is for (the audit log names it)', 'admin')
     .option('--role <role>', `what it may do: ${ADMIN_ROLES.map((role) => `${role} (${ADMIN_ROLE_MEANINGS[role]})`).join('; ')}`, 'admin')
     .option('--expires <duration>', 'it stops working after this long, like 90d or 12h (default: never)')
@@ -60,7 +60,7 @@ export function addEnrollmentTokenCommands(program: Command): void {
   const token = program.command('token').description('one-time enrollment tokens for new hosts');
   token
     .command('create')
-    .description('mint an enrollment token; it is printed once, alone on the last line')
+    .description('mint an enrollment token; it is printed once, the only line on standard output')
     .option('--host <name>', 'the only host name the token may enroll')
     .option('--ttl <duration>', 'lifetime, like 15m, 2h or 7d (default 1h, at most 7d)')
     .option('--quota <size>', 'storage quota, like 500G')

@@ -316,13 +316,26 @@ describe('load: mixed API traffic at the highest rate the server sustains', () =
       sampler.stop();
 
       // What the API holds now: exactly the enrollments answered 202, every token spent at most once.
-      const pending = await client.send({ method: 'GET', path: '/v1/admin/enrollments?status=pending', bearer: adminToken });
-      const approved = await client.send({ method: 'GET', path: '/v1/admin/enrollments?status=approved', bearer: adminToken });
-      const tokenList = await client.send({ method: 'GET', path: '/v1/admin/tokens', bearer: adminToken });
-      expect([pending.status, approved.status, tokenList.status]).toEqual([200, 200, 200]);
-      const tokenStatus = new Map<string, string>(
-        tokenList.body.tokens.map((token: { jti: string; status: string }) => [token.jti, token.status]),
-      );
+      // Every page of each list: the load mints more tokens and enrollments than one page holds.
+      const everyRow = async <Row>(path: string, rowsKey: string): Promise<{ statuses: number[]; rows: Row[] }> => {
+        const rows: Row[] = [];
+        const statuses: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const query = `${path.includes('?') ? '&' : '?'}limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+          const page = await client.send({ method: 'GET', path: `${path}${query}`, bearer: adminToken });
+          statuses.push(page.status);
+          if (page.status !== 200) break;
+          rows.push(...(page.body[rowsKey] as Row[]));
+          cursor = page.body.nextCursor as string | null;
+        } while (cursor !== null);
+        return { statuses, rows };
+      };
+      const pending = await everyRow<{ id: string }>('/v1/admin/enrollments?status=pending', 'enrollments');
+      const approved = await everyRow<{ id: string }>('/v1/admin/enrollments?status=approved', 'enrollments');
+      const tokenList = await everyRow<{ jti: string; status: string }>('/v1/admin/tokens', 'tokens');
+      expect([...pending.statuses, ...approved.statuses, ...tokenList.statuses].every((status) => status === 200)).toBe(true);
+      const tokenStatus = new Map<string, string>(tokenList.rows.map((token) => [token.jti, token.status]));
 
       const rssCsv = writeRssCsv(RSS_CSV_PATH, sampler.samples, phaseOf);
       const loadSamples = sampler.samples.filter((sample) => sample.atMs >= loadStartedAtMs);
@@ -351,7 +364,7 @@ describe('load: mixed API traffic at the highest rate the server sustains', () =
           `ramp: ${ramp.map((level) => `${level.workers} workers ${level.rate.toFixed(0)}/s (p99 ${level.p99Ms.toFixed(0)} ms${level.busy ? `, ${level.busy}×503` : ''})`).join('; ')}`,
           `total ${(loadTally.total() / (elapsedMs / 1000)).toFixed(1)} requests/s; per second: ${loadTally.perSecond.join(' ')}; per kind:`,
           ...describeTally(loadTally, elapsedMs).map((line) => `  ${line}`),
-          `tokens ${tokens.length}, enrollments answered 202: ${enrollmentIds.length}, pending in the API: ${pending.body.enrollments.length}`,
+          `tokens ${tokens.length}, enrollments answered 202: ${enrollmentIds.length}, pending in the API: ${pending.rows.length}`,
           `requests sent again after the server closed an idle keep-alive connection under them: ${client.retriedOnReusedConnection}`,
           rssSummary('api'),
           rssSummary('supervisor'),
@@ -380,9 +393,9 @@ describe('load: mixed API traffic at the highest rate the server sustains', () =
           expect({ jti: token.jti, wins, status: tokenStatus.get(token.jti) }).toEqual({ jti: token.jti, wins: 1, status: 'consumed' });
         }
       }
-      const pendingIds = pending.body.enrollments.map((enrollment: { id: string }) => enrollment.id).sort();
+      const pendingIds = pending.rows.map((enrollment) => enrollment.id).sort();
       expect(pendingIds).toEqual([...enrollmentIds].sort());
-      expect(approved.body.enrollments).toEqual([]);
+      expect(approved.rows).toEqual([]);
 
       for (const [name, verdict] of Object.entries(verdicts)) {
         expect({ name, ...verdict }).toMatchObject({ name, isFlat: true });
