@@ -41,8 +41,3 @@ export function sessionIdentityOf(pid: number, procDir = '/proc'): SessionIdenti
   }
   return { clientAddress, maintainer };
 }
-
-/** The client address alone (see sessionIdentityOf). */
-export function clientAddressOf(pid: number, procDir = '/proc'): string | null {
-  return sessionIdentityOf(pid, procDir)?.clientAddress ?? null;
-}
