@@ -131,6 +131,20 @@ describe('the check of every API answer against the document', () => {
     expect(checker.problemsOf('GET', '/v1/admin/hosts/web1', { status: 404, contentType: 'application/json', body })).toEqual([]);
   });
 
+  it('refuses a request the server accepted but the document does not allow: its query or its body', async () => {
+    const checker = createDocumentChecker(await servedDocument());
+    const { status, body } = await callApi(api.app, 'GET', '/v1/admin/hosts?limit=5', { token: api.adminToken });
+    const hosts = { status, contentType: 'application/json', body };
+    expect(checker.problemsOf('GET', '/v1/admin/hosts?limit=5', hosts)).toEqual([]);
+    expect(checker.problemsOf('GET', '/v1/admin/hosts?limit=five', hosts)).toHaveLength(1);
+    expect(checker.problemsOf('GET', '/v1/admin/hosts?sort=name', hosts)).toHaveLength(1);
+    const denied = { status: 200, contentType: 'application/json', body: { id: 'AAAAAAAAAAAAAAAAAAAAAA', status: 'denied' } };
+    const path = '/v1/admin/enrollments/AAAAAAAAAAAAAAAAAAAAAA/deny';
+    expect(checker.problemsOf('POST', path, denied, { body: { reason: 'unknown machine' } })).toEqual([]);
+    expect(checker.problemsOf('POST', path, denied, { body: { reason: 5 } })).toHaveLength(1);
+    expect(checker.problemsOf('POST', path, denied, { body: { why: 'unknown machine' } })).toHaveLength(1);
+  });
+
   it('refuses an error body with an unknown code, and an answer of another media type', async () => {
     const checker = createDocumentChecker(await servedDocument());
     const unknownCode = { error: 'NO_SUCH_CODE', message: 'x' };

@@ -17,13 +17,25 @@ interface Operation {
   /** Literal segments first: /v1/enroll before a template that would also match. */
   literalLength: number;
   responses: Map<string, { mediaType: string; validate: ValidateFunction | null }>;
+  /** Query parameters by name, with their schema. */
+  query: Map<string, ValidateFunction>;
+  requestBody: ValidateFunction | null;
 }
 
 export interface DocumentChecker {
   /** The operation documented for this method and path (query ignored), if any. */
   hasOperation(method: string, path: string): boolean;
-  /** Problems of one answer (none: it agrees with the document); answers outside /v1 are not checked. */
-  problemsOf(method: string, path: string, answer: { status: number; contentType: string; body: unknown }): string[];
+  /**
+   * Problems of one answer (none: it agrees with the document); answers outside /v1 are not checked.
+   * A request the server accepted (2xx) must also be one the document allows: its query parameters
+   * and its JSON body (`requestBody`, when one was sent) valid against their schemas.
+   */
+  problemsOf(
+    method: string,
+    path: string,
+    answer: { status: number; contentType: string; body: unknown },
+    request?: { body?: unknown },
+  ): string[];
 }
 
 function escapeRegExp(text: string): string {
@@ -66,8 +78,14 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
         const isJson = mediaType === 'application/json';
         responses.set(status, { mediaType, validate: isJson ? compile((media as OpenApiDocument).schema) : null });
       }
+      const query = new Map<string, ValidateFunction>();
+      for (const parameter of (operation.parameters ?? []) as OpenApiDocument[]) {
+        if (parameter.in === 'query') query.set(parameter.name, compile(parameter.schema));
+      }
+      const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
+      const requestBody = bodySchema ? compile(bodySchema) : null;
       const list = operations.get(method.toUpperCase()) ?? [];
-      list.push({ pattern, literalLength: path.replace(/\{[^}]+\}/g, '').length, responses });
+      list.push({ pattern, literalLength: path.replace(/\{[^}]+\}/g, '').length, responses, query, requestBody });
       operations.set(method.toUpperCase(), list);
     }
   }
@@ -80,7 +98,7 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
 
   return {
     hasOperation: (method, path) => operationOf(method, path) !== undefined,
-    problemsOf(method, path, answer) {
+    problemsOf(method, path, answer, request = {}) {
       const operation = operationOf(method, path);
       if (!operation) {
         // Outside /v1 (the page, /metrics, /healthz) the document says nothing; under it only the router's 404 is undocumented.
@@ -96,7 +114,18 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
       if (declared.validate && !declared.validate(answer.body)) {
         return [`${method} ${path}: the ${answer.status} body does not match the document: ${ajv.errorsText(declared.validate.errors)}`];
       }
-      return [];
+      if (answer.status >= 300) return [];
+      const problems: string[] = [];
+      for (const [name, value] of new URLSearchParams(path.split('?')[1] ?? '')) {
+        const validate = operation.query.get(name);
+        if (!validate) problems.push(`${method} ${path}: accepted the query parameter ${name}, which the document does not name`);
+        else if (!validate(value))
+          problems.push(`${method} ${path}: accepted ${name}=${value}, which the document refuses: ${ajv.errorsText(validate.errors)}`);
+      }
+      if (request.body !== undefined && operation.requestBody && !operation.requestBody(request.body)) {
+        problems.push(`${method} ${path}: accepted a body the document refuses: ${ajv.errorsText(operation.requestBody.errors)}`);
+      }
+      return problems;
     },
   };
 }

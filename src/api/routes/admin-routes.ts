@@ -290,7 +290,7 @@ export function adminRoutes(context: ServerContext) {
       responses: {
         200: { description: 'whether it was held', json: z.strictObject({ host: z.string(), wasHeld: z.boolean() }) },
       },
-      errors: [404],
+      errors: [400, 404],
     },
     async (c) => c.json(await acknowledgeMaintenance(context, c.req.param('name'), actorOf(c))),
   );

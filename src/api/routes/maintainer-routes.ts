@@ -107,7 +107,7 @@ export function maintainerRoutes(context: ServerContext) {
       operationId: 'removeMaintainer',
       summary: 'Forget a maintainer and every grant',
       responses: { 200: { description: 'removed', json: removedBody } },
-      errors: [404],
+      errors: [400, 404],
     },
     async (c) => {
       await removeMaintainer(context, c.req.param('name'), actorOf(c));

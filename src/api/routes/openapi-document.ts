@@ -123,8 +123,8 @@ function operationOf(route: RouteDeclaration, documentation: RouteDocumentation,
         : { [response.mediaType]: { schema: { type: 'string' } } };
     responses[status] = { description: response.description, content };
   }
-  const errorStatuses = [...commonErrorStatuses(route, documentation), ...(documentation.errors ?? [])].sort();
-  for (const status of errorStatuses) {
+  const errorStatuses = new Set([...commonErrorStatuses(route, documentation), ...(documentation.errors ?? [])]);
+  for (const status of [...errorStatuses].sort((left, right) => left - right)) {
     if (responses[status]) continue;
     const meaning = ERROR_MEANINGS[status];
     if (meaning === undefined) throw new Error(`${route.method} ${route.path}: no meaning written for error status ${status}`);
