@@ -71,7 +71,7 @@ describe('GET /v1/openapi.json', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('documents the error body on every error status', async () => {
+  it('documents the error body on every error status, and Retry-After on 429 and 503', async () => {
     const document = await servedDocument();
     for (const methods of Object.values(document.paths as Record<string, Record<string, Json>>)) {
       for (const operation of Object.values(methods)) {
@@ -80,6 +80,7 @@ describe('GET /v1/openapi.json', () => {
           expect(response.content['application/json'].schema, `${operation.operationId} ${status}`).toEqual({
             $ref: '#/components/schemas/Error',
           });
+          if (status === '429' || status === '503') expect(response.headers['Retry-After'].schema.type).toBe('integer');
         }
       }
     }

@@ -31,11 +31,21 @@ const ERROR_MEANINGS: Record<number, string> = {
   507: 'no UID left for a new host',
 };
 
-/** The errors a route answers besides its own: 500 and 503 anywhere; 400 and 413 with a body or query; 401, 403 and 429 with an admin token. */
+/** Refusals that say when to try again. */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+const RETRY_AFTER_HEADER = {
+  description: 'seconds to wait before trying again (on 503 only when the server is busy or a fault is expected to pass)',
+  schema: { type: 'integer', minimum: 1 },
+};
+
+/**
+ * The errors a route answers besides its own: 500 and 503 anywhere; 413 for any method but GET (the body limit
+ * is checked before the route); 400 with a body or query; 401, 403 and 429 with an admin token.
+ */
 function commonErrorStatuses(route: RouteDeclaration, documentation: RouteDocumentation): number[] {
   const statuses = [500, 503];
-  if (documentation.body) statuses.push(400, 413);
-  if (documentation.query) statuses.push(400);
+  if (route.method !== 'GET') statuses.push(413);
+  if (documentation.body || documentation.query) statuses.push(400);
   if (route.access !== 'public') statuses.push(401, 403, 429);
   return statuses;
 }
@@ -128,7 +138,11 @@ function operationOf(route: RouteDeclaration, documentation: RouteDocumentation,
     if (responses[status]) continue;
     const meaning = ERROR_MEANINGS[status];
     if (meaning === undefined) throw new Error(`${route.method} ${route.path}: no meaning written for error status ${status}`);
-    responses[status] = { description: meaning, content: { 'application/json': { schema: writer.write(errorBody, 'output') } } };
+    responses[status] = {
+      description: meaning,
+      ...(RETRY_AFTER_STATUSES.has(status) ? { headers: { 'Retry-After': RETRY_AFTER_HEADER } } : {}),
+      content: { 'application/json': { schema: writer.write(errorBody, 'output') } },
+    };
   }
 
   const security = documentation.enrollmentToken ? [{ enrollmentToken: [] }] : route.access === 'public' ? [] : [{ adminToken: [] }];
