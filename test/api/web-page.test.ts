@@ -7,6 +7,7 @@ import { listEnrollments } from '../../src/api/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { createWebhook } from '../../src/api/notify/webhooks.js';
+import { MAX_HOSTS_PER_CHANGE } from '../../src/channel/maintainer-change.js';
 import { webhookDeliveries } from '../../src/db/schema.js';
 import { SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
 import { readMaintainer } from '../../src/root/requests/maintainer-requests.js';
@@ -508,6 +509,10 @@ describe('maintainers on the page', () => {
       expect(refused.status, hosts).toBe(status);
       expect(refused.text).toContain('role="alert"');
     }
+    const tooMany = Array.from({ length: MAX_HOSTS_PER_CHANGE + 1 }, (_, index) => `h${index}`).join(',');
+    const refusedMany = await web.post('/ui/maintainers/trusted/grant', { hosts: tooMany });
+    expect(refusedMany.status).toBe(400);
+    expect(refusedMany.text).toContain(`at most ${MAX_HOSTS_PER_CHANGE} hosts`);
     expect((await web.post('/ui/maintainers/Bad_Name/grant', { hosts: 'web1' })).status).toBe(400);
     expect((await web.post('/ui/maintainers/ghost/remove')).status).toBe(404);
     expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: [], isGrantedAllHosts: false });

@@ -91,19 +91,26 @@ function GrantedHosts({ maintainer }: { maintainer: MaintainerView }) {
   return <span data-field="hosts">{named.length > 0 ? named : <span class="muted">none</span>}</span>;
 }
 
+/** A maintainer's grant and revoke forms: hosts by name, or its grant of every host. */
+const HOST_SELECTION_FORMS = [
+  {
+    path: 'grant',
+    hostsLabel: 'Hosts to grant (comma-separated)',
+    allLabel: 'Every host, those enrolled later too',
+    button: 'Grant full access',
+  },
+  { path: 'revoke', hostsLabel: 'Hosts to revoke (comma-separated)', allLabel: 'Its grant of every host', button: 'Revoke' },
+] as const;
+
 /** Grant, revoke and remove for one maintainer. */
 function MaintainerForms({ maintainer, csrfToken }: { maintainer: MaintainerView; csrfToken: string }) {
   const base = `/ui/maintainers/${maintainer.name}`;
   return (
     <section class="card" data-maintainer-forms={maintainer.name}>
       <h3>{maintainer.name}</h3>
-      <HostSelectionForm
-        action={`${base}/grant`}
-        csrfToken={csrfToken}
-        allLabel="Every host, those enrolled later too"
-        button="Grant full access"
-      />
-      <HostSelectionForm action={`${base}/revoke`} csrfToken={csrfToken} allLabel="Its grant of every host" button="Revoke" />
+      {HOST_SELECTION_FORMS.map(({ path, hostsLabel, allLabel, button }) => (
+        <HostSelectionForm action={`${base}/${path}`} csrfToken={csrfToken} hostsLabel={hostsLabel} allLabel={allLabel} button={button} />
+      ))}
       <p class="muted">Revoking or removing ends its open sessions on those hosts.</p>
       <ActionButton action={`${base}/remove`} csrfToken={csrfToken} label="Remove maintainer" danger />
     </section>
@@ -113,11 +120,13 @@ function MaintainerForms({ maintainer, csrfToken }: { maintainer: MaintainerView
 function HostSelectionForm({
   action,
   csrfToken,
+  hostsLabel,
   allLabel,
   button,
 }: {
   action: string;
   csrfToken: string;
+  hostsLabel: string;
   allLabel: string;
   button: string;
 }) {
@@ -125,7 +134,7 @@ function HostSelectionForm({
     <form method="post" action={action} class="stack setting">
       <CsrfField token={csrfToken} />
       <label>
-        Hosts (comma-separated)
+        {hostsLabel}
         <input type="text" name="hosts" maxlength={32768} autocomplete="off" />
       </label>
       <label class="check">
