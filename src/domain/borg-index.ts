@@ -53,3 +53,20 @@ export function findManifest(buckets: Buffer): BucketSearch {
   }
   return { readMore: true };
 }
+
+/**
+ * How many objects in these buckets borg wrote after segment `segment` (the
+ * manifest, whose key is all zeros, not counted): in an append-only
+ * repository an object already there keeps its place, so these are the
+ * objects a session added after the commit it started from.
+ */
+export function countObjectsAfterSegment(buckets: Buffer, segment: number): number {
+  let count = 0;
+  for (let start = 0; start + BUCKET_BYTES <= buckets.length; start += BUCKET_BYTES) {
+    const objectSegment = buckets.readUInt32LE(start + KEY_BYTES);
+    if (objectSegment === EMPTY || objectSegment === DELETED || objectSegment <= segment) continue;
+    if (buckets.subarray(start, start + KEY_BYTES).every((byte) => byte === 0)) continue;
+    count += 1;
+  }
+  return count;
+}

@@ -8,7 +8,7 @@ import { callApi, createTestAdminToken } from '../support/test-context.js';
 import { createWebClient } from '../support/web-client.js';
 
 const api = useTestApi();
-const keys = useSshKeys({ vm: 'ed25519' });
+const keys = useSshKeys({ vm: 'ed25519', trusted: 'ed25519' });
 
 /**
  * What each role may call, written from the roles' definition (README, issue
@@ -199,7 +199,9 @@ describe('the page by role', () => {
     expect((await callApi(api.app, 'POST', '/v1/admin/webhooks', { token, body: webhook })).status).toBe(201);
     await enrollPending(api.app, token, 'new1', keys.vm);
     addServedHostRow({ db: api.context.db, rootDb: api.rootDb }, 'web1', api.clock.now());
-    const pages = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/hosts/web1', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
+    const maintainer = { name: 'trusted', publicKey: keys.trusted.publicKey, allowFrom: '192.0.2.10' };
+    expect((await callApi(api.app, 'POST', '/v1/admin/maintainers', { token, body: maintainer })).status).toBe(201);
+    const pages = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/hosts/web1', '/ui/maintainers', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
     const reader = createWebClient(api.app);
     await reader.logIn(createTestAdminToken(api.context, 'auditor', { role: 'read' }));
     for (const path of pages) {
@@ -211,7 +213,7 @@ describe('the page by role', () => {
     const admin = createWebClient(api.app);
     await admin.logIn(api.adminToken);
     expect(formsOf((await admin.get('/ui/tokens')).text)).toContain(`/ui/tokens/${minted.body.jti}/revoke`);
-    for (const path of ['/ui/enrollments', '/ui/hosts/web1', '/ui/webhooks']) {
+    for (const path of ['/ui/enrollments', '/ui/hosts/web1', '/ui/maintainers', '/ui/webhooks']) {
       expect(formsOf((await admin.get(path)).text).length, path).toBeGreaterThan(0);
     }
   });

@@ -7,18 +7,20 @@ import { listEnrollments } from '../../src/api/enrollment/enroll.js';
 import { listEnrollmentTokens } from '../../src/api/enrollment/tokens.js';
 import { createRateLimiter } from '../../src/api/middleware/rate-limit.js';
 import { createWebhook } from '../../src/api/notify/webhooks.js';
+import { MAX_HOSTS_PER_CHANGE } from '../../src/channel/maintainer-change.js';
 import { webhookDeliveries } from '../../src/db/schema.js';
 import { SHOWN_RESTORE_POINTS } from '../../src/domain/borg-transactions.js';
+import { readMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import { enrollPending } from '../support/enrollment-flow.js';
 import { useSshKeys, useTestApi } from '../support/fixture-hooks.js';
 import { addHostRow, addManyHostRows, addServedHostRow } from '../support/host-rows.js';
-import { makeTestApp } from '../support/test-context.js';
+import { callApi, createTestAdminToken, makeTestApp } from '../support/test-context.js';
 import { createWebClient, PAGE_ORIGIN } from '../support/web-client.js';
 
-const keys = useSshKeys({ vm: 'ed25519' });
+const keys = useSshKeys({ vm: 'ed25519', trusted: 'ed25519' });
 const api = useTestApi();
 
-const PAGES = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
+const PAGES = ['/ui', '/ui/enrollments', '/ui/hosts', '/ui/maintainers', '/ui/tokens', '/ui/webhooks', '/ui/audit'];
 
 async function loggedIn() {
   const web = createWebClient(api.app);
@@ -397,5 +399,151 @@ describe('tokens and the audit log on the page', () => {
     const rest = [...second.text.matchAll(/data-audit="(\d+)"/g)].map((match) => Number(match[1]));
     expect(Math.max(...rest)).toBeLessThan(Math.min(...ids));
     expect(rest.at(-1)).toBe(1);
+  });
+});
+
+describe('maintainers on the page', () => {
+  const TRUSTED = { name: 'trusted', allowFrom: '192.0.2.10' };
+  const servedHosts = (...names: string[]) => {
+    for (const name of names) addServedHostRow({ db: api.context.db, rootDb: api.rootDb }, name, api.clock.now());
+  };
+  const maintainerAudit = () =>
+    listAudit(api.context.db, { limit: 100 })
+      .map((entry) => entry.action)
+      .filter((action) => action.startsWith('maintainer.'));
+  /** The page's forms that change maintainers. */
+  const maintainerFormsOf = (html: string) =>
+    [...html.matchAll(/<form method="post" action="(\/ui\/maintainers[^"]*)"/g)].map((match) => match[1]);
+
+  it('adds a maintainer, grants it hosts and every host, revokes them and removes it, each asked of root and audited', async () => {
+    servedHosts('web1', 'web2');
+    const web = await loggedIn();
+    const empty = await web.get('/ui/maintainers');
+    expect(empty.text).toContain('No maintainer yet.');
+    expect(empty.text).toMatch(/<a href="\/ui\/maintainers" aria-current="page">Maintainers<\/a>/);
+    expect(maintainerFormsOf(empty.text)).toEqual(['/ui/maintainers']);
+
+    const added = await web.post('/ui/maintainers', { ...TRUSTED, publicKey: keys.trusted.publicKey });
+    expect(added.location).toBe('/ui/maintainers?notice=maintainer-added');
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({
+      fingerprint: keys.trusted.fingerprint,
+      allowFrom: '192.0.2.10',
+      hosts: [],
+    });
+    const listed = await web.get(added.location ?? '');
+    expect(listed.text).toContain('Saved the maintainer');
+    expect(listed.text).toContain('<tr data-maintainer="trusted">');
+    expect(listed.text).toContain(`<code class="fingerprint">${keys.trusted.fingerprint}</code>`);
+    expect(listed.text).toContain('<code>192.0.2.10</code>');
+    expect(listed.text).toContain('<span class="muted">none</span>');
+    expect(maintainerFormsOf(listed.text)).toEqual([
+      '/ui/maintainers/trusted/grant',
+      '/ui/maintainers/trusted/revoke',
+      '/ui/maintainers/trusted/remove',
+      '/ui/maintainers',
+    ]);
+
+    const granted = await web.post('/ui/maintainers/trusted/grant', { hosts: 'web1, web2' });
+    expect(granted.location).toBe('/ui/maintainers?notice=maintainer-granted');
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: ['web1', 'web2'], isGrantedAllHosts: false });
+    expect((await web.get('/ui/maintainers')).text).toContain('<a href="/ui/hosts/web1">web1</a>, <a href="/ui/hosts/web2">web2</a>');
+    expect((await web.post('/ui/maintainers/trusted/revoke', { hosts: 'web2' })).location).toBe(
+      '/ui/maintainers?notice=maintainer-revoked',
+    );
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: ['web1'] });
+
+    expect((await web.post('/ui/maintainers/trusted/grant', { hosts: '', all: 'yes' })).status).toBe(303);
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: ['web1'], isGrantedAllHosts: true });
+    expect((await web.get('/ui/maintainers')).text).toMatch(/<span data-field="hosts"><strong>all<\/strong>/);
+    expect((await web.get('/ui/hosts/web2')).text).toMatch(/data-field="maintenance">trusted/);
+    expect((await web.post('/ui/maintainers/trusted/revoke', { all: 'yes' })).status).toBe(303);
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: ['web1'], isGrantedAllHosts: false });
+
+    const removed = await web.post('/ui/maintainers/trusted/remove');
+    expect(removed.location).toBe('/ui/maintainers?notice=maintainer-removed');
+    expect(readMaintainer(api.rootDb, 'trusted')).toBeNull();
+    expect((await web.get('/ui/maintainers')).text).toContain('No maintainer yet.');
+    expect(maintainerAudit()).toEqual([
+      'maintainer.remove',
+      'maintainer.revoke',
+      'maintainer.grant',
+      'maintainer.revoke',
+      'maintainer.grant',
+      'maintainer.add',
+    ]);
+  });
+
+  it('answers a hostile name, key, range or host list with the page`s error, and writes nothing', async () => {
+    servedHosts('web1');
+    const web = await loggedIn();
+    await web.get('/ui/maintainers');
+    const key = keys.trusted.publicKey.trim();
+    const hostile = [
+      { ...TRUSTED, name: '<script>alert(1)</script>', publicKey: key },
+      { ...TRUSTED, name: 'root', publicKey: key },
+      { ...TRUSTED, publicKey: `command="/bin/sh" ${key}` },
+      { ...TRUSTED, publicKey: `${key}\nssh-ed25519 ${key.split(' ')[1]} second` },
+      { ...TRUSTED, publicKey: 'ssh-ed25519 AAAA' },
+      { ...TRUSTED, publicKey: key, allowFrom: '' },
+      { ...TRUSTED, publicKey: key, allowFrom: '0.0.0.0/0" ,command="sh' },
+      { ...TRUSTED, publicKey: keys.vm.publicKey.replace('ssh-ed25519', 'ssh-dss') },
+    ];
+    for (const fields of hostile) {
+      const refused = await web.post('/ui/maintainers', fields);
+      expect(refused.status, JSON.stringify(fields)).toBe(400);
+      expect(refused.headers.get('content-type')).toContain('text/html');
+      expect(refused.text).toContain('role="alert"');
+      expect(refused.text).toContain('href="/ui/maintainers"');
+      expect(refused.text).not.toContain('<script>alert');
+    }
+    expect(readMaintainer(api.rootDb, 'trusted')).toBeNull();
+    expect(maintainerAudit()).toEqual([]);
+
+    expect((await web.post('/ui/maintainers', { ...TRUSTED, publicKey: key })).status).toBe(303);
+    for (const [hosts, status] of [
+      ['web1, ../etc', 400],
+      ['web1 ghost', 404],
+      ['', 400],
+    ] as const) {
+      const refused = await web.post('/ui/maintainers/trusted/grant', { hosts });
+      expect(refused.status, hosts).toBe(status);
+      expect(refused.text).toContain('role="alert"');
+    }
+    const tooMany = Array.from({ length: MAX_HOSTS_PER_CHANGE + 1 }, (_, index) => `h${index}`).join(',');
+    const refusedMany = await web.post('/ui/maintainers/trusted/grant', { hosts: tooMany });
+    expect(refusedMany.status).toBe(400);
+    expect(refusedMany.text).toContain(`at most ${MAX_HOSTS_PER_CHANGE} hosts`);
+    expect((await web.post('/ui/maintainers/Bad_Name/grant', { hosts: 'web1' })).status).toBe(400);
+    expect((await web.post('/ui/maintainers/ghost/remove')).status).toBe(404);
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: [], isGrantedAllHosts: false });
+    expect(maintainerAudit()).toEqual(['maintainer.add']);
+  });
+
+  it('shows a read session the maintainers without a form, and refuses each form posted anyway', async () => {
+    servedHosts('web1');
+    const registered = await callApi(api.app, 'POST', '/v1/admin/maintainers', {
+      token: api.adminToken,
+      body: { ...TRUSTED, publicKey: keys.trusted.publicKey },
+    });
+    expect(registered.status).toBe(201);
+    const reader = createWebClient(api.app);
+    await reader.logIn(createTestAdminToken(api.context, 'auditor', { role: 'read' }));
+    const page = await reader.get('/ui/maintainers');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<tr data-maintainer="trusted">');
+    expect(maintainerFormsOf(page.text)).toEqual([]);
+    const posts: [string, Record<string, string>][] = [
+      ['/ui/maintainers', { name: 'other', publicKey: keys.vm.publicKey, allowFrom: '192.0.2.11' }],
+      ['/ui/maintainers/trusted/grant', { hosts: 'web1' }],
+      ['/ui/maintainers/trusted/revoke', { all: 'yes' }],
+      ['/ui/maintainers/trusted/remove', {}],
+    ];
+    for (const [path, fields] of posts) {
+      const refused = await reader.post(path, fields);
+      expect(refused.status, path).toBe(403);
+      expect(refused.text).toContain('admin role');
+    }
+    expect(readMaintainer(api.rootDb, 'trusted')).toMatchObject({ hosts: [], isGrantedAllHosts: false });
+    expect(readMaintainer(api.rootDb, 'other')).toBeNull();
   });
 });

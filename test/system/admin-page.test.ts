@@ -16,6 +16,7 @@ import {
 import { runEnrollCommand, waitForFingerprint } from '../support/enroll-command.js';
 import { type ServerSandbox, startServerSandbox, stopServerSandbox } from '../support/sandbox-api.js';
 import { type BorgClient, createBorgClient } from '../support/sandbox-client.js';
+import { createKeyDirectory } from '../support/ssh-keys.js';
 
 /**
  * The admin page in Debian's chromium against the real server (borgctl serve
@@ -30,6 +31,7 @@ const PAGES: [string, string][] = [
   ['enrollments', '/ui/enrollments'],
   ['hosts', '/ui/hosts'],
   ['host', '/ui/hosts/web1'],
+  ['maintainers', '/ui/maintainers'],
   ['tokens', '/ui/tokens'],
   ['webhooks', '/ui/webhooks'],
   ['audit', '/ui/audit'],
@@ -143,6 +145,38 @@ describe('the admin page in chromium, against the real server', () => {
       await page.getByRole('link', { name: 'Overview' }).click();
       expect(await page.locator('li[data-count="Backed up in time"] strong').textContent()).toBe('1');
       expect(admin.problems).toEqual([]);
+    }));
+
+  it('adds a maintainer on the page and grants it the host, each change served by the real root side', () =>
+    track(async () => {
+      const { page } = admin;
+      const keys = createKeyDirectory();
+      try {
+        const trusted = keys.generate('trusted', 'ed25519');
+        await page.getByRole('link', { name: 'Maintainers' }).click();
+        expect(await page.locator('main').textContent()).toContain('No maintainer yet.');
+        await page.getByLabel('Name').fill('trusted');
+        await page.getByLabel('Public key').fill(trusted.publicKey);
+        await page.getByLabel('Connects from').fill('192.0.2.10');
+        await page.getByRole('button', { name: 'Add maintainer' }).click();
+        await page.waitForURL(`${server.sandbox.baseUrl}/ui/maintainers?notice=maintainer-added`);
+        const row = page.locator('tr[data-maintainer=trusted]');
+        expect(await row.locator('code.fingerprint').textContent()).toBe(trusted.fingerprint);
+
+        const forms = page.locator('[data-maintainer-forms=trusted]');
+        await forms.getByLabel('Hosts to grant').fill('web1');
+        await forms.getByRole('button', { name: 'Grant full access' }).click();
+        await page.waitForURL(`${server.sandbox.baseUrl}/ui/maintainers?notice=maintainer-granted`);
+        expect(await row.locator('[data-field=hosts]').textContent()).toBe('web1');
+        const served = await server.api.request<{ hosts: string[] }>('GET', '/v1/admin/maintainers/trusted', {
+          bearer: server.api.adminToken,
+        });
+        expect(served.body.hosts).toEqual(['web1']);
+        await saveScreenshot(page, 'maintainer-granted');
+        expect(admin.problems).toEqual([]);
+      } finally {
+        keys.remove();
+      }
     }));
 
   it('refuses a form another site posts in the logged-in browser, and mints nothing', () =>

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostUid } from '../support/attack-server.js';
 import { openBorgServeSession, openSsh } from '../support/attack-ssh.js';
@@ -62,7 +65,11 @@ describe('maintainer keys', () => {
 
   const hostView = async () => (await admin('GET', '/v1/admin/hosts/db1')).body as { maintenanceHold: { reason: string } | null };
   const sessionsOf = async () =>
-    (await admin('GET', '/v1/admin/hosts/db1/sessions')).body.sessions as { outcome: string; maintainer: string | null }[];
+    (await admin('GET', '/v1/admin/hosts/db1/sessions')).body.sessions as {
+      outcome: string;
+      maintainer: string | null;
+      lastCommitBefore: number;
+    }[];
 
   it('frees space when the maintainer prunes and compacts (its session is its own, not a backup), and nothing when the VM does', async () => {
     const { repoUrl } = await setUp();
@@ -124,6 +131,30 @@ describe('maintainer keys', () => {
     expect((await hostView()).maintenanceHold).toBeNull();
     expect(await trusted.run(['compact', repoUrl])).toMatchObject({ exitCode: 0 });
     expect(removedBetween(segmentsHeld, await segments()).length).toBeGreaterThan(0);
+  });
+
+  it("holds the maintainer out when the VM's own key deleted beside a backup in one session", async () => {
+    const { repoUrl } = await setUp();
+    const { sandbox } = server as ServerSandbox;
+    const borg = vm as BorgClient;
+    const uid = await hostUid(server as ServerSandbox, 'db1');
+    // A connection of the VM's own key held open makes its delete and its next backup one session, as a compromised
+    // VM would to pass its delete off as a backup (the session's net objects grow and its manifest is new).
+    const { session } = await openBorgServeSession(uid, () => openSsh(borg, { user: 'db1', port: sandbox.sshPort }));
+    try {
+      expect(await borg.run(['delete', `${repoUrl}::doomed`])).toMatchObject({ exitCode: 0 });
+      // New files, each its own chunk: the session's net object count grows whatever the delete took.
+      for (let file = 0; file < 5; file += 1) await writeFile(join(borg.dataDir, `fresh-${file}.bin`), randomBytes(16_384));
+      expect(await borg.run(['create', `${repoUrl}::cover`, borg.dataDir])).toMatchObject({ exitCode: 0 });
+    } finally {
+      await session.close();
+    }
+    const hold = await waitFor('the host held for maintenance', async () => (await hostView()).maintenanceHold ?? undefined);
+    expect(hold.reason).toContain('acknowledge');
+    // One session: the delete was not recorded as a change of its own (that alone would hold).
+    const sessions = await sessionsOf();
+    expect(sessions[0]).toMatchObject({ outcome: 'backup', maintainer: null });
+    expect(sessions.filter((recorded) => recorded.outcome === 'changed' && recorded.lastCommitBefore >= 0)).toEqual([]);
   });
 
   it('reaches no host it was not granted, no other path, and no shell', async () => {

@@ -1,6 +1,11 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { MaintainerChange, MaintainerChangeAnswer, MaintainerMessage } from '../../channel/maintainer-change.js';
+import {
+  MAX_HOSTS_PER_CHANGE,
+  type MaintainerChange,
+  type MaintainerChangeAnswer,
+  type MaintainerMessage,
+} from '../../channel/maintainer-change.js';
 import type { Queryable } from '../../db/connection.js';
 import { maintainerGrants, maintainers } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
@@ -54,6 +59,11 @@ export interface MaintainerView {
 export interface HostSelection {
   hosts: string[];
   all: boolean;
+}
+
+/** "web1, web2" or "web1 web2" (borgctl's --hosts, the page's field) → ['web1', 'web2']; each name is checked by the change. */
+export function splitHostNames(text: string): string[] {
+  return text.split(/[\s,]+/).filter((name) => name !== '');
 }
 
 export function listMaintainers(context: ServerContext): MaintainerView[] {
@@ -115,6 +125,9 @@ async function changeGrants(
   by: Actor,
 ): Promise<MaintainerView> {
   const checked = parseMaintainerName(name);
+  if (selection.hosts.length > MAX_HOSTS_PER_CHANGE) {
+    throw new AppError('BAD_REQUEST', `name at most ${MAX_HOSTS_PER_CHANGE} hosts in one ${action}, or all`);
+  }
   const hosts = [...new Set(selection.hosts.map((host) => parseHostName(host)))];
   if (hosts.length === 0 && !selection.all) throw new AppError('BAD_REQUEST', `name the hosts to ${action} (hosts), or all`);
   const change: MaintainerChange = { action, name: checked, hosts, all: selection.all };

@@ -48,7 +48,7 @@ form.stack label { display: grid; gap: .2rem; }
 form.setting + form.setting { margin-top: .9rem; }
 form.stack label.check { display: flex; gap: .5rem; align-items: center; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; min-width: 0; }
-input[type=text], input[type=password], input[type=url], input[type=search], select { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); width: 100%; max-width: 100%; }
+input[type=text], input[type=password], input[type=url], input[type=search], select, textarea { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); width: 100%; max-width: 100%; }
 button { font: inherit; padding: .4rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 button.secondary { background: transparent; color: var(--accent); }
 button.danger { background: var(--bad); border-color: var(--bad); }

@@ -17,7 +17,16 @@ import { STATUS_BY_CODE } from '../error-map.js';
 import { listHostChecks, queueHostCheck } from '../hosts/host-checks.js';
 import { deleteHost, getHost, type HostChanges, hostSessions, updateHost } from '../hosts/hosts.js';
 import { decodeCursor, integerIdKey, timeAndIdKey } from '../list-pages.js';
-import { acknowledgeMaintenance } from '../maintainers/maintainers.js';
+import {
+  acknowledgeMaintenance,
+  addMaintainer,
+  grantMaintainer,
+  type HostSelection,
+  listMaintainers,
+  removeMaintainer,
+  revokeMaintainer,
+  splitHostNames,
+} from '../maintainers/maintainers.js';
 import { rateLimitedError } from '../middleware/rate-limit.js';
 import { byTrouble, listHostSummaries } from '../monitoring/host-summaries.js';
 import { createWebhook, listWebhooks, removeWebhook, sendTestEvent, webhookDeliveries } from '../notify/webhooks.js';
@@ -31,6 +40,7 @@ import { HOST_SETTINGS, HostPage, type HostPageData } from './pages/host-page.js
 import { HOST_FILTERS, type HostFilter, HostsPage } from './pages/hosts-page.js';
 import type { PageFrame } from './pages/layout.js';
 import { ErrorPage, LoginPage } from './pages/login-page.js';
+import { MaintainersPage } from './pages/maintainers-page.js';
 import { OverviewPage } from './pages/overview-page.js';
 import { TokensPage } from './pages/tokens-page.js';
 import { DeliveriesPage, WebhooksPage } from './pages/webhooks-page.js';
@@ -213,6 +223,34 @@ export function webRoutes(context: ServerContext, limits: ApiLimits, logError: (
     return c.redirect(done('/ui/hosts', purge ? 'purged' : 'deleted'), 303);
   });
 
+  table.on('GET', '/maintainers', 'read', (c) =>
+    c.html(
+      <MaintainersPage frame={frameOf(c, 'Maintainers', '/ui/maintainers')} maintainers={listMaintainers(context)} now={context.now()} />,
+    ),
+  );
+  table.on('POST', '/maintainers', 'admin', async (c) => {
+    const form = await readForm(c);
+    const input = {
+      name: requiredField(form, 'name', 64).trim(),
+      publicKey: requiredField(form, 'publicKey', 16_384),
+      allowFrom: requiredField(form, 'allowFrom', 1024).trim(),
+    };
+    await addMaintainer(context, input, actorOf(c));
+    return c.redirect(done('/ui/maintainers', 'maintainer-added'), 303);
+  });
+  table.on('POST', '/maintainers/:name/grant', 'admin', async (c) => {
+    await grantMaintainer(context, c.req.param('name'), hostSelectionOf(await readForm(c)), actorOf(c));
+    return c.redirect(done('/ui/maintainers', 'maintainer-granted'), 303);
+  });
+  table.on('POST', '/maintainers/:name/revoke', 'admin', async (c) => {
+    await revokeMaintainer(context, c.req.param('name'), hostSelectionOf(await readForm(c)), actorOf(c));
+    return c.redirect(done('/ui/maintainers', 'maintainer-revoked'), 303);
+  });
+  table.on('POST', '/maintainers/:name/remove', 'admin', async (c) => {
+    await removeMaintainer(context, c.req.param('name'), actorOf(c));
+    return c.redirect(done('/ui/maintainers', 'maintainer-removed'), 303);
+  });
+
   table.on('GET', '/tokens', 'enroll', (c) =>
     c.html(
       <TokensPage
@@ -354,8 +392,13 @@ function describeError(error: unknown): { status: ContentfulStatusCode; message:
 function pageOfForm(path: string): string {
   const host = /^\/ui\/hosts\/([a-z0-9-]+)\//.exec(path);
   if (host) return `/ui/hosts/${host[1]}`;
-  const section = /^\/ui\/(enrollments|tokens|webhooks)\b/.exec(path);
+  const section = /^\/ui\/(enrollments|maintainers|tokens|webhooks)\b/.exec(path);
   return section ? `/ui/${section[1]}` : '/ui';
+}
+
+/** The hosts a grant or revoke form names ("web1, web2"), or its "all" box. */
+function hostSelectionOf(form: FormFields): HostSelection {
+  return { hosts: splitHostNames(optionalField(form, 'hosts', 32_768) ?? ''), all: optionalField(form, 'all') === 'yes' };
 }
 
 /** One setting of the host page's forms; an empty value clears it (no quota, anywhere, the default, no checks, no ping). */

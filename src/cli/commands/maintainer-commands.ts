@@ -8,6 +8,7 @@ import {
   type MaintainerView,
   removeMaintainer,
   revokeMaintainer,
+  splitHostNames,
 } from '../../api/maintainers/maintainers.js';
 import { AppError } from '../../errors.js';
 import { CLI_ACTOR, openCliContext } from '../cli-context.js';
@@ -80,10 +81,7 @@ export function addMaintainerCommands(program: Command): void {
 }
 
 function selectionOf(options: { hosts?: string; all?: boolean }): HostSelection {
-  const hosts = (options.hosts ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
+  const hosts = splitHostNames(options.hosts ?? '');
   if (hosts.length === 0 && !options.all) throw new AppError('BAD_REQUEST', 'name the hosts (--hosts h1,h2) or --all');
   return { hosts, all: options.all ?? false };
 }

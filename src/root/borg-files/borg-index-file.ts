@@ -1,5 +1,12 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { BUCKET_BYTES, findManifest, INDEX_HEADER_BYTES, type ObjectLocation, parseIndexHeader } from '../../domain/borg-index.js';
+import {
+  BUCKET_BYTES,
+  countObjectsAfterSegment,
+  findManifest,
+  INDEX_HEADER_BYTES,
+  type ObjectLocation,
+  parseIndexHeader,
+} from '../../domain/borg-index.js';
 import { parseTransactionLog } from '../../domain/borg-transactions.js';
 
 /**
@@ -16,6 +23,8 @@ const BUCKETS_PER_READ = 256;
 /** The manifest is found within a few buckets of 0; a file that hides it further is not trusted for it. */
 const MAX_BUCKETS_SEARCHED = 65_536;
 const MAX_LOG_TAIL_BYTES = 65_536;
+/** Buckets read at a time when the whole index is counted (2.5 MiB). */
+const BUCKETS_PER_COUNT_READ = 65_536;
 
 function withOwnFile<T>(path: string, ownerUid: number, read: (descriptor: number, size: number) => T): T | null {
   let descriptor: number;
@@ -57,6 +66,25 @@ export function readIndexFacts(repository: string, lastCommitted: number, ownerU
       if ('found' in search) return { objects: header.entries, manifest: search.found };
     }
     return { objects: header.entries, manifest: null };
+  });
+}
+
+/**
+ * How many objects of the repository's index.N (the manifest not counted)
+ * borg wrote after segment `segment`: every bucket is read, once, at the end of
+ * a session that committed. Null when the index is not one borg wrote.
+ */
+export function countObjectsWrittenAfter(repository: string, lastCommitted: number, ownerUid: number, segment: number): number | null {
+  if (lastCommitted < 0) return null;
+  return withOwnFile(`${repository}/index.${lastCommitted}`, ownerUid, (descriptor, size) => {
+    const header = parseIndexHeader(readAt(descriptor, 0, INDEX_HEADER_BYTES));
+    if (header === null || INDEX_HEADER_BYTES + header.buckets * BUCKET_BYTES > size) return null;
+    let count = 0;
+    for (let bucket = 0; bucket < header.buckets; bucket += BUCKETS_PER_COUNT_READ) {
+      const buckets = Math.min(BUCKETS_PER_COUNT_READ, header.buckets - bucket);
+      count += countObjectsAfterSegment(readAt(descriptor, INDEX_HEADER_BYTES + bucket * BUCKET_BYTES, buckets * BUCKET_BYTES), segment);
+    }
+    return count;
   });
 }
 

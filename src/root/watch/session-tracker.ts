@@ -1,9 +1,10 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
 import { hostSessions } from '../../db/schema.js';
-import { type RepositoryState, type SessionEnd, summarizeSession } from '../../domain/session-outcome.js';
+import { objectsRemovedBy } from '../../domain/maintenance-hold.js';
+import { type RepositoryState, type SessionEnd, type SessionSummary, summarizeSession } from '../../domain/session-outcome.js';
 import type { Logger } from '../../log.js';
-import { countLoggedCommits } from '../borg-files/borg-index-file.js';
+import { countLoggedCommits, countObjectsWrittenAfter } from '../borg-files/borg-index-file.js';
 import { sessionIdentityOf } from '../processes/session-address.js';
 import { recordSessionOnRoot } from './sessions-recorded.js';
 
@@ -12,7 +13,10 @@ interface OpenSession {
   before: RepositoryState;
   clientAddress: string | null;
   addresses: Set<string>;
+  /** Processes whose connection is known (or given up on): their environment is not read again. */
   seenPids: Set<number>;
+  /** Processes read without an identity yet, with the number of looks that read them. */
+  unidentifiedPids: Map<number, number>;
   endedBy: SessionEnd;
   /** Maintainers whose keys made connections of it. */
   maintainers: Set<string>;
@@ -46,6 +50,7 @@ function newSession(startedAt: Date, before: RepositoryState): OpenSession {
     clientAddress: null,
     addresses: new Set(),
     seenPids: new Set(),
+    unidentifiedPids: new Map(),
     endedBy: 'client',
     maintainers: new Set(),
     hasHostKey: false,
@@ -60,6 +65,13 @@ function maintainerOf(session: OpenSession): string | null {
   if (session.hasHostKey || session.maintainers.size !== 1) return null;
   return [...session.maintainers][0] ?? null;
 }
+
+/**
+ * How many looks read a process's environment before it is taken for sshd's own process of the user, which never
+ * has one. sshd forks the command's process from that one, so a look can catch the command between fork and exec,
+ * still with sshd's environment; a few looks later (a quarter of a second apart) it has its own.
+ */
+const IDENTITY_READS = 8;
 
 /** A repository as reconcile makes it: a directory with nothing in it. */
 const EMPTY_REPOSITORY: RepositoryState = { lastCommitted: -1, objects: 0, manifest: null, bytes: 0, uncommittedSegments: 0 };
@@ -90,16 +102,39 @@ export function createSessionTracker({
   function follow(session: OpenSession, pids: readonly number[]): void {
     for (const pid of pids) {
       if (session.seenPids.has(pid)) continue;
-      session.seenPids.add(pid);
       const identity = sessionIdentityOf(pid, procDir);
-      // Only a session's command (borg serve) carries SSH_CONNECTION: sshd's own process of the user does not.
-      if (identity?.maintainer) session.maintainers.add(identity.maintainer);
-      else if (identity?.clientAddress) session.hasHostKey = true;
-      const address = identity?.clientAddress ?? null;
+      // Only a session's command (borg serve) carries SSH_CONNECTION: sshd's own process of the user does not, and
+      // neither does the command's process before its exec. Read such a process again at the next looks.
+      if (identity?.clientAddress == null && identity?.maintainer == null) {
+        const reads = (session.unidentifiedPids.get(pid) ?? 0) + 1;
+        session.unidentifiedPids.set(pid, reads);
+        if (identity !== null && reads < IDENTITY_READS) continue;
+        session.unidentifiedPids.delete(pid);
+        session.seenPids.add(pid);
+        continue;
+      }
+      session.unidentifiedPids.delete(pid);
+      session.seenPids.add(pid);
+      if (identity.maintainer) session.maintainers.add(identity.maintainer);
+      else session.hasHostKey = true;
+      const address = identity.clientAddress;
       if (address === null) continue;
       session.addresses.add(address);
       session.clientAddress ??= address;
     }
+  }
+
+  /**
+   * Objects the host's own session removed from what the repository had: counted (the whole index read) only for a
+   * session of the host's key that committed other than the first commit, and that is not already a delete.
+   */
+  function objectsRemovedIn(host: ObservedHost, session: OpenSession, summary: SessionSummary): number | null {
+    const { before } = session;
+    const after = host.state;
+    if (summary.transactionsCommitted === 0 || before.lastCommitted < 0 || maintainerOf(session) !== null) return 0;
+    if (summary.outcome === 'changed') return 0;
+    const written = countObjectsWrittenAfter(host.repository, after.lastCommitted, host.uid, before.lastCommitted);
+    return objectsRemovedBy(before.objects, written, after.objects);
   }
 
   function close(host: ObservedHost, session: OpenSession, now: Date): void {
@@ -107,21 +142,26 @@ export function createSessionTracker({
     const after = host.state;
     const logged = countLoggedCommits(host.repository, before.lastCommitted, after.lastCommitted, host.uid);
     const summary = summarizeSession(before, after, session.endedBy, logged);
-    const isHeld = recordSessionOnRoot(db, {
-      hostName: host.name,
-      quotaBytes: host.quotaBytes,
-      startedAt: session.startedAt,
-      endedAt: now,
-      clientAddress: session.clientAddress,
-      connections: session.addresses.size,
-      lastCommitBefore: before.lastCommitted,
-      lastCommitAfter: after.lastCommitted,
-      endedBy: session.endedBy,
-      summary,
-      repositoryBytes: after.bytes,
-      maintainer: maintainerOf(session),
-    });
-    logger.info({ host: host.name, ...summary, maintainer: maintainerOf(session) }, 'borg session ended');
+    const objectsRemoved = objectsRemovedIn(host, session, summary);
+    const isHeld = recordSessionOnRoot(
+      db,
+      {
+        hostName: host.name,
+        quotaBytes: host.quotaBytes,
+        startedAt: session.startedAt,
+        endedAt: now,
+        clientAddress: session.clientAddress,
+        connections: session.addresses.size,
+        lastCommitBefore: before.lastCommitted,
+        lastCommitAfter: after.lastCommitted,
+        endedBy: session.endedBy,
+        summary,
+        repositoryBytes: after.bytes,
+        maintainer: maintainerOf(session),
+      },
+      objectsRemoved,
+    );
+    logger.info({ host: host.name, ...summary, objectsRemoved, maintainer: maintainerOf(session) }, 'borg session ended');
     if (isHeld) {
       logger.warn({ host: host.name }, "maintainers held out: the host's own key deleted or pruned");
       onMaintenanceHeld(host.name);

@@ -10,9 +10,10 @@ import { reportAudit, reportEvent, reportMaintenanceHold, reportToApi } from '..
  * session, its size) and reported to the API, which records it in its own
  * with the events and pings that follow (recordEndedSession). A delete or
  * prune by the host's own key holds its maintainers out (src/domain/maintenance-hold.ts):
- * true when this session newly did, so that the caller reconciles.
+ * true when this session newly did, so that the caller reconciles. `objectsRemoved`:
+ * objects of the index before that it has no more (objectsRemovedBy), null when not counted.
  */
-export function recordSessionOnRoot(db: Db, session: EndedSession): boolean {
+export function recordSessionOnRoot(db: Db, session: EndedSession, objectsRemoved: number | null): boolean {
   return db.transaction((tx) => {
     recordSessionFacts(tx, session);
     reportToApi(tx, session.endedAt, {
@@ -37,6 +38,7 @@ export function recordSessionOnRoot(db: Db, session: EndedSession): boolean {
       ...session.summary,
       lastCommitBefore: session.lastCommitBefore,
       maintainer: session.maintainer,
+      objectsRemoved,
     });
     if (!isHolding) return false;
     const hold = { hostName: session.hostName, heldSince: session.endedAt, reason: maintenanceHoldReason(session.endedAt) };

@@ -7,6 +7,7 @@ export const NAVIGATION = [
   ['/ui', 'Overview', 'read'],
   ['/ui/enrollments', 'Enrollments', 'read'],
   ['/ui/hosts', 'Hosts', 'read'],
+  ['/ui/maintainers', 'Maintainers', 'read'],
   ['/ui/tokens', 'Tokens', 'enroll'],
   ['/ui/webhooks', 'Webhooks', 'read'],
   ['/ui/audit', 'Audit', 'read'],

@@ -31,22 +31,32 @@ let ticks: number;
 
 /** borg's index.N: header, then 8 buckets; the manifest (key of zeros) in bucket 0, `objects` others after it. */
 function writeIndex(transaction: number, manifestSegment: number, objects: number): void {
+  writeIndexOf(
+    transaction,
+    manifestSegment,
+    Array.from({ length: objects }, (_, number) => ({ key: number + 1, segment: manifestSegment })),
+  );
+}
+
+/** index.N with these objects (each key a byte repeated, at its segment) after the manifest, in 8 buckets. */
+function writeIndexOf(transaction: number, manifestSegment: number, objects: { key: number; segment: number }[]): void {
   markCommitted(repository, transaction);
   const buckets = 8;
   const index = Buffer.alloc(18 + buckets * 40);
   index.write('BORG_IDX', 0, 'latin1');
-  index.writeInt32LE(objects + 1, 8);
+  index.writeInt32LE(objects.length + 1, 8);
   index.writeInt32LE(buckets, 12);
   index.writeInt8(32, 16);
   index.writeInt8(8, 17);
   for (let bucket = 0; bucket < buckets; bucket += 1) {
     const start = 18 + bucket * 40;
+    const object = objects[bucket - 1];
     if (bucket === 0) {
       index.writeUInt32LE(manifestSegment, start + 32);
       index.writeUInt32LE(8, start + 36);
-    } else if (bucket <= objects) {
-      index.fill(bucket, start, start + 32);
-      index.writeUInt32LE(manifestSegment, start + 32);
+    } else if (object !== undefined) {
+      index.fill(object.key, start, start + 32);
+      index.writeUInt32LE(object.segment, start + 32);
     } else {
       index.writeUInt32LE(0xffffffff, start + 32);
     }
@@ -68,6 +78,18 @@ function startSession(pid: number, clientAddress: string, keyMarker = ''): void 
   const marker = keyMarker === '' ? '' : `${keyMarker}\0`;
   writeFileSync(join(procDir, String(pid), 'environ'), `USER=web1\0SSH_CONNECTION=${clientAddress} 51234 192.0.2.1 22\0${marker}HOME=/x\0`);
   symlinkSync('mnt:[4026531841]', join(procDir, String(pid), 'ns', 'mnt'));
+}
+
+/** A process of the host's user with the environment sshd's own processes have: no SSH_CONNECTION, no key. */
+function startSshdProcess(pid: number): void {
+  startSession(pid, '198.51.100.9');
+  writeFileSync(join(procDir, String(pid), 'environ'), 'PATH=/usr/bin\0');
+}
+
+/** The process execs the session's command: its environment becomes the one sshd built for it. */
+function execCommand(pid: number, keyMarker = ''): void {
+  const marker = keyMarker === '' ? '' : `${keyMarker}\0`;
+  writeFileSync(join(procDir, String(pid), 'environ'), `USER=web1\0SSH_CONNECTION=198.51.100.9 51234 192.0.2.1 22\0${marker}HOME=/x\0`);
 }
 
 const endSession = (pid: number) => rmSync(join(procDir, String(pid)), { recursive: true, force: true });
@@ -126,6 +148,8 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
     });
     expect(session?.bytesAdded).toBeGreaterThanOrEqual(200_000);
     expect(findBackupState(db, 'web1')?.lastBackupAt).toEqual(session?.endedAt);
+    // It kept every object the repository had: nothing for a maintainer to be held back from.
+    expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
   });
 
   it("counts what a new host's first session did before the watch first saw it, from the empty repository", async () => {
@@ -208,6 +232,77 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
     it("takes a session with the host's own key beside a maintainer's for the host's", async () => {
       const session = await deletingSession([{ pid: 9_000_012, marker: 'BORG_SERVER_KEY=maintainer:trusted' }, { pid: 9_000_013 }]);
       expect(session).toMatchObject({ maintainer: null });
+      expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+    });
+
+    /** A session that deletes three of the five objects in segment 2 and writes four new ones (segment 3). */
+    async function deleteBesideBackup(finish: () => void) {
+      const watch = createWatch();
+      writeSegment(repository, 2, 100_000, true);
+      writeIndex(2, 2, 5);
+      await watch.check({ sweep: true });
+      startSession(9_000_020, '198.51.100.9');
+      await watch.check();
+      writeSegment(repository, 3, 200_000, true);
+      writeIndexOf(
+        3,
+        3,
+        [1, 2, 8, 9, 10, 11].map((key) => ({ key, segment: key < 8 ? 2 : 3 })),
+      );
+      finish();
+      endSession(9_000_020);
+      await watch.check();
+      return listSessions(db, 'web1', { limit: 1 })[0];
+    }
+
+    it("holds when the host's own key deleted beside a backup in one session", async () => {
+      const session = await deleteBesideBackup(() => {});
+      expect(session).toMatchObject({ outcome: 'backup', objectsAdded: 1, maintainer: null });
+      expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+    });
+
+    it("holds when the host's own key deleted and then left a transaction unfinished", async () => {
+      const session = await deleteBesideBackup(() => writeSegment(repository, 4, 4096, false));
+      expect(session).toMatchObject({ outcome: 'aborted', maintainer: null });
+      expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+    });
+
+    it("reads a process caught between sshd's fork and the command's exec again, so a maintainer's session is its own", async () => {
+      const watch = createWatch();
+      writeSegment(repository, 2, 100_000, true);
+      writeIndex(2, 2, 5);
+      await watch.check({ sweep: true });
+      startSshdProcess(9_000_015); // sshd's own process of the user: never an identity
+      startSshdProcess(9_000_016); // the command's process, forked but not yet exec'd
+      await watch.check();
+      execCommand(9_000_016, 'BORG_SERVER_KEY=maintainer:trusted');
+      await watch.check();
+      writeSegment(repository, 3, 4096, true);
+      writeIndex(3, 3, 2);
+      for (let look = 0; look < 10; look += 1) await watch.check();
+      endSession(9_000_015);
+      endSession(9_000_016);
+      await watch.check();
+      expect(listSessions(db, 'web1', { limit: 1 })[0]).toMatchObject({ outcome: 'changed', maintainer: 'trusted' });
+      expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
+    });
+
+    it("takes the host's own key caught before its exec beside a maintainer's for the host's", async () => {
+      const watch = createWatch();
+      writeSegment(repository, 2, 100_000, true);
+      writeIndex(2, 2, 5);
+      await watch.check({ sweep: true });
+      startSession(9_000_017, '198.51.100.9', 'BORG_SERVER_KEY=maintainer:trusted');
+      startSshdProcess(9_000_018);
+      await watch.check();
+      execCommand(9_000_018);
+      await watch.check();
+      writeSegment(repository, 3, 4096, true);
+      writeIndex(3, 3, 2);
+      endSession(9_000_017);
+      endSession(9_000_018);
+      await watch.check();
+      expect(listSessions(db, 'web1', { limit: 1 })[0]).toMatchObject({ maintainer: null });
       expect(findMaintenanceHold(db, 'web1')).toBeDefined();
     });
 
