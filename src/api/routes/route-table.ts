@@ -41,6 +41,9 @@ export interface RouteSpecification extends RouteDocumentation {
   access: RouteAccess;
 }
 
+/** What a route is registered with: its role alone, or its role with its documentation (every /v1 route). */
+export type RouteTerms = RouteAccess | RouteSpecification;
+
 /**
  * One route of the app as the route table declares it. Its role is checked by
  * `requireRole` before any of its handlers; the route × role test enumerates
@@ -81,23 +84,18 @@ export interface RouteTable<E extends AppEnv> {
   app: Hono<E>;
   /** Every route registered through this table (and the tables mounted in it), with full paths. */
   routes: RouteDeclaration[];
+  on<P extends string, I extends Input = BlankInput>(method: RouteMethod, path: P, access: RouteTerms, handler: H<E, NoInfer<P>, I>): void;
   on<P extends string, I extends Input = BlankInput>(
     method: RouteMethod,
     path: P,
-    access: RouteAccess | RouteSpecification,
-    handler: H<E, NoInfer<P>, I>,
-  ): void;
-  on<P extends string, I extends Input = BlankInput>(
-    method: RouteMethod,
-    path: P,
-    access: RouteAccess | RouteSpecification,
+    access: RouteTerms,
     middleware: MiddlewareHandler<E, NoInfer<P>, I>,
     handler: H<E, NoInfer<P>, I>,
   ): void;
   on<P extends string, I extends Input = BlankInput>(
     method: RouteMethod,
     path: P,
-    access: RouteAccess | RouteSpecification,
+    access: RouteTerms,
     first: MiddlewareHandler<E, NoInfer<P>>,
     middleware: MiddlewareHandler<E, NoInfer<P>, I>,
     handler: H<E, NoInfer<P>, I>,
@@ -123,7 +121,7 @@ export function createRouteTable<E extends AppEnv = AppEnv>(): RouteTable<E> {
   return {
     app,
     routes,
-    on(method: RouteMethod, path: string, specification: RouteAccess | RouteSpecification, ...handlers: H<E>[]) {
+    on(method: RouteMethod, path: string, specification: RouteTerms, ...handlers: H<E>[]) {
       const { access, ...documentation } = typeof specification === 'string' ? { access: specification } : specification;
       routes.push({ method, path, access, ...('operationId' in documentation ? { documentation } : {}) });
       const guarded = access === 'public' ? handlers : [requireRole<E>(access), ...handlers];
