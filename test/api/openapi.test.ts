@@ -104,7 +104,15 @@ describe('GET /v1/openapi.json', () => {
     expect(operation.requestBody.required).toBe(true);
     expect(body.required).toEqual(['fingerprint']);
     expect(body.additionalProperties).toBe(false);
-    expect(operation.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+    expect(operation.parameters).toEqual([
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{22}$', description: 'the id POST /v1/enroll answered' },
+        description: 'the id POST /v1/enroll answered',
+      },
+    ]);
   });
 });
 
@@ -132,7 +140,7 @@ describe('the check of every API answer against the document', () => {
     expect(checker.problemsOf('GET', '/v1/admin/hosts/web1', { status: 404, contentType: 'application/json', body })).toEqual([]);
   });
 
-  it('refuses a request the server accepted but the document does not allow: its query or its body', async () => {
+  it('refuses a request the server accepted but the document does not allow: its path, query or body', async () => {
     const checker = createDocumentChecker(await servedDocument());
     const { status, body } = await callApi(api.app, 'GET', '/v1/admin/hosts?limit=5', { token: api.adminToken });
     const hosts = { status, contentType: 'application/json', body };
@@ -144,6 +152,7 @@ describe('the check of every API answer against the document', () => {
     expect(checker.problemsOf('POST', path, denied, { body: { reason: 'unknown machine' } })).toEqual([]);
     expect(checker.problemsOf('POST', path, denied, { body: { reason: 5 } })).toHaveLength(1);
     expect(checker.problemsOf('POST', path, denied, { body: { why: 'unknown machine' } })).toHaveLength(1);
+    expect(checker.problemsOf('POST', '/v1/admin/enrollments/not-an-id/deny', denied, { body: {} })).toHaveLength(1);
   });
 
   it('refuses an error body with an unknown code, and an answer of another media type', async () => {

@@ -17,6 +17,8 @@ interface Operation {
   /** Literal segments first: /v1/enroll before a template that would also match. */
   literalLength: number;
   responses: Map<string, { mediaType: string; validate: ValidateFunction | null }>;
+  /** Path parameters in the order of the pattern's groups, with their schema. */
+  pathParameters: [string, ValidateFunction][];
   /** Query parameters by name, with their schema. */
   query: Map<string, ValidateFunction>;
   requestBody: ValidateFunction | null;
@@ -69,7 +71,7 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
       `^${path
         .split(/\{[^}]+\}/)
         .map(escapeRegExp)
-        .join('[^/]+')}$`,
+        .join('([^/]+)')}$`,
     );
     for (const [method, operation] of Object.entries(methods)) {
       const responses = new Map<string, { mediaType: string; validate: ValidateFunction | null }>();
@@ -79,13 +81,19 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
         responses.set(status, { mediaType, validate: isJson ? compile((media as OpenApiDocument).schema) : null });
       }
       const query = new Map<string, ValidateFunction>();
+      const pathSchemas = new Map<string, ValidateFunction>();
       for (const parameter of (operation.parameters ?? []) as OpenApiDocument[]) {
-        if (parameter.in === 'query') query.set(parameter.name, compile(parameter.schema));
+        (parameter.in === 'query' ? query : pathSchemas).set(parameter.name, compile(parameter.schema));
       }
+      const pathParameters = [...path.matchAll(/\{([^}]+)\}/g)].map((match): [string, ValidateFunction] => {
+        const validate = pathSchemas.get(match[1] as string);
+        if (!validate) throw new Error(`${method} ${path}: the path parameter ${match[1]} is not among its parameters`);
+        return [match[1] as string, validate];
+      });
       const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
       const requestBody = bodySchema ? compile(bodySchema) : null;
       const list = operations.get(method.toUpperCase()) ?? [];
-      list.push({ pattern, literalLength: path.replace(/\{[^}]+\}/g, '').length, responses, query, requestBody });
+      list.push({ pattern, literalLength: path.replace(/\{[^}]+\}/g, '').length, responses, pathParameters, query, requestBody });
       operations.set(method.toUpperCase(), list);
     }
   }
@@ -116,6 +124,11 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
       }
       if (answer.status >= 300) return [];
       const problems: string[] = [];
+      const values = operation.pattern.exec(path.split('?')[0] ?? '')?.slice(1) ?? [];
+      operation.pathParameters.forEach(([name, validate], index) => {
+        const value = decodeURIComponent(values[index] ?? '');
+        if (!validate(value)) problems.push(`${method} ${path}: accepted ${name} ${value}, which the document refuses`);
+      });
       for (const [name, value] of new URLSearchParams(path.split('?')[1] ?? '')) {
         const validate = operation.query.get(name);
         if (!validate) problems.push(`${method} ${path}: accepted the query parameter ${name}, which the document does not name`);

@@ -30,6 +30,14 @@ export interface EnrollRequest {
   sourceAddress: string | null;
 }
 
+/** What newEnrollmentId makes: 16 random bytes, base64url. */
+export const ENROLLMENT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** The enrollment a path names, by the id POST /v1/enroll answered. */
+export const enrollmentIdParams = z.strictObject({
+  id: z.string().regex(ENROLLMENT_ID_PATTERN).meta({ description: 'the id POST /v1/enroll answered' }),
+});
+
 function newEnrollmentId(): string {
   return randomCommandLineId();
 }

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import type { Actor } from '../../domain/actor.js';
+import { HOST_NAME_PATTERN } from '../../domain/host-name.js';
 import { AppError } from '../../errors.js';
 import { adminActor } from '../admin/admin-tokens.js';
 import type { AppEnv } from '../app-env.js';
 import { auditEntryBody, listAuditPage } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
 import { approveEnrollment, denyEnrollment } from '../enrollment/decisions.js';
-import { enrollmentBody, listEnrollmentPage } from '../enrollment/enroll.js';
+import { enrollmentBody, enrollmentIdParams, listEnrollmentPage } from '../enrollment/enroll.js';
 import {
   createdTokenBody,
   createEnrollmentToken,
@@ -88,6 +89,9 @@ function outcomeBody<Key extends string, Status extends string>(key: Key, status
   return z.strictObject({ [key]: z.string(), status: z.enum(statuses) } as Record<Key, z.ZodString> & { status: z.ZodEnum });
 }
 
+/** The host a path names. */
+const hostNameParams = z.strictObject({ name: z.string().regex(HOST_NAME_PATTERN).meta({ description: 'the host name' }) });
+
 /** Who made an admin request: the token's actor and the client's address, for the audit log. */
 export function actorOf(c: { get(key: 'admin'): AppEnv['Variables']['admin']; get(key: 'clientAddress'): string | null }): Actor {
   return { actor: adminActor(c.get('admin')), sourceAddress: c.get('clientAddress') };
@@ -167,6 +171,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'approveEnrollment',
+      params: enrollmentIdParams,
       summary: 'Approve a pending enrollment, confirming its key fingerprint',
       body: approveBody,
       responses: {
@@ -189,6 +194,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'denyEnrollment',
+      params: enrollmentIdParams,
       summary: 'Deny a pending enrollment',
       body: denyBody,
       responses: { 200: { description: 'denied', json: outcomeBody('id', ['denied']) } },
@@ -219,6 +225,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'read',
       operationId: 'getHost',
+      params: hostNameParams,
       summary: 'Show a host',
       responses: { 200: { description: 'the host', json: hostBody } },
       errors: [404],
@@ -231,6 +238,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'updateHost',
+      params: hostNameParams,
       summary: "Change a host's settings",
       body: hostChangesBody,
       responses: { 200: { description: 'the host as it is now', json: hostBody } },
@@ -245,6 +253,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'read',
       operationId: 'listHostSessions',
+      params: hostNameParams,
       summary: "List a host's recorded borg sessions, newest first",
       query: integerIdQuery,
       responses: { 200: { description: 'one page of sessions', json: pageBody('sessions', hostSessionBody) } },
@@ -258,6 +267,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'read',
       operationId: 'listHostChecks',
+      params: hostNameParams,
       summary: "List a host's repository checks, newest first",
       query: integerIdQuery,
       responses: { 200: { description: 'one page of checks', json: pageBody('checks', hostCheckBody) } },
@@ -271,6 +281,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'queueHostCheck',
+      params: hostNameParams,
       summary: "Check a host's repository as soon as it can",
       responses: { 202: { description: 'queued', json: outcomeBody('host', ['queued']) } },
       errors: [404, 409],
@@ -286,6 +297,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'acknowledgeMaintenance',
+      params: hostNameParams,
       summary: "Let a held host's maintainers back",
       responses: {
         200: { description: 'whether it was held', json: z.strictObject({ host: z.string(), wasHeld: z.boolean() }) },
@@ -300,6 +312,7 @@ export function adminRoutes(context: ServerContext) {
     {
       access: 'admin',
       operationId: 'deleteHost',
+      params: hostNameParams,
       summary: 'Delete a host (its repository is kept unless purge=true)',
       query: deleteHostQuery,
       responses: { 200: { description: 'deleted or purged', json: outcomeBody('name', ['deleted', 'purged']) } },

@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { findLiveHost } from '../../host-records/hosts-store.js';
 import type { AppEnv } from '../app-env.js';
 import type { ServerContext } from '../context.js';
-import { enrollmentStatus, getEnrollment, submitEnrollment } from '../enrollment/enroll.js';
+import { ENROLLMENT_ID_PATTERN, enrollmentIdParams, enrollmentStatus, getEnrollment, submitEnrollment } from '../enrollment/enroll.js';
 import { repositoryUrl } from '../hosts/hosts.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { type RateLimiter, rateLimitedError } from '../middleware/rate-limit.js';
@@ -37,8 +37,6 @@ const pollBody = z.strictObject({
   sshHostKeys: z.array(sshHostKeyBody).optional(),
   knownHosts: z.array(z.string()).optional(),
 });
-
-const ENROLLMENT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Routes a VM calls: enroll with a token, then poll its enrollment by id. */
 export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempts: RateLimiter; lookups: RateLimiter }) {
@@ -112,6 +110,7 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
       access: 'public',
       operationId: 'getEnrollmentStatus',
       summary: 'A VM polls its enrollment',
+      params: enrollmentIdParams,
       responses: {
         200: { description: "the enrollment; once approved, the account's repository URL and the server's host keys", json: pollBody },
       },
@@ -139,6 +138,7 @@ export function enrollmentRoutes(context: ServerContext, limits: { enrollAttempt
       access: 'public',
       operationId: 'getEnrollmentKnownHosts',
       summary: "An approved VM fetches the server's known_hosts lines",
+      params: enrollmentIdParams,
       responses: { 200: { description: 'known_hosts lines', mediaType: 'text/plain' } },
       errors: [404, 429],
     },

@@ -112,18 +112,25 @@ function accessText(access: RouteDeclaration['access']): string {
 
 function operationOf(route: RouteDeclaration, documentation: RouteDocumentation, writer: ReturnType<typeof createSchemaWriter>) {
   const { parameterNames } = openApiPath(route.path);
-  const parameters: JsonObject[] = parameterNames.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-  for (const [name, field] of Object.entries(documentation.query?.shape ?? {})) {
-    const schema = field as z.ZodType;
-    const description = z.globalRegistry.get(schema)?.description;
-    parameters.push({
-      name,
-      in: 'query',
-      required: !schema.safeParse(undefined).success,
-      schema: writer.write(schema, 'input'),
-      ...(description === undefined ? {} : { description }),
-    });
+  const pathSchemas = (documentation.params?.shape ?? {}) as Record<string, z.ZodType>;
+  for (const name of Object.keys(pathSchemas)) {
+    if (!parameterNames.includes(name))
+      throw new Error(`${route.method} ${route.path} documents a path parameter ${name} it does not have`);
   }
+  const parameterOf = (name: string, place: 'path' | 'query', schema: z.ZodType | undefined) => {
+    const description = schema === undefined ? undefined : z.globalRegistry.get(schema)?.description;
+    return {
+      name,
+      in: place,
+      required: place === 'path' || !schema?.safeParse(undefined).success,
+      schema: schema === undefined ? { type: 'string' } : writer.write(schema, 'input'),
+      ...(description === undefined ? {} : { description }),
+    };
+  };
+  const parameters: JsonObject[] = [
+    ...parameterNames.map((name) => parameterOf(name, 'path', pathSchemas[name])),
+    ...Object.entries(documentation.query?.shape ?? {}).map(([name, schema]) => parameterOf(name, 'query', schema as z.ZodType)),
+  ];
 
   const responses: Record<string, JsonObject> = {};
   for (const [status, response] of Object.entries(documentation.responses)) {

@@ -28,6 +28,8 @@ export interface RouteDocumentation {
   operationId: string;
   summary: string;
   description?: string;
+  /** Schemas of path parameters, for their pattern and description; a parameter not named here is a plain string. */
+  params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
   /** The bearer token a public route takes instead of an admin token (POST /v1/enroll: an enrollment token). */
