@@ -1,5 +1,6 @@
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
 import { FAULT_CODES, type FaultCode, faultOfErrno } from '../domain/faults.js';
 import { AppError, asExpectedError, BUSY_RETRY_AFTER_SECONDS } from '../errors.js';
 import { type ApiLimits, defaultLimits } from './api-limits.js';
@@ -12,6 +13,7 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { enrollmentRoutes } from './routes/enrollment-routes.js';
 import { maintainerRoutes } from './routes/maintainer-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { buildOpenApiDocument, OPENAPI_PATH } from './routes/openapi-document.js';
 import { createRouteTable, RoleRequiredError } from './routes/route-table.js';
 import { serverRoutes } from './routes/server-routes.js';
 import { webRoutes } from './web/web-routes.js';
@@ -68,6 +70,25 @@ export function createApp({ context, limits = defaultLimits(), logError = consol
   table.mount('/', metricsRoutes(context));
   table.mount('/ui', webRoutes(context, limits, logError));
   table.on('GET', '/', 'public', (c) => c.redirect('/ui', 302));
+  // The document describes every /v1 route, itself included: built once, after the last route is declared.
+  let openApiDocument: object | undefined;
+  table.on(
+    'GET',
+    OPENAPI_PATH,
+    {
+      access: 'public',
+      operationId: 'getOpenApiDocument',
+      summary: 'This document: the OpenAPI 3.1 description of the API',
+      responses: {
+        200: {
+          description: 'the OpenAPI document',
+          json: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
+        },
+      },
+    },
+    (c) => c.json(openApiDocument),
+  );
+  openApiDocument = buildOpenApiDocument(table.routes, context.config.publicUrl);
 
   app.notFound((c) => c.json({ error: 'NOT_FOUND', message: 'no such route' }, 404));
   app.onError((error, c) => {

@@ -1,4 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { ADMIN_ROLES } from '../domain/admin-roles.js';
 import type { ErrorCode } from '../errors.js';
 
 /** The only table from error codes to HTTP statuses. */
@@ -50,3 +52,15 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   STATE_IN_USE: 409,
   CONFIG_INVALID: 500,
 };
+
+/**
+ * The body of every error answer (app.onError, and the not-found handler):
+ * a stable code, a message for people, and on a refusal by role the role that would do.
+ */
+export const errorBody = z
+  .strictObject({
+    error: z.enum(Object.keys(STATUS_BY_CODE) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    requiredRole: z.enum(ADMIN_ROLES).optional(),
+  })
+  .meta({ id: 'Error', description: 'An error: its stable code, a message, and for a token whose role is too narrow the role it needs.' });

@@ -49,7 +49,7 @@ export function decodeCursor<Key>(text: string, key: z.ZodType<Key>): Key | unde
 /** The query of a paged list whose rows are ordered by a key of the given schema: `limit` and `cursor`, nothing else. */
 export function pageQuery<Key>(key: z.ZodType<Key>) {
   return z.strictObject({
-    limit: pageLimit,
+    limit: pageLimit.meta({ description: `rows per page, from 1 to ${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT})` }),
     cursor: z
       .string()
       .transform((text, context) => {
@@ -60,8 +60,17 @@ export function pageQuery<Key>(key: z.ZodType<Key>) {
         }
         return after;
       })
-      .optional(),
+      .optional()
+      .meta({ description: "the previous page's nextCursor; absent: the first page" }),
   });
+}
+
+/** The body of one page of a list: its rows under `name`, and `nextCursor`, the next page's cursor (null on the last page). */
+export function pageBody<Name extends string, Item extends z.ZodType>(name: Name, item: Item) {
+  return z.strictObject({
+    [name]: z.array(item),
+    nextCursor: z.string().nullable().meta({ description: 'pass as `cursor` for the next page; null on the last page' }),
+  } as Record<Name, z.ZodArray<Item>> & { nextCursor: z.ZodNullable<z.ZodString> });
 }
 
 /** Parses a paged list's query; a bad limit or cursor (or another parameter) is a BAD_REQUEST. */

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 
 /** Host names become Unix user names and directory names, so the rule is strict. */
-const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 /**
  * Names a host may not take: accounts that Debian, OpenSSH and this server use,

@@ -32,6 +32,7 @@ const PUBLIC_ROUTES = [
   'GET /',
   'GET /healthz',
   'GET /v1/server',
+  'GET /v1/openapi.json',
   'GET /enroll.sh',
   'POST /v1/enroll',
   'GET /v1/enrollments/:id',

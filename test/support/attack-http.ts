@@ -13,6 +13,8 @@ export interface HttpResponse {
   // biome-ignore lint/suspicious/noExplicitAny: bodies are checked field by field in the tests
   body: any;
   text: string;
+  /** The Content-Type header ('' without one). */
+  contentType: string;
 }
 
 export interface HttpRequestOptions {
@@ -50,14 +52,18 @@ export function httpRequest(baseUrl: string, method: string, path: string, optio
         agent: false,
       },
       (response) => {
-        readResponseBody(response).then(({ text, body }) => resolve({ status: response.statusCode ?? 0, body, text }), reject);
+        readResponseBody(response).then(
+          ({ text, body }) =>
+            resolve({ status: response.statusCode ?? 0, body, text, contentType: response.headers['content-type'] ?? '' }),
+          reject,
+        );
       },
     );
     outgoing.on('timeout', () => outgoing.destroy(new Error(`${method} ${path} timed out`)));
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       // A server that answers 413 before reading the whole body may reset the connection mid-upload.
       if (error.code === 'EPIPE' || error.code === 'ECONNRESET') {
-        resolve({ status: 0, body: { error: error.code }, text: error.code });
+        resolve({ status: 0, body: { error: error.code }, text: error.code, contentType: '' });
         return;
       }
       reject(error);

@@ -1,5 +1,6 @@
 import type { TestContext } from 'vitest';
 import { httpRequest } from './attack-http.js';
+import { createDocumentChecker, type DocumentChecker } from './openapi-check.js';
 import { createSandbox, type Sandbox, type SandboxOptions, type ServerOptions, sshdProcessesInSandboxes } from './sandbox.js';
 import type { BorgClient } from './sandbox-client.js';
 
@@ -65,7 +66,22 @@ export interface ServerApi {
   enrollment(id: string): Promise<ApiResponse<EnrollmentView>>;
 }
 
+/**
+ * The checker of answers against the running server's OpenAPI document: fetched at the first request that
+ * finds the API up (a test may call while it restarts), then kept.
+ */
+function createServedDocumentChecker(baseUrl: string): () => Promise<DocumentChecker | null> {
+  let checker: DocumentChecker | null = null;
+  return async () => {
+    if (checker) return checker;
+    const response = await httpRequest(baseUrl, 'GET', '/v1/openapi.json').catch(() => null);
+    if (response?.status === 200) checker = createDocumentChecker(response.body);
+    return checker;
+  };
+}
+
 export function createServerApi(baseUrl: string, adminToken: string): ServerApi {
+  const documentChecker = createServedDocumentChecker(baseUrl);
   const api: ServerApi = {
     baseUrl,
     adminToken,
@@ -75,6 +91,9 @@ export function createServerApi(baseUrl: string, adminToken: string): ServerApi 
       // up, as by a locked database's busy wait) is reset unanswered, and a POST is not retried.
       const response = await httpRequest(baseUrl, method, path, options);
       if (response.status === 0) throw new Error(`${method} ${path}: the connection was ${response.text} before an answer`);
+      // Every answer of the real server agrees with the document it serves, as in the API tests (test-context.ts).
+      const problems = (await documentChecker())?.problemsOf(method, path, response, { body: options.body }) ?? [];
+      if (problems.length > 0) throw new Error(`the answer disagrees with the OpenAPI document: ${problems.join('; ')}`);
       return { status: response.status, body: response.body as never };
     },
     async mintEnrollmentToken(options = {}) {

@@ -16,6 +16,7 @@ import type { TlsIdentity } from '../../src/identity/tls-identity.js';
 import { changeHost } from '../../src/root/requests/host-requests.js';
 import { acknowledgeMaintenance, changeMaintainer } from '../../src/root/requests/maintainer-requests.js';
 import type { RootContext } from '../../src/root/root-context.js';
+import { createDocumentChecker, type DocumentChecker } from './openapi-check.js';
 
 /** The moment every test context starts at; tests move the clock from here. */
 export const TEST_START = new Date('2026-03-02T10:00:00.000Z');
@@ -193,7 +194,29 @@ export interface ApiResponse {
   text: string;
 }
 
-/** One JSON request to the in-process app; `body` is sent as JSON unless `rawBody` is given. */
+const documentCheckers = new WeakMap<TestApp, DocumentChecker>();
+/** Checkers by the document's text: tests build many apps that serve the same document, compiled once. */
+const checkersByDocument = new Map<string, DocumentChecker>();
+
+/** The checker of answers against the OpenAPI document this app serves (fetched once per app). */
+export async function documentCheckerOf(app: TestApp): Promise<DocumentChecker> {
+  let checker = documentCheckers.get(app);
+  if (!checker) {
+    const response = await app.request('/v1/openapi.json');
+    if (response.status !== 200) throw new Error(`GET /v1/openapi.json answered ${response.status}`);
+    const text = await response.text();
+    checker = checkersByDocument.get(text) ?? createDocumentChecker(JSON.parse(text));
+    checkersByDocument.set(text, checker);
+    documentCheckers.set(app, checker);
+  }
+  return checker;
+}
+
+/**
+ * One JSON request to the in-process app; `body` is sent as JSON unless `rawBody` is given.
+ * Every answer is checked against the app's OpenAPI document: a status it does not declare for
+ * the operation, or a JSON body its schema refuses, fails the test.
+ */
 export async function callApi(
   app: TestApp,
   method: string,
@@ -215,6 +238,15 @@ export async function callApi(
   const response = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) }, bindings);
   const text = await response.text();
   let parsed: unknown = null;
-  if ((response.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
+  const contentType = response.headers.get('content-type') ?? '';
+  if (contentType.includes('json')) parsed = JSON.parse(text);
+  const sentBody = options.rawBody === undefined ? options.body : undefined;
+  const problems = (await documentCheckerOf(app)).problemsOf(
+    method,
+    path,
+    { status: response.status, contentType, body: parsed },
+    { body: sentBody },
+  );
+  if (problems.length > 0) throw new Error(`the answer disagrees with the OpenAPI document: ${problems.join('; ')}`);
   return { status: response.status, headers: response.headers, body: parsed, text };
 }

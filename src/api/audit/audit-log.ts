@@ -1,7 +1,22 @@
 import { and, desc, inArray, lt } from 'drizzle-orm';
+import { z } from 'zod';
 import type { Queryable } from '../../db/connection.js';
 import { auditLog } from '../../db/schema.js';
+import { timestamp } from '../json-values.js';
 import { type PageRequest, pageOf } from '../list-pages.js';
+
+/** One entry of the audit log as JSON; its details differ by action. */
+export const auditEntryBody = z
+  .strictObject({
+    id: z.number().int(),
+    at: timestamp,
+    actor: z.string(),
+    action: z.string(),
+    target: z.string().nullable(),
+    sourceAddress: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
 
 export interface AuditEntry {
   actor: string;

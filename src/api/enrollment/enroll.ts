@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, gt, lte, not, type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { enrollments, enrollmentTokens } from '../../db/schema.js';
 import { type EnrollmentStatus, effectiveStatus, PENDING_ENROLLMENT_TTL_MS } from '../../domain/enrollment-state.js';
 import { parseHostName } from '../../domain/host-name.js';
@@ -10,6 +11,7 @@ import { AppError } from '../../errors.js';
 import { findHeldNames, findNameHolder } from '../../host-records/hosts-store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { enqueueEvent } from '../notify/queue.js';
 import { randomCommandLineId } from '../random-id.js';
@@ -27,6 +29,14 @@ export interface EnrollRequest {
   publicKey: unknown;
   sourceAddress: string | null;
 }
+
+/** What newEnrollmentId makes: 16 random bytes, base64url. */
+export const ENROLLMENT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** The enrollment a path names, by the id POST /v1/enroll answered. */
+export const enrollmentIdParams = z.strictObject({
+  id: z.string().regex(ENROLLMENT_ID_PATTERN).meta({ description: 'the id POST /v1/enroll answered' }),
+});
 
 function newEnrollmentId(): string {
   return randomCommandLineId();
@@ -127,6 +137,25 @@ function pendingEvent(context: ServerContext, row: Omit<EnrollmentRow, 'reason' 
     },
   };
 }
+
+/** The statuses an enrollment is shown with (a pending one past its expiry shows as expired). */
+export const enrollmentStatus = z.enum(enrollments.status.enumValues satisfies readonly EnrollmentStatus[]);
+
+/** EnrollmentView as JSON. */
+export const enrollmentBody = z
+  .strictObject({
+    id: z.string(),
+    status: enrollmentStatus,
+    hostname: z.string(),
+    fingerprint: z.string(),
+    keyType: z.string(),
+    createdAt: timestamp,
+    expiresAt: timestamp,
+    conflict: z.boolean().meta({ description: "a host (or a deleted host's kept repository) has this name: approving needs replaceKey" }),
+    reason: z.string().nullable(),
+    sourceAddress: z.string().nullable(),
+  })
+  .meta({ id: 'Enrollment' });
 
 export interface EnrollmentView {
   id: string;

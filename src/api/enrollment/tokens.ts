@@ -1,4 +1,5 @@
 import { desc, eq } from 'drizzle-orm';
+import { z } from 'zod';
 import { enrollmentTokens } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
@@ -10,6 +11,7 @@ import { AppError } from '../../errors.js';
 import type { TlsIdentity } from '../../identity/tls-identity.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
@@ -18,6 +20,33 @@ import {
   mintEnrollmentToken,
   newTokenId,
 } from '../tokens/enrollment-token.js';
+
+/** A token just minted, as POST /v1/admin/tokens answers: the token itself is shown only here. */
+export const createdTokenBody = z
+  .strictObject({
+    token: z.string(),
+    jti: z.string(),
+    expiresAt: timestamp,
+    command: z.string().meta({ description: 'the one line to run on the new VM' }),
+  })
+  .meta({ id: 'CreatedEnrollmentToken' });
+
+/** One enrollment token of the list (never the token itself); an issued token past its expiry shows as expired. */
+export const enrollmentTokenBody = z
+  .strictObject({
+    jti: z.string(),
+    host: z.string().nullable(),
+    status: z.enum([...enrollmentTokens.status.enumValues, 'expired']),
+    issuedAt: timestamp,
+    expiresAt: timestamp,
+    quotaBytes: z.number().int().nullable(),
+    appendOnly: z.boolean(),
+    allowFrom: z.string().nullable(),
+    autoApprove: z.boolean(),
+    expectBackupEveryMs: z.number().int().nullable(),
+    createdBy: z.string(),
+  })
+  .meta({ id: 'EnrollmentToken' });
 
 export interface TokenRequest {
   host?: string | undefined;

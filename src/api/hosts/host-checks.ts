@@ -1,10 +1,25 @@
+import { z } from 'zod';
+import { repositoryChecks } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../errors.js';
 import { listChecks, type RepositoryCheckRow } from '../../host-records/repository-checks.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 import { type PageRequest, pageOf } from '../list-pages.js';
 import { getHost } from './hosts.js';
+
+/** A check's row (RepositoryCheckRow) as JSON; `endedAt` and `outcome` are null while it runs. */
+export const hostCheckBody = z
+  .strictObject({
+    id: z.number().int(),
+    hostName: z.string(),
+    startedAt: timestamp,
+    endedAt: timestamp.nullable(),
+    outcome: z.enum(repositoryChecks.outcome.enumValues).nullable(),
+    detail: z.string().nullable(),
+  })
+  .meta({ id: 'HostCheck' });
 
 /** What the API and the CLI show of a host's repository checks: one page, newest first. */
 export function listHostChecks(

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { hosts, maintainerGrants } from '../../db/schema.js';
+import { z } from 'zod';
+import { hostSessions as hostSessionsTable, hosts, maintainerGrants } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { repositoryPath } from '../../domain/authorized-keys.js';
 import { parseExpectBackupEvery } from '../../domain/backup-staleness.js';
@@ -17,9 +18,10 @@ import { allocateUid, findHost, findLiveHost, type HostRow } from '../../host-re
 import { findMaintenanceHold } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 import { type PageRequest, pageOf } from '../list-pages.js';
 import { maintainersReaching } from '../maintainers/maintainers.js';
-import { type HostMonitoring, hostMonitoring, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
+import { type HostMonitoring, hostMonitoring, hostMonitoringFields, monitoringOfEveryHost } from '../monitoring/host-monitoring.js';
 import { copyRootAnswer } from './root-answers.js';
 
 export interface HostView extends HostMonitoring {
@@ -49,6 +51,54 @@ export interface HostView extends HostMonitoring {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** HostView as JSON: the Host schema of the OpenAPI document. */
+export const hostBody = z
+  .strictObject({
+    name: z.string(),
+    uid: z.number().int(),
+    status: z.enum(hosts.status.enumValues),
+    fingerprint: z.string(),
+    keyType: z.string(),
+    appendOnly: z.boolean(),
+    fullAccessUntil: timestamp.nullable(),
+    quotaBytes: z.number().int().nullable(),
+    allowFrom: z.string().nullable(),
+    maxSessions: z.number().int(),
+    pingUrl: z.string().nullable(),
+    checkEverySeconds: z.number().int().nullable(),
+    origin: z.enum(hosts.origin.enumValues),
+    repository: z.string(),
+    repoUrl: z.string(),
+    maintainers: z.array(z.string()),
+    maintenanceHold: z.strictObject({ since: timestamp, reason: z.string() }).nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    ...hostMonitoringFields,
+  })
+  .meta({ id: 'Host' });
+
+/** A recorded session (HostSessionRow) as JSON. */
+export const hostSessionBody = z
+  .strictObject({
+    id: z.number().int(),
+    hostName: z.string(),
+    startedAt: timestamp,
+    endedAt: timestamp,
+    clientAddress: z.string().nullable(),
+    connections: z.number().int(),
+    transactionsCommitted: z.number().int(),
+    lastCommitBefore: z.number().int(),
+    lastCommitAfter: z.number().int(),
+    objectsAdded: z.number().int(),
+    bytesAdded: z.number().int(),
+    manifestRewritten: z.boolean(),
+    uncommittedLeft: z.boolean(),
+    endedBy: z.enum(hostSessionsTable.endedBy.enumValues),
+    outcome: z.enum(hostSessionsTable.outcome.enumValues),
+    maintainer: z.string().nullable(),
+  })
+  .meta({ id: 'HostSession' });
 
 function holdOf(context: ServerContext, name: string): HostView['maintenanceHold'] {
   const hold = findMaintenanceHold(context.db, name);

@@ -1,4 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
 import {
   MAX_HOSTS_PER_CHANGE,
   type MaintainerChange,
@@ -17,6 +18,7 @@ import { findLiveHost } from '../../host-records/hosts-store.js';
 import { releaseMaintenance } from '../../host-records/maintenance-holds.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 
 /**
  * Maintainers: trusted machines (an offline machine holding the repository
@@ -25,6 +27,20 @@ import type { ServerContext } from '../context.js';
  * (src/root/requests/maintainer-requests.ts): asked first, copied here with
  * its audit entry once root said yes.
  */
+
+/** MaintainerView as JSON. */
+export const maintainerBody = z
+  .strictObject({
+    name: z.string(),
+    keyType: z.string(),
+    fingerprint: z.string(),
+    allowFrom: z.string(),
+    allHosts: z.boolean(),
+    hosts: z.array(z.string()),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Maintainer' });
 
 export interface MaintainerView {
   name: string;

@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import type { Queryable } from '../../db/connection.js';
-import type { hosts } from '../../db/schema.js';
+import { type hosts, repositoryChecks } from '../../db/schema.js';
 import { type BackupStatus, backupStatus, DEFAULT_EXPECT_BACKUP_EVERY_MS, isBackupOverdue } from '../../domain/backup-staleness.js';
 import { allBackupStates, type BackupStateRow, findBackupState } from '../../host-records/backup-state.js';
 import { type FinishedCheck, lastFinishedCheckOf, lastFinishedChecks } from '../../host-records/repository-checks.js';
+import { timestamp } from '../json-values.js';
 
 /** What a host view says of its backups: every figure as the server saw it. */
 export interface HostMonitoring {
@@ -17,6 +19,20 @@ export interface HostMonitoring {
   expectBackupEverySeconds: number;
   lastCheck: FinishedCheck | null;
 }
+
+const BACKUP_STATUSES = ['ok', 'stale', 'never', 'disabled'] as const satisfies readonly BackupStatus[];
+
+/** HostMonitoring as a host's JSON body carries it (part of the Host schema of the OpenAPI document). */
+export const hostMonitoringFields = {
+  backupStatus: z.enum(BACKUP_STATUSES),
+  stale: z.boolean(),
+  lastBackupAt: timestamp.nullable(),
+  lastSessionAt: timestamp.nullable(),
+  repositoryBytes: z.number().int().nullable(),
+  quotaUse: z.number().nullable(),
+  expectBackupEverySeconds: z.number(),
+  lastCheck: z.strictObject({ endedAt: timestamp, outcome: z.enum(repositoryChecks.outcome.enumValues) }).nullable(),
+};
 
 type HostFacts = Pick<typeof hosts.$inferSelect, 'name' | 'status' | 'createdAt' | 'quotaBytes' | 'expectBackupEveryMs'>;
 

@@ -1,7 +1,9 @@
 import { and, desc, eq, lte, notInArray, or } from 'drizzle-orm';
+import { z } from 'zod';
 import type { Db, Queryable } from '../../db/connection.js';
 import { hosts, webhookDeliveries, webhooks } from '../../db/schema.js';
 import type { WebhookFormat } from '../../domain/webhook-formats.js';
+import { timestamp } from '../json-values.js';
 import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { type PingOutcome, pingTargetUrl } from './queue.js';
 import { nextAttemptAfterFailure } from './retry-schedule.js';
@@ -179,6 +181,22 @@ export function pruneFinishedDeliveries(db: Queryable, keep: number): void {
     }
   }
 }
+
+/** DeliveryView as JSON. */
+export const deliveryBody = z
+  .strictObject({
+    id: z.string(),
+    eventType: z.string(),
+    host: z.string().nullable(),
+    status: z.enum(webhookDeliveries.status.enumValues),
+    attempts: z.number().int(),
+    nextAttemptAt: timestamp.nullable(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    createdAt: timestamp,
+    deliveredAt: timestamp.nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
 
 export interface DeliveryView {
   id: string;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
 import { webhooks } from '../../db/schema.js';
 import type { Actor } from '../../domain/actor.js';
 import { DEFAULT_EVENT_TYPES, type EventType, isEventType } from '../../domain/notification-events.js';
@@ -8,10 +9,26 @@ import { DEFAULT_WEBHOOK_FORMAT, isWebhookFormat, WEBHOOK_FORMATS, type WebhookF
 import { AppError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { ServerContext } from '../context.js';
+import { timestamp } from '../json-values.js';
 import { afterTimeAndId, type PageRequest, pageOf, type TimeAndId, timeAndIdOf } from '../list-pages.js';
 import { type DeliveryView, listDeliveries } from './delivery-store.js';
 import { enqueueTestEvent } from './queue.js';
 import { generateWebhookSecret } from './webhook-secret.js';
+
+/** WebhookView as JSON. */
+export const webhookBody = z
+  .strictObject({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.string()),
+    format: z.enum(WEBHOOK_FORMATS),
+    disabled: z.boolean(),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'Webhook' });
+
+/** CreatedWebhook as JSON: with its secret, shown only here (null for a message format). */
+export const createdWebhookBody = webhookBody.extend({ secret: z.string().nullable() }).meta({ id: 'CreatedWebhook' });
 
 export interface WebhookView {
   id: string;

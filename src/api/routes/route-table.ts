@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { BlankInput, H, Input, MiddlewareHandler } from 'hono/types';
+import type { z } from 'zod';
 import { type AdminRole, roleMeets } from '../../domain/admin-roles.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../app-env.js';
@@ -14,15 +15,47 @@ export type RouteMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
  */
 export type RouteAccess = AdminRole | 'any' | 'public';
 
+/** One answer of a route: a JSON body of this schema, or a body of another media type (text). */
+export type ResponseDocumentation = { description: string; json: z.ZodType } | { description: string; mediaType: string };
+
+/**
+ * What the OpenAPI document (`GET /v1/openapi.json`, src/api/routes/openapi-document.ts) says of a route.
+ * `query` and `body` are the zod schemas the route validates with; `responses` its answers by status.
+ * The error statuses every route of its kind can answer (a bad body, a refused token, a busy server)
+ * are added by the document; `errors` names the route's own (404 for a missing host, 409 for a conflict).
+ */
+export interface RouteDocumentation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  /** Schemas of path parameters, for their pattern and description; a parameter not named here is a plain string. */
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** The bearer token a public route takes instead of an admin token (POST /v1/enroll: an enrollment token). */
+  enrollmentToken?: true;
+  responses: Record<number, ResponseDocumentation>;
+  errors?: number[];
+}
+
+/** A route's role, with what the OpenAPI document says of it: every route under /v1 has one. */
+export interface RouteSpecification extends RouteDocumentation {
+  access: RouteAccess;
+}
+
+/** What a route is registered with: its role alone, or its role with its documentation (every /v1 route). */
+export type RouteTerms = RouteAccess | RouteSpecification;
+
 /**
  * One route of the app as the route table declares it. Its role is checked by
  * `requireRole` before any of its handlers; the route × role test enumerates
- * these. (A later OpenAPI description can hang its request and responses here.)
+ * these, and the OpenAPI document is built from their documentation.
  */
 export interface RouteDeclaration {
   method: RouteMethod;
   path: string;
   access: RouteAccess;
+  documentation?: RouteDocumentation;
 }
 
 /** A refusal of a route to a token whose role does not allow it: 403, naming the role the route needs. */
@@ -53,18 +86,18 @@ export interface RouteTable<E extends AppEnv> {
   app: Hono<E>;
   /** Every route registered through this table (and the tables mounted in it), with full paths. */
   routes: RouteDeclaration[];
-  on<P extends string, I extends Input = BlankInput>(method: RouteMethod, path: P, access: RouteAccess, handler: H<E, NoInfer<P>, I>): void;
+  on<P extends string, I extends Input = BlankInput>(method: RouteMethod, path: P, access: RouteTerms, handler: H<E, NoInfer<P>, I>): void;
   on<P extends string, I extends Input = BlankInput>(
     method: RouteMethod,
     path: P,
-    access: RouteAccess,
+    access: RouteTerms,
     middleware: MiddlewareHandler<E, NoInfer<P>, I>,
     handler: H<E, NoInfer<P>, I>,
   ): void;
   on<P extends string, I extends Input = BlankInput>(
     method: RouteMethod,
     path: P,
-    access: RouteAccess,
+    access: RouteTerms,
     first: MiddlewareHandler<E, NoInfer<P>>,
     middleware: MiddlewareHandler<E, NoInfer<P>, I>,
     handler: H<E, NoInfer<P>, I>,
@@ -90,8 +123,9 @@ export function createRouteTable<E extends AppEnv = AppEnv>(): RouteTable<E> {
   return {
     app,
     routes,
-    on(method: RouteMethod, path: string, access: RouteAccess, ...handlers: H<E>[]) {
-      routes.push({ method, path, access });
+    on(method: RouteMethod, path: string, specification: RouteTerms, ...handlers: H<E>[]) {
+      const { access, ...documentation } = typeof specification === 'string' ? { access: specification } : specification;
+      routes.push({ method, path, access, ...('operationId' in documentation ? { documentation } : {}) });
       const guarded = access === 'public' ? handlers : [requireRole<E>(access), ...handlers];
       app.on(method, path, ...(guarded as [H<E>]));
     },
