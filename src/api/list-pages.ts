@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { parameterSchemas } from './routes/openapi-document.js';
 
 /**
  * Pages of a list: `?limit=N&cursor=C`, answered with the page's rows and
@@ -49,7 +50,9 @@ export function decodeCursor<Key>(text: string, key: z.ZodType<Key>): Key | unde
 /** The query of a paged list whose rows are ordered by a key of the given schema: `limit` and `cursor`, nothing else. */
 export function pageQuery<Key>(key: z.ZodType<Key>) {
   return z.strictObject({
-    limit: pageLimit.meta({ description: `rows per page, from 1 to ${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT})` }),
+    limit: pageLimit
+      .meta({ description: `rows per page, from 1 to ${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT})` })
+      .register(parameterSchemas, { schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT } }),
     cursor: z
       .string()
       .transform((text, context) => {

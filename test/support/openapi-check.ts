@@ -64,6 +64,9 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
     rewriteReferences(value, (reference) => reference.replace('#/components/schemas/', `${base}#/$defs/`));
   ajv.addSchema({ $id: componentsId, $defs: pointInto('')(document.components?.schemas ?? {}) as object });
   const compile = (schema: object) => ajv.compile(pointInto(componentsId)(schema) as object);
+  // A parameter is text in the URL: its value is read as its schema's type says (limit=10 is the integer 10).
+  const parameterAjv = new Ajv2020({ allErrors: true, strict: true, validateFormats: false, coerceTypes: true });
+  const compileParameter = (schema: object) => parameterAjv.compile(schema);
 
   const operations = new Map<string, Operation[]>();
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, OpenApiDocument>>)) {
@@ -83,7 +86,7 @@ export function createDocumentChecker(document: OpenApiDocument): DocumentChecke
       const query = new Map<string, ValidateFunction>();
       const pathSchemas = new Map<string, ValidateFunction>();
       for (const parameter of (operation.parameters ?? []) as OpenApiDocument[]) {
-        (parameter.in === 'query' ? query : pathSchemas).set(parameter.name, compile(parameter.schema));
+        (parameter.in === 'query' ? query : pathSchemas).set(parameter.name, compileParameter(parameter.schema));
       }
       const pathParameters = [...path.matchAll(/\{([^}]+)\}/g)].map((match): [string, ValidateFunction] => {
         const validate = pathSchemas.get(match[1] as string);

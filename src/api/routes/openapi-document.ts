@@ -17,6 +17,12 @@ export const OPENAPI_PATH = '/v1/openapi.json';
 type JsonSchema = Record<string, unknown>;
 type JsonObject = Record<string, unknown>;
 
+/**
+ * Query parameters whose text stands for a value of another type (`limit`: an integer, in decimal), with the schema
+ * the document gives them instead of the text rule the route checks: a client generated from it sends a number.
+ */
+export const parameterSchemas = z.registry<{ schema: JsonSchema }>();
+
 /** What no route documents itself: the errors every route of its kind can answer. */
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'a malformed request: a bad body, query or value (the error code says which)',
@@ -123,7 +129,7 @@ function operationOf(route: RouteDeclaration, documentation: RouteDocumentation,
       name,
       in: place,
       required: place === 'path' || !schema?.safeParse(undefined).success,
-      schema: schema === undefined ? { type: 'string' } : writer.write(schema, 'input'),
+      schema: schema === undefined ? { type: 'string' } : (parameterSchemas.get(schema)?.schema ?? writer.write(schema, 'input')),
       ...(description === undefined ? {} : { description }),
     };
   };
