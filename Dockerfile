@@ -13,12 +13,11 @@ ARG NODE_IMAGE=node:24-trixie-slim
 # The build stage's image, of the build machine's architecture (a registry's node:24-trixie-slim
 # serves every one; here, the local stand-in of this machine's).
 ARG BUILD_NODE_IMAGE=node:24-trixie-slim
-# The build machine's platform: docker sets it; podman 4.3 (Debian 12's) leaves it empty, which
-# means the target's, so a build for another architecture passes it (scripts/test-arm64:
-# --platform linux/arm64 --build-arg BUILDPLATFORM=linux/amd64).
-ARG BUILDPLATFORM
-# The image's platform, set by docker and podman from --platform (default: this machine's).
-ARG TARGETPLATFORM
+# BUILDPLATFORM and TARGETPLATFORM below are the builder's automatic arguments (declared here,
+# BuildKit blanks them). TARGETPLATFORM is the image's platform, from --platform (default: this
+# machine's). BUILDPLATFORM is the build machine's: docker sets it; podman 4.3 (Debian 12's)
+# leaves it empty, which means the target's, so a build for another architecture passes it
+# (scripts/test-arm64: --platform linux/arm64 --build-arg BUILDPLATFORM=linux/amd64).
 
 # ---- build stage: compilers, dev dependencies and the TypeScript build stay here ----
 # npm and tsc run natively even for another architecture's image, never under emulation.
