@@ -1,5 +1,7 @@
 # secure-borg-server: OpenSSH + borg + the enrollment API in one container.
-# The same file builds for amd64 and arm64: no step depends on the architecture.
+# The same file builds for amd64 and arm64. The build stage runs on the build machine's
+# own architecture; only better-sqlite3's native module is built for the image's
+# (TARGETARCH), cross-compiled when the two differ. The final stage is the target's.
 #
 # With podman, build with `--format docker`: the OCI image format has no HEALTHCHECK,
 # and podman drops it with a warning otherwise.
@@ -8,21 +10,64 @@
 # registry is reachable, a local stand-in of another architecture has a name of its own
 # (scripts/test-arm64 passes --build-arg NODE_IMAGE=docker.io/arm64v8/node:24-trixie-slim).
 ARG NODE_IMAGE=node:24-trixie-slim
+# The build stage's image, of the build machine's architecture (a registry's node:24-trixie-slim
+# serves every one; here, the local stand-in of this machine's).
+ARG BUILD_NODE_IMAGE=node:24-trixie-slim
+# BUILDPLATFORM and TARGETPLATFORM below are the builder's automatic arguments (declared here,
+# BuildKit blanks them). TARGETPLATFORM is the image's platform, from --platform (default: this
+# machine's). BUILDPLATFORM is the build machine's: docker sets it; podman 4.3 (Debian 12's)
+# leaves it empty, which means the target's, so a build for another architecture passes it
+# (scripts/test-arm64: --platform linux/arm64 --build-arg BUILDPLATFORM=linux/amd64).
 
 # ---- build stage: compilers, dev dependencies and the TypeScript build stay here ----
-FROM ${NODE_IMAGE} AS build
+# npm and tsc run natively even for another architecture's image, never under emulation.
+FROM --platform=${BUILDPLATFORM} ${BUILD_NODE_IMAGE} AS build
+# The image's architecture: docker and podman set it from --platform (default: this machine's).
+ARG TARGETARCH
 
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# python3, make and g++ build better-sqlite3's native module; for another architecture,
+# Debian's cross compiler for it too. /usr/local/etc/native-target.env keeps what the
+# module's build below needs: the compilers, node-gyp's architecture, the ELF machine.
+RUN set -eu; \
+    build_architecture=$(dpkg --print-architecture); \
+    target_architecture=${TARGETARCH:-$build_architecture}; \
+    case $target_architecture in \
+      amd64) elf_machine='Advanced Micro Devices X86-64' ;; \
+      arm64) elf_machine=AArch64 ;; \
+      *) echo "TARGETARCH=$target_architecture: the image builds for amd64 and arm64" >&2; exit 1 ;; \
+    esac; \
+    cross_packages=; \
+    echo "expected_elf_machine='$elf_machine'" >/usr/local/etc/native-target.env; \
+    if [ "$target_architecture" != "$build_architecture" ]; then \
+      case $build_architecture/$target_architecture in \
+        amd64/arm64) triple=aarch64-linux-gnu ;; \
+        *) echo "no cross compiler for $target_architecture on $build_architecture: build on a $target_architecture machine" >&2; exit 1 ;; \
+      esac; \
+      cross_packages=g++-$triple; \
+      echo "export CC=$triple-gcc CXX=$triple-g++ LINK=$triple-g++ AR=$triple-ar npm_config_arch=$target_architecture" \
+        >>/usr/local/etc/native-target.env; \
+    fi; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends python3 make g++ $cross_packages; \
+    rm -rf /var/lib/apt/lists/*
 
-# better-sqlite3 compiles against the headers that come with node, not downloaded ones.
+# better-sqlite3 compiles against the headers that come with node, not downloaded ones
+# (they serve every architecture: node-gyp is told the target's).
 ENV npm_config_nodedir=/usr/local
 
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-RUN npm ci
+# Without install scripts: better-sqlite3's is the one the image needs (the others belong to
+# dev tools tsc does not use), and it runs next, for the target.
+RUN npm ci --ignore-scripts
+# A module of the wrong machine fails here, not when the container starts.
+RUN . /usr/local/etc/native-target.env \
+ && npm rebuild better-sqlite3 \
+ && elf_machine=$(readelf -h node_modules/better-sqlite3/build/Release/better_sqlite3.node | sed -n 's/^ *Machine: *//p') \
+ && if [ "$elf_machine" != "$expected_elf_machine" ]; then \
+      echo "better_sqlite3.node is built for '$elf_machine', the image needs '$expected_elf_machine'" >&2; exit 1; \
+    fi
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
@@ -41,7 +86,8 @@ RUN npm run build \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' \) -delete
 
 # ---- final stage ----
-FROM ${NODE_IMAGE}
+# Named, not left to the default: podman 4.3 would give it the build stage's platform.
+FROM --platform=${TARGETPLATFORM} ${NODE_IMAGE}
 
 # borg and sshd; tini is PID 1 (reaps zombies, forwards signals to borgctl serve).
 # openssh-server needs a sysusers implementation (to create its privilege-separation

@@ -39,9 +39,19 @@ export const IMAGE_TAG = IS_EMULATED ? `localhost/secure-borg-server:test-${IMAG
 export const BASE_IMAGE = IS_EMULATED
   ? `docker.io/${IMAGE_ARCHITECTURE === 'arm64' ? 'arm64v8' : 'amd64'}/node:24-trixie-slim`
   : 'docker.io/library/node:24-trixie-slim';
-/** The Dockerfile's FROM names node:24-trixie-slim; another architecture's stand-in comes in through NODE_IMAGE. */
+/**
+ * The Dockerfile's FROM names node:24-trixie-slim; another architecture's stand-in comes in through NODE_IMAGE.
+ * The build stage runs on this machine's architecture: podman 4.3 does not set BUILDPLATFORM, so it is passed.
+ */
 const PLATFORM_BUILD_ARGUMENTS = IS_EMULATED
-  ? ['--platform', `linux/${IMAGE_ARCHITECTURE}`, '--build-arg', `NODE_IMAGE=${BASE_IMAGE}`]
+  ? [
+      '--platform',
+      `linux/${IMAGE_ARCHITECTURE}`,
+      '--build-arg',
+      `NODE_IMAGE=${BASE_IMAGE}`,
+      '--build-arg',
+      `BUILDPLATFORM=linux/${HOST_ARCHITECTURE}`,
+    ]
   : [];
 const RUN_LABEL = 'org.secure-borg-server.test-run';
 
