@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { execa, execaNode, type ResultPromise } from 'execa';
 import { AppError } from '../errors.js';
 
@@ -85,6 +86,8 @@ export interface ChildOptions {
   gid?: number;
   /** Run a Node.js script (with this Node). No IPC channel: the API talks to root over its Unix socket. */
   isNodeScript?: boolean;
+  /** Each line the child writes to its standard error, which still joins ours. */
+  onStderrLine?: (line: string) => void;
 }
 
 /** A running child process: a promise of its result, with kill/on from Node's ChildProcess. */
@@ -103,5 +106,13 @@ export function startChild(file: string, arguments_: string[], options: ChildOpt
     reject: false,
   };
   if (options.isNodeScript) return execaNode(file, arguments_, { ...common, ipc: false });
-  return execa(file, arguments_, common);
+  const { onStderrLine } = options;
+  if (onStderrLine === undefined) return execa(file, arguments_, common);
+  const child = execa(file, arguments_, { ...common, stderr: 'pipe', buffer: { stderr: false } });
+  // Read as it comes, so that the child never waits on a full pipe; each line goes on to our standard error.
+  createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    process.stderr.write(`${line}\n`);
+    onStderrLine(line);
+  });
+  return child;
 }

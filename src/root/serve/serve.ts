@@ -4,6 +4,7 @@ import { type HostChange, hostChangeRequest } from '../../channel/host-change.js
 import { toHostRowMessage } from '../../channel/host-row.js';
 import { type MaintainerChange, maintainerChangeRequest, maintenanceAcknowledgement } from '../../channel/maintainer-change.js';
 import { type Config, statePaths } from '../../config.js';
+import { parseAcceptedKeyLogin } from '../../domain/sshd-log.js';
 import { AppError } from '../../errors.js';
 import { findHost } from '../../host-records/hosts-store.js';
 import type { Logger } from '../../log.js';
@@ -26,6 +27,7 @@ import { createRequestTable, defineRequest } from '../requests/request-table.js'
 import { supervisorRequestDefinitions } from '../requests/supervisor-request-handlers.js';
 import { openRootDatabase } from '../root-database.js';
 import { ensureSshHostKeys } from '../sshd/host-key-generation.js';
+import { createKeyLogins } from '../sshd/key-logins.js';
 import { SSHD_ENVIRONMENT } from '../sshd/sshd-environment.js';
 import { startScheduledStateCopies } from '../state-backup/scheduled-state-copies.js';
 import { prepareTlsFiles, watchGivenTlsFiles } from '../tls/tls-files.js';
@@ -125,6 +127,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   await ensureSshHostKeys(paths.sshDir, run);
 
   let sshd: SupervisedChild | null = null;
+  // Which key sshd accepted for each login: the session tracker's word for a session whose command no look saw.
+  const keyLogins = createKeyLogins();
   const reconcileSettings = await reconcileSettingsFor(config, run);
   let memory = createReconcileMemory();
   let repositoryWatch: RepositoryWatch | undefined;
@@ -300,7 +304,14 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   };
   sshd = superviseChild(
     'sshd',
-    () => startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], { env: { ...SSHD_ENVIRONMENT } }),
+    () =>
+      startChild(SSHD, ['-D', '-e', '-f', paths.sshdConfig], {
+        env: { ...SSHD_ENVIRONMENT },
+        onStderrLine: (line) => {
+          const login = parseAcceptedKeyLogin(line);
+          if (login) keyLogins.record(login, new Date());
+        },
+      }),
     logger,
     childChanged,
     childRecords,
@@ -331,6 +342,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   }, CHECK_SCHEDULE_INTERVAL_MS);
   const watch = createRepositoryWatch({
     db,
+    keyLogins,
     backupDir: config.backupDir,
     logger,
     now: () => new Date(),

@@ -17,6 +17,7 @@ import { endSessionsOf, type HostProcessTable, processIdsInSession } from '../pr
 import { acceptedHostRows } from '../reconcile/accepted-host-rows.js';
 import { reportAudit, reportEvent, reportHost } from '../reports/report-to-api.js';
 import { configHistoryBytes, configHistoryDir, configVersionTimes, recordConfigVersion } from '../restore/config-history.js';
+import type { KeyLogins } from '../sshd/key-logins.js';
 import { createSessionTracker, type SessionTracker } from './session-tracker.js';
 
 /** How often the watch looks for sessions (a /proc scan), and every how many looks it sweeps every repository. */
@@ -45,6 +46,8 @@ export interface RepositoryWatchOptions {
   processTable?: HostProcessTable;
   /** How long after a change a repository's stamp is not trusted (see repository-stamp.ts); tests may shorten it. */
   racyWindowMs?: number;
+  /** The logins sshd logged (serve's keyLogins): which key opened a session whose command no look saw. */
+  keyLogins?: KeyLogins;
 }
 
 type WatchedRow = Pick<
@@ -103,6 +106,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
     scanner = createSegmentScanner(),
     ownPids = () => new Set<number>(),
     processTable,
+    keyLogins,
     racyWindowMs = RACY_WINDOW_MS,
   } = options;
   const sessions =
@@ -111,6 +115,7 @@ export function createRepositoryWatch(options: RepositoryWatchOptions): Reposito
       db,
       logger,
       procDir,
+      keyLogins,
       onMaintenanceHeld: () => requestReconcile().catch((error: unknown) => logger.error({ err: error }, 'reconcile failed')),
     });
   let running: Promise<WatchedHost[]> | null = null;

@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/connection.js';
-import { hostSessions } from '../../db/schema.js';
+import { hostSessions, maintainers } from '../../db/schema.js';
 import { objectsRemovedBy } from '../../domain/maintenance-hold.js';
 import { type RepositoryState, type SessionEnd, type SessionSummary, summarizeSession } from '../../domain/session-outcome.js';
 import type { Logger } from '../../log.js';
 import { countLoggedCommits, countObjectsWrittenAfter } from '../borg-files/borg-index-file.js';
 import { sessionIdentityOf } from '../processes/session-address.js';
+import type { KeyLogins } from '../sshd/key-logins.js';
 import { recordSessionOnRoot } from './sessions-recorded.js';
 
 interface OpenSession {
@@ -73,6 +74,9 @@ function maintainerOf(session: OpenSession): string | null {
  */
 const IDENTITY_READS = 8;
 
+/** How long before the look that first saw a session its login may be: looks run every 250 ms (a quiet server scans /proc only at its 10 s sweep or a new connection). */
+const LOGIN_BEFORE_SESSION_MS = 30_000;
+
 /** A repository as reconcile makes it: a directory with nothing in it. */
 const EMPTY_REPOSITORY: RepositoryState = { lastCommitted: -1, objects: 0, manifest: null, bytes: 0, uncommittedSegments: 0 };
 
@@ -88,11 +92,14 @@ export function createSessionTracker({
   db,
   logger,
   procDir = '/proc',
+  keyLogins,
   onMaintenanceHeld = () => {},
 }: {
   db: Db;
   logger: Logger;
   procDir?: string;
+  /** The logins sshd logged: which keys opened the session, also when no look saw its command. */
+  keyLogins?: KeyLogins | undefined;
   /** A session of the host's own key held its maintainers out: their lines are to go. */
   onMaintenanceHeld?: (hostName: string) => void;
 }): SessionTracker {
@@ -137,7 +144,29 @@ export function createSessionTracker({
     return objectsRemovedBy(before.objects, written, after.objects);
   }
 
+  /**
+   * The keys sshd accepted for the account's logins since its last session: a session so short that no look saw its
+   * command (only sshd's own processes, or nothing) is known by them too, and a connection of the host's own key
+   * that no look saw still makes the session the host's.
+   */
+  function addKeyLogins(host: ObservedHost, session: OpenSession, now: Date): void {
+    const earliest = session.startedAt.getTime() - LOGIN_BEFORE_SESSION_MS;
+    // Older logins were of connections that left no session (a list between two looks): they are dropped.
+    for (const login of (keyLogins?.take(host.name, now) ?? []).filter((taken) => taken.at.getTime() >= earliest)) {
+      const maintainer = db
+        .select({ name: maintainers.name })
+        .from(maintainers)
+        .where(eq(maintainers.fingerprint, login.fingerprint))
+        .get();
+      if (maintainer) session.maintainers.add(maintainer.name);
+      else session.hasHostKey = true;
+      session.addresses.add(login.address);
+      session.clientAddress ??= login.address;
+    }
+  }
+
   function close(host: ObservedHost, session: OpenSession, now: Date): void {
+    addKeyLogins(host, session, now);
     const { before } = session;
     const after = host.state;
     const logged = countLoggedCommits(host.repository, before.lastCommitted, after.lastCommitted, host.uid);

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openMemoryRootDatabase } from '../../../../src/db/connection.js';
+import { maintainers } from '../../../../src/db/schema.js';
 import { findBackupState } from '../../../../src/host-records/backup-state.js';
 import { listSessions } from '../../../../src/host-records/host-sessions.js';
 import { findMaintenanceHold } from '../../../../src/host-records/maintenance-holds.js';
+import { createKeyLogins, type KeyLogins } from '../../../../src/root/sshd/key-logins.js';
 import { createRepositoryWatch } from '../../../../src/root/watch/repository-watch.js';
 import { serverAccountsIn, writeAccountDatabase } from '../../../support/account-database.js';
 import { markCommitted, writeSegment } from '../../../support/borg-segment-files.js';
@@ -94,8 +96,9 @@ function execCommand(pid: number, keyMarker = ''): void {
 
 const endSession = (pid: number) => rmSync(join(procDir, String(pid)), { recursive: true, force: true });
 
-function createWatch() {
+function createWatch(keyLogins?: KeyLogins) {
   return createRepositoryWatch({
+    ...(keyLogins ? { keyLogins } : {}),
     db,
     backupDir: join(base, 'backups'),
     logger: pino({ level: 'silent' }),
@@ -304,6 +307,52 @@ describe.runIf(isRoot)('sessions seen by the repository watch', () => {
       await watch.check();
       expect(listSessions(db, 'web1', { limit: 1 })[0]).toMatchObject({ maintainer: null });
       expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+    });
+
+    describe('a session whose command no look saw, known by the login sshd logged', () => {
+      /** A delete whose command ran between two looks: the looks saw only sshd's own process of the user. */
+      async function unseenDelete(fingerprints: string[], loggedAt = NOW) {
+        db.insert(maintainers)
+          .values({
+            name: 'trusted',
+            keyType: 'ssh-ed25519',
+            keyBase64: 'AAAA',
+            fingerprint: 'SHA256:maintainer',
+            allowFrom: '127.0.0.1/32',
+            createdAt: NOW,
+            updatedAt: NOW,
+          })
+          .run();
+        const keyLogins = createKeyLogins();
+        const watch = createWatch(keyLogins);
+        writeSegment(repository, 2, 100_000, true);
+        writeIndex(2, 2, 5);
+        await watch.check({ sweep: true });
+        for (const fingerprint of fingerprints) keyLogins.record({ user: 'web1', address: '::ffff:198.51.100.4', fingerprint }, loggedAt);
+        startSshdProcess(9_000_030);
+        await watch.check();
+        writeSegment(repository, 3, 4096, true);
+        writeIndex(3, 3, 2);
+        endSession(9_000_030);
+        await watch.check();
+        return listSessions(db, 'web1', { limit: 1 })[0];
+      }
+
+      it("is a maintainer's when its key was the maintainer's", async () => {
+        expect(await unseenDelete(['SHA256:maintainer'])).toMatchObject({ maintainer: 'trusted', clientAddress: '198.51.100.4' });
+        expect(findMaintenanceHold(db, 'web1')).toBeUndefined();
+      });
+
+      it("is the host's, and holds, when the host's own key logged in too", async () => {
+        expect(await unseenDelete(['SHA256:maintainer', 'SHA256:host'])).toMatchObject({ maintainer: null });
+        expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+      });
+
+      it("takes no login from long before the session: without one, the session is the host's", async () => {
+        const session = await unseenDelete(['SHA256:maintainer'], new Date(NOW.getTime() - 3_600_000));
+        expect(session).toMatchObject({ maintainer: null, clientAddress: null });
+        expect(findMaintenanceHold(db, 'web1')).toBeDefined();
+      });
     });
 
     it('does not hold for the first commit of a new repository (borg init)', async () => {
