@@ -114,5 +114,8 @@ export function startChild(file: string, arguments_: string[], options: ChildOpt
     process.stderr.write(`${line}\n`);
     onStderrLine(line);
   });
+  // The child's own children (sshd's per-connection processes) hold the pipe open after it exits: its end is its
+  // exit, not the pipe's end, or whoever waits for it would wait for them too.
+  child.on('exit', () => child.stderr.destroy());
   return child;
 }
